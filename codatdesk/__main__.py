@@ -1,0 +1,3 @@
+from codatdesk.cli import main
+
+raise SystemExit(main())
