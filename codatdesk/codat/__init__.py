@@ -1,0 +1,25 @@
+"""Codat API client: typed errors, rate-limit tracking, push-safe retries."""
+
+from .client import CodatClient
+from .errors import (
+    CodatAuthError,
+    CodatError,
+    CodatNotFound,
+    CodatRateLimited,
+    CodatServerError,
+    CodatUnavailable,
+    PushOutcomeUnknown,
+)
+from .ratelimit import RateLimitState
+
+__all__ = [
+    "CodatClient",
+    "CodatError",
+    "CodatAuthError",
+    "CodatNotFound",
+    "CodatRateLimited",
+    "CodatServerError",
+    "CodatUnavailable",
+    "PushOutcomeUnknown",
+    "RateLimitState",
+]
