@@ -1,0 +1,232 @@
+"""Command line: ``codatdesk [--demo] [--data-dir DIR] [COMMAND]``.
+
+Without a command the desktop window opens. Heavy modules (Qt, uvicorn) are
+imported only by the commands that need them, so ``list`` and ``import`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from codatdesk import __version__, paths
+
+JSON_FORMAT_VERSION = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codatdesk",
+        description="Push expenses to accounting software through Codat and watch them land.",
+    )
+    parser.add_argument("--version", action="version", version=f"codatdesk {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the window against a built-in Codat sandbox with sample expenses")
+    parser.add_argument("--self-test", action="store_true", help="check this installation and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("gui", help="open the desktop window (the default)")
+
+    p = sub.add_parser("serve", help="run the webhook listener, push engine and reconciliation headless")
+    p.add_argument("--port", type=int, help="listener port (overrides the setting listener.port)")
+
+    p = sub.add_parser("sandbox", help="run the local Codat sandbox (an emulator of Codat's API and webhooks)")
+    p.add_argument("--port", type=int, default=8780, help="port on 127.0.0.1 (default 8780)")
+    p.add_argument("--push-delay", type=float, default=1.0, help="seconds until a push operation completes")
+    p.add_argument("--timeout-share", type=float, default=0.0, help="share of pushes that end TimedOut (0..1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for repeatable runs")
+
+    p = sub.add_parser("import", help="import expenses from a CSV file (all or nothing)")
+    p.add_argument("file", help="CSV file; columns are listed in the README")
+    p.add_argument("--company", help="company id to import into (default: the configured company)")
+
+    p = sub.add_parser("push", help="push expenses to Codat")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="expense ids to push")
+    p.add_argument("--all-ready", action="store_true", help="push every expense that is not pushed yet")
+    p.add_argument("--retry-failed", action="store_true", help="push again every failed or timed-out expense")
+    p.add_argument("--no-wait", action="store_true", help="return once the pushes are sent")
+    p.add_argument("--wait-timeout", type=float, default=300.0,
+                   help="seconds to wait for final states (default 300)")
+
+    p = sub.add_parser("list", help="print the expenses")
+    p.add_argument("--status", help="only this status, e.g. 'Push failed' or push-failed")
+    p.add_argument("--company", help="only this company id")
+    p.add_argument("--json", action="store_true", help="stable JSON output for scripts (see README)")
+
+    p = sub.add_parser("reconcile", help="check every operation in progress with Codat once")
+
+    sub.add_parser("settings", help="print the settings and where each comes from")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.data_dir:
+        paths.set_data_dir(args.data_dir)
+    from codatdesk.logging_setup import setup_logging
+
+    command = args.command or "gui"
+    setup_logging(console=command not in ("gui",) or args.self_test)
+    if args.self_test:
+        from codatdesk.selftest import run_self_test
+
+        return run_self_test()
+    handler = {
+        "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
+        "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
+    }[command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `codatdesk list | head`
+        sys.stderr.close()
+        return 0
+    except UserFacingError as exc:
+        print(f"codatdesk: {exc}", file=sys.stderr)
+        return 2
+
+
+class UserFacingError(Exception):
+    """An error whose message is the whole story for the user (no traceback)."""
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from codatdesk.ui.app import run_gui
+    except ImportError as exc:  # the desktop part is optional for headless installs
+        raise UserFacingError(f"the desktop window cannot start: {exc}") from None
+    return run_gui(demo=args.demo)
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from codatdesk.sandbox import SandboxConfig
+    from codatdesk.sandbox.cli import run_sandbox
+
+    config = SandboxConfig(push_delay=args.push_delay, timeout_share=args.timeout_share, seed=args.seed)
+    return run_sandbox(args.port, config=config)
+
+
+def _open_store():
+    from codatdesk.store.db import open_database
+
+    return open_database()
+
+
+def _default_company(engine, explicit: str | None) -> str:  # noqa: ANN001
+    if explicit:
+        return explicit
+    from codatdesk.importer import LOCAL_COMPANY_ID
+    from codatdesk.settings import Settings
+
+    return Settings().get("codat.company_id") or LOCAL_COMPANY_ID
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from codatdesk.importer import import_csv
+
+    engine = _open_store()
+    report = import_csv(engine, args.file, _default_company(engine, args.company))
+    if report.errors:
+        print(report.summary(), file=sys.stderr)
+        for error in report.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def expense_to_json(expense) -> dict:  # noqa: ANN001
+    """The documented ``list --json`` shape of one expense (amounts as exact strings)."""
+    return {
+        "id": expense.id,
+        "company_id": expense.company_id,
+        "date": expense.expense_date.isoformat(),
+        "supplier": expense.supplier_name,
+        "supplier_id": expense.supplier_id,
+        "description": expense.description,
+        "account_code": expense.account_code,
+        "account_name": expense.account_name,
+        "account_id": expense.account_id,
+        "bank_account": expense.bank_account_code,
+        "tax_code": expense.tax_code,
+        "net": format(expense.net, "f"),
+        "tax": format(expense.tax, "f"),
+        "total": format(expense.total, "f"),
+        "currency": expense.currency,
+        "reference": expense.reference,
+        "status": str(expense.status.value if hasattr(expense.status, "value") else expense.status),
+        "push_operation_key": expense.push_operation_key,
+        "status_detail": expense.status_detail,
+        "updated_at": expense.updated_at.isoformat(),
+    }
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, select
+
+    from codatdesk.states import ExpenseStatus
+    from codatdesk.store.models import Expense
+
+    engine = _open_store()
+    query = select(Expense).order_by(Expense.id)
+    if args.status:
+        try:
+            query = query.where(Expense.status == ExpenseStatus.parse(args.status))
+        except ValueError as exc:
+            raise UserFacingError(str(exc)) from None
+    if args.company:
+        query = query.where(Expense.company_id == args.company)
+    with Session(engine) as session:
+        expenses = session.exec(query).all()
+    if args.json:
+        json.dump({"format": JSON_FORMAT_VERSION, "expenses": [expense_to_json(e) for e in expenses]},
+                  sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not expenses:
+        print("no expenses")
+        return 0
+    print(f"{'ID':>5}  {'DATE':10}  {'SUPPLIER':22}  {'TOTAL':>12}  {'STATUS':17}  DETAIL")
+    for e in expenses:
+        total = f"{e.total:,.2f} {e.currency}"
+        print(f"{e.id:>5}  {e.expense_date.isoformat():10}  {e.supplier_name[:22]:22}  {total:>12}  "
+              f"{e.status.value:17}  {e.status_detail[:60]}")
+    return 0
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from codatdesk.settings import REGISTRY, Settings
+
+    settings = Settings()
+    print(f"settings file: {settings.path}")
+    for setting in REGISTRY:
+        print(f"{setting.key:32} = {settings.get(setting.key)!r:30}  # {setting.doc} [env {setting.env_name}]")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from codatdesk.engine.headless import serve
+
+    return serve(port=args.port)
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from codatdesk.engine.headless import push_command
+
+    return push_command(ids=args.ids, all_ready=args.all_ready, retry_failed=args.retry_failed,
+                        wait=not args.no_wait, wait_timeout=args.wait_timeout)
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from codatdesk.engine.headless import reconcile_command
+
+    return reconcile_command()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Credentials, kept only in the OS keyring (service ``codatdesk``).
+
+A headless server may give them as environment variables instead
+(``CODATDESK_API_KEY``, ``CODATDESK_WEBHOOK_SECRETS`` space- or comma-separated,
+``CODATDESK_WEBHOOK_BASIC`` as ``user:password``, ``CODATDESK_WEBHOOK_BEARER``).
+There is no plaintext fallback: an unusable keyring is reported, not worked around.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+
+SERVICE = "codatdesk"
+API_KEY = "api_key"
+WEBHOOK_SECRETS = "webhook_signing_secrets"  # JSON list, newest first
+WEBHOOK_BASIC = "webhook_basic"  # "user:password"
+WEBHOOK_BEARER = "webhook_bearer"
+NGROK_AUTHTOKEN = "ngrok_authtoken"
+
+_ENV = {
+    API_KEY: "CODATDESK_API_KEY",
+    WEBHOOK_SECRETS: "CODATDESK_WEBHOOK_SECRETS",
+    WEBHOOK_BASIC: "CODATDESK_WEBHOOK_BASIC",
+    WEBHOOK_BEARER: "CODATDESK_WEBHOOK_BEARER",
+    NGROK_AUTHTOKEN: "NGROK_AUTHTOKEN",
+}
+
+
+class KeyringProblem(Exception):
+    """The keyring cannot be used. ``kind`` is unavailable|locked|failed; the message says what to do."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class SecretMissing(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no {describe(name)} is stored yet: enter it in Settings "
+                         f"(or set {_ENV.get(name, 'the environment variable')} for a headless server)")
+        self.name = name
+
+
+def describe(name: str) -> str:
+    return {API_KEY: "Codat API key", WEBHOOK_SECRETS: "webhook signing secret",
+            WEBHOOK_BASIC: "webhook Basic credentials", WEBHOOK_BEARER: "webhook Bearer token",
+            NGROK_AUTHTOKEN: "ngrok auth token"}.get(name, name)
+
+
+def backend_name() -> str:
+    backend = keyring.get_keyring()
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def _translate(exc: Exception) -> KeyringProblem:
+    if isinstance(exc, keyring.errors.NoKeyringError):
+        return KeyringProblem(
+            "unavailable",
+            "No usable keyring was found on this computer, so credentials cannot be stored safely. "
+            "On Linux install and start a Secret Service (GNOME Keyring or KWallet) in your desktop session; "
+            "for a headless server set the CODATDESK_* environment variables instead.",
+        )
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        return KeyringProblem("locked", "The keyring is locked. Unlock it (log in to your desktop session "
+                                        "or open your keyring manager) and try again.")
+    return KeyringProblem("failed", f"The keyring ({backend_name()}) refused the request: {exc}. "
+                                    "Check that your keyring service is running and unlocked.")
+
+
+def check_backend() -> str:
+    """Return the backend's name if it works end to end; raise KeyringProblem otherwise."""
+    probe = "__codatdesk_probe__"
+    try:
+        keyring.set_password(SERVICE, probe, "ok")
+        value = keyring.get_password(SERVICE, probe)
+        keyring.delete_password(SERVICE, probe)
+    except Exception as exc:  # every backend raises its own types
+        raise _translate(exc) from None
+    if value != "ok":
+        raise KeyringProblem("failed", f"The keyring ({backend_name()}) did not return what was stored.")
+    return backend_name()
+
+
+def get(name: str, *, environ: dict[str, str] | None = None) -> str | None:
+    env = (os.environ if environ is None else environ).get(_ENV.get(name, ""), "")
+    if env:
+        return env
+    try:
+        return keyring.get_password(SERVICE, name)
+    except Exception as exc:
+        raise _translate(exc) from None
+
+
+def require(name: str) -> str:
+    value = get(name)
+    if not value:
+        raise SecretMissing(name)
+    return value
+
+
+def put(name: str, value: str) -> None:
+    try:
+        if value:
+            keyring.set_password(SERVICE, name, value)
+        else:
+            try:
+                keyring.delete_password(SERVICE, name)
+            except keyring.errors.PasswordDeleteError:
+                pass
+    except Exception as exc:
+        raise _translate(exc) from None
+
+
+def signing_secrets() -> list[str]:
+    """All accepted webhook signing secrets, newest first (two during a rotation)."""
+    raw = get(WEBHOOK_SECRETS)
+    if not raw:
+        return []
+    if raw.lstrip().startswith("["):
+        try:
+            return [s for s in json.loads(raw) if isinstance(s, str) and s]
+        except json.JSONDecodeError:
+            return []
+    return [s for s in re.split(r"[\s,]+", raw) if s]
+
+
+def set_signing_secrets(secrets: list[str]) -> None:
+    cleaned = []
+    for secret in secrets:
+        secret = secret.strip()
+        if secret and secret not in cleaned:
+            cleaned.append(secret)
+    put(WEBHOOK_SECRETS, json.dumps(cleaned) if cleaned else "")
+
+
+def add_signing_secret(secret: str, *, keep: int = 2) -> None:
+    """Accept a new secret while keeping the previous one, for Codat's rotation."""
+    set_signing_secrets([secret, *signing_secrets()][:keep])
+
+
+@dataclass(frozen=True)
+class WebhookCredentials:
+    signing_secrets: tuple[str, ...]
+    basic: str | None  # "user:password"
+    bearer: str | None
+
+
+def webhook_credentials() -> WebhookCredentials:
+    return WebhookCredentials(tuple(signing_secrets()), get(WEBHOOK_BASIC), get(WEBHOOK_BEARER))
+
+
+def known_secret_values() -> list[str]:
+    """Every secret value currently configured (for log redaction and leak scans)."""
+    values: list[str] = []
+    for name in (API_KEY, WEBHOOK_BASIC, WEBHOOK_BEARER, NGROK_AUTHTOKEN):
+        try:
+            value = get(name)
+        except KeyringProblem:
+            continue
+        if value:
+            values.append(value)
+    try:
+        values.extend(signing_secrets())
+    except KeyringProblem:
+        pass
+    return values

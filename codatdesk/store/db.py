@@ -1,0 +1,90 @@
+"""Engine and session setup. The only module that knows which database is behind the URL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from codatdesk import paths
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def default_url() -> str:
+    return f"sqlite:///{paths.database_path()}"
+
+
+def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
+    """Create an engine for ``url`` (default: the SQLite file in the data dir).
+
+    ``durable`` commits survive power loss (SQLite ``synchronous=FULL``); the webhook
+    inbox needs that because Codat forgets a delivery once we answer 2xx.
+    """
+    url = url or default_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            # Let us issue BEGIN IMMEDIATE ourselves (see _begin_immediate).
+            isolation_level=None,
+        )
+        _configure_sqlite(engine, durable=durable)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn) -> None:  # noqa: ANN001
+        # A deferred transaction that later writes gets SQLITE_BUSY at once, ignoring
+        # busy_timeout; taking the write lock up front makes writers queue instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest version (run on every start)."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def open_database(url: str | None = None, *, durable: bool = True) -> Engine:
+    engine = make_engine(url, durable=durable)
+    migrate(engine)
+    return engine

@@ -1,0 +1,78 @@
+"""The single place where an expense's status changes, and is recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from codatdesk.states import ExpenseStatus, Trigger, next_status
+from codatdesk.store.models import Expense, StatusChange, utcnow
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Who or what made a change: ``kind`` is webhook|reconciliation|user|engine."""
+
+    kind: str
+    ref: str = ""
+
+    @classmethod
+    def webhook(cls, delivery_id: str) -> "Cause":
+        return cls("webhook", delivery_id)
+
+    @classmethod
+    def reconciliation(cls, push_key: str = "") -> "Cause":
+        return cls("reconciliation", push_key)
+
+    @classmethod
+    def user(cls, name: str = "user") -> "Cause":
+        return cls("user", name)
+
+    @classmethod
+    def engine(cls, ref: str = "") -> "Cause":
+        return cls("engine", ref)
+
+
+def change_status(
+    session: Session,
+    expense: Expense,
+    trigger: Trigger,
+    cause: Cause,
+    *,
+    detail: str | None = None,
+    push_operation_key: str | None = None,
+    waiting_on_key: str | None = None,
+) -> ExpenseStatus:
+    """Apply ``trigger`` through the state machine and write one history row.
+
+    Raises ``InvalidTransition`` (and changes nothing) when the table forbids it.
+    The caller owns the transaction.
+    """
+    before = ExpenseStatus(expense.status)
+    after = next_status(before, trigger)
+    expense.status = after
+    if push_operation_key is not None:
+        expense.push_operation_key = push_operation_key
+    if trigger is Trigger.WAIT_FOR_PREREQUISITE:
+        expense.waiting_on_key = waiting_on_key
+    elif trigger in (Trigger.PUSH_SENT, Trigger.PREREQUISITE_FAILED, Trigger.RESET, Trigger.PUSH_REJECTED):
+        expense.waiting_on_key = None
+    if detail is not None:
+        expense.status_detail = detail
+    elif trigger in (Trigger.PUSH_SENT, Trigger.WAIT_FOR_PREREQUISITE, Trigger.RESET, Trigger.RESULT_SUCCESS):
+        expense.status_detail = ""
+    expense.updated_at = utcnow()
+    session.add(expense)
+    session.add(
+        StatusChange(
+            expense_id=expense.id,
+            from_status=before.value,
+            to_status=after.value,
+            trigger=trigger.value,
+            cause_kind=cause.kind,
+            cause_ref=cause.ref,
+            detail=detail or "",
+        )
+    )
+    return after

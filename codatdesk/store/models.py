@@ -1,0 +1,193 @@
+"""The tables. The database is the source of truth; the UI mirrors it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.types import Money
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# Stored as its display value in a VARCHAR (no native enum type: adding a status
+# later must not need a PostgreSQL ALTER TYPE).
+_STATUS_TYPE = SAEnum(
+    ExpenseStatus, native_enum=False, create_constraint=False, length=20,
+    values_callable=lambda enum: [member.value for member in enum],
+)
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "company"
+
+    id: str = Field(primary_key=True, max_length=64)  # Codat company id
+    name: str = Field(max_length=200)
+    connection_id: str | None = Field(default=None, max_length=64)  # the accounting connection we push to
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Connection(SQLModel, table=True):
+    __tablename__ = "connection"
+
+    id: str = Field(primary_key=True, max_length=64)  # Codat dataConnection id
+    company_id: str = Field(foreign_key="company.id", index=True, max_length=64)
+    platform_name: str | None = Field(default=None, max_length=100)
+    integration_key: str | None = Field(default=None, max_length=20)
+    status: str = Field(default="PendingAuth", max_length=20)  # PendingAuth|Linked|Unlinked|Deauthorized
+    link_url: str | None = Field(default=None, sa_column=Column(Text))
+    errors_json: str | None = Field(default=None, sa_column=Column(Text))  # dataConnectionErrors
+    last_event_at: dt.datetime | None = None  # generatedDate of the newest event applied; older ones are ignored
+    checked_at: dt.datetime | None = None
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Expense(SQLModel, table=True):
+    __tablename__ = "expense"
+    __table_args__ = (UniqueConstraint("company_id", "source_key", name="uq_expense_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(foreign_key="company.id", index=True, max_length=64)
+    expense_date: dt.date
+    supplier_name: str = Field(max_length=200)
+    supplier_id: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    account_code: str = Field(max_length=40)  # nominal code of the expense account
+    account_name: str = Field(default="", max_length=200)
+    account_id: str | None = Field(default=None, max_length=64)  # Codat id once known
+    bank_account_code: str = Field(default="", max_length=40)  # the account the money left from
+    bank_account_id: str | None = Field(default=None, max_length=64)
+    tax_code: str = Field(default="", max_length=40)
+    tax_rate_id: str | None = Field(default=None, max_length=64)
+    net: Decimal = Field(sa_column=Column(Money, nullable=False))
+    tax: Decimal = Field(sa_column=Column(Money, nullable=False))
+    total: Decimal = Field(sa_column=Column(Money, nullable=False))
+    currency: str = Field(max_length=3)
+    reference: str = Field(default="", max_length=100)
+    status: ExpenseStatus = Field(
+        default=ExpenseStatus.NOT_PUSHED, sa_column=Column(_STATUS_TYPE, nullable=False, index=True)
+    )
+    push_operation_key: str | None = Field(default=None, max_length=64, index=True)
+    waiting_on_key: str | None = Field(default=None, max_length=64, index=True)  # prerequisite push
+    status_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    source_key: str = Field(max_length=64)  # import fingerprint: re-importing a file adds nothing
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class PushOperation(SQLModel, table=True):
+    """One push (write request) we sent to Codat, keyed by Codat's pushOperationKey."""
+
+    __tablename__ = "push_operation"
+
+    key: str = Field(primary_key=True, max_length=64)
+    company_id: str = Field(index=True, max_length=64)
+    connection_id: str = Field(max_length=64)
+    data_type: str = Field(max_length=40)  # directCosts | chartOfAccounts | suppliers
+    expense_id: int | None = Field(default=None, foreign_key="expense.id", index=True)
+    creates_code: str | None = Field(default=None, max_length=200)  # for prerequisites: the account code/supplier name it creates
+    status: str = Field(default="Pending", max_length=20, index=True)  # Pending|Success|Failed|TimedOut
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+    completed_at: dt.datetime | None = None
+    record_id: str | None = Field(default=None, max_length=100)  # id of what Codat created
+    status_code: int | None = None
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    validation_errors_json: str | None = Field(default=None, sa_column=Column(Text))
+    validation_warnings_json: str | None = Field(default=None, sa_column=Column(Text))
+    last_checked_at: dt.datetime | None = None
+
+
+class PushAttempt(SQLModel, table=True):
+    """Written before a push POST leaves, so a lost answer can be matched later.
+
+    A row whose ``push_operation_key`` is still empty after the POST is an
+    attempt of unknown outcome: the engine lists Codat's push operations before
+    anything is resent.
+    """
+
+    __tablename__ = "push_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    data_type: str = Field(max_length=40)
+    expense_id: int | None = Field(default=None, index=True)
+    creates_code: str | None = Field(default=None, max_length=200)
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None
+    outcome: str = Field(default="sending", max_length=20)  # sending|sent|rejected|unknown|resolved
+    push_operation_key: str | None = Field(default=None, max_length=64)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The durable inbox: every verified delivery, stored before we answer 2xx."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_verdict", "verdict"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(unique=True, max_length=200)  # webhook-id, legacy AlertId, or a body hash
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    event_type: str = Field(default="", max_length=200)
+    headers_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # never Authorization
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    verdict: str = Field(default="pending", max_length=20)  # pending|applied|duplicate|stale|parked|unusable
+    verdict_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    applied_at: dt.datetime | None = None
+    times_received: int = 1
+    company_id: str | None = Field(default=None, max_length=64)
+    push_operation_key: str | None = Field(default=None, max_length=64, index=True)
+    expense_id: int | None = Field(default=None, index=True)
+
+
+class StatusChange(SQLModel, table=True):
+    """Status history: one row per change of an expense's status."""
+
+    __tablename__ = "status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    expense_id: int = Field(foreign_key="expense.id", index=True)
+    from_status: str = Field(max_length=20)
+    to_status: str = Field(max_length=20)
+    at: dt.datetime = Field(default_factory=utcnow)
+    trigger: str = Field(max_length=40)
+    cause_kind: str = Field(max_length=20)  # webhook|reconciliation|user|engine
+    cause_ref: str = Field(default="", max_length=200)  # delivery id, push key, user name
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ReferenceRecord(SQLModel, table=True):
+    """Codat's accounts, bank accounts, suppliers and tax rates, cached per company."""
+
+    __tablename__ = "reference_record"
+    __table_args__ = (UniqueConstraint("company_id", "data_type", "codat_id", name="uq_reference_record"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    data_type: str = Field(max_length=40)  # accounts|bankAccounts|suppliers|taxRates
+    codat_id: str = Field(max_length=100)
+    code: str = Field(default="", max_length=100)  # nominal code / tax code
+    name: str = Field(default="", max_length=200)
+    extra_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    fetched_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Mapping(SQLModel, table=True):
+    """A user's or the matcher's decision: this local value means that Codat record."""
+
+    __tablename__ = "mapping"
+    __table_args__ = (UniqueConstraint("company_id", "kind", "local_value", name="uq_mapping"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=20)  # account|bankAccount|supplier|taxRate
+    local_value: str = Field(max_length=200)
+    codat_id: str = Field(max_length=100)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
