@@ -180,7 +180,8 @@ class CodatClient:
         max_rate_limit_wait: float = 120.0,
         page_size: int = 500,
     ) -> None:
-        header, self._secrets = _authorization_value(api_key)
+        header, secrets = _authorization_value(api_key)
+        self._redactor = _Redactor(secrets)
         self.base_url = base_url.rstrip("/")
         self.max_retries = max(0, int(max_retries))
         self.backoff_base = backoff_base
@@ -593,10 +594,25 @@ class CodatClient:
         return self._redact(f"{name}: {detail}" if detail else name)
 
     def _redact(self, text: str) -> str:
+        return self._redactor(text)
+
+
+class _Redactor:
+    """Scrubs every form of the key from text; its repr (and vars of the client) show nothing."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+
+    def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret and secret in text:
                 text = text.replace(secret, "[redacted]")
         return text
+
+    def __repr__(self) -> str:
+        return "<redactor>"
 
 
 class _PushContext:
