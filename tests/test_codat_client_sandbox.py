@@ -1,0 +1,153 @@
+"""CodatClient against the local Codat sandbox: every method in-process, once over loopback."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable
+
+import pytest
+
+sandbox = pytest.importorskip("codatdesk.sandbox", reason="sandbox not built yet")
+if not hasattr(sandbox, "Sandbox"):  # the package exists before its API does
+    pytest.skip("codatdesk.sandbox has no Sandbox yet", allow_module_level=True)
+
+from codatdesk.codat import CodatAuthError, CodatClient, CodatNotFound  # noqa: E402
+from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer  # noqa: E402
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def sb() -> Sandbox:
+    box = Sandbox(SandboxConfig(push_delay=0.05))
+    yield box
+    close = getattr(box, "close", None)
+    if close:
+        close()
+
+
+@pytest.fixture
+def client(sb: Sandbox) -> CodatClient:
+    with CodatClient(sb.api_key, "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None) as c:
+        yield c
+
+
+def _direct_cost(client: CodatClient, sb: Sandbox) -> dict[str, Any]:
+    accounts = client.list_accounts(sb.company_id)
+    expense = next(a for a in accounts if not a.get("isBankAccount") and str(a.get("fullyQualifiedCategory", "")).startswith("Expense"))
+    bank = client.list_bank_accounts(sb.company_id, sb.connection_id)[0]
+    tax = next(t for t in client.list_tax_rates(sb.company_id) if Decimal(str(t.get("effectiveTaxRate", 0))) == 20)
+    supplier = client.list_suppliers(sb.company_id)[0]
+    return {
+        "issueDate": "2024-05-01T00:00:00",
+        "currency": "GBP",
+        "reference": "EXP-1",
+        "contactRef": {"id": supplier["id"], "dataType": "suppliers"},
+        "lineItems": [{
+            "description": "Train",
+            "unitAmount": Decimal("10.10"),
+            "quantity": Decimal("1"),
+            "subTotal": Decimal("10.10"),
+            "taxAmount": Decimal("2.02"),
+            "totalAmount": Decimal("12.12"),
+            "accountRef": {"id": expense["id"]},
+            "taxRateRef": {"id": tax["id"]},
+        }],
+        "paymentAllocations": [{
+            "payment": {"accountRef": {"id": bank["id"]}, "currency": "GBP", "totalAmount": Decimal("12.12")},
+            "allocation": {"currency": "GBP", "totalAmount": Decimal("12.12")},
+        }],
+        "subTotal": Decimal("10.10"),
+        "taxAmount": Decimal("2.02"),
+        "totalAmount": Decimal("12.12"),
+    }
+
+
+def test_every_method_against_the_sandbox(client: CodatClient, sb: Sandbox) -> None:
+    assert sb.company_id in [c["id"] for c in client.list_companies()]
+    assert client.get_company(sb.company_id)["id"] == sb.company_id
+    assert sb.connection_id in [c["id"] for c in client.list_connections(sb.company_id)]
+    assert client.get_connection(sb.company_id, sb.connection_id)["status"] == "Linked"
+
+    options = client.push_options(sb.company_id, sb.connection_id, "directCosts")
+    assert options.get("type") == "Object" and "properties" in options
+    assert client.list_accounts(sb.company_id) and client.list_suppliers(sb.company_id)
+    assert client.list_tax_rates(sb.company_id) and client.list_bank_accounts(sb.company_id, sb.connection_id)
+
+    operation = client.push_direct_cost(sb.company_id, sb.connection_id, _direct_cost(client, sb), timeout_in_minutes=5)
+    key = operation["pushOperationKey"]
+    assert operation["status"] == "Pending" and operation["dataType"] == "directCosts"
+    done = wait_until(lambda: (op := client.get_push_operation(sb.company_id, key))["status"] != "Pending" and op)
+    assert done["status"] == "Success", done
+    assert key in [op["pushOperationKey"] for op in client.list_push_operations(sb.company_id)]
+
+    account_op = client.push_account(sb.company_id, sb.connection_id, {
+        "nominalCode": "4999", "name": "Sandbox Travel", "fullyQualifiedCategory": "Expense.Overhead",
+        "type": "Expense", "status": "Active", "currency": "GBP", "isBankAccount": False,
+    })
+    assert account_op["dataType"] == "chartOfAccounts"
+    wait_until(lambda: client.get_push_operation(sb.company_id, account_op["pushOperationKey"])["status"] == "Success")
+
+    consumer = client.create_webhook_consumer("http://127.0.0.1:9/webhooks/codat", ["directCosts.write.successful"],
+                                              ["codatdesk:test"])
+    assert consumer["id"] in [c["id"] for c in client.list_webhook_consumers()]
+    client.delete_webhook_consumer(consumer["id"])
+    assert consumer["id"] not in [c["id"] for c in client.list_webhook_consumers()]
+
+    unlinked = client.patch_connection(sb.company_id, sb.connection_id, "Unlinked")
+    assert unlinked["status"] == "Unlinked"
+
+
+def test_push_operation_history_paging(sb: Sandbox) -> None:
+    with CodatClient(sb.api_key, "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None,
+                     page_size=2) as small_pages:
+        body = _direct_cost(small_pages, sb)
+        keys = {small_pages.push_direct_cost(sb.company_id, sb.connection_id, body)["pushOperationKey"] for _ in range(5)}
+        listed = small_pages.list_push_operations(sb.company_id)
+        assert keys <= {op["pushOperationKey"] for op in listed}
+        assert len(listed) == len({op["pushOperationKey"] for op in listed})  # no page read twice
+
+
+def test_sandbox_errors_map_to_typed_exceptions(client: CodatClient, sb: Sandbox) -> None:
+    with pytest.raises(CodatNotFound):
+        client.get_company("00000000-0000-0000-0000-000000000000")
+    with CodatClient("not-the-key", "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None) as wrong:
+        with pytest.raises(CodatAuthError):
+            wrong.list_companies()
+
+
+def test_rate_limit_headers_are_tracked(client: CodatClient, sb: Sandbox) -> None:
+    client.list_companies()
+    state = client.rate_limit
+    assert state.updated_at is not None and state.remaining is not None
+
+
+def test_over_a_real_loopback_socket(sb: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
+    server = SandboxServer(sb, port=0)
+    server.start()
+    try:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        with CodatClient(sb.api_key, server.base_url, timeout=5.0, sleep=lambda s: None) as client:
+            assert client.get_company(sb.company_id)["id"] == sb.company_id
+            operation = client.push_direct_cost(sb.company_id, sb.connection_id, _direct_cost(client, sb))
+            wait_until(lambda: client.get_push_operation(sb.company_id, operation["pushOperationKey"])["status"] == "Success")
+    finally:
+        server.stop()
+    b64 = base64.b64encode(sb.api_key.encode()).decode()
+    texts = [record.getMessage() for record in caplog.records]
+    assert any("codatdesk.codat" in record.name for record in caplog.records)
+    for text in texts:
+        assert sb.api_key not in text and b64 not in text
