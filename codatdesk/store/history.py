@@ -56,7 +56,8 @@ def change_status(
         expense.push_operation_key = push_operation_key
     if trigger is Trigger.WAIT_FOR_PREREQUISITE:
         expense.waiting_on_key = waiting_on_key
-    elif trigger in (Trigger.PUSH_SENT, Trigger.PREREQUISITE_FAILED, Trigger.RESET, Trigger.PUSH_REJECTED):
+    elif trigger in (Trigger.PUSH_SENT, Trigger.RESET, Trigger.PUSH_REJECTED):
+        # After PREREQUISITE_FAILED the key stays: it names the push that failed this expense.
         expense.waiting_on_key = None
     if detail is not None:
         expense.status_detail = detail

@@ -1,0 +1,81 @@
+"""Shared fixtures. Every test runs with its own data dir and an in-memory keyring."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring
+import keyring.backend
+import pytest
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """An in-memory keyring so tests never touch (or need) a real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.store:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.store[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(request):
+    if request.node.get_closest_marker("realkeyring"):
+        yield None
+        return
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    from codatdesk import paths
+
+    home = tmp_path / "codatdesk-home"
+    monkeypatch.setenv("CODATDESK_HOME", str(home))
+    for name in ("CODATDESK_API_KEY", "CODATDESK_WEBHOOK_SECRETS", "CODATDESK_WEBHOOK_BASIC",
+                 "CODATDESK_WEBHOOK_BEARER"):
+        monkeypatch.delenv(name, raising=False)
+    paths.set_data_dir(None)
+    return home
+
+
+@pytest.fixture
+def db(tmp_path):
+    from codatdesk.store.db import open_database
+
+    engine = open_database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    yield engine
+    engine.dispose()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01,
+               message: str = "condition") -> object:
+    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

@@ -1,0 +1,100 @@
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from codatdesk.importer import LOCAL_COMPANY_ID, import_csv, looks_like_formula
+from codatdesk.paths import resource
+from codatdesk.store.models import Expense
+
+HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference\n"
+GOOD = "2026-11-02,Rail,Train,493,Travel,090,INPUT2,45.00,9.00,54.00,GBP,R1\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "x.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def count(db) -> int:
+    with Session(db) as session:
+        return len(session.exec(select(Expense)).all())
+
+
+def test_sample_file_imports_and_reimport_adds_nothing(db):
+    report = import_csv(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
+    assert report.ok and report.added == 12
+    again = import_csv(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
+    assert again.ok and again.added == 0 and again.already_present == 12
+    assert count(db) == 12
+
+
+def test_amounts_are_decimal_and_exact(db, tmp_path):
+    import_csv(db, write(tmp_path, HEADER + "2026-11-02,Rail,Train,493,Travel,090,,0.10,0.20,0.30,GBP,R1\n"), "c")
+    with Session(db) as session:
+        expense = session.exec(select(Expense)).one()
+    assert (expense.net, expense.tax, expense.total) == (Decimal("0.10"), Decimal("0.20"), Decimal("0.30"))
+
+
+def test_identical_lines_in_one_file_are_two_expenses_but_reimport_still_adds_none(db, tmp_path):
+    path = write(tmp_path, HEADER + GOOD + GOOD)
+    assert import_csv(db, path, "c").added == 2
+    assert import_csv(db, path, "c").added == 0
+
+
+@pytest.mark.parametrize("line,reason", [
+    ("2026-13-40,Rail,Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "bad date"),
+    ("02/11/2026,Rail,Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "bad date"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,forty,9.00,54.00,GBP,R1", "bad amount"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,45.001,9.00,54.001,GBP,R1", "more than 2 decimals"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,NaN,9.00,54.00,GBP,R1", "bad amount"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,45.00,9.00,54.00,XYZ,R1", "unknown currency"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,45.00,9.00,55.00,GBP,R1", "do not add up"),
+    ("2026-11-02,,Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "is empty"),
+    ("2026-11-02,=HYPERLINK(\"http://x\"),Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "formula"),
+    ("2026-11-02,Rail", "field"),
+])
+def test_every_bad_line_is_reported_with_its_number_and_nothing_is_imported(db, tmp_path, line, reason):
+    path = write(tmp_path, HEADER + GOOD + line + "\n" + GOOD.replace("R1", "R3"))
+    report = import_csv(db, path, "c")
+    assert not report.ok
+    assert {e.line for e in report.errors} == {3}
+    assert reason in str(report.errors[0])
+    assert count(db) == 0
+
+
+def test_all_bad_lines_are_listed_not_just_the_first(db, tmp_path):
+    bad = GOOD.replace("45.00", "x")
+    report = import_csv(db, write(tmp_path, HEADER + bad + GOOD + bad + bad), "c")
+    assert [e.line for e in report.errors] == [2, 4, 5]
+
+
+def test_missing_columns_are_named(db, tmp_path):
+    report = import_csv(db, write(tmp_path, "date,supplier,net\n2026-11-02,Rail,1\n"), "c")
+    assert report.errors[0].line == 1
+    assert "account_code" in report.errors[0].reason and "currency" in report.errors[0].reason
+
+
+def test_bom_and_column_order_and_case_are_accepted(db, tmp_path):
+    text = "\ufeffCurrency,Total,Tax,Net,Account_Code,Supplier,Date,Bank_Account\nGBP,12.00,2.00,10.00,429,Cafe,2026-11-03,090\n"
+    report = import_csv(db, write(tmp_path, text), "c")
+    assert report.ok and report.added == 1
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_advice(db, tmp_path):
+    report = import_csv(db, write(tmp_path, HEADER + GOOD.replace("Rail", "Café"), encoding="cp1252"), "c")
+    assert not report.ok and "UTF-8" in str(report.errors[0])
+
+
+def test_empty_file_and_header_only(db, tmp_path):
+    assert "empty" in str(import_csv(db, write(tmp_path, ""), "c").errors[0])
+    assert "no expenses" in str(import_csv(db, write(tmp_path, HEADER), "c").errors[0])
+
+
+def test_negative_amounts_are_not_mistaken_for_formulas():
+    assert not looks_like_formula("-12.50")
+    assert looks_like_formula("-cmd|' /C calc'!A0")
+    assert looks_like_formula("@SUM(A1)")
+    assert not looks_like_formula("- taxi")
