@@ -464,7 +464,8 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = {404: f"No resource was found at {request.url.path}", 405: "Method not allowed"}.get(
             status, "There is a problem with our server. Please try again later.")
-        return json_response(error_body(status, message), status)
+        headers = None if request.url.path.startswith("/_sandbox") else sandbox.limiter.headers()
+        return json_response(error_body(status, message), status, headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return json_response(error_body(500, "There is a problem with our server. Please try again later."), 500)
