@@ -18,8 +18,8 @@ from typing import Any
 WRITE_EVENT = re.compile(r"^(?P<data_type>[A-Za-z][A-Za-z0-9-]*)\.write\.(?P<outcome>successful|unsuccessful)$")
 CONNECTION_EVENTS = frozenset({"connection.created", "connection.connected", "connection.disconnected",
                                "connection.reconnected", "connection.failed", "connection.deleted"})
-# Current event types we receive but do not act on.
-IGNORED_PREFIXES = ("company.", "read.completed", "client.rateLimit.", "expenses.sync.", "bankFeeds.",
+# Event types we receive but do not act on ("codatdesk.*" is our own tunnel self-test).
+IGNORED_PREFIXES = ("codatdesk.", "company.", "read.completed", "client.rateLimit.", "expenses.sync.", "bankFeeds.",
                     "reports.")
 # Legacy rule types, normalized (lower case, letters and digits only).
 LEGACY_PUSH_STATUS = "pushoperationstatuschanged"
