@@ -1,0 +1,417 @@
+"""The expenses table: a model keyed by expense id, updated one row at a time.
+
+The model keeps an immutable snapshot per row and an ``id -> row`` dict, so
+``refresh_rows(ids)`` re-reads just those expenses (one query) and emits
+``dataChanged`` only for rows whose snapshot really changed. Updates never reset
+the model, so selection, current index and scroll position survive a burst of
+webhooks. ``load()`` (a company switch) is the only reset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.models import Expense
+from codatdesk.ui.formatting import format_date, format_money, format_timestamp
+from codatdesk.ui.status_style import status_icon, style_for
+from codatdesk.ui.store_read import read_session
+
+_IN_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
+
+
+class Column(IntEnum):
+    DATE = 0
+    SUPPLIER = 1
+    DESCRIPTION = 2
+    ACCOUNT = 3
+    NET = 4
+    TAX = 5
+    TOTAL = 6
+    CURRENCY = 7
+    STATUS = 8
+    UPDATED = 9
+
+
+HEADERS = {
+    Column.DATE: "Date", Column.SUPPLIER: "Supplier", Column.DESCRIPTION: "Description",
+    Column.ACCOUNT: "Account", Column.NET: "Net", Column.TAX: "Tax", Column.TOTAL: "Total",
+    Column.CURRENCY: "Currency", Column.STATUS: "Status", Column.UPDATED: "Last update",
+}
+AMOUNT_COLUMNS = (Column.NET, Column.TAX, Column.TOTAL)
+# Workflow order, so sorting by status groups "needs attention" together sensibly.
+STATUS_ORDER = {s: i for i, s in enumerate((
+    ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT, ExpenseStatus.NOT_PUSHED, ExpenseStatus.WAITING,
+    ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE))}
+
+SortRole = Qt.ItemDataRole.UserRole + 1  # native value: date, Decimal, datetime, casefolded str, status order
+StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
+IdRole = Qt.ItemDataRole.UserRole + 3  # expense id
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseRow:
+    """What the table shows of one expense (compared to decide whether a row changed)."""
+
+    id: int
+    company_id: str
+    date: dt.date
+    supplier: str
+    description: str
+    account_code: str
+    account_name: str
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    currency: str
+    status: ExpenseStatus
+    status_detail: str
+    reference: str
+    updated_at: dt.datetime | None
+
+    @property
+    def account(self) -> str:
+        return f"{self.account_code} · {self.account_name}" if self.account_name else self.account_code
+
+    def search_text(self) -> str:
+        return " ".join((
+            str(self.id), self.date.isoformat(), self.supplier, self.description, self.account_code,
+            self.account_name, format(self.net, "f"), format(self.tax, "f"), format(self.total, "f"),
+            self.currency, self.status.value, self.reference, self.status_detail,
+        )).casefold()
+
+
+_ROW_COLUMNS = (Expense.id, Expense.company_id, Expense.expense_date, Expense.supplier_name, Expense.description,
+                Expense.account_code, Expense.account_name, Expense.net, Expense.tax, Expense.total,
+                Expense.currency, Expense.status, Expense.status_detail, Expense.reference, Expense.updated_at)
+
+
+def _row_from_record(record: Any) -> ExpenseRow:
+    values = list(record)
+    values[11] = ExpenseStatus(values[11])
+    return ExpenseRow(*values)
+
+
+class ExpenseTableModel(QAbstractTableModel):
+    def __init__(self, engine: Engine, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self._engine = engine
+        self._rows: list[ExpenseRow] = []
+        self._index: dict[int, int] = {}  # expense id -> row
+        self._company_id: str | None = None
+        self._dark = False
+        self._locale = QLocale()
+        self._search_cache: dict[int, str] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def company_id(self) -> str | None:
+        return self._company_id
+
+    def load(self, company_id: str | None) -> None:
+        """Show the expenses of ``company_id`` (None: every company). The only model reset."""
+        rows = self._fetch_company(company_id)
+        self.beginResetModel()
+        self._company_id = company_id
+        self._rows = rows
+        self._reindex()
+        self.endResetModel()
+
+    def sync(self) -> None:
+        """Bring the whole company up to date without a reset (after an import or a delete)."""
+        fresh = {row.id: row for row in self._fetch_company(self._company_id)}
+        gone = [eid for eid in self._index if eid not in fresh]
+        self._remove_ids(gone)
+        self._apply(fresh.values())
+
+    def refresh_row(self, expense_id: int) -> None:
+        self.refresh_rows((expense_id,))
+
+    def refresh_rows(self, expense_ids: Iterable[int]) -> None:
+        """Re-read these expenses; emit ``dataChanged`` only for rows that changed.
+
+        An id that is new to this company is appended; one that is gone (deleted or
+        moved to another company) is removed.
+        """
+        ids = list(dict.fromkeys(expense_ids))
+        fresh = self._fetch_ids(ids)
+        gone = [eid for eid in ids if eid in self._index and (
+            eid not in fresh or not self._belongs(fresh[eid]))]
+        self._remove_ids(gone)
+        self._apply(row for eid, row in fresh.items() if self._belongs(row))
+
+    def _belongs(self, row: ExpenseRow) -> bool:
+        return self._company_id is None or row.company_id == self._company_id
+
+    def _apply(self, rows: Iterable[ExpenseRow]) -> None:
+        changed: list[int] = []
+        added: list[ExpenseRow] = []
+        for row in rows:
+            position = self._index.get(row.id)
+            if position is None:
+                added.append(row)
+            elif self._rows[position] != row:
+                self._rows[position] = row
+                self._search_cache.pop(row.id, None)
+                changed.append(position)
+        for first, last in _runs(sorted(changed)):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(Column) - 1))
+        if added:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
+            for offset, row in enumerate(added):
+                self._rows.append(row)
+                self._index[row.id] = start + offset
+            self.endInsertRows()
+
+    def _remove_ids(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        for position in sorted((self._index[eid] for eid in ids), reverse=True):
+            self.beginRemoveRows(QModelIndex(), position, position)
+            removed = self._rows.pop(position)
+            self._search_cache.pop(removed.id, None)
+            self.endRemoveRows()
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._index = {row.id: i for i, row in enumerate(self._rows)}
+        self._search_cache.clear()
+
+    def _fetch_company(self, company_id: str | None) -> list[ExpenseRow]:
+        query = select(*_ROW_COLUMNS).order_by(Expense.expense_date.desc(), Expense.id.desc())
+        if company_id is not None:
+            query = query.where(Expense.company_id == company_id)
+        with read_session(self._engine) as session:
+            return [_row_from_record(r) for r in session.exec(query).all()]
+
+    def _fetch_ids(self, ids: list[int]) -> dict[int, ExpenseRow]:
+        found: dict[int, ExpenseRow] = {}
+        with read_session(self._engine) as session:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                for record in session.exec(select(*_ROW_COLUMNS).where(Expense.id.in_(chunk))).all():
+                    row = _row_from_record(record)
+                    found[row.id] = row
+        return found
+
+    # ------------------------------------------------------------------ appearance
+
+    def set_dark(self, dark: bool) -> None:
+        """Follow the colour scheme: re-style the status column only (no reset)."""
+        if dark == self._dark:
+            return
+        self._dark = dark
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, Column.STATUS), self.index(len(self._rows) - 1, Column.STATUS),
+                [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole])
+
+    @property
+    def dark(self) -> bool:
+        return self._dark
+
+    def set_locale(self, locale: QLocale) -> None:
+        self._locale = locale
+        if self._rows:
+            self.dataChanged.emit(self.index(0, Column.NET), self.index(len(self._rows) - 1, Column.TOTAL),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        if role == Qt.ItemDataRole.TextAlignmentRole and section in AMOUNT_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.display_text(row, column)
+        if role == SortRole:
+            return self.sort_key(row, column)
+        if role == StatusRole:
+            return row.status
+        if role == IdRole:
+            return row.id
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column in AMOUNT_COLUMNS:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if column == Column.STATUS:
+            tones = style_for(row.status).tones(self._dark)
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(tones.background))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor(tones.text))
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(row.status, self._dark)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                tip = style_for(row.status).meaning
+                return f"{tip}\n{row.status_detail}" if row.status_detail else tip
+        if role == Qt.ItemDataRole.ToolTipRole and column in (Column.DESCRIPTION, Column.ACCOUNT, Column.SUPPLIER):
+            return self.display_text(row, column) or None
+        return None
+
+    def display_text(self, row: ExpenseRow, column: Column) -> str:
+        if column == Column.DATE:
+            return format_date(row.date)
+        if column == Column.SUPPLIER:
+            return row.supplier
+        if column == Column.DESCRIPTION:
+            return row.description
+        if column == Column.ACCOUNT:
+            return row.account
+        if column == Column.NET:
+            return format_money(row.net, row.currency, self._locale)
+        if column == Column.TAX:
+            return format_money(row.tax, row.currency, self._locale)
+        if column == Column.TOTAL:
+            return format_money(row.total, row.currency, self._locale)
+        if column == Column.CURRENCY:
+            return row.currency
+        if column == Column.STATUS:
+            return row.status.value
+        if column == Column.UPDATED:
+            return format_timestamp(row.updated_at)
+        return ""
+
+    @staticmethod
+    def sort_key(row: ExpenseRow, column: Column) -> Any:
+        if column == Column.DATE:
+            return row.date
+        if column == Column.SUPPLIER:
+            return row.supplier.casefold()
+        if column == Column.DESCRIPTION:
+            return row.description.casefold()
+        if column == Column.ACCOUNT:
+            return row.account_code.casefold()
+        if column == Column.NET:
+            return row.net
+        if column == Column.TAX:
+            return row.tax
+        if column == Column.TOTAL:
+            return row.total
+        if column == Column.CURRENCY:
+            return row.currency
+        if column == Column.STATUS:
+            return STATUS_ORDER[row.status]
+        if column == Column.UPDATED:
+            return _aware(row.updated_at)
+        return None
+
+    # ------------------------------------------------------------------ helpers for views
+
+    def row_at(self, position: int) -> ExpenseRow:
+        return self._rows[position]
+
+    def row_for_id(self, expense_id: int) -> ExpenseRow | None:
+        position = self._index.get(expense_id)
+        return None if position is None else self._rows[position]
+
+    def position_of(self, expense_id: int) -> int | None:
+        return self._index.get(expense_id)
+
+    def search_text(self, position: int) -> str:
+        row = self._rows[position]
+        text = self._search_cache.get(row.id)
+        if text is None:
+            text = self._search_cache[row.id] = row.search_text()
+        return text
+
+    def ids(self) -> list[int]:
+        return [row.id for row in self._rows]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _runs(positions: list[int]) -> Iterable[tuple[int, int]]:
+    """[1, 2, 3, 7, 9, 10] -> (1, 3), (7, 7), (9, 10): one dataChanged per contiguous block."""
+    if not positions:
+        return
+    first = last = positions[0]
+    for position in positions[1:]:
+        if position == last + 1:
+            last = position
+        else:
+            yield first, last
+            first = last = position
+    yield first, last
+
+
+class ExpenseFilterProxy(QSortFilterProxyModel):
+    """Sorts by native values (``SortRole``) and filters by status set and free text."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self._statuses: frozenset[ExpenseStatus] | None = None
+        self._terms: tuple[str, ...] = ()
+        self.setSortRole(SortRole)
+        self.setDynamicSortFilter(True)
+
+    def set_status_filter(self, statuses: Iterable[ExpenseStatus] | None) -> None:
+        self.beginFilterChange()
+        self._statuses = None if statuses is None else frozenset(statuses)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_search_text(self, text: str) -> None:
+        terms = tuple(text.casefold().split())
+        if terms != self._terms:
+            self.beginFilterChange()
+            self._terms = terms
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, ExpenseTableModel):
+            return True
+        if self._statuses is not None and model.row_at(source_row).status not in self._statuses:
+            return False
+        if self._terms:
+            haystack = model.search_text(source_row)
+            return all(term in haystack for term in self._terms)
+        return True
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, ExpenseTableModel):
+            return super().lessThan(left, right)
+        column = Column(left.column())
+        a, b = model.row_at(left.row()), model.row_at(right.row())
+        ka, kb = model.sort_key(a, column), model.sort_key(b, column)
+        if ka == kb:  # stable, predictable order among equal keys
+            return a.id < b.id
+        return ka < kb

@@ -1,0 +1,66 @@
+"""Test data helpers for the UI tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+
+def add_expenses(engine, company_id: str, count: int, *, start: dt.date = dt.date(2024, 3, 1),
+                 status=None, connection_id: str | None = None) -> list[int]:
+    """Insert ``count`` plain expenses (and the company); return their ids."""
+    from codatdesk.importer import ensure_company
+    from codatdesk.states import ExpenseStatus
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import Expense
+
+    ids = []
+    with session_scope(engine) as session:
+        company = ensure_company(session, company_id, f"Company {company_id}")
+        if connection_id:
+            company.connection_id = connection_id
+            session.add(company)
+        for i in range(count):
+            net = Decimal(10 + i) + Decimal("0.50")
+            expense = Expense(
+                company_id=company_id, expense_date=start + dt.timedelta(days=i % 28),
+                supplier_name=f"Supplier {i:04d}", description=f"Taxi ride {i}", account_code="429",
+                account_name="General Expenses", bank_account_code="090", tax_code="INPUT2",
+                net=net, tax=Decimal("2.00"), total=net + Decimal("2.00"), currency="GBP",
+                reference=f"R{i}", source_key=f"{company_id}-{i}-{start}",
+                status=status or ExpenseStatus.NOT_PUSHED,
+            )
+            session.add(expense)
+            session.flush()
+            ids.append(expense.id)
+    return ids
+
+
+def set_status(engine, expense_id: int, status, detail: str = "") -> None:
+    """Force a status (test setup only; product code goes through the state machine)."""
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import Expense, utcnow
+
+    with session_scope(engine) as session:
+        expense = session.get(Expense, expense_id)
+        expense.status = status
+        expense.status_detail = detail
+        expense.updated_at = utcnow()
+        session.add(expense)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, message: str = "condition") -> object:
+    """Poll ``predicate`` (processing Qt events) until truthy; fail after ``timeout`` seconds."""
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while True:
+        QCoreApplication.processEvents()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(0.005)
