@@ -103,6 +103,13 @@ class Receiver:
         self._thread.start()
         wait_until(lambda: self._server.started, timeout=10)
 
+    def reset(self) -> None:
+        with self._cond:
+            self.all_received.clear()
+            self.statuses.clear()
+            self.default_status = 200
+            self.delay = 0.0
+
     def url(self, path: str = "hook") -> str:
         return f"http://127.0.0.1:{self.port}/{path}"
 

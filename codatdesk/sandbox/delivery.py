@@ -101,7 +101,7 @@ def write_message(record: PushRecord, company_reference: dict[str, Any], event_i
         "ClientName": LEGACY_CLIENT_NAME,
         "CompanyId": record.company_id,
         "DataConnectionId": record.connection_id,
-        "RuleId": "",
+        "RuleId": None,  # set per consumer at delivery
         "RuleType": "Push Operation Status Changed()",
         "AlertId": event_id,
         "Message": f"{record.data_type} triggered notification for PushOperationStatusChanged at {record.completed_on}",
@@ -135,7 +135,7 @@ def connection_message(event_type: str, old: str, connection: dict[str, Any], co
         "ClientName": LEGACY_CLIENT_NAME,
         "CompanyId": company_reference["id"],
         "DataConnectionId": connection["id"],
-        "RuleId": "",
+        "RuleId": None,  # set per consumer at delivery
         "RuleType": "DataConnectionStatusChanged",
         "AlertId": event_id,
         "Message": f"Data connection for {connection['platformName']} status changed from {old} to {connection['status']}",
@@ -239,7 +239,8 @@ class Deliverer:
         return headers
 
     async def _deliver(self, consumer_id: str, message: Message, legacy: bool, initial_delay: float) -> None:
-        raw = dumps(message.legacy_body if legacy else message.body)
+        # Legacy bodies name the rule that fired; a consumer plays the part of its rule.
+        raw = dumps({**message.legacy_body, "RuleId": consumer_id} if legacy and message.legacy_body else message.body)
         schedule = tuple(self._config.retry_schedule) or (0.0,)
         outcome = "abandoned"
         try:
