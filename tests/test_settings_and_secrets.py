@@ -16,7 +16,7 @@ def test_defaults_file_and_environment_override(tmp_path):
     assert Settings(path, environ={"CODATDESK_LISTENER_PORT": "9100"}).get("listener.port") == 9100
 
 
-@pytest.mark.parametrize("key,value", [("listener.port", "0"), ("listener.port", "http"), ("webhook.authorization", "digest"),
+@pytest.mark.parametrize("key,value", [("listener.port", "-1"), ("listener.port", "http"), ("webhook.authorization", "digest"),
                                        ("push.concurrency", 11), ("webhook.require_signature", "maybe")])
 def test_bad_values_are_refused_with_the_setting_named(tmp_path, key, value):
     with pytest.raises(SettingError, match=key.replace(".", r"\.")):

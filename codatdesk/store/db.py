@@ -18,6 +18,7 @@ from codatdesk import paths
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+WRITE_OPTION = "codatdesk_write"
 
 
 def default_url() -> str:
@@ -54,16 +55,29 @@ def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn) -> None:  # noqa: ANN001
+    def _begin(conn) -> None:  # noqa: ANN001
         # A deferred transaction that later writes gets SQLITE_BUSY at once, ignoring
-        # busy_timeout; taking the write lock up front makes writers queue instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # busy_timeout; write transactions (session_scope) take the lock up front so
+        # writers queue instead. Reads stay deferred and never wait for a writer (WAL).
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _writer(engine: Engine) -> Engine:
+    writer = engine.__dict__.get("_codatdesk_writer")
+    if writer is None:
+        writer = engine.execution_options(**{WRITE_OPTION: True})
+        engine.__dict__["_codatdesk_writer"] = writer
+    return writer
 
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One write transaction: commit on success, roll back on error.
+
+    Keep it short and never open another write transaction inside it.
+    """
+    with Session(_writer(engine), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

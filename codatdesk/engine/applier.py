@@ -1,0 +1,419 @@
+"""The applier: the one thread that applies Codat's answers to the store.
+
+Inputs, all through one queue so they are applied in order by one writer:
+inbox rows stored by the listener, results fetched by reconciliation, and the
+news that the pusher stored a new push key (which releases parked deliveries).
+Every status change goes through :func:`codatdesk.store.history.change_status`.
+HTTP never happens here: follow-up work (fetching Codat's validation errors,
+pushing the dependents of a prerequisite) is handed to callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
+from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
+from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
+from codatdesk.store.db import session_scope
+from codatdesk.store.history import Cause, change_status
+from codatdesk.store.models import Company, Connection, Expense, Mapping, PushOperation, WebhookDelivery, utcnow
+from codatdesk.webhooks import ConnectionEvent, IgnoredEvent, UnusableEvent, WriteResult, parse_event
+
+log = logging.getLogger(__name__)
+SELFTEST_EVENT = "codatdesk.selftest"
+
+
+@dataclass
+class Outcome:
+    """What one application did, for the verdict and for the follow-ups after commit."""
+
+    verdict: str
+    detail: str = ""
+    expense_ids: list[int] = field(default_factory=list)
+    company_id: str | None = None
+    fetch_details_for: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key)
+    dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
+    connection_changes: list[ConnectionChanged] = field(default_factory=list)
+    reconnected: bool = False
+
+
+class Applier:
+    def __init__(
+        self,
+        db: Engine,
+        bus: EventBus,
+        *,
+        fetch_details: Callable[[str, str], None] | None = None,
+        push_dependents: Callable[[list[int], str], None] | None = None,
+        on_reconnected: Callable[[str], None] | None = None,
+        on_selftest: Callable[[str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.fetch_details = fetch_details or (lambda company_id, key: None)
+        self.push_dependents = push_dependents or (lambda ids, key: None)
+        self.on_reconnected = on_reconnected or (lambda company_id: None)
+        self.on_selftest = on_selftest or (lambda delivery_id: None)
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    # -- queue -----------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="applier", daemon=True)
+        self._thread.start()
+        self.enqueue_unapplied()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            return
+        self._put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def enqueue_delivery(self, row_id: int) -> None:
+        self._put(("delivery", row_id))
+
+    def submit_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
+        self._put(("result", company_id, result, cause))
+
+    def key_stored(self, key: str) -> None:
+        """The pusher committed ``key``: deliveries parked for it can be applied now."""
+        self._put(("key", key))
+
+    def enqueue_unapplied(self) -> None:
+        """On start: every stored delivery not yet applied (the process may have died in between)."""
+        with Session(self.db) as session:
+            ids = session.exec(
+                select(WebhookDelivery.id).where(WebhookDelivery.verdict == "pending").order_by(WebhookDelivery.id)
+            ).all()
+        for row_id in ids:
+            self.enqueue_delivery(row_id)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _put(self, item) -> None:  # noqa: ANN001
+        with self._idle:
+            self._pending += 1
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.PARKED_SWEEP_SECONDS)
+            except queue.Empty:
+                self._sweep_parked()
+                continue
+            try:
+                if item is None:
+                    return
+                self._dispatch(item)
+            except Exception:
+                log.exception("applier failed on %r; it will be retried on the next start", item[:2])
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _dispatch(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "delivery":
+            self.apply_delivery(item[1])
+        elif kind == "result":
+            self.apply_result(item[1], item[2], item[3])
+        elif kind == "key":
+            self._release_parked(item[1])
+
+    # -- deliveries ----------------------------------------------------------------
+    def apply_delivery(self, row_id: int) -> None:
+        with session_scope(self.db) as session:
+            row = session.get(WebhookDelivery, row_id)
+            if row is None or row.verdict not in ("pending", "parked"):
+                return
+            outcome = self._apply_delivery_row(session, row)
+            row.verdict = outcome.verdict
+            row.verdict_detail = outcome.detail
+            row.applied_at = utcnow()
+            if outcome.expense_ids:
+                row.expense_id = outcome.expense_ids[0]
+            if outcome.company_id:
+                row.company_id = outcome.company_id
+            session.add(row)
+            delivery_id, event_type = row.delivery_id, row.event_type
+        self.bus.publish(DeliveryRecorded(delivery_id, outcome.verdict, event_type, outcome.detail,
+                                          outcome.expense_ids[0] if outcome.expense_ids else None))
+        self._after_commit(outcome)
+
+    def _apply_delivery_row(self, session: Session, row: WebhookDelivery) -> Outcome:
+        try:
+            event = parse_event(row.body)
+        except UnusableEvent as exc:
+            return Outcome("unusable", str(exc))
+        if isinstance(event, IgnoredEvent):
+            if event.event_type == SELFTEST_EVENT:
+                self.on_selftest(row.delivery_id)
+                return Outcome("ignored", "tunnel self-test")
+            return Outcome("ignored", f"{event.event_type} is not used by codatdesk")
+        cause = Cause.webhook(row.delivery_id)
+        if isinstance(event, WriteResult):
+            row.push_operation_key = event.push_operation_key
+            result = OperationResult(
+                key=event.push_operation_key, status=event.status, data_type=event.data_type,
+                record_id=event.record_id, completed_at=event.completed_at,
+            )
+            return self._apply_operation(session, result, cause, company_hint=event.company_id)
+        if isinstance(event, ConnectionEvent):
+            return self._apply_connection(session, event)
+        return Outcome("unusable", f"unexpected event {type(event).__name__}")
+
+    PARKED_SWEEP_SECONDS = 2.0
+
+    def _sweep_parked(self) -> None:
+        """Keys stored by another process (``codatdesk push`` beside ``serve``) release parked rows too."""
+        with Session(self.db) as session:
+            keys = session.exec(
+                select(WebhookDelivery.push_operation_key)
+                .join(PushOperation, PushOperation.key == WebhookDelivery.push_operation_key)
+                .where(WebhookDelivery.verdict == "parked").distinct()
+            ).all()
+        for key in keys:
+            self._release_parked(key)
+
+    def _release_parked(self, key: str) -> None:
+        with Session(self.db) as session:
+            ids = session.exec(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.verdict == "parked", WebhookDelivery.push_operation_key == key)
+                .order_by(WebhookDelivery.id)
+            ).all()
+        for row_id in ids:
+            self.apply_delivery(row_id)
+
+    # -- results from reconciliation ---------------------------------------------
+    def apply_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
+        with session_scope(self.db) as session:
+            outcome = self._apply_operation(session, result, cause, company_hint=company_id)
+        self._after_commit(outcome)
+
+    # -- the core of it ----------------------------------------------------------
+    def _apply_operation(self, session: Session, result: OperationResult, cause: Cause,
+                         company_hint: str | None = None) -> Outcome:
+        op = session.get(PushOperation, result.key)
+        if op is None:
+            # Codat can answer before we stored the key: keep it until we do.
+            return Outcome("parked", f"push operation {result.key} is not known yet", company_id=company_hint)
+        outcome = Outcome("applied", company_id=op.company_id)
+        already = op.status
+        if already == result.status and already != "Pending":
+            if result.has_details:
+                self._store_details(op, result)
+                self._refresh_failure_detail(session, op, outcome)
+                session.add(op)
+                return outcome
+            outcome.verdict, outcome.detail = "stale", f"operation already {already}"
+            return outcome
+        if already in ("Success", "Failed") or (already == "TimedOut" and result.status != "Success"):
+            outcome.verdict = "stale"
+            outcome.detail = f"operation already {already}; {result.status} ignored"
+            return outcome
+        if not result.is_final:
+            if result.has_details:
+                op.last_checked_at = utcnow()
+                session.add(op)
+            outcome.verdict, outcome.detail = "stale", "operation still pending"
+            return outcome
+
+        op.status = result.status
+        op.completed_at = result.completed_at or utcnow()
+        op.record_id = result.record_id or op.record_id
+        op.last_checked_at = utcnow() if result.has_details else op.last_checked_at
+        if result.has_details:
+            self._store_details(op, result)
+        session.add(op)
+
+        if op.data_type == "directCosts":
+            self._apply_to_expense(session, op, result, cause, outcome)
+        else:
+            self._apply_to_dependents(session, op, result, cause, outcome)
+        if result.status in ("Failed", "TimedOut") and not result.has_details:
+            outcome.fetch_details_for.append((op.company_id, op.key))
+        return outcome
+
+    def _apply_to_expense(self, session: Session, op: PushOperation, result: OperationResult, cause: Cause,
+                          outcome: Outcome) -> None:
+        expense = session.get(Expense, op.expense_id) if op.expense_id else None
+        if expense is None:
+            outcome.verdict, outcome.detail = "stale", "the expense no longer exists"
+            return
+        outcome.expense_ids.append(expense.id)
+        if expense.push_operation_key != op.key:
+            outcome.verdict, outcome.detail = "stale", f"expense {expense.id} has a newer push"
+            return
+        trigger = RESULT_TRIGGERS[result.status]
+        if not can_apply(ExpenseStatus(expense.status), trigger):
+            outcome.verdict = "stale"
+            outcome.detail = f"expense {expense.id} is already {ExpenseStatus(expense.status).value}"
+            return
+        detail = None
+        if result.status == "Failed":
+            detail = describe_failure("Failed", op.error_message, _loads(op.validation_errors_json)) if result.has_details \
+                else "Codat rejected this expense; fetching the reasons…"
+        elif result.status == "TimedOut":
+            detail = describe_failure("TimedOut", op.error_message, _loads(op.validation_errors_json))
+        change_status(session, expense, trigger, cause, detail=detail)
+        outcome.detail = f"expense {expense.id}: {result.status}"
+
+    def _apply_to_dependents(self, session: Session, op: PushOperation, result: OperationResult, cause: Cause,
+                             outcome: Outcome) -> None:
+        waiting = session.exec(
+            select(Expense).where(Expense.waiting_on_key == op.key, Expense.status == ExpenseStatus.WAITING)
+        ).all()
+        outcome.expense_ids.extend(e.id for e in waiting)
+        what = _prerequisite_label(op)
+        if result.status == "Success" and op.record_id:
+            for expense in waiting:
+                if op.data_type == "suppliers":
+                    expense.supplier_id = op.record_id
+                else:
+                    expense.account_id = op.record_id
+                expense.status_detail = f"{what} was created; sending the expense"
+                session.add(expense)
+            if op.creates_code:
+                _remember_mapping(session, op)
+            if waiting:
+                outcome.dependents_ready.append(([e.id for e in waiting], op.key))
+            outcome.detail = f"{what} created ({op.record_id}); {len(waiting)} expense(s) released"
+            return
+        reason = (describe_failure(result.status, op.error_message, _loads(op.validation_errors_json))
+                  if result.status != "Success" else "Codat reported success without the new record's id")
+        for expense in waiting:
+            change_status(session, expense, Trigger.PREREQUISITE_FAILED, cause,
+                          detail=f"{what} could not be created, so this expense was not sent. {reason}")
+        outcome.detail = f"{what} failed; {len(waiting)} expense(s) failed with it"
+
+    def _refresh_failure_detail(self, session: Session, op: PushOperation, outcome: Outcome) -> None:
+        """Details arrived after the status: rewrite the explanation on the affected expenses."""
+        reason = describe_failure(op.status, op.error_message, _loads(op.validation_errors_json))
+        if op.data_type == "directCosts" and op.expense_id:
+            expense = session.get(Expense, op.expense_id)
+            if expense and expense.push_operation_key == op.key and ExpenseStatus(expense.status).is_final:
+                expense.status_detail = reason
+                session.add(expense)
+                outcome.expense_ids.append(expense.id)
+        elif op.data_type != "directCosts":
+            what = _prerequisite_label(op)
+            failed = session.exec(select(Expense).where(
+                Expense.status == ExpenseStatus.FAILED, Expense.waiting_on_key == op.key)).all()
+            for expense in failed:
+                expense.status_detail = f"{what} could not be created, so this expense was not sent. {reason}"
+                session.add(expense)
+                outcome.expense_ids.append(expense.id)
+        outcome.detail = "details stored"
+
+    @staticmethod
+    def _store_details(op: PushOperation, result: OperationResult) -> None:
+        op.error_message = result.error_message
+        op.validation_errors_json = dumps_list(result.validation_errors)
+        op.validation_warnings_json = dumps_list(result.validation_warnings)
+        op.status_code = result.status_code
+
+    # -- connections ---------------------------------------------------------------
+    def _apply_connection(self, session: Session, event: ConnectionEvent) -> Outcome:
+        if not event.connection_id:
+            return Outcome("unusable", "connection event without a connection id")
+        conn = session.get(Connection, event.connection_id)
+        company_id = event.company_id or (conn.company_id if conn else None)
+        if company_id is None:
+            return Outcome("unusable", "connection event without a company id")
+        if conn is not None and conn.last_event_at and event.generated_at and event.generated_at <= conn.last_event_at:
+            return Outcome("stale", "an newer connection event was already applied", company_id=company_id)
+        if session.get(Company, company_id) is None:
+            session.add(Company(id=company_id, name=company_id))
+            session.flush()
+        was = conn.status if conn else None
+        if conn is None:
+            conn = Connection(id=event.connection_id, company_id=company_id)
+        conn.status = event.status or conn.status
+        conn.platform_name = event.platform_name or conn.platform_name
+        conn.integration_key = event.integration_key or conn.integration_key
+        conn.link_url = event.link_url or conn.link_url
+        conn.errors_json = json.dumps(event.errors, default=str) if event.errors else conn.errors_json
+        conn.last_event_at = event.generated_at or conn.last_event_at
+        conn.updated_at = utcnow()
+        session.add(conn)
+        outcome = Outcome("applied", f"connection {conn.id} is {conn.status}", company_id=company_id)
+        outcome.connection_changes.append(ConnectionChanged(company_id, conn.id, conn.status))
+        outcome.reconnected = conn.status == "Linked" and was not in (None, "Linked")
+        return outcome
+
+    # -- after commit --------------------------------------------------------------
+    def _after_commit(self, outcome: Outcome) -> None:
+        if outcome.expense_ids:
+            with Session(self.db) as session:
+                for expense_id in dict.fromkeys(outcome.expense_ids):
+                    expense = session.get(Expense, expense_id)
+                    if expense is not None:
+                        self.bus.publish(ExpenseChanged(expense.id, expense.company_id, ExpenseStatus(expense.status).value))
+        for change in outcome.connection_changes:
+            self.bus.publish(change)
+        for company_id, key in outcome.fetch_details_for:
+            self.fetch_details(company_id, key)
+        for ids, key in outcome.dependents_ready:
+            self.push_dependents(ids, key)
+        if outcome.reconnected and outcome.company_id:
+            self.on_reconnected(outcome.company_id)
+
+    def resume_chains(self) -> None:
+        """On start: prerequisites that finished while we were away release or fail their dependents."""
+        with Session(self.db) as session:
+            keys = session.exec(
+                select(Expense.waiting_on_key).where(Expense.status == ExpenseStatus.WAITING).distinct()
+            ).all()
+            ops = [session.get(PushOperation, key) for key in keys if key]
+        for op in ops:
+            if op is None or op.status == "Pending":
+                continue
+            with session_scope(self.db) as session:
+                fresh = session.get(PushOperation, op.key)
+                outcome = Outcome("applied", company_id=fresh.company_id)
+                result = OperationResult(key=fresh.key, status=fresh.status, record_id=fresh.record_id)
+                self._apply_to_dependents(session, fresh, result, Cause.engine("resume after restart"), outcome)
+            self._after_commit(outcome)
+
+
+def _prerequisite_label(op: PushOperation) -> str:
+    noun = "The supplier" if op.data_type == "suppliers" else "The account"
+    return f"{noun} {op.creates_code}" if op.creates_code else noun
+
+
+def _remember_mapping(session: Session, op: PushOperation) -> None:
+    kind = "supplier" if op.data_type == "suppliers" else "account"
+    code = op.creates_code or ""
+    existing = session.exec(select(Mapping).where(
+        Mapping.company_id == op.company_id, Mapping.kind == kind, Mapping.local_value == code)).first()
+    if existing is None:
+        session.add(Mapping(company_id=op.company_id, kind=kind, local_value=code, codat_id=op.record_id))
+
+
+def _loads(text: str | None) -> list[dict]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    return value if isinstance(value, list) else []

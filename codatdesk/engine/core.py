@@ -1,0 +1,270 @@
+"""The core: one object that wires store, Codat client, listener, applier, pusher and
+reconciliation. ``codatdesk serve`` runs it headless; the desktop window drives it.
+It imports no Qt; it reports through ``core.bus`` (plain callbacks on core threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from codatdesk import secrets
+from codatdesk.codat import CodatClient
+from codatdesk.engine import reference
+from codatdesk.engine.applier import Applier
+from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
+from codatdesk.engine.reconcile import Reconciler
+from codatdesk.events import EventBus, ExpenseChanged, Notice, StatusReport
+from codatdesk.importer import ImportReport, ensure_company, import_csv
+from codatdesk.logging_setup import register_secret
+from codatdesk.secrets import WebhookCredentials
+from codatdesk.settings import Settings
+from codatdesk.states import ExpenseStatus, Trigger
+from codatdesk.store.db import session_scope
+from codatdesk.store.history import Cause, change_status
+from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Core", "PushBatch", "PushProblem"]
+
+
+class Core:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Engine,
+        *,
+        bus: EventBus | None = None,
+        api_key: Callable[[], str] | None = None,
+        webhook_credentials: Callable[[], WebhookCredentials] | None = None,
+        client_factory: Callable[[], CodatClient] | None = None,
+        listen: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus or EventBus()
+        self._api_key = api_key or (lambda: secrets.require(secrets.API_KEY))
+        self._webhook_credentials = webhook_credentials or secrets.webhook_credentials
+        self._client_factory = client_factory
+        self._client: CodatClient | None = None
+        self._client_lock = threading.Lock()
+        self.listen = listen
+        self.listener = None
+        self.tunnel = None
+        self._started = False
+
+        self.applier = Applier(
+            db, self.bus,
+            fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
+            push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
+            on_reconnected=lambda company_id: self.reconcile_now(),
+            on_selftest=self._selftest_seen,
+        )
+        self.pusher = PushEngine(
+            db, self.bus, self.client,
+            concurrency=settings.get("push.concurrency"),
+            timeout_in_minutes=lambda: self.settings.get("push.timeout_in_minutes"),
+            connection_for=self.connection_for,
+            key_stored=self.applier.key_stored,
+            submit_result=self.applier.submit_result,
+        )
+        self.reconciler = Reconciler(
+            db, self.bus, self.client, self.pusher, self.applier.submit_result,
+            interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
+            threshold=lambda: float(self.settings.get("reconcile.threshold_seconds")),
+            check_connections=self.check_connections,
+        )
+        self.selftest_listeners: list[Callable[[str], None]] = []
+
+    # -- Codat client --------------------------------------------------------------
+    def client(self) -> CodatClient:
+        with self._client_lock:
+            if self._client is None:
+                if self._client_factory is not None:
+                    self._client = self._client_factory()
+                else:
+                    key = self._api_key()
+                    register_secret(key)
+                    self._client = CodatClient(key, self.settings.get("codat.base_url"), on_wait=self._on_wait)
+            return self._client
+
+    def reset_client(self) -> None:
+        """Forget the client (after the API key or base URL changed)."""
+        with self._client_lock:
+            old, self._client = self._client, None
+        if old is not None:
+            old.close()
+
+    def _on_wait(self, reason: str, seconds: float) -> None:
+        if reason == "rate limited":
+            self.bus.publish(Notice("info", f"Codat asked us to slow down; continuing in {seconds:.0f} s.",
+                                    topic="ratelimit"))
+        self._report_rate_limit()
+
+    def _report_rate_limit(self) -> None:
+        client = self._client
+        if client is not None and client.rate_limit.remaining is not None:
+            self.bus.publish(StatusReport("ratelimit", str(client.rate_limit.remaining),
+                                          {"limit": client.rate_limit.limit}))
+
+    # -- companies -------------------------------------------------------------------
+    @property
+    def company_id(self) -> str | None:
+        return self.settings.get("codat.company_id")
+
+    def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None:
+        with session_scope(self.db) as session:
+            company = ensure_company(session, company_id, name)
+            if name:
+                company.name = name
+            if connection_id:
+                company.connection_id = connection_id
+            session.add(company)
+        values = {"codat.company_id": company_id}
+        if connection_id:
+            values["codat.connection_id"] = connection_id
+        self.settings.update(values)
+
+    def connection_for(self, company_id: str) -> str | None:
+        with Session(self.db) as session:
+            company = session.get(Company, company_id)
+        if company is not None and company.connection_id:
+            return company.connection_id
+        if company_id == self.company_id:
+            return self.settings.get("codat.connection_id")
+        return None
+
+    def check_connection(self, company_id: str | None = None) -> str:
+        company_id = company_id or self.company_id
+        if not company_id:
+            return "not chosen"
+        return self.pusher.verify_connection(company_id, self.connection_for(company_id))
+
+    def check_connections(self) -> None:
+        with Session(self.db) as session:
+            companies = session.exec(select(Company.id).where(Company.connection_id.is_not(None))).all()
+        if self.company_id and self.company_id not in companies:
+            companies = [*companies, self.company_id]
+        for company_id in companies:
+            status = self.check_connection(company_id)
+            self.bus.publish(StatusReport("connection", status, {"company_id": company_id}))
+            if status != "Linked":
+                self.bus.publish(Notice("error", f"The accounting connection is {status}. Pushes are stopped "
+                                                 "until it is reconnected.", topic="connection"))
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.applier.start()
+        if self.listen:
+            self._start_listener()
+        threading.Thread(target=self._startup_checks, name="startup-checks", daemon=True).start()
+
+    def _startup_checks(self) -> None:
+        try:
+            self.applier.resume_chains()
+        except Exception:
+            log.exception("could not resume dependent pushes")
+        self.reconciler.start()  # its first run checks the connections and everything in progress
+
+    def _start_listener(self) -> None:
+        from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
+
+        s = self.settings
+        verifier = Verifier(self._webhook_credentials, require_signature=s.get("webhook.require_signature"),
+                            authorization=s.get("webhook.authorization"))
+        config = ListenerConfig(port=s.get("listener.port"), path=s.get("listener.path"),
+                                max_body_bytes=s.get("listener.max_body_bytes"),
+                                read_timeout=s.get("listener.read_timeout"),
+                                max_concurrency=s.get("listener.max_concurrency"))
+        self.listener = WebhookListener(config, verifier, Inbox(self.db), self._on_stored, self.bus)
+        self.listener.start()
+        self.bus.publish(StatusReport("listener", self.listener.url))
+
+    def _on_stored(self, result) -> None:  # noqa: ANN001
+        if result.is_new or result.verdict in ("pending", "parked"):
+            self.applier.enqueue_delivery(result.row_id)
+        self.bus.publish(StatusReport("last_webhook", utcnow().isoformat()))
+
+    def _selftest_seen(self, delivery_id: str) -> None:
+        for listener in list(self.selftest_listeners):
+            listener(delivery_id)
+
+    @property
+    def listener_url(self) -> str | None:
+        return self.listener.url if self.listener is not None else None
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self.tunnel is not None:
+            self.tunnel.stop()
+        self.reconciler.stop()
+        if self.listener is not None:
+            self.listener.stop()
+        self.pusher.shutdown()
+        self.applier.stop()
+        self.reset_client()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return self.applier.wait_idle(timeout)
+
+    # -- actions -----------------------------------------------------------------------
+    def check_pushable(self, expense_ids: list[int]) -> list[PushProblem]:
+        return self.pusher.check(list(expense_ids))
+
+    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+        return self.pusher.push(list(expense_ids), Cause.user(user))
+
+    def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
+        with Session(self.db) as session:
+            query = select(Expense.id).where(Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))
+            if company_id:
+                query = query.where(Expense.company_id == company_id)
+            ids = list(session.exec(query.order_by(Expense.id)).all())
+        return self.push(ids, user=user)
+
+    def reconcile_now(self) -> None:
+        self.reconciler.run_soon(everything=True)
+
+    def import_csv(self, path: str | Path, company_id: str | None = None) -> ImportReport:
+        from codatdesk.importer import LOCAL_COMPANY_ID
+
+        return import_csv(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID, bus=self.bus)
+
+    def refresh_reference_data(self, company_id: str | None = None) -> dict[str, int]:
+        company_id = company_id or self.company_id
+        if not company_id:
+            raise ValueError("no company chosen")
+        return self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
+                                self.connection_for(company_id))
+
+    def delete_expenses(self, expense_ids: list[int]) -> int:
+        """Delete rows that were never pushed (anything pushed stays for the audit trail)."""
+        deleted = 0
+        with session_scope(self.db) as session:
+            pushed = set(session.exec(select(PushAttempt.expense_id).where(
+                PushAttempt.expense_id.in_(expense_ids))).all())
+            for expense_id in expense_ids:
+                expense = session.get(Expense, expense_id)
+                if expense is None or expense.id in pushed or ExpenseStatus(expense.status) is not ExpenseStatus.NOT_PUSHED:
+                    continue
+                session.delete(expense)
+                deleted += 1
+        return deleted
+
+    def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
+        with session_scope(self.db) as session:
+            expense = session.get(Expense, expense_id)
+            change_status(session, expense, Trigger.RESET, Cause.user(user), detail="")
+            company_id, status = expense.company_id, ExpenseStatus(expense.status).value
+        self.bus.publish(ExpenseChanged(expense_id, company_id, status))

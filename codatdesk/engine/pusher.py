@@ -1,0 +1,563 @@
+"""The push engine: local checks, dependent pushes, and sending within Codat's limits.
+
+Rules this module keeps:
+* Nothing leaves before local validation passes; each problem is reported per expense.
+* An expense and its push operation key are stored in one transaction with Codat's answer.
+* Each company gets one worker pool of ``push.concurrency`` threads (Codat allows
+  10 concurrent requests per company); every Codat call for that company runs in it.
+* A push is never resent by itself. A POST whose answer was lost leaves a
+  ``PushAttempt`` of unknown outcome; Codat's push history is listed before the
+  expense may be pushed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
+from codatdesk.engine import reference
+from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
+from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
+from codatdesk.importer import LOCAL_COMPANY_ID
+from codatdesk.money import is_known_currency
+from codatdesk.states import ExpenseStatus, Trigger
+from codatdesk.store.db import session_scope
+from codatdesk.store.history import Cause, change_status
+from codatdesk.store.models import Company, Connection, Expense, PushAttempt, PushOperation, utcnow
+
+log = logging.getLogger(__name__)
+_batch_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class PushProblem:
+    expense_id: int
+    reason: str
+
+
+@dataclass
+class PushBatch:
+    id: int
+    total: int
+    problems: list[PushProblem] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    sent: int = 0
+    not_sent: int = 0
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+
+class PushEngine:
+    def __init__(
+        self,
+        db: Engine,
+        bus: EventBus,
+        client: Callable[[], CodatClient],
+        *,
+        concurrency: int = 10,
+        timeout_in_minutes: Callable[[], int | None] = lambda: None,
+        connection_for: Callable[[str], str | None],
+        key_stored: Callable[[str], None],
+        submit_result: Callable[[str, OperationResult, Cause], None],
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.client = client
+        self.concurrency = concurrency
+        self.timeout_in_minutes = timeout_in_minutes
+        self.connection_for = connection_for
+        self.key_stored = key_stored
+        self.submit_result = submit_result
+        self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
+        self._account_locks: dict[tuple[str, str], threading.Lock] = {}
+
+    # -- pools -------------------------------------------------------------------
+    def pool(self, company_id: str) -> ThreadPoolExecutor:
+        with self._pools_lock:
+            pool = self._pools.get(company_id)
+            if pool is None:
+                pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"codat-{company_id[:8]}")
+                self._pools[company_id] = pool
+            return pool
+
+    def call(self, company_id: str, fn: Callable, *args):  # noqa: ANN001, ANN201
+        """Run one Codat request in the company's pool, so every request counts toward the limit."""
+        return self.pool(company_id).submit(fn, *args).result()
+
+    def shutdown(self) -> None:
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- local checks -----------------------------------------------------------
+    def check(self, expense_ids: list[int]) -> list[PushProblem]:
+        problems: list[PushProblem] = []
+        with Session(self.db) as session:
+            unknown = set(session.exec(select(PushAttempt.expense_id).where(
+                PushAttempt.outcome == "unknown", PushAttempt.expense_id.in_(expense_ids))).all())
+            for expense_id in expense_ids:
+                expense = session.get(Expense, expense_id)
+                if expense is None:
+                    problems.append(PushProblem(expense_id, "this expense no longer exists"))
+                    continue
+                reasons = self._problems_of(session, expense, expense_id in unknown)
+                problems.extend(PushProblem(expense_id, r) for r in reasons)
+        return problems
+
+    def _problems_of(self, session: Session, e: Expense, outcome_unknown: bool) -> list[str]:
+        status = ExpenseStatus(e.status)
+        if status is ExpenseStatus.COMPLETE:
+            return ["already in the ledger (Push complete)"]
+        if status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
+            return [f"already being pushed ({status.value})"]
+        if outcome_unknown:
+            return ["an earlier push's answer was lost; Codat's push history is being checked first"]
+        reasons = []
+        if e.company_id == LOCAL_COMPANY_ID:
+            reasons.append("no Codat company is chosen for this expense yet (Settings > Codat)")
+        for label, value in (("supplier", e.supplier_name), ("account code", e.account_code),
+                             ("payment account", e.bank_account_code), ("currency", e.currency)):
+            if not str(value or "").strip():
+                reasons.append(f"the {label} is missing")
+        if e.currency and not is_known_currency(e.currency):
+            reasons.append(f"{e.currency!r} is not an ISO 4217 currency")
+        if Decimal(e.net) + Decimal(e.tax) != Decimal(e.total):
+            reasons.append(f"net {e.net} + tax {e.tax} does not equal total {e.total}")
+        if e.company_id != LOCAL_COMPANY_ID:
+            connection_id = self.connection_for(e.company_id)
+            conn = session.get(Connection, connection_id) if connection_id else None
+            if connection_id is None:
+                reasons.append("the company has no accounting connection chosen (Settings > Codat)")
+            elif conn is not None and conn.status != "Linked":
+                reasons.append(f"the accounting connection is {conn.status}: reconnect it first")
+        return reasons
+
+    # -- pushing -----------------------------------------------------------------
+    def push(self, expense_ids: list[int], cause: Cause) -> PushBatch:
+        batch = PushBatch(next(_batch_ids), total=len(expense_ids))
+        batch.problems = self.check(expense_ids)
+        blocked = {p.expense_id for p in batch.problems}
+        ready = [i for i in expense_ids if i not in blocked]
+        thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
+                                  name=f"push-batch-{batch.id}", daemon=True)
+        thread.start()
+        return batch
+
+    def _run_batch(self, batch: PushBatch, ready: list[int], cause: Cause) -> None:
+        done = len(batch.problems)
+        self._progress(batch, done, "checking the connection")
+        try:
+            by_company: dict[str, list[int]] = {}
+            with Session(self.db) as session:
+                for expense_id in ready:
+                    by_company.setdefault(session.get(Expense, expense_id).company_id, []).append(expense_id)
+            futures: list[Future] = []
+            for company_id, ids in by_company.items():
+                futures.extend(self._plan_company(batch, company_id, ids, cause))
+            for future in futures:
+                future.result()
+                done += 1
+                self._progress(batch, done, f"{batch.sent} sent")
+        except Exception as exc:  # the batch must end and say why, whatever happened
+            log.exception("push batch %s failed", batch.id)
+            self.bus.publish(Notice("error", f"Pushing stopped: {exc}", topic="push"))
+        finally:
+            batch.done.set()
+            message = f"{batch.sent} sent, {batch.not_sent + len(batch.problems)} not sent"
+            if batch.cancelled:
+                message += " (cancelled)"
+            self.bus.publish(PushProgress(batch.id, batch.total, batch.total, message, finished=True))
+
+    def _progress(self, batch: PushBatch, done: int, message: str) -> None:
+        self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
+
+    def _plan_company(self, batch: PushBatch, company_id: str, ids: list[int], cause: Cause) -> list[Future]:
+        connection_id = self.connection_for(company_id)
+        status = self.verify_connection(company_id, connection_id)
+        if status != "Linked":
+            for expense_id in ids:
+                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it"))
+            return []
+        client = self.client()
+        with Session(self.db) as session:
+            if not reference.has_cache(session, company_id):
+                self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
+        with Session(self.db) as session:
+            resolver = reference.Resolver(session, company_id)
+            plans = {}
+            for expense_id in ids:
+                expense = session.get(Expense, expense_id)
+                plans[expense_id] = (resolver.resolve(expense), expense.account_code, expense.account_name,
+                                     expense.currency)
+        direct: list[int] = []
+        needs_account: dict[str, list[int]] = {}
+        for expense_id, (res, code, name, currency) in plans.items():
+            if res.problems:
+                batch.problems.extend(PushProblem(expense_id, p) for p in res.problems)
+            elif res.account_needs_creation:
+                needs_account.setdefault(code, []).append(expense_id)
+            else:
+                direct.append(expense_id)
+        futures = [self.pool(company_id).submit(self._send_direct_cost, batch, company_id, connection_id, i, cause)
+                   for i in direct]
+        for code, dependents in needs_account.items():
+            _, _, name, currency = plans[dependents[0]]
+            futures.append(self.pool(company_id).submit(
+                self._create_account_then_wait, batch, company_id, connection_id, code, name, currency,
+                dependents, cause))
+            # The dependents are counted by the account future (one future, several expenses).
+            futures.extend(_done_future() for _ in dependents[1:])
+        return futures
+
+    def verify_connection(self, company_id: str, connection_id: str | None) -> str:
+        """Ask Codat for the connection's state now: a platform-side disconnect may never fire a webhook."""
+        if not connection_id:
+            return "not chosen"
+        try:
+            body = self.call(company_id, self.client().get_connection, company_id, connection_id)
+        except CodatError as exc:
+            log.warning("connection check failed: %s", exc)
+            with Session(self.db) as session:
+                conn = session.get(Connection, connection_id)
+            return conn.status if conn else f"unknown ({exc.message})"
+        record_connection(self.db, self.bus, company_id, body)
+        return str(body.get("status") or "unknown")
+
+    def _claim(self, session: Session, expense_id: int, *, dependent: bool) -> Expense | None:
+        expense = session.get(Expense, expense_id)
+        if expense is None:
+            return None
+        status = ExpenseStatus(expense.status)
+        allowed = status is ExpenseStatus.WAITING if dependent else status.can_push
+        return expense if allowed else None
+
+    def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
+                          cause: Cause, *, dependent: bool = False) -> None:
+        if batch is not None and batch.cancelled:
+            batch.not_sent += 1
+            return
+        with session_scope(self.db) as session:
+            expense = self._claim(session, expense_id, dependent=dependent)
+            if expense is None:
+                if batch is not None:
+                    batch.not_sent += 1
+                return
+            resolver = reference.Resolver(session, company_id)
+            body = build_direct_cost(expense, resolver)
+            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
+            session.add(attempt)
+        try:
+            answer = self.client().push_direct_cost(company_id, connection_id, body,
+                                                    timeout_in_minutes=self.timeout_in_minutes())
+        except PushOutcomeUnknown as exc:
+            self._outcome_unknown(attempt.id, expense_id, exc)
+            if batch is not None:
+                batch.not_sent += 1
+            return
+        except CodatError as exc:
+            self._not_accepted(attempt.id, expense_id, exc, cause)
+            if batch is not None:
+                batch.not_sent += 1
+            return
+        result = OperationResult.from_push_operation(answer)
+        with session_scope(self.db) as session:
+            expense = session.get(Expense, expense_id)
+            session.add(PushOperation(
+                key=result.key, company_id=company_id, connection_id=connection_id, data_type="directCosts",
+                expense_id=expense_id, status="Pending", requested_at=result.requested_at or utcnow()))
+            change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=result.key)
+            _finish_attempt(session, attempt.id, "sent", result.key)
+        if batch is not None:
+            batch.sent += 1
+        self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
+        self.key_stored(result.key)
+        if result.is_final:  # some platforms answered synchronously
+            self.submit_result(company_id, result, Cause.engine("synchronous answer"))
+
+    def _create_account_then_wait(self, batch: PushBatch, company_id: str, connection_id: str, code: str,
+                                  name: str, currency: str, dependents: list[int], cause: Cause) -> None:
+        """One account push for every expense that needs account ``code``; they wait for it."""
+        lock = self._account_locks.setdefault((company_id, code), threading.Lock())
+        with lock:
+            with Session(self.db) as session:
+                existing = session.exec(select(PushOperation).where(
+                    PushOperation.company_id == company_id, PushOperation.data_type == "chartOfAccounts",
+                    PushOperation.creates_code == code, PushOperation.status.in_(("Pending", "Success")),
+                ).order_by(PushOperation.requested_at.desc())).first()
+            if existing is not None and existing.status == "Success" and existing.record_id:
+                self._set_account_and_send(batch, company_id, connection_id, code, existing.record_id, dependents, cause)
+                return
+            if existing is not None:
+                key = existing.key
+            else:
+                key = self._push_account(batch, company_id, connection_id, code, name, currency, dependents, cause)
+                if key is None:
+                    return
+            with session_scope(self.db) as session:
+                for expense_id in dependents:
+                    expense = self._claim(session, expense_id, dependent=False)
+                    if expense is not None:
+                        change_status(session, expense, Trigger.WAIT_FOR_PREREQUISITE, cause, waiting_on_key=key,
+                                      detail=f"Waiting for Codat to create the account {code} {name}".rstrip())
+            batch.sent += len(dependents)
+            for expense_id in dependents:
+                self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
+            self.key_stored(key)
+
+    def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
+                      currency: str, dependents: list[int], cause: Cause) -> str | None:
+        body = {"nominalCode": code, "name": name, "fullyQualifiedCategory": "Expense.DirectCosts",
+                "type": "Expense", "status": "Active", "currency": currency, "isBankAccount": False}
+        with session_scope(self.db) as session:
+            attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code)
+            session.add(attempt)
+        try:
+            answer = self.client().push_account(company_id, connection_id, body)
+        except CodatError as exc:
+            outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
+            with session_scope(self.db) as session:
+                _finish_attempt(session, attempt.id, outcome, None, str(exc))
+                for expense_id in dependents:
+                    expense = self._claim(session, expense_id, dependent=False)
+                    if expense is None:
+                        continue
+                    if outcome == "rejected" and exc.processed is False and exc.status not in (None, 429, 503):
+                        change_status(session, expense, Trigger.PUSH_REJECTED, cause,
+                                      detail=f"The account {code} could not be created: {_error_text(exc)}")
+                    else:
+                        expense.status_detail = f"Not sent: creating the account {code} did not finish ({exc.message})"
+                        session.add(expense)
+            batch.not_sent += len(dependents)
+            for expense_id in dependents:
+                self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
+            return None
+        result = OperationResult.from_push_operation(answer)
+        with session_scope(self.db) as session:
+            session.add(PushOperation(
+                key=result.key, company_id=company_id, connection_id=connection_id, data_type="chartOfAccounts",
+                creates_code=code, status="Pending", requested_at=result.requested_at or utcnow()))
+            _finish_attempt(session, attempt.id, "sent", result.key)
+        if result.is_final:
+            self.submit_result(company_id, result, Cause.engine("synchronous answer"))
+        return result.key
+
+    def _set_account_and_send(self, batch: PushBatch, company_id: str, connection_id: str, code: str,
+                              account_id: str, dependents: list[int], cause: Cause) -> None:
+        with session_scope(self.db) as session:
+            for expense_id in dependents:
+                expense = session.get(Expense, expense_id)
+                expense.account_id = account_id
+                session.add(expense)
+        for expense_id in dependents:
+            self._send_direct_cost(batch, company_id, connection_id, expense_id, cause)
+
+    def push_dependents(self, expense_ids: list[int], prerequisite_key: str) -> None:
+        """The prerequisite succeeded: send each waiting expense with the new id (called by the applier)."""
+        with Session(self.db) as session:
+            rows = [session.get(Expense, i) for i in expense_ids]
+        for expense in rows:
+            if expense is None:
+                continue
+            connection_id = self.connection_for(expense.company_id)
+            self.pool(expense.company_id).submit(
+                self._send_direct_cost, None, expense.company_id, connection_id, expense.id,
+                Cause.engine(f"prerequisite {prerequisite_key} succeeded"), dependent=True)
+
+    # -- failures ------------------------------------------------------------------
+    def _not_accepted(self, attempt_id: int, expense_id: int, exc: CodatError, cause: Cause) -> None:
+        # Credentials, limits and outages are not the expense's fault: it stays pushable.
+        transient = exc.status in (None, 401, 403, 429, 503) or exc.status >= 500
+        with session_scope(self.db) as session:
+            _finish_attempt(session, attempt_id, "not_sent" if transient else "rejected", None, str(exc))
+            expense = session.get(Expense, expense_id)
+            if transient:
+                # Nothing reached the ledger: the row stays as it was, with the reason.
+                expense.status_detail = f"Not sent: {exc.message}. Push again when Codat is reachable."
+                session.add(expense)
+            else:
+                change_status(session, expense, Trigger.PUSH_REJECTED, cause,
+                              detail=f"Codat refused the push: {_error_text(exc)}")
+            status = ExpenseStatus(expense.status).value
+        self.bus.publish(ExpenseChanged(expense_id, expense.company_id, status))
+
+    def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
+        with session_scope(self.db) as session:
+            _finish_attempt(session, attempt_id, "unknown", None, str(exc))
+            expense = session.get(Expense, expense_id)
+            expense.status_detail = ("Codat's answer was lost; its push history will be checked "
+                                     "before this expense can be pushed again.")
+            session.add(expense)
+        self.bus.publish(ExpenseChanged(expense_id, expense.company_id, ExpenseStatus(expense.status).value))
+        self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
+
+    def resolve_unknown(self, company_id: str) -> int:
+        """Match attempts of unknown outcome to Codat's push history; returns how many were settled."""
+        with Session(self.db) as session:
+            attempts = session.exec(select(PushAttempt).where(
+                PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
+            ).order_by(PushAttempt.started_at)).all()
+            known = set(session.exec(select(PushOperation.key).where(PushOperation.company_id == company_id)).all())
+        if not attempts:
+            return 0
+        settled = 0
+        client = self.client()
+        for data_type in sorted({a.data_type for a in attempts}):
+            history = client.list_push_operations(company_id, query=f"dataType={data_type}")
+            candidates = sorted(
+                (OperationResult.from_push_operation(op) for op in history if op.get("pushOperationKey") not in known),
+                key=lambda r: r.requested_at or dt.datetime.min.replace(tzinfo=dt.UTC))
+            for attempt in (a for a in attempts if a.data_type == data_type):
+                started = attempt.started_at - dt.timedelta(seconds=120)
+                match = next((c for c in candidates if c.requested_at and c.requested_at >= started), None)
+                if match is not None:
+                    candidates.remove(match)
+                    self._adopt(attempt, match)
+                    settled += 1
+                elif utcnow() - attempt.started_at >= self.unknown_grace:
+                    self._declare_not_sent(attempt)
+                    settled += 1
+        return settled
+
+    def _adopt(self, attempt: PushAttempt, result: OperationResult) -> None:
+        connection_id = self.connection_for(attempt.company_id) or ""
+        with session_scope(self.db) as session:
+            session.add(PushOperation(
+                key=result.key, company_id=attempt.company_id, connection_id=connection_id,
+                data_type=attempt.data_type, expense_id=attempt.expense_id, creates_code=attempt.creates_code,
+                status="Pending", requested_at=result.requested_at or attempt.started_at))
+            if attempt.expense_id is not None:
+                expense = session.get(Expense, attempt.expense_id)
+                if expense is not None and ExpenseStatus(expense.status).can_push:
+                    change_status(session, expense, Trigger.PUSH_SENT, Cause.reconciliation(result.key),
+                                  push_operation_key=result.key,
+                                  detail="Found in Codat's push history after the answer was lost")
+            _finish_attempt(session, attempt.id, "resolved", result.key, "found in Codat's push history")
+        if attempt.expense_id is not None:
+            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))
+        self.key_stored(result.key)
+        self.submit_result(attempt.company_id, result, Cause.reconciliation(result.key))
+
+    def _declare_not_sent(self, attempt: PushAttempt) -> None:
+        with session_scope(self.db) as session:
+            _finish_attempt(session, attempt.id, "not_sent", None, "not in Codat's push history")
+            if attempt.expense_id is not None:
+                expense = session.get(Expense, attempt.expense_id)
+                if expense is not None:
+                    expense.status_detail = "The push never reached Codat (checked its push history); push it again."
+                    session.add(expense)
+        if attempt.expense_id is not None:
+            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
+
+    def fetch_details(self, company_id: str, key: str) -> None:
+        """Failed/TimedOut webhooks carry no reasons: read them from the push operation (in the pool)."""
+        def work() -> None:
+            try:
+                body = self.client().get_push_operation(company_id, key)
+            except CodatError as exc:
+                log.warning("could not fetch details of push %s: %s", key, exc)
+                return
+            self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))
+
+        self.pool(company_id).submit(work)
+
+
+def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:
+    """Store what Codat says about a connection (from GET, not from an event)."""
+    import json
+
+    connection_id = str(body.get("id"))
+    with session_scope(db) as session:
+        if session.get(Company, company_id) is None:
+            session.add(Company(id=company_id, name=company_id))
+            session.flush()
+        conn = session.get(Connection, connection_id) or Connection(id=connection_id, company_id=company_id)
+        changed = conn.status != body.get("status")
+        conn.status = str(body.get("status") or conn.status)
+        conn.platform_name = body.get("platformName") or conn.platform_name
+        conn.integration_key = body.get("integrationKey") or conn.integration_key
+        conn.link_url = body.get("linkUrl") or conn.link_url
+        errors = body.get("dataConnectionErrors")
+        conn.errors_json = json.dumps(errors, default=str) if errors else None
+        conn.checked_at = utcnow()
+        conn.updated_at = utcnow()
+        session.add(conn)
+    if changed:
+        bus.publish(ConnectionChanged(company_id, connection_id, conn.status))
+
+
+def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
+    """The directCost body Codat's Accounting API expects (amounts stay Decimal)."""
+    issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
+    line: dict = {
+        "description": expense.description or expense.supplier_name,
+        "unitAmount": expense.net,
+        "quantity": Decimal(1),
+        "subTotal": expense.net,
+        "taxAmount": expense.tax,
+        "totalAmount": expense.total,
+        "accountRef": {"id": resolver.account(expense)},
+    }
+    tax_rate_id = resolver.tax_rate(expense)
+    if tax_rate_id:
+        line["taxRateRef"] = {"id": tax_rate_id}
+    bank_account_id = resolver.bank_account(expense) or expense.bank_account_code
+    body: dict = {
+        "issueDate": issue_date,
+        "currency": expense.currency,
+        "reference": expense.reference or None,
+        "note": expense.description or None,
+        "lineItems": [line],
+        "paymentAllocations": [{
+            "payment": {"accountRef": {"id": bank_account_id}, "currency": expense.currency,
+                        "paidOnDate": issue_date, "totalAmount": expense.total},
+            "allocation": {"currency": expense.currency, "allocatedOnDate": issue_date,
+                           "totalAmount": expense.total},
+        }],
+        "subTotal": expense.net,
+        "taxAmount": expense.tax,
+        "totalAmount": expense.total,
+    }
+    supplier_id = resolver.supplier(expense)
+    if supplier_id:
+        body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _finish_attempt(session: Session, attempt_id: int, outcome: str, key: str | None, detail: str = "") -> None:
+    attempt = session.get(PushAttempt, attempt_id)
+    attempt.outcome = outcome
+    attempt.push_operation_key = key
+    attempt.finished_at = utcnow()
+    attempt.detail = detail[:2000]
+    session.add(attempt)
+
+
+def _error_text(exc: CodatError) -> str:
+    return describe_failure("Failed", exc.message, exc.validation_errors).removeprefix("Codat rejected this expense: ")
+
+
+def _done_future() -> Future:
+    future: Future = Future()
+    future.set_result(None)
+    return future
+
+
+__all__ = ["PushEngine", "PushBatch", "PushProblem", "build_direct_cost", "record_connection", "dumps_list"]

@@ -1,0 +1,113 @@
+"""Reconciliation: what webhooks missed, Codat's push history tells.
+
+On start, every ``reconcile.interval_seconds`` and on demand, each operation
+still Pending after ``reconcile.threshold_seconds`` is fetched from Codat and
+applied through the applier (the same state machine as webhooks). Requests run
+in the company's pool, so they share the 10-concurrent limit with pushes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from codatdesk.codat import CodatClient, CodatError, CodatNotFound
+from codatdesk.engine.pusher import PushEngine
+from codatdesk.engine.results import OperationResult
+from codatdesk.events import EventBus, Notice
+from codatdesk.store.history import Cause
+from codatdesk.store.models import PushAttempt, PushOperation, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    def __init__(self, db: Engine, bus: EventBus, client: Callable[[], CodatClient], pusher: PushEngine,
+                 submit_result: Callable[[str, OperationResult, Cause], None], *,
+                 interval: Callable[[], float], threshold: Callable[[], float],
+                 check_connections: Callable[[], None] = lambda: None) -> None:
+        self.db = db
+        self.bus = bus
+        self.client = client
+        self.pusher = pusher
+        self.submit_result = submit_result
+        self.interval = interval
+        self.threshold = threshold
+        self.check_connections = check_connections
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._force_all = True  # the first run after start checks everything in progress
+        self.runs = 0
+        self._ran = threading.Condition()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def run_soon(self, *, everything: bool = True) -> None:
+        self._force_all = self._force_all or everything
+        self._wake.set()
+
+    def wait_for_run(self, after: int, timeout: float) -> bool:
+        with self._ran:
+            return self._ran.wait_for(lambda: self.runs > after, timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            everything, self._force_all = self._force_all, False
+            try:
+                self.run_once(threshold=0 if everything else self.threshold())
+            except Exception:
+                log.exception("reconciliation failed; it runs again later")
+            with self._ran:
+                self.runs += 1
+                self._ran.notify_all()
+            self._wake.wait(self.interval())
+            self._wake.clear()
+
+    def run_once(self, *, threshold: float) -> int:
+        """Fetch every operation Pending for longer than ``threshold`` seconds; returns how many."""
+        try:
+            self.check_connections()
+        except Exception:
+            log.exception("connection check failed")
+        cutoff = utcnow() - dt.timedelta(seconds=threshold)
+        with Session(self.db) as session:
+            pending = session.exec(select(PushOperation).where(
+                PushOperation.status == "Pending", PushOperation.requested_at <= cutoff)).all()
+            unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
+                PushAttempt.outcome == "unknown")).all())
+        futures = [self.pusher.pool(op.company_id).submit(self._check, op.company_id, op.key) for op in pending]
+        for company_id in unknown_companies:
+            futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
+        failures = 0
+        for future in futures:
+            try:
+                future.result()
+            except CodatError as exc:
+                failures += 1
+                log.warning("reconciliation request failed: %s", exc)
+        if failures:
+            self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
+                                               "operation(s); it will try again.", topic="reconcile"))
+        return len(pending)
+
+    def _check(self, company_id: str, key: str) -> None:
+        try:
+            body = self.client().get_push_operation(company_id, key)
+        except CodatNotFound:
+            log.warning("push operation %s is unknown to Codat", key)
+            return
+        self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))

@@ -1,0 +1,93 @@
+"""What Codat says about one push operation, from a webhook or from GET /push/{key}."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FINAL_STATUSES = ("Success", "Failed", "TimedOut")
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Codat writes 7 fractional digits ("...58.9235368Z"); Python takes at most 6.
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        rest = tail[len(digits):]
+        text = f"{head}.{digits[:6]}{rest}"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    key: str
+    status: str  # Pending|Success|Failed|TimedOut
+    data_type: str | None = None
+    record_id: str | None = None
+    completed_at: dt.datetime | None = None
+    # Details come only from GET /push/{key}; write webhooks carry none.
+    has_details: bool = False
+    error_message: str | None = None
+    validation_errors: list[dict] = field(default_factory=list)
+    validation_warnings: list[dict] = field(default_factory=list)
+    status_code: int | None = None
+    requested_at: dt.datetime | None = None
+
+    @classmethod
+    def from_push_operation(cls, body: dict) -> "OperationResult":
+        validation = body.get("validation") or {}
+        record_id = None
+        for change in body.get("changes") or []:
+            ref = (change or {}).get("recordRef") or {}
+            if ref.get("id"):
+                record_id = str(ref["id"])
+                break
+        return cls(
+            key=str(body["pushOperationKey"]),
+            status=str(body.get("status") or "Pending"),
+            data_type=body.get("dataType"),
+            record_id=record_id,
+            completed_at=parse_datetime(body.get("completedOnUtc")),
+            has_details=True,
+            error_message=body.get("errorMessage"),
+            validation_errors=list(validation.get("errors") or []),
+            validation_warnings=list(validation.get("warnings") or []),
+            status_code=body.get("statusCode"),
+            requested_at=parse_datetime(body.get("requestedOnUtc")),
+        )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+def describe_failure(status: str, error_message: str | None, validation_errors: list[dict]) -> str:
+    """A sentence an accountant can act on, from Codat's error message and validation errors."""
+    if status == "TimedOut":
+        head = "Codat timed out writing this to the accounting software"
+    else:
+        head = "Codat rejected this expense"
+    parts = []
+    for error in validation_errors:
+        message = str(error.get("message") or "").strip()
+        item = str(error.get("itemId") or "").strip()
+        if message:
+            parts.append(f"{message}" + (f" ({item})" if item and item not in message else ""))
+    if parts:
+        return f"{head}: " + "; ".join(parts)
+    if error_message:
+        return f"{head}: {error_message}"
+    return head + "."
+
+
+def dumps_list(items: list[dict]) -> str | None:
+    return json.dumps(items, default=str) if items else None

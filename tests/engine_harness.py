@@ -1,0 +1,84 @@
+"""A running Core against a running sandbox, over real loopback sockets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codatdesk.demo import DEMO_EVENT_TYPES
+from codatdesk.engine.core import Core
+from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
+from codatdesk.secrets import WebhookCredentials
+from codatdesk.settings import Settings
+from codatdesk.store.db import open_database
+
+HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference\n"
+
+
+@dataclass
+class Harness:
+    tmp: Path
+    config: SandboxConfig
+    sandbox: Sandbox = None
+    server: SandboxServer = None
+    core: Core = None
+    secrets: list = field(default_factory=list)
+    settings_overrides: dict = field(default_factory=dict)
+    consumer_id: str | None = None
+
+    def start_sandbox(self) -> None:
+        self.sandbox = Sandbox(self.config)
+        self.server = SandboxServer(self.sandbox, port=0).start()
+
+    def start_core(self, *, listen: bool = True, register: bool = True) -> Core:
+        settings = Settings(self.tmp / "settings.json", environ={})
+        settings.update({
+            "codat.base_url": self.server.base_url,
+            "codat.company_id": self.sandbox.company_id,
+            "codat.connection_id": self.sandbox.connection_id,
+            "listener.port": 0,
+            "reconcile.interval_seconds": 3600,  # tests call reconcile explicitly
+            "reconcile.threshold_seconds": 0,
+            **self.settings_overrides,
+        })
+        db = open_database(f"sqlite:///{self.tmp / 'core.sqlite3'}")
+        self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
+                         webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), None, None),
+                         listen=listen)
+        self.core.set_company(self.sandbox.company_id, self.sandbox.connection_id, name="Test Co")
+        self.core.pusher.unknown_grace = __import__("datetime").timedelta(0)
+        self.core.start()
+        if listen and register:
+            # Each start listens on a new free port: point the consumer at it (as the tunnel code does).
+            if self.consumer_id:
+                self.sandbox.delete_webhook_consumer(self.consumer_id)
+            consumer = self.sandbox.add_webhook_consumer(self.core.listener_url, DEMO_EVENT_TYPES)
+            self.consumer_id = consumer["id"]
+            self.secrets[:] = [self.sandbox.consumer_secret(consumer["id"])]
+        return self.core
+
+    def import_rows(self, rows: list[str]) -> None:
+        path = self.tmp / f"import-{len(rows)}-{id(rows)}.csv"
+        path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+        report = self.core.import_csv(path, self.sandbox.company_id)
+        assert report.ok, report.errors
+
+    def stop_core(self) -> None:
+        if self.core is not None:
+            self.core.stop()
+            self.core.db.dispose()
+            self.core = None
+
+    def stop(self) -> None:
+        self.stop_core()
+        if self.server is not None:
+            self.server.stop()
+        if self.sandbox is not None:
+            self.sandbox.shutdown()
+
+
+def row(i: int, *, account="429", name="General Expenses", bank="090", note="", net="10.00", tax="2.00",
+        total="12.00", supplier=None) -> str:
+    description = f"Expense {i}{note}"
+    return (f"2026-11-{(i % 27) + 1:02d},{supplier or 'Supplier ' + str(i)},{description},{account},{name},{bank},,"
+            f"{net},{tax},{total},GBP,REF-{i}")

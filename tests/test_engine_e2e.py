@@ -1,0 +1,275 @@
+"""The headless core against the sandbox, over real loopback sockets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from codatdesk.sandbox import SandboxConfig
+from codatdesk.states import ExpenseStatus as S
+from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
+from tests.conftest import wait_until
+from tests.engine_harness import Harness, row
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
+    h.start_sandbox()
+    yield h
+    h.stop()
+
+
+def expenses(core) -> list[Expense]:
+    with Session(core.db) as session:
+        return list(session.exec(select(Expense).order_by(Expense.id)))
+
+
+def statuses(core) -> list[S]:
+    return [S(e.status) for e in expenses(core)]
+
+
+def all_final(core) -> bool:
+    return all(s.is_final for s in statuses(core))
+
+
+def test_fifty_expenses_reach_their_true_states(harness):
+    core = harness.start_core()
+    rows = []
+    for i in range(50):
+        if i % 10 == 3:
+            rows.append(row(i, bank="NOPE-BANK"))  # Codat: unknown payment account -> Failed
+        elif i % 10 == 7:
+            rows.append(row(i, note=" [sandbox:timeout]"))  # sandbox hook -> TimedOut
+        else:
+            rows.append(row(i))
+    harness.import_rows(rows)
+    ids = [e.id for e in expenses(core)]
+    batch = core.push(ids)
+    assert batch.wait(30) and not batch.problems
+    wait_until(lambda: all_final(core), 30, message="every expense final")
+    core.wait_idle()
+    wait_until(lambda: all(e.status_detail and "fetching" not in e.status_detail
+                           for e in expenses(core) if S(e.status) is S.FAILED), 10, message="failure details")
+    by_status = {}
+    for e in expenses(core):
+        by_status.setdefault(S(e.status), []).append(e)
+    assert len(by_status[S.COMPLETE]) == 40
+    assert len(by_status[S.FAILED]) == 5 and len(by_status[S.TIMED_OUT]) == 5
+    for e in by_status[S.FAILED]:
+        assert "NOPE-BANK" in e.status_detail or "account" in e.status_detail.lower()
+        with Session(core.db) as session:
+            op = session.get(PushOperation, e.push_operation_key)
+        assert op.status == "Failed" and json.loads(op.validation_errors_json)
+    # The sandbox's ledger holds each successful expense exactly once.
+    references = [dc.get("reference") for dc in harness.sandbox.ledger(harness.sandbox.company_id)]
+    assert len(references) == len(set(references)) == 40
+
+
+def test_history_records_every_change_with_its_cause(harness):
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    core.push([expense.id]).wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 10)
+    with Session(core.db) as session:
+        history = session.exec(select(StatusChange).order_by(StatusChange.id)).all()
+        delivery = session.exec(select(WebhookDelivery)).first()
+    assert [(h.to_status, h.cause_kind) for h in history] == [("Push in progress", "user"), ("Push complete", "webhook")]
+    assert history[1].cause_ref == delivery.delivery_id and delivery.verdict == "applied"
+    assert delivery.expense_id == expense.id
+
+
+def test_dependent_push_creates_the_account_once_for_three_expenses(harness):
+    core = harness.start_core()
+    harness.import_rows([row(i, account="777", name="Software Subscriptions") for i in range(3)])
+    ids = [e.id for e in expenses(core)]
+    batch = core.push(ids)
+    assert batch.wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE] * 3, 15, message="dependents complete")
+    with Session(core.db) as session:
+        ops = session.exec(select(PushOperation).where(PushOperation.data_type == "chartOfAccounts")).all()
+        history = session.exec(select(StatusChange).where(StatusChange.expense_id == ids[0])
+                               .order_by(StatusChange.id)).all()
+    assert len(ops) == 1 and ops[0].status == "Success" and ops[0].record_id
+    assert [h.to_status for h in history] == ["Waiting", "Push in progress", "Push complete"]
+    assert {e.account_id for e in expenses(core)} == {ops[0].record_id}
+    created = [a for a in harness.sandbox.accounts(harness.sandbox.company_id) if a.get("nominalCode") == "777"]
+    assert len(created) == 1
+
+
+def test_a_failed_prerequisite_fails_its_dependents_with_the_reason(harness):
+    core = harness.start_core()
+    # An account name over the sandbox's limits is refused by Codat's validation; the hook is simpler:
+    harness.import_rows([row(i, account="778", name="Doomed [sandbox:timeout]") for i in range(2)])
+    core.push([e.id for e in expenses(core)]).wait(10)
+    wait_until(lambda: statuses(core) == [S.FAILED] * 2, 15, message="dependents failed")
+    for e in expenses(core):
+        assert "The account 778" in e.status_detail and "not sent" in e.status_detail
+
+
+def signed_post(harness, body: dict, msg_id: str):
+    import datetime as dt
+
+    import httpx
+    from standardwebhooks import Webhook
+
+    raw = json.dumps(body).encode()
+    now = dt.datetime.now(dt.UTC)
+    signature = Webhook(harness.secrets[0]).sign(msg_id, now, raw.decode())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": signature, "content-type": "application/json"}
+    return httpx.post(harness.core.listener_url, content=raw, headers=headers, timeout=5)
+
+
+def write_event(key: str, status: str = "Success", event_id: str = "evt") -> dict:
+    kind = "successful" if status == "Success" else "unsuccessful"
+    return {"id": event_id, "eventType": f"directCosts.write.{kind}", "generatedDate": "2026-11-28T10:00:00Z",
+            "payload": {"id": key, "type": "Create", "connectionId": "c", "status": status,
+                        "requestedOnDate": "2026-11-28T09:59:00Z", "completedOnDate": "2026-11-28T10:00:00Z",
+                        "record": {"id": "rec-1"}, "referenceCompany": {"id": "x", "name": "Test Co"}}}
+
+
+def delivery(core, msg_id: str) -> WebhookDelivery | None:
+    with Session(core.db) as session:
+        return session.exec(select(WebhookDelivery).where(WebhookDelivery.delivery_id == msg_id)).first()
+
+
+def test_a_delivery_that_arrives_before_its_key_is_stored_is_parked_then_applied(harness):
+    from codatdesk.states import Trigger
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.history import Cause, change_status
+
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    assert signed_post(harness, write_event("k-early"), "msg_early").status_code == 200
+    wait_until(lambda: (d := delivery(core, "msg_early")) and d.verdict == "parked", 5, message="parked")
+    with session_scope(core.db) as session:
+        session.add(PushOperation(key="k-early", company_id=expense.company_id, connection_id="c",
+                                  data_type="directCosts", expense_id=expense.id))
+        change_status(session, session.get(Expense, expense.id), Trigger.PUSH_SENT, Cause.user(),
+                      push_operation_key="k-early")
+    core.applier.key_stored("k-early")
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 5, message="applied after the key was stored")
+    assert delivery(core, "msg_early").verdict == "applied"
+
+
+def test_stale_and_duplicate_deliveries_change_nothing(harness):
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    core.push([expense.id]).wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 10)
+    key = expenses(core)[0].push_operation_key
+    # A late "Failed" for the same key after the final state: recorded as stale.
+    assert signed_post(harness, write_event(key, "Failed", "e2"), "msg_late").status_code == 200
+    wait_until(lambda: (d := delivery(core, "msg_late")) and d.verdict == "stale", 5, message="stale")
+    # The same delivery id again: 200, one row, nothing changes.
+    assert signed_post(harness, write_event(key, "Failed", "e2"), "msg_late").status_code == 200
+    core.wait_idle()
+    assert delivery(core, "msg_late").times_received == 2
+    assert statuses(core) == [S.COMPLETE]
+    with Session(core.db) as session:
+        assert len(session.exec(select(StatusChange)).all()) == 2
+
+
+def test_a_stored_but_unapplied_delivery_is_applied_once_after_a_restart(harness):
+    from codatdesk.states import Trigger
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.history import Cause, change_status
+
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    with session_scope(core.db) as session:
+        session.add(PushOperation(key="k-r", company_id=expense.company_id, connection_id="c",
+                                  data_type="directCosts", expense_id=expense.id))
+        change_status(session, session.get(Expense, expense.id), Trigger.PUSH_SENT, Cause.user(),
+                      push_operation_key="k-r")
+        # What the listener stored just before the process died, unapplied:
+        session.add(WebhookDelivery(delivery_id="msg_crash", event_type="directCosts.write.successful",
+                                    body=json.dumps(write_event("k-r")).encode()))
+    harness.stop_core()
+    core = harness.start_core()
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 10, message="applied on restart")
+    core.wait_idle()
+    with Session(core.db) as session:
+        changes = session.exec(select(StatusChange).where(StatusChange.cause_ref == "msg_crash")).all()
+    assert len(changes) == 1
+
+
+def test_dropped_deliveries_are_recovered_by_reconciliation(harness):
+    harness.sandbox.config.drop_share = 1.0
+    core = harness.start_core()
+    harness.import_rows([row(i) for i in range(5)])
+    core.push([e.id for e in expenses(core)]).wait(10)
+    assert harness.sandbox.wait_idle(10)
+    assert statuses(core) == [S.IN_PROGRESS] * 5  # no webhook came
+    runs = core.reconciler.runs
+    core.reconcile_now()
+    assert core.reconciler.wait_for_run(runs, 10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE] * 5, 10, message="reconciled")
+    with Session(core.db) as session:
+        causes = {h.cause_kind for h in session.exec(select(StatusChange).where(StatusChange.to_status == "Push complete"))}
+    assert causes == {"reconciliation"}
+
+
+def test_a_deauthorized_connection_refuses_pushes_with_a_clear_message(harness):
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    harness.sandbox.config.drop_share = 1.0  # a platform-side disconnect may never fire a webhook
+    harness.sandbox.set_connection_status(harness.sandbox.company_id, harness.sandbox.connection_id, "Deauthorized")
+    (expense,) = expenses(core)
+    batch = core.push([expense.id])
+    assert batch.wait(10)
+    assert [p.expense_id for p in batch.problems] == [expense.id]
+    assert "Deauthorized" in batch.problems[0].reason and "reconnect" in batch.problems[0].reason
+    assert statuses(core) == [S.NOT_PUSHED]
+    assert harness.sandbox.ledger(harness.sandbox.company_id) == []
+    # Now the local check knows too, before any request.
+    assert "Deauthorized" in core.check_pushable([expense.id])[0].reason
+
+
+def test_a_chain_survives_a_restart(harness):
+    harness.sandbox.config.drop_share = 1.0
+    core = harness.start_core()
+    harness.import_rows([row(i, account="779", name="Training") for i in range(3)])
+    core.push([e.id for e in expenses(core)]).wait(10)
+    wait_until(lambda: statuses(core) == [S.WAITING] * 3, 5)
+    harness.sandbox.wait_idle(10)  # the account now exists in Codat, its webhook was lost
+    harness.stop_core()
+    harness.sandbox.config.drop_share = 0.0
+    core = harness.start_core()  # start-up reconciliation finds the account push done
+    wait_until(lambda: statuses(core) == [S.COMPLETE] * 3, 15, message="chain finished after restart")
+    created = [a for a in harness.sandbox.accounts(harness.sandbox.company_id) if a.get("nominalCode") == "779"]
+    assert len(created) == 1
+
+
+def test_a_push_whose_answer_was_lost_is_found_in_codats_history_not_resent(harness):
+    import httpx
+
+    from codatdesk.codat import CodatClient
+
+    class LoseAnswers(httpx.HTTPTransport):
+        def handle_request(self, request):
+            response = super().handle_request(request)
+            if request.method == "POST" and "/push/" in request.url.path:
+                response.read()
+                raise httpx.ReadTimeout("answer lost", request=request)
+            return response
+
+    core = harness.start_core()
+    core._client_factory = lambda: CodatClient(harness.sandbox.api_key, harness.server.base_url,
+                                               transport=LoseAnswers(), sleep=lambda s: None)
+    core.reset_client()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    core.push([expense.id]).wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 15, message="adopted from push history")
+    assert len(harness.sandbox.ledger(harness.sandbox.company_id)) == 1
+    with Session(core.db) as session:
+        history = session.exec(select(StatusChange).order_by(StatusChange.id)).all()
+    assert history[0].cause_kind == "reconciliation"
