@@ -476,3 +476,24 @@ def test_inbox_same_id_from_many_threads_gives_one_row(engine):
         [row] = session.exec(select(WebhookDelivery)).all()
     assert row.times_received == 8
     assert json.loads(row.headers_json) == {"webhook-id": "msg_race"}
+
+
+def test_missing_signing_secret_is_401_with_a_notice_once(make_listener):
+    h = make_listener(credentials=WebhookCredentials((), None, None))
+    for index in range(3):
+        assert h.post(BODY, sign_headers(BODY, msg_id=f"msg_{index}")).status_code == 401
+    notices = [e for e in h.events if isinstance(e, Notice)]
+    assert len(notices) == 1 and notices[0].topic == "webhook_secret"
+
+
+def test_rejections_are_logged_once_each_without_credentials(make_listener, caplog):
+    credentials = WebhookCredentials((SECRET,), None, "stored-token-value")
+    h = make_listener(verifier=Verifier(lambda: credentials, authorization="bearer"))
+    caplog.set_level("INFO", logger="codatdesk.webhooks")
+    h.post(BODY, {**sign_headers(BODY), "authorization": "Bearer presented-token-value"})
+    h.post(BODY, {**sign_headers(BODY, msg_id="msg_2", secret=NEW_SECRET), "authorization": "Bearer stored-token-value"})
+    lines = [r.getMessage() for r in caplog.records if "webhook rejected" in r.getMessage()]
+    assert len(lines) == 2 and "401" in lines[0] and "msg_2" in lines[1]
+    text_logged = caplog.text
+    for secret in ("presented-token-value", "stored-token-value", SECRET, NEW_SECRET):
+        assert secret not in text_logged

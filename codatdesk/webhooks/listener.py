@@ -34,12 +34,14 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from codatdesk.events import DeliveryRecorded, EventBus, Notice, StatusReport
 from codatdesk.webhooks.inbox import Inbox, StoreResult
 from codatdesk.webhooks.parse import peek_event_type
-from codatdesk.webhooks.verify import ListenerError, Rejected, Verifier
+from codatdesk.webhooks.verify import NO_SECRET_REASON, ListenerError, Rejected, Verifier
 
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW_MESSAGE = ("Webhook deliveries are being rejected because this computer's clock differs from "
                       "Codat's by more than 5 minutes. Check the date, time and time zone.")
+NO_SECRET_MESSAGE = ("A webhook delivery was rejected because no webhook signing secret is stored. Copy the "
+                     "endpoint's signing secret from the Codat Portal into Settings.")
 CLOCK_SKEW_REPEATS = 3
 CLOCK_SKEW_WINDOW_SECONDS = 600.0
 RECENT_REJECTIONS = 500
@@ -85,6 +87,7 @@ class WebhookListener:
         self._rejections: deque[tuple[float, int, str]] = deque(maxlen=RECENT_REJECTIONS)
         self._skew_times: deque[float] = deque()
         self._skew_noticed_at: float | None = None
+        self._no_secret_noticed_at: float | None = None
         self._in_flight = 0  # touched only on the event loop
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,7 +107,9 @@ class WebhookListener:
         sock = _bind(self.config.host, self.config.port)
         self._socket = sock
         self._port = sock.getsockname()[1]
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-inbox")
+        # Verification (its credentials callable may hit the keyring) and inbox inserts
+        # (SQLite may wait for the write lock) both run here, never on the event loop.
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-worker")
         uv_config = uvicorn.Config(
             app=self._app,
             http=_guarded_h11(self.config.read_timeout),
@@ -233,11 +238,14 @@ class WebhookListener:
             return self._reject(request, 400, "client disconnected before sending the whole body")
         raw = bytes(body)
 
+        loop = asyncio.get_running_loop()
         try:
-            verified = self._verifier.verify(request.headers, raw)
+            verified = await loop.run_in_executor(self._executor, self._verifier.verify, request.headers, raw)
         except Rejected as rejected:
             if rejected.clock_skew:
                 self._note_clock_skew()
+            elif rejected.reason == NO_SECRET_REASON:
+                self._note_missing_secret()
             return self._reject(request, rejected.status_code, rejected.reason)
 
         event_type, problem = peek_event_type(raw)
@@ -245,7 +253,7 @@ class WebhookListener:
         headers = dict(request.headers.items())
         store = partial(self._inbox.store, verified.delivery_id, raw, headers, event_type, verdict, detail)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, store)
+            result = await loop.run_in_executor(self._executor, store)
         except Exception as exc:
             log.error("webhook %s could not be stored (answering 503 so Codat retries): %s",
                       verified.delivery_id, exc)
@@ -296,6 +304,12 @@ class WebhookListener:
             self._skew_noticed_at = now
             log.warning("webhook deliveries rejected for clock skew %d times in 10 minutes", len(self._skew_times))
             self._publish(Notice("warning", CLOCK_SKEW_MESSAGE, topic="clock"))
+
+    def _note_missing_secret(self) -> None:
+        now = time.monotonic()
+        if self._no_secret_noticed_at is None or now - self._no_secret_noticed_at > CLOCK_SKEW_WINDOW_SECONDS:
+            self._no_secret_noticed_at = now
+            self._publish(Notice("warning", NO_SECRET_MESSAGE, topic="webhook_secret"))
 
     def _publish(self, event: Any) -> None:
         if self._bus is not None:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 AUTHORIZATION_MODES = ("none", "basic", "bearer")
 MAX_DELIVERY_ID_LENGTH = 200  # webhook_delivery.delivery_id column size
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+NO_SECRET_REASON = "no webhook signing secret is configured"
 
 
 class ListenerError(Exception):
@@ -56,8 +57,8 @@ class Verifier:
     """Checks every configured protection; all of them must pass.
 
     ``credentials`` is called on every delivery so a secret entered in Settings (or a
-    rotated one) takes effect without a restart; it runs on the listener's event loop,
-    so give it a cached provider rather than a raw keyring lookup.
+    rotated one) takes effect without a restart. It may block (a keyring lookup): the
+    listener calls ``verify`` from a worker thread, never on its event loop.
     """
 
     def __init__(
@@ -156,7 +157,7 @@ class Verifier:
             raise Rejected(400, "webhook-timestamp is not an integer")
         timestamp = int(raw_timestamp.strip())
         if not secrets:
-            raise Rejected(401, "no webhook signing secret is configured")
+            raise Rejected(401, NO_SECRET_REASON)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
