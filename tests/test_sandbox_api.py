@@ -323,6 +323,14 @@ def test_timeout_hook_and_timeout_share(sb: Sandbox, client: httpx.Client) -> No
     assert sb.ledger() == []  # a timed-out write is not applied
 
 
+def test_timeout_in_minutes_shorter_than_the_write_times_out(sb: Sandbox, client: httpx.Client) -> None:
+    sb.config.push_delay = 60.0
+    final = push_and_finish(sb, client, direct_cost(sb), timeoutInMinutes=0)
+    assert final["status"] == "TimedOut" and final["timeoutInMinutes"] == 0
+    assert final["statusCode"] == 504 and final["errorMessage"]
+    assert sb.ledger() == []
+
+
 def test_timeout_share_is_seeded() -> None:
     def outcomes(seed: int) -> list[str]:
         sandbox = Sandbox(SandboxConfig(push_delay=0.0, seed=seed, timeout_share=0.5))
@@ -444,7 +452,7 @@ def test_add_webhook_consumer_returns_secret(sb: Sandbox) -> None:
 # -- rate limits and faults ------------------------------------------------------------------------
 
 def test_eleventh_concurrent_request_gets_429(sb: Sandbox, client: httpx.Client) -> None:
-    sb.config.latency = 1.0
+    sb.config.latency = 1.5
     statuses: list[int] = []
     threads = [threading.Thread(target=lambda: statuses.append(client.get("/companies/" + sb.company_id).status_code))
                for _ in range(10)]

@@ -246,14 +246,14 @@ def test_delivery_authorization_header(sb: Sandbox, client: httpx.Client, receiv
 
 
 def test_slow_consumer_does_not_block_requests(sb: Sandbox, client: httpx.Client, receiver: Receiver) -> None:
-    receiver.delay = 0.8
+    receiver.delay = 1.0
     sb.add_webhook_consumer(receiver.url(), WRITE_EVENTS)
     push(sb, client, direct_cost(sb))
     receiver.wait_for(1, successful=False)
     started = time.monotonic()
     assert client.get("/companies").status_code == 200
     push(sb, client, direct_cost(sb))
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 0.7
     assert sb.deliverer.active >= 1
 
 

@@ -312,9 +312,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             if allow_sync not in ("true", "false"):
                 raise bad_request("allowSyncOnPushComplete must be true or false.", "AllowSyncOnPushComplete")
             body = await read_object(request)
-            record = sandbox.request_push(company_id, connection_id, data_type, body, timeout_in_minutes)
-            with state.lock:
-                return json_response(record.to_json())
+            return json_response(sandbox.request_push(company_id, connection_id, data_type, body, timeout_in_minutes))
 
         return create
 

@@ -13,7 +13,7 @@ from .config import SandboxConfig
 from .delivery import Deliverer, company_message, connection_event_type, connection_message, new_secret, write_message
 from .limits import RateLimiter
 from .loop import LoopThread
-from .state import ApiError, Consumer, IdFactory, PushRecord, SandboxState, wants_timeout
+from .state import ApiError, Consumer, IdFactory, SandboxState, wants_timeout
 
 MAX_CONSUMERS = 50
 
@@ -94,18 +94,23 @@ class Sandbox:
     # -- push operations ----------------------------------------------------------------
 
     def request_push(self, company_id: str, connection_id: str, data_type: str, body: Any,
-                     timeout_in_minutes: int | None) -> PushRecord:
-        """Record a Pending push and schedule its completion on the engine loop."""
+                     timeout_in_minutes: int | None) -> dict[str, Any]:
+        """Record a Pending push, schedule its completion on the engine loop; return it as Codat answers (Pending)."""
         roll, jitter = self._push_roll()
         timed_out = wants_timeout(data_type, body) or roll < self.config.timeout_share
-        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out)
         delay = self.config.push_delay
         if self.config.shuffle:
             delay = max(0.0, delay * (1 + jitter))
+        if timeout_in_minutes is not None and delay > timeout_in_minutes * 60:
+            # Codat flips the operation to TimedOut once timeoutInMinutes has passed.
+            delay, timed_out = timeout_in_minutes * 60.0, True
+        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out)
+        with self.state.lock:
+            answer = record.to_json()  # before scheduling: the POST always reports Pending
         with self._idle:
             self._scheduled += 1
         self._engine.call_soon(self._engine.loop.call_later, delay, self._complete_push, record.key)
-        return record
+        return answer
 
     def _complete_push(self, key: str) -> None:
         try:

@@ -30,9 +30,13 @@ class SandboxServer:
         # Bind first so port 0 resolves to a real port before anyone asks for base_url.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
         self._socket = sock
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.sandbox.app, log_level="warning", lifespan="off", access_log=False,

@@ -7,7 +7,9 @@ the request, so a record created by an earlier push counts):
 TimedOut (decided when the push is requested)
   * a seeded ``timeout_share`` of operations, and
   * any directCost whose ``note`` (or account whose ``name``/``description``) contains
-    ``[sandbox:timeout]`` (deterministic hook for tests).
+    ``[sandbox:timeout]`` (deterministic hook for tests), and
+  * any push whose ``timeoutInMinutes`` is shorter than ``push_delay`` (it ends TimedOut
+    after timeoutInMinutes; ``timeoutInMinutes=0`` times out at once).
   A timed-out write is *not* applied. statusCode 504.
 
 Failed (statusCode 400, ``errorMessage`` "Push failed for <Type>: see validation",
