@@ -109,7 +109,7 @@ def test_crashed_tunnel_goes_down_then_comes_back_with_a_new_url(tmp_path, monke
     wait_until(lambda: changes[-1:] == [second_url], message="URL change announced")
     assert changes == [first_url, None, second_url]
     down = next(r for r in events.reports("tunnel") if r.extra["status"] == "down")
-    assert "exit code -9" in down.extra["message"] and "Restarting in" in down.extra["message"]
+    assert "cloudflared was killed (signal 9)" in down.extra["message"] and "Restarting in" in down.extra["message"]
     messages = [n.message for n in events.notices("tunnel")]
     assert any("The tunnel stopped" in m for m in messages)
     assert any(first_url in m and second_url in m and "changed" in m for m in messages)

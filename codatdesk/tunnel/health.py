@@ -171,8 +171,9 @@ class HealthChecker:
         url = self._url()
         if not url:
             state = self._tunnel_state() if self._tunnel_state else None
-            reason = getattr(state, "message", "") or "the tunnel is not running"
-            return HealthResult(DOWN, None, f"No public URL: {reason}", None, now)
+            reason = getattr(state, "message", "")
+            message = "No public URL: the tunnel is not running" + (f" ({reason})" if reason else "")
+            return HealthResult(DOWN, None, message, None, now)
         if url != self._history_url:
             self._history_url = url  # a new tunnel address starts a fresh record
             self._history.clear()

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from codatdesk.events import EventBus, Notice, StatusReport
 
@@ -48,7 +49,7 @@ class TunnelService:
         stop_grace: float = 5.0,
     ) -> None:
         self.settings = settings
-        self.local_url = local_url.rstrip("/")
+        self.local_url = _origin(local_url)
         self.bus = bus
         self.on_url_change = on_url_change
         self.stop_grace = stop_grace
@@ -57,6 +58,7 @@ class TunnelService:
         self._lock = threading.RLock()
         self._state = TunnelState(OFF, "not started")
         self._stopping = threading.Event()
+        self._retry_now = threading.Event()
         self._thread: threading.Thread | None = None
         self._child: ChildProcess | None = None
         self._run: _Run | None = None
@@ -94,6 +96,7 @@ class TunnelService:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping.clear()
+            self._retry_now.clear()
             self._warn_when_down = True
             self._provider_name = name = str(self.settings.get("tunnel.provider") or "none")
             if name == "none":
@@ -115,6 +118,7 @@ class TunnelService:
     def stop(self, timeout: float | None = None) -> None:
         """Stop the tunnel (and its whole process group). Safe to call twice."""
         self._stopping.set()
+        self._retry_now.set()
         with self._lock:
             child, thread = self._child, self._thread
         if child is not None:
@@ -126,9 +130,13 @@ class TunnelService:
             self._set_state(TunnelState(OFF, "stopped"), announce=False)
 
     def restart(self) -> None:
-        """Apply changed tunnel settings."""
+        """Apply changed tunnel settings (or retry after an error the user has fixed)."""
         self.stop()
         self.start()
+
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff wait after a crash (a "Retry now" button)."""
+        self._retry_now.set()
 
     # ------------------------------------------------------------------ supervision
 
@@ -151,6 +159,7 @@ class TunnelService:
         stable_url = provider.stable_url()
         backoff = self._backoff_factory()
         while not self._stopping.is_set():
+            self._retry_now.clear()  # only a request made while waiting to restart counts
             run = _Run(self, provider)
             child = ChildProcess(provider.argv(binary, self.local_url), env=provider.child_env(),
                                  on_line=run.on_line, name=provider.name)
@@ -181,13 +190,15 @@ class TunnelService:
                 return
             delay = backoff.next_delay(time.monotonic() - started)
             detail = f": {run.last_problem}" if run.last_problem else ""
-            message = f"{provider.name} stopped (exit code {code}){detail}. Restarting in {delay:g} s."
+            how = f"was killed (signal {-code})" if code < 0 else f"stopped (exit code {code})"
+            message = f"{provider.name} {how}{detail}. Restarting in {delay:g} s."
             log.warning(message)
             self._set_state(TunnelState(DOWN, message, stable_url))
             if self._warn_when_down:
                 self._warn_when_down = False
                 self._notice("warning", f"The tunnel stopped: {message}")
-            if self._stopping.wait(delay):
+            self._retry_now.wait(delay)
+            if self._stopping.is_set():
                 return
 
     def _run_progress(self, run: _Run) -> None:
@@ -234,6 +245,12 @@ class TunnelService:
 
     def _notice(self, level: str, message: str) -> None:
         self.bus.publish(Notice(level, message, topic=TOPIC))
+
+
+def _origin(url: str) -> str:
+    """``http://127.0.0.1:8765/webhooks/codat`` -> ``http://127.0.0.1:8765``: tunnels forward to an origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else url.rstrip("/")
 
 
 class _Run:
