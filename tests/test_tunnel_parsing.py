@@ -72,7 +72,7 @@ def test_cloudflared_named_tunnel_command_and_url(tmp_path):
     assert provider.stable_url() == "https://expenses.example.com"
     assert provider.argv("/usr/bin/cloudflared", "http://127.0.0.1:8765") == [
         "/usr/bin/cloudflared", "tunnel", "--no-autoupdate", "run", "--url", "http://127.0.0.1:8765",
-        "expenses.example.com"]
+        "codatdesk"]
     # A named run never takes a URL from its output, even a quick-tunnel-looking one.
     assert run_lines(provider, REAL_QUICK_TUNNEL_STDERR).urls == []
 
@@ -89,6 +89,12 @@ def test_ngrok_logfmt_and_banner_errors(tmp_path):
     sink = run_lines(provider, 't=2024-08-27T09:12:04+0000 lvl=eror msg="session closing" obj=tunnels.session '
                                'err="Your account is limited to 1 simultaneous ngrok agent sessions. ERR_NGROK_108"')
     assert sink.fatal_message is None and "ERR_NGROK_108" in sink.problems[-1]
+
+
+def test_old_ngrok_without_url_flag_is_explained(tmp_path):
+    provider = NgrokProvider(make_settings(tmp_path), authtoken=lambda: "2xYzSecretToken")
+    sink = run_lines(provider, "ERROR:  unknown flag: --url")
+    assert sink.fatal_message.startswith("This ngrok does not understand --url: it is too old.")
 
 
 def test_ngrok_command_never_carries_the_token(tmp_path):

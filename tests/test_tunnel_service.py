@@ -271,7 +271,7 @@ def test_named_cloudflared_tunnel_uses_the_hostname(tmp_path, monkeypatch, origi
     wait_until(lambda: service.state.status == "up", message="named tunnel up")
     assert service.public_url == hostname
     argv = read_argv_log(argv_log)[-1]["argv"]
-    assert argv == ["tunnel", "--no-autoupdate", "run", "--url", origin.url, f"127.0.0.1:{port}"]
+    assert argv == ["tunnel", "--no-autoupdate", "run", "--url", origin.url, "codatdesk"]
     assert httpx.post(hostname + "/webhooks/codat", content=b"{}").status_code == 204
 
     # A restart keeps the stable URL: nothing to re-register.
@@ -291,7 +291,7 @@ def test_named_tunnel_setup_error_is_explained_not_retried(tmp_path, monkeypatch
     service = make_service(services, settings, origin, bus)
     service.start()
     wait_until(lambda: service.state.status == "error", message="error state")
-    assert "cannot run the named tunnel 'expenses.example.com'" in service.state.message
+    assert "cannot run the named tunnel 'codatdesk'" in service.state.message
     assert "cloudflared tunnel login" in service.state.message
     assert len(read_argv_log(argv_log)) == 1
 

@@ -34,6 +34,7 @@ _CONFIG_ERRORS = (
     "error parsing tunnel id",
 )
 
+DEFAULT_TUNNEL_NAME = "codatdesk"
 INSTALL_URL = "https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/"
 
 
@@ -48,16 +49,15 @@ class CloudflaredProvider(ProcessProvider):
 
     @property
     def tunnel_name(self) -> str:
-        """The named tunnel to run: ``tunnel.cloudflared_tunnel`` if that setting exists, else the hostname
-        (docs/tunnels.md tells users to create the tunnel under the hostname's name)."""
+        """The named tunnel to run: ``tunnel.cloudflared_tunnel`` if that setting exists and is set,
+        else ``codatdesk`` (the name docs/tunnels.md tells users to create)."""
         from codatdesk.settings import BY_KEY
 
         if "tunnel.cloudflared_tunnel" in BY_KEY:
             name = str(self.settings.get("tunnel.cloudflared_tunnel") or "").strip()
             if name:
                 return name
-        host = self.hostname
-        return host.split("://", 1)[-1].split("/", 1)[0]
+        return DEFAULT_TUNNEL_NAME
 
     @property
     def named(self) -> bool:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 INSTALL_URL = "https://ngrok.com/download"
 TOKEN_URL = "https://dashboard.ngrok.com/get-started/your-authtoken"
 _ADDR = re.compile(r"\baddr=(\S+)")
+_UNKNOWN_FLAG = re.compile(r"unknown (?:flag|shorthand flag): '?(-[-\w]+)")
 _ERR_CODE = re.compile(r"ERR_NGROK_\d+")
 # 4018: no/unverified token; 105: malformed token; 107: token revoked or unknown.
 _AUTH_CODES = {"ERR_NGROK_4018", "ERR_NGROK_105", "ERR_NGROK_107"}
@@ -130,10 +131,16 @@ class _NgrokRun(ProviderRun):
             addr = _ADDR.search(line)
             if addr:
                 self._discover(addr.group(1))
-        if "ERROR" in line or "ERR_NGROK" in line or "lvl=eror" in line or "lvl=crit" in line:
+        if any(marker in line for marker in ("ERROR", "Error:", "ERR_NGROK", "unknown flag", "lvl=eror", "lvl=crit")):
             self._check_error(line)
 
     def _check_error(self, text: str) -> None:
+        flag = _UNKNOWN_FLAG.search(text)
+        if flag and not self._fatal_sent:
+            self._fatal_sent = True
+            self.sink.fatal(f"This ngrok does not understand {flag.group(1)}: it is too old. Update it "
+                            f"(ngrok update, or download it from {INSTALL_URL}).")
+            return
         codes = set(_ERR_CODE.findall(text))
         if codes & _AUTH_CODES or "authentication failed" in text.lower():
             if not self._fatal_sent:
