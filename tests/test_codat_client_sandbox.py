@@ -10,12 +10,14 @@ from typing import Any, Callable
 
 import pytest
 
-sandbox = pytest.importorskip("codatdesk.sandbox", reason="sandbox not built yet")
-if not hasattr(sandbox, "Sandbox"):  # the package exists before its API does
-    pytest.skip("codatdesk.sandbox has no Sandbox yet", allow_module_level=True)
-
-from codatdesk.codat import CodatAuthError, CodatClient, CodatNotFound  # noqa: E402
-from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer  # noqa: E402
+from codatdesk.codat import (
+    CodatAuthError,
+    CodatClient,
+    CodatNotFound,
+    CodatServerError,
+    PushOutcomeUnknown,
+)
+from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -33,9 +35,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
 def sb() -> Sandbox:
     box = Sandbox(SandboxConfig(push_delay=0.05))
     yield box
-    close = getattr(box, "close", None)
-    if close:
-        close()
+    box.shutdown()
 
 
 @pytest.fixture
@@ -126,6 +126,44 @@ def test_sandbox_errors_map_to_typed_exceptions(client: CodatClient, sb: Sandbox
     with CodatClient("not-the-key", "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None) as wrong:
         with pytest.raises(CodatAuthError):
             wrong.list_companies()
+
+
+def test_faults_reads_recover_and_pushes_are_never_resent(sb: Sandbox) -> None:
+    # The sandbox answers a share of requests 500 or 503 before any side effect.
+    with CodatClient(sb.api_key, "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None) as steady:
+        body = _direct_cost(steady, sb)
+    transport = sb.transport()
+    sb.config.error_rate = 0.5
+    sends = 0
+    original = transport.handle_request
+
+    def handle(request):  # count every request that reaches the sandbox
+        nonlocal sends
+        if request.method == "POST":
+            sends += 1
+        return original(request)
+
+    transport.handle_request = handle  # type: ignore[method-assign]
+    before = len(sb.push_operations)
+    with CodatClient(sb.api_key, "http://codat.sandbox", transport=transport, sleep=lambda s: None,
+                     max_retries=8) as flaky:
+        for _ in range(3):  # GETs ride out the faults through retries
+            assert flaky.get_company(sb.company_id)["id"] == sb.company_id
+        accepted, unknown, refused = 0, 0, 0
+        for _ in range(20):
+            try:
+                flaky.push_direct_cost(sb.company_id, sb.connection_id, body)
+                accepted += 1
+            except PushOutcomeUnknown as exc:
+                assert exc.status == 500 and exc.data_type == "directCosts"
+                unknown += 1
+            except CodatServerError as exc:
+                assert exc.status == 503 and exc.processed is False
+                refused += 1
+    assert sends == 20  # exactly one request per push: nothing was resent
+    assert accepted and unknown and refused
+    # The sandbox failed before any side effect, so only the accepted pushes exist.
+    assert len(sb.push_operations) - before == accepted
 
 
 def test_rate_limit_headers_are_tracked(client: CodatClient, sb: Sandbox) -> None:
