@@ -255,8 +255,10 @@ class WebhookListener:
         try:
             result = await loop.run_in_executor(self._executor, store)
         except Exception as exc:
-            log.error("webhook %s could not be stored (answering 503 so Codat retries): %s",
-                      verified.delivery_id, exc)
+            # The driver's message, not SQLAlchemy's (which repeats the parameters, i.e. the body).
+            cause = getattr(exc, "orig", None) or exc
+            log.error("webhook %s could not be stored (answering 503 so Codat retries): %s: %.300s",
+                      verified.delivery_id, type(cause).__name__, cause)
             return self._reject(request, 503, "the delivery could not be stored", retry_after=True,
                                 delivery_id=verified.delivery_id)
 
@@ -267,8 +269,6 @@ class WebhookListener:
         published_verdict = result.verdict if result.is_new else "duplicate"
         self._publish(DeliveryRecorded(verified.delivery_id, published_verdict, event_type,
                                        detail if result.is_new else f"already received ({result.verdict})"))
-        self._publish(StatusReport("last_webhook", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   {"delivery_id": verified.delivery_id, "event_type": event_type}))
         return PlainTextResponse("ok" if result.is_new else "ok (duplicate)")
 
     # --- rejections ------------------------------------------------------------
