@@ -526,3 +526,15 @@ def test_sandbox_steering_endpoints(sb: Sandbox) -> None:
         consumer = sb.add_webhook_consumer("http://127.0.0.1:9/h", [])
         assert plain.get(f"/_sandbox/webhooks/{consumer['id']}/secret").json()["secret"] == consumer["secret"]
         assert plain.get("/_sandbox/webhooks/nope/secret").status_code == 404
+
+
+def test_transport_after_shutdown_raises_connect_error() -> None:
+    sandbox = Sandbox(SandboxConfig())
+    http = client_for(sandbox)
+    assert http.get("/companies").status_code == 200
+    sandbox.shutdown()
+    with pytest.raises(httpx.ConnectError):
+        http.get("/companies")
+    with pytest.raises(RuntimeError):
+        sandbox.transport()
+    http.close()

@@ -267,6 +267,7 @@ def test_connection_webhooks(sb: Sandbox, client: httpx.Client, receiver: Receiv
     receiver.wait_for(2)
     patched = client.patch(f"/companies/{sb.company_id}/connections/{sb.connection_id}", json={"status": "Unlinked"})
     assert patched.status_code == 200
+    receiver.wait_for(3)  # deliveries run concurrently: wait before the next change to keep the order
     created = client.post(f"/companies/{sb.company_id}/connections", json={"platformKey": "gbol"}).json()
     receiver.wait_for(4)
     sb.set_connection_status(sb.company_id, created["id"], "Linked")

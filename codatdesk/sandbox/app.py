@@ -279,7 +279,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             connection_id = request.query_params.get("connectionId") or next(iter(data.connections), sandbox.connection_id)
         now = data.company["lastSync"]
         return json_response({
-            "id": sandbox._ids.uuid(), "companyId": company_id, "connectionId": connection_id, "dataType": data_type,
+            "id": state.ids.uuid(), "companyId": company_id, "connectionId": connection_id, "dataType": data_type,
             "status": "Complete", "statusDescription": None, "errorMessage": None, "requested": now, "completed": now,
             "progress": 100, "isCompleted": True, "isErrored": False,
         })

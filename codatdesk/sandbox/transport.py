@@ -25,7 +25,12 @@ class SandboxTransport(httpx.BaseTransport):
         inner = httpx.Request(request.method, request.url, headers=request.headers, content=body)
         timeouts = request.extensions.get("timeout") or {}
         read_timeout = timeouts.get("read")
-        future = self._loop.submit(self._call(inner))
+        call = self._call(inner)
+        try:
+            future = self._loop.submit(call)
+        except RuntimeError:  # the sandbox was shut down: like a server that is gone
+            call.close()
+            raise httpx.ConnectError("the sandbox is shut down", request=request) from None
         try:
             status, headers, content = future.result(timeout=read_timeout)
         except concurrent.futures.TimeoutError:
