@@ -538,3 +538,10 @@ def test_transport_after_shutdown_raises_connect_error() -> None:
     with pytest.raises(RuntimeError):
         sandbox.transport()
     http.close()
+
+
+def test_assigning_a_new_config_takes_effect(sb: Sandbox, client: httpx.Client) -> None:
+    sb.config = SandboxConfig(push_delay=0.01, daily_quota=1)
+    assert client.get("/companies").status_code == 200
+    error_of(client.get("/companies"), 429)
+    assert sb.deliverer.config is sb.config and sb.limiter.config is sb.config

@@ -123,7 +123,6 @@ async def read_object(request: Request) -> dict[str, Any]:
 
 def build_app(sandbox: "Sandbox") -> Starlette:
     state = sandbox.state
-    config = sandbox.config
 
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -146,9 +145,9 @@ def build_app(sandbox: "Sandbox") -> Starlette:
                 scope = request.path_params.get("companyId", "client")
                 sandbox.limiter.acquire(scope)
                 try:
-                    if config.latency > 0:
-                        await asyncio.sleep(config.latency)
-                    if config.error_rate > 0 and sandbox.api_roll() < config.error_rate:
+                    if sandbox.config.latency > 0:
+                        await asyncio.sleep(sandbox.config.latency)
+                    if sandbox.config.error_rate > 0 and sandbox.api_roll() < sandbox.config.error_rate:
                         if sandbox.api_roll() < 0.5:
                             raise ApiError(500, "There is a problem with our server. Please try again later.")
                         raise ApiError(503, "The Codat API is temporarily offline for maintenance. Please try again later.")
@@ -378,11 +377,11 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             "connectionId": sandbox.connection_id,
             "pendingPushOperations": state.pending_count(),
             "activeDeliveries": sandbox.deliverer.active,
-            "config": config.to_json(),
+            "config": sandbox.config.to_json(),
         })
 
     async def get_config(request: Request) -> Response:
-        return json_response(config.to_json())
+        return json_response(sandbox.config.to_json())
 
     async def post_config(request: Request) -> Response:
         try:
@@ -391,8 +390,8 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             return json_response({"error": "body must be a JSON object"}, 400)
         if not isinstance(changes, dict):
             return json_response({"error": "body must be a JSON object"}, 400)
-        config.update(changes)
-        return json_response(config.to_json())
+        sandbox.config.update(changes)
+        return json_response(sandbox.config.to_json())
 
     async def post_connection_status(request: Request) -> Response:
         body = await read_object(request)

@@ -22,8 +22,8 @@ class Sandbox:
     """A local emulator of the parts of Codat the product uses. See the package docstring."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config if config is not None else SandboxConfig()
-        seed = self.config.seed
+        self._config = config if config is not None else SandboxConfig()
+        seed = self._config.seed
         self._ids = IdFactory(seed)
         self.state = SandboxState(self._ids)
         self.api_key = "sbx_" + self._ids.token(16).hex()
@@ -49,6 +49,17 @@ class Sandbox:
         from .app import build_app  # the app needs a constructed Sandbox
 
         self.app = build_app(self)
+
+    @property
+    def config(self) -> SandboxConfig:
+        """The live knobs; change fields at runtime, or assign a whole new SandboxConfig."""
+        return self._config
+
+    @config.setter
+    def config(self, config: SandboxConfig) -> None:
+        self._config = config
+        self.deliverer.config = config
+        self.limiter.config = config
 
     # -- random choices (seeded, thread-safe) -------------------------------------------
 

@@ -175,7 +175,7 @@ class Deliverer:
     def __init__(self, state: SandboxState, config: SandboxConfig, ids: IdFactory,
                  loop: asyncio.AbstractEventLoop, on_idle_change: Callable[[], None]) -> None:
         self._state = state
-        self._config = config
+        self.config = config
         self._ids = ids
         self._loop = loop
         self._notify = on_idle_change
@@ -194,7 +194,7 @@ class Deliverer:
     def publish(self, message: Message) -> None:
         """Thread-safe: choose recipients now, deliver on the engine loop."""
         message.msg_id = "msg_" + self._ids.uuid().replace("-", "")
-        legacy = self._config.legacy_webhooks
+        legacy = self.config.legacy_webhooks
         with self._state.lock:
             consumers = [
                 consumer for consumer in self._state.consumers.values()
@@ -207,11 +207,11 @@ class Deliverer:
         for consumer in consumers:
             with self._lock:
                 roll_drop, roll_dup = self._rng.random(), self._rng.random()
-                jitters = [self._rng.uniform(0, 0.3) if self._config.shuffle else 0.0 for _ in range(2)]
-            if roll_drop < self._config.drop_share:
+                jitters = [self._rng.uniform(0, 0.3) if self.config.shuffle else 0.0 for _ in range(2)]
+            if roll_drop < self.config.drop_share:
                 self.log.dropped.append((message.msg_id, consumer.id))
                 continue
-            copies = 2 if roll_dup < self._config.duplicate_share else 1
+            copies = 2 if roll_dup < self.config.duplicate_share else 1
             if copies == 2:
                 self.log.duplicated.append((message.msg_id, consumer.id))
             for copy in range(copies):
@@ -234,14 +234,14 @@ class Deliverer:
             headers["webhook-id"] = message.msg_id
             headers["webhook-timestamp"] = str(int(now.timestamp()))
             headers["webhook-signature"] = Webhook(consumer.secret).sign(message.msg_id, now, raw)
-        if self._config.delivery_authorization:
-            headers["authorization"] = self._config.delivery_authorization
+        if self.config.delivery_authorization:
+            headers["authorization"] = self.config.delivery_authorization
         return headers
 
     async def _deliver(self, consumer_id: str, message: Message, legacy: bool, initial_delay: float) -> None:
         # Legacy bodies name the rule that fired; a consumer plays the part of its rule.
         raw = dumps({**message.legacy_body, "RuleId": consumer_id} if legacy and message.legacy_body else message.body)
-        schedule = tuple(self._config.retry_schedule) or (0.0,)
+        schedule = tuple(self.config.retry_schedule) or (0.0,)
         outcome = "abandoned"
         try:
             for attempt, delay in enumerate(schedule, start=1):

@@ -16,7 +16,7 @@ QUOTA_PER_COMPANY = 1000
 
 class RateLimiter:
     def __init__(self, config: SandboxConfig, linked_companies: Callable[[], int]) -> None:
-        self._config = config
+        self.config = config
         self._linked_companies = linked_companies
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = defaultdict(int)
@@ -29,7 +29,7 @@ class RateLimiter:
             self._day, self._used = today, 0
 
     def limit(self) -> int:
-        quota = self._config.daily_quota
+        quota = self.config.daily_quota
         return quota if quota is not None else QUOTA_PER_COMPANY * (1 + self._linked_companies())
 
     @staticmethod
@@ -52,12 +52,12 @@ class RateLimiter:
         """Count one request against the quota and hold a concurrency slot, or raise 429."""
         with self._lock:
             self._roll_day()
-            quota = self._config.daily_quota
+            quota = self.config.daily_quota
             if quota is not None and self._used >= quota:
                 seconds = int((self._next_reset() - utc_now()).total_seconds()) + 1
                 raise ApiError(429, "You have exceeded your daily quota of requests; please retry after the quota resets.",
                                headers={"Retry-After": str(seconds)})
-            if self._in_flight[scope] >= self._config.rate_limit_concurrency:
+            if self._in_flight[scope] >= self.config.rate_limit_concurrency:
                 raise ApiError(429, "You have made too many requests in a given amount of time; please retry later.",
                                headers={"Retry-After": "1"})
             self._used += 1
