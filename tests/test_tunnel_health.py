@@ -155,6 +155,7 @@ def test_no_public_url_is_down_without_sending(listener, bus):
 def test_periodic_checks_publish_reports_until_stopped(listener, bus, events):
     health = checker(listener, lambda: listener.url, bus, interval=0.05)
     health.start()
+    health.check_soon()
     try:
         wait_until(lambda: len([r for r in events.reports("tunnel_health") if r.value == "healthy"]) >= 3,
                    message="three periodic healthy reports")

@@ -15,17 +15,20 @@ from .health import (
 from .process import Backoff
 from .registration import APP_EVENT_TYPES, WebhookRegistrar, default_state_path
 from .service import TunnelService
+from .stack import TunnelStack, authorization_header
 from .state import TunnelState
 from .urls import normalize_public_url, webhook_url
 
 __all__ = [
     "APP_EVENT_TYPES",
+    "authorization_header",
     "Backoff",
     "HealthChecker",
     "HealthResult",
     "SELFTEST_EVENT_TYPE",
     "SELFTEST_ID_PREFIX",
     "TunnelService",
+    "TunnelStack",
     "TunnelState",
     "WebhookRegistrar",
     "default_state_path",

@@ -86,6 +86,7 @@ class HealthChecker:
         slow_after: float = 3.0,
         window: int = 5,
         tunnel_state: Callable[[], object] | None = None,
+        authorization: Callable[[], str | None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._url = public_webhook_url
@@ -95,6 +96,7 @@ class HealthChecker:
         self.timeout = timeout
         self.slow_after = slow_after
         self._tunnel_state = tunnel_state
+        self._authorization = authorization  # the Authorization header Codat's Portal adds, if the listener wants one
         self._transport = transport
         self._pending: dict[str, tuple[float, threading.Event, list[float]]] = {}
         self._pending_lock = threading.Lock()
@@ -117,9 +119,12 @@ class HealthChecker:
         return self._last.status if self._last else UNKNOWN
 
     def start(self) -> None:
+        """Check every ``interval`` seconds on a daemon thread (first check after one interval
+        or ``check_soon``)."""
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self._wake.clear()
         self._thread = threading.Thread(target=self._loop, name="tunnel-health", daemon=True)
         self._thread.start()
 
@@ -158,13 +163,16 @@ class HealthChecker:
     # ------------------------------------------------------------------ internals
 
     def _loop(self) -> None:
+        # The first check waits an interval (or check_soon): at start-up the tunnel is still connecting.
         while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.check_now()
             except Exception:
                 log.exception("tunnel self-test failed unexpectedly")
-            self._wake.wait(self.interval)
-            self._wake.clear()
 
     def _check(self) -> HealthResult:
         now = dt.datetime.now(dt.timezone.utc)
@@ -179,6 +187,9 @@ class HealthChecker:
             self._history.clear()
         secret = self._secret()
         delivery_id, body, headers = signed_selftest(secret, now=now)
+        authorization = self._authorization() if self._authorization else None
+        if authorization:
+            headers["Authorization"] = authorization
         arrived = threading.Event()
         seen: list[float] = []
         started = time.monotonic()
