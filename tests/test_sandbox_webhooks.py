@@ -13,7 +13,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from codatdesk.sandbox import Sandbox, SandboxConfig
 from tests.openapi_schemas import validate, validate_webhook
-from tests.sandbox_support import Receiver, Received, account_ids, client_for, direct_cost, wait_until
+from tests.sandbox_support import Receiver, Received, account_ids, client_for, direct_cost
 
 WRITE_EVENTS = ["directCosts.write.successful", "directCosts.write.unsuccessful",
                 "chartOfAccounts.write.successful", "chartOfAccounts.write.unsuccessful"]
