@@ -278,8 +278,11 @@ class ExpenseTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 tip = style_for(row.status).meaning
                 return f"{tip}\n{row.status_detail}" if row.status_detail else tip
-        if role == Qt.ItemDataRole.ToolTipRole and column in (Column.DESCRIPTION, Column.ACCOUNT, Column.SUPPLIER):
-            return self.display_text(row, column) or None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (Column.DESCRIPTION, Column.ACCOUNT, Column.SUPPLIER):
+                return self.display_text(row, column) or None
+            if column == Column.UPDATED:
+                return format_timestamp(row.updated_at)
         return None
 
     def display_text(self, row: ExpenseRow, column: Column) -> str:
@@ -302,7 +305,7 @@ class ExpenseTableModel(QAbstractTableModel):
         if column == Column.STATUS:
             return row.status.value
         if column == Column.UPDATED:
-            return format_timestamp(row.updated_at)
+            return format_timestamp(row.updated_at, seconds=False)
         return ""
 
     @staticmethod

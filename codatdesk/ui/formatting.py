@@ -29,10 +29,10 @@ def format_date(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def format_timestamp(value: dt.datetime | None) -> str:
-    """Local time to the second; stored times are UTC (naive ones are taken as UTC)."""
+def format_timestamp(value: dt.datetime | None, *, seconds: bool = True) -> str:
+    """Local time; stored times are UTC (naive ones are taken as UTC)."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

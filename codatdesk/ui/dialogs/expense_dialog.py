@@ -1,0 +1,228 @@
+"""Add or edit one expense, with the same rules as the CSV import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from codatdesk.importer import MAX_TEXT, looks_like_formula
+from codatdesk.money import ISO_4217, MoneyError, is_known_currency, parse_amount
+from codatdesk.states import ExpenseStatus
+from codatdesk.ui.status_style import is_dark_palette, style_for
+
+# form field -> (label with mnemonic, Expense attribute, required)
+FIELDS: dict[str, tuple[str, str, bool]] = {
+    "date": ("&Date", "expense_date", True),
+    "supplier": ("&Supplier", "supplier_name", True),
+    "description": ("Descr&iption", "description", False),
+    "account_code": ("&Account code", "account_code", True),
+    "account_name": ("Account &name", "account_name", False),
+    "bank_account": ("Paid &from (bank account)", "bank_account_code", True),
+    "tax_code": ("Ta&x code", "tax_code", False),
+    "net": ("N&et", "net", True),
+    "tax": ("&Tax", "tax", True),
+    "total": ("T&otal", "total", True),
+    "currency": ("&Currency", "currency", True),
+    "reference": ("&Reference", "reference", False),
+}
+_TEXT_LIMITS = {"supplier": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
+                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
+                "bank_account": MAX_TEXT["bank_account"], "tax_code": MAX_TEXT["tax_code"],
+                "reference": MAX_TEXT["reference"]}
+
+
+def validate(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form text -> (Expense attribute values, {field: problem}). Decimal amounts; totals must add up."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, (label, attribute, required) in FIELDS.items():
+        text = (raw.get(name) or "").strip()
+        pretty = label.replace("&", "")
+        if required and not text:
+            errors[name] = f"{pretty} is required"
+            continue
+        if name in _TEXT_LIMITS:
+            if len(text) > _TEXT_LIMITS[name]:
+                errors[name] = f"at most {_TEXT_LIMITS[name]} characters"
+            elif looks_like_formula(text):
+                errors[name] = "must not start with = + - @ (a spreadsheet would run it as a formula)"
+            values[attribute] = text
+    currency = (raw.get("currency") or "").strip().upper()
+    if currency and not is_known_currency(currency):
+        errors["currency"] = f"{currency!r} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)"
+    values["currency"] = currency
+    try:
+        values["expense_date"] = dt.date.fromisoformat((raw.get("date") or "").strip())
+    except ValueError:
+        errors.setdefault("date", "use a date like 2024-03-31")
+    amount_currency = currency if "currency" not in errors and currency else None
+    for name in ("net", "tax", "total"):
+        text = (raw.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            values[name] = parse_amount(text, amount_currency)
+        except MoneyError as exc:
+            errors[name] = str(exc)
+    if not any(k in errors for k in ("net", "tax", "total")) and all(k in values for k in ("net", "tax", "total")):
+        if values["net"] + values["tax"] != values["total"]:
+            errors["total"] = f"net + tax is {values['net'] + values['tax']}, not {values['total']}"
+    return values, errors
+
+
+class ExpenseDialog(QDialog):
+    """``values`` (Expense attributes) prefill an edit; ``result_values`` holds the cleaned values on accept."""
+
+    def __init__(self, values: dict[str, Any] | None = None, *, suppliers: list[str] | None = None,
+                 default_currency: str = "GBP", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit expense" if values else "Add expense")
+        self.result_values: dict[str, Any] = {}
+        self.inputs: dict[str, QWidget] = {}
+        self.error_labels: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        for name, (label_text, attribute, required) in FIELDS.items():
+            widget = self._make_input(name, default_currency, suppliers or [])
+            label = QLabel(label_text + (" *" if required else ""))
+            label.setBuddy(widget)
+            error = QLabel()
+            error.setObjectName("fieldError")
+            tones = style_for(ExpenseStatus.FAILED).tones(is_dark_palette(self.palette()))
+            error.setStyleSheet(f"color: {tones.text}; background: {tones.background}; padding: 1px 4px;")
+            error.setWordWrap(True)
+            error.hide()
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.addWidget(widget)
+            column.addWidget(error)
+            form.addRow(label, column)
+            self.inputs[name] = widget
+            self.error_labels[name] = error
+        self._total_follows = True  # total is filled from net + tax until the user types in it
+        if values:
+            self._fill(values)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._accept_if_valid)
+        self.buttons.rejected.connect(self.reject)
+        note = QLabel("* required. Amounts use a dot for decimals; total must equal net + tax.")
+        note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.buttons)
+        for name, widget in self.inputs.items():
+            if isinstance(widget, QLineEdit):
+                widget.textEdited.connect(lambda _text, n=name: self._edited(n))
+            elif isinstance(widget, QComboBox):
+                widget.editTextChanged.connect(lambda _text, n=name: self._edited(n))
+            elif isinstance(widget, QDateEdit):
+                widget.dateChanged.connect(lambda _d, n=name: self._edited(n))
+        self.revalidate(show=False)
+        self.resize(520, self.sizeHint().height())
+
+    def _make_input(self, name: str, default_currency: str, suppliers: list[str]) -> QWidget:
+        if name == "date":
+            edit = QDateEdit(QDate.currentDate())
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            return edit
+        if name == "currency":
+            combo = QComboBox()
+            combo.setEditable(True)
+            combo.addItems(sorted(ISO_4217))
+            combo.setCurrentText(default_currency)
+            combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            return combo
+        edit = QLineEdit()
+        if name in ("net", "tax", "total"):
+            edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+            edit.setPlaceholderText("0.00")
+        if name == "supplier" and suppliers:
+            from PySide6.QtWidgets import QCompleter
+
+            completer = QCompleter(sorted(set(suppliers)), edit)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            edit.setCompleter(completer)
+        return edit
+
+    def _fill(self, values: dict[str, Any]) -> None:
+        for name, (_label, attribute, _required) in FIELDS.items():
+            value = values.get(attribute)
+            if value is None:
+                continue
+            widget = self.inputs[name]
+            if isinstance(widget, QDateEdit):
+                widget.setDate(QDate(value.year, value.month, value.day))
+            elif isinstance(widget, QComboBox):
+                widget.setCurrentText(str(value))
+            elif isinstance(widget, QLineEdit):
+                widget.setText(format(value, "f") if isinstance(value, Decimal) else str(value))
+        self._total_follows = False
+
+    def raw_values(self) -> dict[str, str]:
+        raw = {}
+        for name, widget in self.inputs.items():
+            if isinstance(widget, QDateEdit):
+                raw[name] = widget.date().toString("yyyy-MM-dd")
+            elif isinstance(widget, QComboBox):
+                raw[name] = widget.currentText()
+            elif isinstance(widget, QLineEdit):
+                raw[name] = widget.text()
+        return raw
+
+    def set_values(self, raw: dict[str, str]) -> None:
+        """Type into the form (tests, paste-from-clipboard)."""
+        for name, text in raw.items():
+            widget = self.inputs[name]
+            if isinstance(widget, QDateEdit):
+                widget.setDate(QDate.fromString(text, "yyyy-MM-dd"))
+            elif isinstance(widget, QComboBox):
+                widget.setCurrentText(text)
+            else:
+                widget.setText(text)  # type: ignore[attr-defined]
+            self._edited(name)
+
+    def _edited(self, name: str) -> None:
+        if name == "total":
+            self._total_follows = False
+        elif name in ("net", "tax") and self._total_follows:
+            values, errors = validate(self.raw_values())
+            if "net" in values and "tax" in values and "net" not in errors and "tax" not in errors:
+                total = self.inputs["total"]
+                assert isinstance(total, QLineEdit)
+                total.setText(format(values["net"] + values["tax"], "f"))
+        self.revalidate(show=True, only_touched=name)
+
+    def revalidate(self, *, show: bool = True, only_touched: str | None = None) -> dict[str, str]:
+        _values, errors = validate(self.raw_values())
+        for name, label in self.error_labels.items():
+            message = errors.get(name, "")
+            # Show a problem once the field was touched (or on Save), not on an empty new form.
+            visible = bool(message) and show and (only_touched is None or name == only_touched or label.isVisible())
+            label.setText("⚠ " + message if message else "")
+            label.setVisible(visible)
+        return errors
+
+    def _accept_if_valid(self) -> None:
+        values, errors = validate(self.raw_values())
+        if errors:
+            self.revalidate(show=True)
+            return
+        self.result_values = values
+        self.accept()

@@ -1,0 +1,84 @@
+"""The few writes the window makes itself: manual expenses and hand-made mappings.
+
+The core has no API for these yet (asked for ``add_expense``/``update_expense``/
+``set_mapping``); until then they are short transactions on the core's engine,
+followed by the same ``ExpenseChanged`` event the core would publish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from codatdesk.events import EventBus, ExpenseChanged
+from codatdesk.importer import ensure_company
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.db import session_scope
+from codatdesk.store.models import Expense, Mapping, utcnow
+
+EDITABLE = (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
+FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
+          "tax_code", "net", "tax", "total", "currency", "reference")
+
+
+class NotEditable(Exception):
+    pass
+
+
+def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[str, Any]) -> int:
+    with session_scope(db) as session:
+        ensure_company(session, company_id)
+        expense = Expense(company_id=company_id, source_key="manual-" + uuid.uuid4().hex,
+                          **{k: values[k] for k in FIELDS if k in values})
+        session.add(expense)
+        session.flush()
+        expense_id = expense.id
+        status = ExpenseStatus(expense.status).value
+    if bus is not None:
+        bus.publish(ExpenseChanged(expense_id, company_id, status))
+    return expense_id
+
+
+def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any]) -> None:
+    """Edit an expense that is not pushed or failed (its history stays; it is not re-pushed by itself)."""
+    with session_scope(db) as session:
+        expense = session.get(Expense, expense_id)
+        if expense is None:
+            raise NotEditable("this expense no longer exists")
+        if ExpenseStatus(expense.status) not in EDITABLE:
+            raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
+        for key in FIELDS:
+            if key in values:
+                setattr(expense, key, values[key])
+        if "account_code" in values:
+            expense.account_id = None  # resolved again on the next push
+        if "supplier_name" in values:
+            expense.supplier_id = None
+        if "bank_account_code" in values:
+            expense.bank_account_id = None
+        if "tax_code" in values:
+            expense.tax_rate_id = None
+        expense.updated_at = utcnow()
+        session.add(expense)
+        company_id, status = expense.company_id, ExpenseStatus(expense.status).value
+    if bus is not None:
+        bus.publish(ExpenseChanged(expense_id, company_id, status))
+
+
+def set_mapping(db: Engine, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
+    """Map a local value (account code, supplier name, ...) to a Codat record; ``None`` removes the mapping."""
+    with session_scope(db) as session:
+        existing = session.exec(select(Mapping).where(
+            Mapping.company_id == company_id, Mapping.kind == kind, Mapping.local_value == local_value)).first()
+        if codat_id is None:
+            if existing is not None:
+                session.delete(existing)
+            return
+        if existing is None:
+            existing = Mapping(company_id=company_id, kind=kind, local_value=local_value, codat_id=codat_id)
+        existing.codat_id = codat_id
+        existing.updated_at = utcnow()
+        session.add(existing)

@@ -1,0 +1,846 @@
+"""The main window: the expenses table, its details, and the push workflow.
+
+Everything blocking (Codat HTTP, DB writes, imports) runs through
+``run_in_background``; core events arrive through the one ``CoreBridge``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlmodel import select
+
+from codatdesk import paths
+from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
+from codatdesk.importer import ImportReport
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.models import Company, Expense
+from codatdesk.ui import local_edits
+from codatdesk.ui.activity_view import ActivityView
+from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
+from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
+from codatdesk.ui.details_pane import DetailsPane
+from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+from codatdesk.ui.dialogs.import_report import ImportReportDialog
+from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
+from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
+from codatdesk.ui.export import export_csv, visible_rows
+from codatdesk.ui.formatting import format_money
+from codatdesk.ui.icons import app_icon
+from codatdesk.ui.mapping_view import MappingView
+from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
+from codatdesk.ui.status_style import is_dark_palette, status_icon
+from codatdesk.ui.store_read import make_read_engine, read_session
+from codatdesk.ui.ui_state import UiState
+from codatdesk.ui.workers import run_in_background
+
+log = logging.getLogger(__name__)
+
+NEEDS_ATTENTION = "attention"
+TAB_EXPENSES, TAB_MAPPING, TAB_CONNECTIONS, TAB_ACTIVITY = range(4)
+DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160, Column.ACCOUNT: 130,
+                  Column.NET: 78, Column.TAX: 66, Column.TOTAL: 84, Column.CURRENCY: 68, Column.STATUS: 146,
+                  Column.UPDATED: 124}
+
+
+class MainWindow(QMainWindow):
+    settingsRequested = Signal()
+    pushStarted = Signal(object)  # the core's PushBatch (tests and diagnostics)
+
+    def __init__(self, core: Any, *, ui_state: UiState | None = None, demo: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.demo = demo
+        self.ui_state = ui_state or UiState()
+        self.read_db = make_read_engine(core.db)
+        self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
+        self.setWindowIcon(app_icon())
+
+        self.bridge = CoreBridge(self)
+        self.model = ExpenseTableModel(self.read_db, self)
+        self.proxy = ExpenseFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.coalescer = RowRefreshCoalescer(self._refresh_rows, 50, self)
+
+        self._build_actions()
+        self._build_central()
+        self._build_menus_and_toolbar()
+        self.progress = PushProgressArea(self.statusBar())
+        self.health = HealthPanel(self.statusBar())
+        self.health.set_listener(getattr(core, "listener_url", None))
+        self._connect_bridge()
+
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._apply_colour_scheme())
+        self._dark = is_dark_palette(self.palette())
+        self.model.set_dark(self._dark)
+
+        self.reload_companies()
+        self._restore_state()
+        self._update_actions()
+        self.refresh_banner()
+        self.activity.reload()
+        self.connections.reload()
+
+    # ------------------------------------------------------------------ construction
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",  # noqa: ANN001
+                icon: QStyle.StandardPixmap | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                              if shortcut else tip)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work wherever the focus is
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.push_action = self._action("&Push selected", self.push_selected, "Ctrl+P",
+                                        "Send the selected expenses to Codat", sp.SP_ArrowUp)
+        self.push_action.setIcon(status_icon(ExpenseStatus.IN_PROGRESS, False))
+        self.retry_action = self._action("&Retry failed", self.retry_failed, "Ctrl+R",
+                                         "Push every failed or timed-out expense of this company again",
+                                         sp.SP_BrowserReload)
+        self.import_action = self._action("&Import CSV…", self.choose_csv_to_import, "Ctrl+I",
+                                          "Add expenses from a CSV file (all lines or none)", sp.SP_DialogOpenButton)
+        self.export_action = self._action("&Export view to CSV…", self.choose_export_path, "Ctrl+E",
+                                          "Save the rows shown, as sorted and filtered, to a CSV file",
+                                          sp.SP_DialogSaveButton)
+        self.add_action = self._action("&Add expense…", self.add_expense, "Ctrl+N", "Type in a new expense",
+                                       sp.SP_FileIcon)
+        self.edit_action = self._action("&Edit expense…", self.edit_selected, "F2",
+                                        "Change the selected expense (not pushed or failed only)")
+        self.delete_action = self._action("&Delete", self.delete_selected, QKeySequence.StandardKey.Delete,
+                                          "Delete the selected expenses that were never pushed", sp.SP_TrashIcon)
+        self.reset_action = self._action("Mark as &not pushed", self.reset_selected, None,
+                                         "Put failed or timed-out expenses back to Not pushed")
+        self.copy_action = self._action("&Copy rows", self.copy_selected, QKeySequence.StandardKey.Copy,
+                                        "Copy the selected rows as text")
+        self.reconcile_action = self._action("Check with Codat &now", self.reconcile_now, "F5",
+                                             "Ask Codat for the result of every push still in progress")
+        self.settings_action = self._action("&Settings…", self.settingsRequested.emit, "Ctrl+,",
+                                            "Codat API key, company, webhook listener")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.find_action = self._action("&Find", self.focus_search, QKeySequence.StandardKey.Find,
+                                        "Search the expenses")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.logs_action = self._action("Open &log folder", self.open_log_folder, None,
+                                        "Show the log files (attach them to a support request)")
+        self.about_action = self._action("&About codatdesk", self.show_about)
+
+    def _build_central(self) -> None:
+        self.banner = ConnectionBanner()
+        self.banner.reconnectRequested.connect(self.reconnect)
+        self.banner.checkRequested.connect(self.check_connection)
+        self.notice_label = QLabel()
+        self.notice_label.setObjectName("noticeBar")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
+
+        # Filter bar: company, status, search.
+        self.company_combo = QComboBox()
+        self.company_combo.setMinimumContentsLength(18)
+        self.company_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.company_combo.setAccessibleName("Company")
+        self.company_combo.currentIndexChanged.connect(self._on_company_changed)
+        company_label = QLabel("C&ompany:")
+        company_label.setBuddy(self.company_combo)
+        self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Status filter")
+        self.status_combo.addItem("All statuses", None)
+        self.status_combo.addItem(status_icon(ExpenseStatus.FAILED, False), "Needs attention (failed, timed out)",
+                                  NEEDS_ATTENTION)
+        for status in ExpenseStatus:
+            self.status_combo.addItem(status_icon(status, False), status.value, status.value)
+        self.status_combo.currentIndexChanged.connect(self._on_status_filter_changed)
+        status_label = QLabel("S&tatus:")
+        status_label.setBuddy(self.status_combo)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search supplier, description, account, amount, reason…  (Ctrl+F)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Search expenses")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)
+        self._search_timer.timeout.connect(lambda: self.proxy.set_search_text(self.search_edit.text()))
+        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        search_label = QLabel("Sea&rch:")
+        search_label.setBuddy(self.search_edit)
+        self.count_label = QLabel()
+        filters = QHBoxLayout()
+        filters.addWidget(company_label)
+        filters.addWidget(self.company_combo)
+        filters.addSpacing(12)
+        filters.addWidget(status_label)
+        filters.addWidget(self.status_combo)
+        filters.addSpacing(12)
+        filters.addWidget(search_label)
+        filters.addWidget(self.search_edit, 1)
+        filters.addWidget(self.count_label)
+
+        # The table.
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(Column.DATE, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        self.table.setAccessibleName("Expenses")
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
+        self.table.doubleClicked.connect(lambda _index: self.edit_selected())
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setSectionsMovable(True)
+        for column, width in DEFAULT_WIDTHS.items():
+            self.table.setColumnWidth(column, width)
+        # Description takes what is left, so the status column stays in view on a laptop screen.
+        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.edit_selected,
+                          context=Qt.ShortcutContext.WidgetShortcut)
+        enter.setObjectName("editOnEnter")
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+
+        self.details = DetailsPane(self.read_db)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1100, 320])
+        self.splitter.setChildrenCollapsible(True)
+
+        expenses_page = QWidget()
+        expenses_layout = QVBoxLayout(expenses_page)
+        expenses_layout.setContentsMargins(0, 4, 0, 0)
+        expenses_layout.addLayout(filters)
+        expenses_layout.addWidget(self.splitter, 1)
+
+        self.mapping = MappingView(self.read_db, self.core.db, refresh=self.refresh_reference_data)
+        self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.connections = ConnectionsView(self.read_db, self._chosen_connection)
+        self.connections.reconnectRequested.connect(self.reconnect)
+        self.connections.checkRequested.connect(self.check_connection)
+        self.activity = ActivityView(self.read_db)
+        self.activity.expenseActivated.connect(self.select_expense)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(expenses_page, "Expenses")
+        self.tabs.addTab(self.mapping, "Mapping")
+        self.tabs.addTab(self.connections, "Connections")
+        self.tabs.addTab(self.activity, "Webhook activity")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        for number in range(4):
+            QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self, lambda n=number: self.tabs.setCurrentIndex(n))
+            self.tabs.setTabToolTip(number, f"Ctrl+{number + 1}")
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 6, 8, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.notice_label)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.setTabOrder(self.company_combo, self.status_combo)
+        self.setTabOrder(self.status_combo, self.search_edit)
+        self.setTabOrder(self.search_edit, self.table)
+        self.setTabOrder(self.table, self.details.copy_button)
+        self.setTabOrder(self.details.copy_button, self.details.browser)
+        self.table.setFocus()
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for action in (self.import_action, self.export_action, None, self.settings_action, None, self.quit_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        expense_menu = menu.addMenu("E&xpenses")
+        for action in (self.push_action, self.retry_action, None, self.add_action, self.edit_action,
+                       self.reset_action, self.delete_action, None, self.copy_action, self.find_action,
+                       None, self.reconcile_action):
+            expense_menu.addSeparator() if action is None else expense_menu.addAction(action)
+        view_menu = menu.addMenu("&View")
+        for number, name in enumerate(("&Expenses", "&Mapping", "&Connections", "&Webhook activity")):
+            action = view_menu.addAction(name)
+            action.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # the window-wide shortcut is above
+            action.triggered.connect(lambda _checked=False, n=number: self.tabs.setCurrentIndex(n))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.logs_action)
+        help_menu.addAction(self.about_action)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        for action in (self.push_action, self.retry_action, None, self.import_action, self.export_action, None,
+                       self.add_action, self.delete_action, None, self.reconcile_action, self.settings_action):
+            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _connect_bridge(self) -> None:
+        b = self.bridge
+        b.connect_queued("expenseChanged", self.coalescer.on_expense_changed)
+        b.connect_queued("expensesImported", self._on_imported)
+        b.connect_queued("pushProgress", self.progress.on_progress)
+        b.connect_queued("notice", self._on_notice)
+        b.connect_queued("statusReport", self._on_status_report)
+        b.connect_queued("connectionChanged", self._on_connection_changed)
+        b.connect_queued("deliveryRecorded", self.activity.on_delivery_recorded)
+        b.attach(self.core.bus)
+
+    # ------------------------------------------------------------------ companies
+
+    def _chosen_connection(self, company_id: str) -> str | None:
+        if company_id == getattr(self.core, "company_id", None):
+            return self.core.settings.get("codat.connection_id")
+        return None
+
+    def reload_companies(self, select_id: str | None = None) -> None:
+        with read_session(self.read_db) as session:
+            companies = [(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))]
+            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
+        wanted = select_id or self.model.company_id or self.core.settings.get("ui.last_company_id") \
+            or getattr(self.core, "company_id", None)
+        self.company_combo.blockSignals(True)
+        self.company_combo.clear()
+        for company_id, name in companies:
+            if company_id in with_expenses or company_id == getattr(self.core, "company_id", None):
+                self.company_combo.addItem(name if name == company_id else f"{name}", company_id)
+                self.company_combo.setItemData(self.company_combo.count() - 1, company_id, Qt.ItemDataRole.ToolTipRole)
+        position = self.company_combo.findData(wanted) if wanted else -1
+        if position < 0 and self.company_combo.count():
+            position = 0
+        self.company_combo.setCurrentIndex(position)
+        self.company_combo.blockSignals(False)
+        self._on_company_changed()
+
+    @property
+    def company_id(self) -> str | None:
+        return self.company_combo.currentData()
+
+    def _on_company_changed(self, *_args: object) -> None:
+        company_id = self.company_id
+        if company_id != self.model.company_id or self.model.rowCount() == 0:
+            self.model.load(company_id)
+        self._update_count()
+        if company_id and company_id != self.core.settings.get("ui.last_company_id"):
+            try:
+                self.core.settings.set("ui.last_company_id", company_id)
+            except OSError:
+                log.warning("could not remember the last company", exc_info=True)
+        self.mapping.set_company(company_id)
+        self.refresh_banner()
+        self._on_selection_changed()
+
+    # ------------------------------------------------------------------ live updates
+
+    def _refresh_rows(self, expense_ids: set[int]) -> None:
+        self.model.refresh_rows(expense_ids)
+        if self.details.expense_id in expense_ids:
+            self.details.reload()
+        self._update_actions()
+
+    def _on_imported(self, event: ExpensesImported) -> None:
+        if event.company_id != self.model.company_id:
+            self.reload_companies(select_id=event.company_id)
+        else:
+            self.model.sync()
+            self.mapping.reload()
+
+    def _on_status_report(self, report: StatusReport) -> None:
+        self.health.apply(report)
+        if report.key == "connection":
+            self.refresh_banner()
+
+    def _on_connection_changed(self, event: ConnectionChanged) -> None:
+        self.connections.reload()
+        self.refresh_banner()
+        self.health.apply(StatusReport("connection", event.status, {"company_id": event.company_id}))
+
+    def _on_notice(self, notice: Notice) -> None:
+        if notice.level == "error" and notice.topic != "connection":  # the banner covers the connection
+            self.show_notice(notice.message)
+        else:
+            self.statusBar().showMessage(notice.message, 10_000)
+
+    def show_notice(self, message: str) -> None:
+        self.notice_label.setText(f"⚠ {message}")
+        self._style_notice()
+        self.notice_label.show()
+        QTimer.singleShot(30_000, self.notice_label, self.notice_label.hide)
+
+    def _style_notice(self) -> None:
+        from codatdesk.ui.status_style import style_for
+
+        tones = style_for(ExpenseStatus.TIMED_OUT).tones(self._dark)
+        self.notice_label.setStyleSheet(f"#noticeBar {{ background: {tones.background}; color: {tones.text}; "
+                                        f"padding: 6px; border-radius: 4px; }}")
+
+    def refresh_banner(self) -> None:
+        self.banner.show_problem(connection_problem(self.read_db, self.company_id, self._chosen_connection))
+
+    # ------------------------------------------------------------------ selection
+
+    def selected_ids(self) -> list[int]:
+        rows = self.table.selectionModel().selectedRows()
+        return [index.data(IdRole) for index in sorted(rows, key=lambda i: i.row())]
+
+    def selected_rows(self) -> list:  # noqa: ANN201
+        return [row for row in (self.model.row_for_id(i) for i in self.selected_ids()) if row is not None]
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        self.details.show_selection(self.selected_ids())
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        rows = self.selected_rows()
+        statuses = {row.status for row in rows}
+        self.push_action.setEnabled(bool(rows))
+        self.edit_action.setEnabled(len(rows) == 1 and rows[0].status in local_edits.EDITABLE)
+        self.delete_action.setEnabled(ExpenseStatus.NOT_PUSHED in statuses)
+        self.reset_action.setEnabled(bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
+        self.copy_action.setEnabled(bool(rows))
+        self.export_action.setEnabled(self.proxy.rowCount() > 0)
+        self.retry_action.setEnabled(self.company_id is not None)
+        self.add_action.setEnabled(True)
+
+    def _update_count(self, *_args: object) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count_label.setText(f"{shown} of {total} shown" if shown != total else f"{total} expenses")
+        self.export_action.setEnabled(shown > 0)
+
+    def select_expense(self, expense_id: int) -> bool:
+        """Show and select one expense (from the activity view, after adding one)."""
+        position = self.model.position_of(expense_id)
+        if position is None:
+            row = None
+            with read_session(self.read_db) as session:
+                row = session.get(Expense, expense_id)
+            if row is None or row.company_id == self.company_id:
+                return False
+            self.reload_companies(select_id=row.company_id)
+            position = self.model.position_of(expense_id)
+            if position is None:
+                return False
+        index = self.proxy.mapFromSource(self.model.index(position, 0))
+        if not index.isValid():  # hidden by the filters: clear them rather than select nothing
+            self.status_combo.setCurrentIndex(0)
+            self.search_edit.clear()
+            self.proxy.set_search_text("")
+            index = self.proxy.mapFromSource(self.model.index(position, 0))
+        self.tabs.setCurrentIndex(TAB_EXPENSES)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+        self.table.setFocus()
+        return True
+
+    def _on_status_filter_changed(self, *_args: object) -> None:
+        value = self.status_combo.currentData()
+        if value is None:
+            self.proxy.set_status_filter(None)
+        elif value == NEEDS_ATTENTION:
+            self.proxy.set_status_filter({ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT})
+        else:
+            self.proxy.set_status_filter({ExpenseStatus(value)})
+        self._update_count()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(TAB_EXPENSES)
+        self.search_edit.setFocus()
+        self.search_edit.selectAll()
+
+    def _on_tab_changed(self, index: int) -> None:
+        if index == TAB_CONNECTIONS:
+            self.connections.reload()
+        elif index == TAB_ACTIVITY:
+            self.activity.reload()
+        elif index == TAB_MAPPING:
+            self.mapping.reload()
+
+    def _show_context_menu(self, position) -> None:  # noqa: ANN001
+        menu = QMenu(self)
+        for action in (self.push_action, self.reset_action, None, self.edit_action, self.delete_action, None,
+                       self.copy_action):
+            menu.addSeparator() if action is None else menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(position))
+
+    # ------------------------------------------------------------------ push
+
+    def describe(self, expense_id: int) -> str:
+        row = self.model.row_for_id(expense_id)
+        if row is None:
+            return f"expense #{expense_id}"
+        return f"{row.date.isoformat()} · {row.supplier} · {format_money(row.total, row.currency)} {row.currency}"
+
+    def push_selected(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            self.statusBar().showMessage("Select the expenses to push first.", 5000)
+            return
+        self.push_ids(ids)
+
+    def push_ids(self, ids: list[int]) -> None:
+        self.push_action.setEnabled(False)
+        self.statusBar().showMessage(f"Checking {len(ids)} expense(s) before sending…")
+        run_in_background(lambda: self.core.check_pushable(ids),
+                          lambda problems: self._confirm_push(ids, problems), self._background_failed, owner=self)
+
+    def _confirm_push(self, ids: list[int], problems: list) -> None:
+        self._update_actions()
+        self.statusBar().clearMessage()
+        blocked = {p.expense_id for p in problems}
+        pushable = [i for i in ids if i not in blocked]
+        if not problems:
+            self._start_push(pushable)
+            return
+        dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason) for p in problems],
+                                    len(pushable), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if pushable:
+            dialog.accepted.connect(lambda: self._start_push(pushable))
+        self.push_problems_dialog = dialog
+        dialog.open()
+
+    def _start_push(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        run_in_background(lambda: self.core.push(ids), self._on_batch_started, self._background_failed, owner=self)
+
+    def _on_batch_started(self, batch: Any) -> None:
+        if batch.total > 1:
+            self.progress.track(batch)
+        else:
+            self.statusBar().showMessage("Sent to Codat; the status changes when Codat answers.", 8000)
+        self.pushStarted.emit(batch)
+
+    def retry_failed(self) -> None:
+        company_id = self.company_id
+        failed = [r.id for r in (self.model.row_at(i) for i in range(self.model.rowCount()))
+                  if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+        if not failed:
+            self.statusBar().showMessage("Nothing to retry: no failed or timed-out expenses here.", 6000)
+            return
+        run_in_background(lambda: self.core.retry_failed(company_id), self._on_batch_started,
+                          self._background_failed, owner=self)
+
+    def reconcile_now(self) -> None:
+        run_in_background(self.core.reconcile_now, lambda _r: self.statusBar().showMessage(
+            "Checking every push in progress with Codat…", 6000), self._background_failed, owner=self)
+
+    # ------------------------------------------------------------------ other actions
+
+    def reset_selected(self) -> None:
+        ids = [r.id for r in self.selected_rows() if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+        if not ids:
+            return
+
+        def reset_all() -> int:
+            for expense_id in ids:
+                self.core.reset_expense(expense_id)
+            return len(ids)
+
+        run_in_background(reset_all, lambda n: self.statusBar().showMessage(f"{n} expense(s) back to Not pushed.",
+                                                                            6000), self._background_failed, owner=self)
+
+    def delete_selected(self) -> None:
+        rows = self.selected_rows()
+        deletable = [r.id for r in rows if r.status is ExpenseStatus.NOT_PUSHED]
+        kept = len(rows) - len(deletable)
+        if not deletable:
+            return
+        text = f"Delete {len(deletable)} expense(s) that were never pushed? This cannot be undone."
+        if kept:
+            text += f"\n\n{kept} selected expense(s) were pushed and stay (the ledger keeps its audit trail)."
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete expenses", text,
+                          QMessageBox.StandardButton.Cancel, self)
+        delete_button = box.addButton(f"&Delete {len(deletable)}", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: button is delete_button and self._delete(deletable))
+        self.delete_box = box
+        box.open()
+
+    def _delete(self, ids: list[int]) -> None:
+        def done(count: int) -> None:
+            self.model.refresh_rows(ids)
+            self.statusBar().showMessage(f"{count} expense(s) deleted.", 6000)
+
+        run_in_background(lambda: self.core.delete_expenses(ids), done, self._background_failed, owner=self)
+
+    def copy_selected(self) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            return
+        lines = ["\t".join(self.model.headerData(c, Qt.Orientation.Horizontal) for c in Column)]
+        for row in rows:
+            lines.append("\t".join(self.model.display_text(row, c) for c in Column))
+        QGuiApplication.clipboard().setText("\n".join(lines))
+        self.statusBar().showMessage(f"{len(rows)} row(s) copied.", 4000)
+
+    def _suppliers(self) -> list[str]:
+        return sorted({self.model.row_at(i).supplier for i in range(self.model.rowCount())})
+
+    def add_expense(self) -> None:
+        company_id = self.company_id or getattr(self.core, "company_id", None)
+        if company_id is None:
+            from codatdesk.importer import LOCAL_COMPANY_ID
+
+            company_id = LOCAL_COMPANY_ID
+        currency = self.model.row_at(0).currency if self.model.rowCount() else "GBP"
+        dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        bus = self.core.bus
+
+        def save() -> None:
+            values = dialog.result_values
+            run_in_background(lambda: local_edits.add_expense(self.core.db, bus, company_id, values),
+                              self._after_add, self._background_failed, owner=self)
+
+        dialog.accepted.connect(save)
+        self.expense_dialog = dialog
+        dialog.open()
+
+    def _after_add(self, expense_id: int) -> None:
+        if self.model.company_id is not None and self.company_combo.findData(self.model.company_id) < 0:
+            self.reload_companies()
+        self.model.refresh_row(expense_id)
+        if self.company_combo.count() == 0 or self.model.position_of(expense_id) is None:
+            self.reload_companies()
+        self.select_expense(expense_id)
+        self.statusBar().showMessage("Expense added. Push it with Ctrl+P.", 6000)
+
+    def edit_selected(self) -> None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return
+        row = rows[0]
+        if row.status not in local_edits.EDITABLE:
+            self.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
+            return
+        with read_session(self.read_db) as session:
+            expense = session.get(Expense, row.id)
+            values = {k: getattr(expense, k) for k in local_edits.FIELDS} if expense else None
+        if values is None:
+            return
+        dialog = ExpenseDialog(values, suppliers=self._suppliers(), parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        bus = self.core.bus
+
+        def save() -> None:
+            changed = dialog.result_values
+            run_in_background(lambda: local_edits.update_expense(self.core.db, bus, row.id, changed),
+                              lambda _r: self.statusBar().showMessage("Expense saved.", 5000),
+                              self._background_failed, owner=self)
+
+        dialog.accepted.connect(save)
+        self.expense_dialog = dialog
+        dialog.open()
+
+    # ------------------------------------------------------------------ import / export
+
+    def choose_csv_to_import(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Import expenses from CSV", str(Path.home()),
+                                                    "CSV files (*.csv);;All files (*)")
+        if path:
+            self.import_csv_file(path)
+
+    def import_csv_file(self, path: str) -> None:
+        company_id = self.company_id or getattr(self.core, "company_id", None)
+        self.statusBar().showMessage(f"Importing {path}…")
+        run_in_background(lambda: self.core.import_csv(path, company_id), self._show_import_report,
+                          self._background_failed, owner=self)
+
+    def _show_import_report(self, report: ImportReport) -> None:
+        self.statusBar().showMessage(report.summary(), 8000)
+        if report.ok and report.added:
+            self.reload_companies(select_id=self.company_id or getattr(self.core, "company_id", None))
+            self.model.sync()
+        dialog = ImportReportDialog(report, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.import_dialog = dialog
+        dialog.open()
+
+    def choose_export_path(self) -> None:
+        name = f"codatdesk-{self.company_id or 'expenses'}-{dt.date.today().isoformat()}.csv"
+        path, _filter = QFileDialog.getSaveFileName(self, "Export the rows shown to CSV",
+                                                    str(Path.home() / name), "CSV files (*.csv)")
+        if path:
+            self.export_view_to(path)
+
+    def export_view_to(self, path: str) -> int:
+        rows = visible_rows(self.proxy)
+        try:
+            count = export_csv(rows, path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
+            return 0
+        self.statusBar().showMessage(f"{count} row(s) exported to {path}", 8000)
+        return count
+
+    # ------------------------------------------------------------------ Codat lists and connections
+
+    def refresh_reference_data(self, company_id: str) -> None:
+        def done(counts: dict[str, int]) -> None:
+            self.mapping.set_busy(False)
+            self.mapping.reload()
+            self.statusBar().showMessage("Codat lists refreshed: " + ", ".join(
+                f"{n} {k}" for k, n in counts.items()), 8000)
+
+        def failed(error: BaseException) -> None:
+            self.mapping.set_busy(False)
+            self._background_failed(error)
+
+        run_in_background(lambda: self.core.refresh_reference_data(company_id), done, failed, owner=self)
+
+    def check_connection(self, company_id: str) -> None:
+        self.statusBar().showMessage("Asking Codat for the connection status…")
+
+        def done(status: str) -> None:
+            self.statusBar().showMessage(f"The connection is {status}.", 8000)
+            self.health.apply(StatusReport("connection", status, {"company_id": company_id}))
+            self.connections.reload()
+            self.refresh_banner()
+
+        run_in_background(lambda: self.core.check_connection(company_id), done, self._background_failed, owner=self)
+
+    def reconnect(self, info: ConnectionInfo | None) -> None:
+        if info is not None and open_link(info.link_url):
+            self.statusBar().showMessage("Codat's link page opened in your browser. Press Check again when done.",
+                                         15_000)
+        else:
+            self.tabs.setCurrentIndex(TAB_CONNECTIONS)
+            self.statusBar().showMessage("Codat gave no link for this connection: reconnect it in Codat's portal.",
+                                         15_000)
+
+    # ------------------------------------------------------------------ errors
+
+    def _background_failed(self, error: BaseException) -> None:
+        from codatdesk.ui.messages import user_message
+
+        self._update_actions()
+        title, text = user_message(error)
+        log.warning("background action failed: %s", error, exc_info=error)
+        self.statusBar().showMessage(text, 10_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.error_box = box
+        box.open()
+
+    # ------------------------------------------------------------------ colour scheme and state
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_colour_scheme()
+        super().changeEvent(event)
+
+    def _apply_colour_scheme(self) -> None:
+        if not hasattr(self, "connections"):  # a palette event during construction
+            return
+        dark = is_dark_palette(QApplication.palette())
+        if dark == getattr(self, "_dark", None):
+            return
+        self._dark = dark
+        self.model.set_dark(dark)
+        self.push_action.setIcon(status_icon(ExpenseStatus.IN_PROGRESS, dark))
+        self.details.reload()
+        self.banner.restyle()
+        self.health.restyle()
+        self.activity.restyle()
+        self.mapping.restyle()
+        self.connections.reload()
+        if self.notice_label.isVisible():
+            self._style_notice()
+
+    def _restore_state(self) -> None:
+        if not self.ui_state.restore_window(self):
+            screen = self.screen().availableGeometry() if self.screen() else None
+            width = min(1440, screen.width() - 40) if screen else 1440
+            height = min(820, screen.height() - 60) if screen else 820
+            self.resize(max(960, width), max(600, height))
+        self.ui_state.restore_splitter(self.splitter, "expenses")
+        self.ui_state.restore_header(self.table.horizontalHeader(), "expenses")
+        self.ui_state.restore_header(self.activity.table.horizontalHeader(), "activity")
+        tab = self.ui_state.value("main/tab")
+        if tab is not None:
+            try:
+                self.tabs.setCurrentIndex(int(tab))
+            except (TypeError, ValueError):
+                pass
+
+    def save_state(self) -> None:
+        self.ui_state.save_window(self)
+        self.ui_state.save_splitter(self.splitter, "expenses")
+        self.ui_state.save_header(self.table.horizontalHeader(), "expenses")
+        self.ui_state.save_header(self.activity.table.horizontalHeader(), "activity")
+        self.ui_state.set_value("main/tab", self.tabs.currentIndex())
+        self.ui_state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        running = self.progress.running()
+        if running and not getattr(self, "_confirmed_close", False):
+            answer = QMessageBox.question(
+                self, "Pushes still running",
+                f"{len(running)} push batch(es) are still sending. Quit anyway? Expenses already sent stay "
+                "in progress and get their result the next time codatdesk runs.")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.save_state()
+        self.bridge.detach()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ help
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
+
+    def show_about(self) -> None:
+        from codatdesk import __version__
+
+        QMessageBox.about(self, "About codatdesk",
+                          f"<b>codatdesk {__version__}</b><p>Push expenses to your accounting software through "
+                          f"Codat and watch them land.</p><p>Data: {paths.data_dir()}<br>Logs: {paths.log_dir()}</p>")

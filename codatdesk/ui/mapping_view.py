@@ -1,0 +1,348 @@
+"""Mapping: how the codes and names in your expenses match Codat's accounts, suppliers and tax rates.
+
+The matching mirrors ``codatdesk.engine.reference.Resolver`` (hand-made mapping,
+then Codat id, code or name, case-insensitive) and says *how* each value matched,
+so an accountant can fix the ones that will not push before pushing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.models import Expense, Mapping, ReferenceRecord
+from codatdesk.ui.formatting import format_timestamp
+from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
+from codatdesk.ui.local_edits import set_mapping
+from codatdesk.ui.store_read import read_session
+from codatdesk.ui.workers import run_in_background
+
+KINDS = {  # mapping kind -> (label, reference data types searched, match by code)
+    "account": ("Account", ("accounts",), True),
+    "bankAccount": ("Paid from", ("bankAccounts", "accounts"), True),
+    "supplier": ("Supplier", ("suppliers",), False),
+    "taxRate": ("Tax rate", ("taxRates",), True),
+}
+DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "suppliers": "suppliers",
+                    "taxRates": "tax rates"}
+
+# outcome -> how it looks (re-using the status styles: ok, will change, needs you)
+MATCHED, CREATED, NEEDS_YOU = "matched", "created", "needs you"
+_OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING, NEEDS_YOU: ExpenseStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    kind: str
+    local_value: str
+    local_name: str  # account name from the expenses, if any
+    used_by: int
+    codat_id: str | None
+    codat_label: str
+    how: str  # sentence: "by nominal code", "mapped by hand", "will be created on push", ...
+    outcome: str  # matched|created|needs you
+
+
+def _label(record: ReferenceRecord) -> str:
+    return " · ".join(p for p in (record.code, record.name) if p) or record.codat_id
+
+
+def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow], dict[str, list[ReferenceRecord]]]:
+    with read_session(engine) as session:
+        records: dict[str, list[ReferenceRecord]] = {}
+        for record in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
+                                   .order_by(ReferenceRecord.code, ReferenceRecord.name)):
+            records.setdefault(record.data_type, []).append(record)
+        mappings = {(m.kind, m.local_value.casefold()): m.codat_id
+                    for m in session.exec(select(Mapping).where(Mapping.company_id == company_id))}
+        columns = {"account": Expense.account_code, "bankAccount": Expense.bank_account_code,
+                   "supplier": Expense.supplier_name, "taxRate": Expense.tax_code}
+        used: dict[str, Counter[str]] = {}
+        for kind, column in columns.items():
+            used[kind] = Counter({value: count for value, count in session.exec(
+                select(column, func.count()).where(Expense.company_id == company_id).group_by(column)) if value})
+        account_names = {code: name for code, name in session.exec(
+            select(Expense.account_code, Expense.account_name).where(
+                Expense.company_id == company_id, Expense.account_name != ""))}
+        session.expunge_all()
+    by_id = {r.codat_id: r for recs in records.values() for r in recs}
+    rows = []
+    for kind, counter in used.items():
+        _label_text, data_types, by_code = KINDS[kind]
+        for value, count in sorted(counter.items(), key=lambda kv: kv[0].casefold()):
+            rows.append(_match(kind, value, account_names.get(value, "") if kind == "account" else "", count,
+                               [r for t in data_types for r in records.get(t, [])], by_code, mappings, by_id))
+    return rows, records
+
+
+def _match(kind: str, value: str, local_name: str, count: int, candidates: list[ReferenceRecord], by_code: bool,
+           mappings: dict[tuple[str, str], str], by_id: dict[str, ReferenceRecord]) -> MappingRow:
+    wanted = value.strip().casefold()
+    mapped = mappings.get((kind, wanted))
+    if mapped:
+        record = by_id.get(mapped)
+        label = _label(record) if record else mapped
+        how = "mapped by hand" if record else "mapped by hand (not in the cached list; refresh)"
+        return MappingRow(kind, value, local_name, count, mapped, label, how, MATCHED)
+    for test, how in ((lambda r: r.codat_id.casefold() == wanted, "by Codat id"),
+                      (lambda r: by_code and bool(r.code) and r.code.casefold() == wanted,
+                       "by nominal code" if kind in ("account", "bankAccount") else "by code"),
+                      (lambda r: bool(r.name) and r.name.casefold() == wanted, "by name")):
+        for record in candidates:
+            if test(record):
+                return MappingRow(kind, value, local_name, count, record.codat_id, _label(record), how, MATCHED)
+    if kind == "account" and local_name:
+        return MappingRow(kind, value, local_name, count, None, f"{value} · {local_name}",
+                          "will be created on push", CREATED)
+    consequence = {
+        "account": "not in Codat: map it by hand, or give the expenses an account name so it can be created",
+        "bankAccount": "not in Codat: sent as typed and likely refused; map it by hand",
+        "supplier": "not in Codat: pushed without a supplier link; map it by hand to link one",
+        "taxRate": "not in Codat: pushed without a tax rate; map it by hand",
+    }[kind]
+    return MappingRow(kind, value, local_name, count, None, "", consequence, NEEDS_YOU)
+
+
+class MappingModel(QAbstractTableModel):
+    HEADERS = ("Kind", "Your value", "Used by", "Codat record", "How it matches")
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.rows: list[MappingRow] = []
+        self.dark = False
+
+    def set_rows(self, rows: list[MappingRow]) -> None:
+        # A small list replaced as a whole after an explicit refresh: a reset is right here.
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def set_dark(self, dark: bool) -> None:
+        self.dark = dark
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 4), self.index(len(self.rows) - 1, 4))
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            values = (KINDS[row.kind][0], row.local_value + (f" · {row.local_name}" if row.local_name else ""),
+                      str(row.used_by), row.codat_label or "—", row.how)
+            return values[column]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return row.used_by if column == 2 else None
+        if column == 4:
+            status = _OUTCOME_STATUS[row.outcome]
+            tones = style_for(status).tones(self.dark)
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(status, self.dark)
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(tones.background))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor(tones.text))
+        return None
+
+
+class MappingView(QWidget):
+    """Shows the matches for one company; Refresh fetches Codat's lists in a worker."""
+
+    statusMessage = Signal(str)
+
+    def __init__(self, read_engine: Engine, write_engine: Engine, *, refresh: Callable[[str], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._engine = read_engine
+        self._write_engine = write_engine
+        self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
+        self._company_id: str | None = None
+        self._records: dict[str, list[ReferenceRecord]] = {}
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.refresh_button = QPushButton("Re&fresh from Codat")
+        self.refresh_button.setToolTip("Fetch the company's accounts, bank accounts, suppliers and tax rates again")
+        self.refresh_button.clicked.connect(self.request_refresh)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter values…")
+        self.search.setClearButtonEnabled(True)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.search)
+        top.addWidget(self.refresh_button)
+
+        self.model = MappingModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setAccessibleName("Mappings")
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+
+        self.editor_label = QLabel("&Map to:")
+        self.choice = QComboBox()
+        self.choice.setMinimumContentsLength(30)
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.editor_label.setBuddy(self.choice)
+        self.save_button = QPushButton("&Save mapping")
+        self.save_button.clicked.connect(self._save)
+        self.clear_button = QPushButton("Clear &mapping")
+        self.clear_button.clicked.connect(self._clear)
+        editor = QHBoxLayout()
+        editor.addWidget(self.editor_label)
+        editor.addWidget(self.choice, 1)
+        editor.addWidget(self.save_button)
+        editor.addWidget(self.clear_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(editor)
+        self._on_current_changed()
+
+    @property
+    def company_id(self) -> str | None:
+        return self._company_id
+
+    def set_company(self, company_id: str | None) -> None:
+        self._company_id = company_id
+        self.reload()
+
+    def set_busy(self, busy: bool) -> None:
+        self.refresh_button.setEnabled(not busy and self._company_id is not None)
+        self.refresh_button.setText("Refreshing…" if busy else "Re&fresh from Codat")
+
+    def request_refresh(self) -> None:
+        if self._company_id:
+            self.set_busy(True)
+            self._refresh(self._company_id)
+
+    def reload(self) -> None:
+        self.model.set_dark(is_dark_palette(self.palette()))
+        if self._company_id is None:
+            self.model.set_rows([])
+            self._records = {}
+            self.summary.setText("Choose a company to see how its codes match Codat.")
+            self.refresh_button.setEnabled(False)
+            return
+        self.refresh_button.setEnabled(True)
+        rows, self._records = build_mapping_rows(self._engine, self._company_id)
+        self.model.set_rows(rows)
+        self.table.resizeColumnsToContents()
+        counts = ", ".join(f"{len(self._records.get(t, []))} {label}" for t, label in DATA_TYPE_LABELS.items())
+        fetched = max((r.fetched_at for recs in self._records.values() for r in recs), default=None)
+        needs = sum(r.outcome == NEEDS_YOU for r in rows)
+        if fetched is None:
+            text = "Codat's lists have not been fetched for this company yet. Press Refresh from Codat."
+        else:
+            text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
+        if needs:
+            text += f" <b>{needs} value(s) need a mapping.</b>"
+        self.summary.setText(text)
+        self._on_current_changed()
+
+    def restyle(self) -> None:
+        self.model.set_dark(is_dark_palette(self.palette()))
+
+    def selected_row(self) -> MappingRow | None:
+        index = self.table.selectionModel().currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.rows[self.proxy.mapToSource(index).row()]
+
+    def _on_current_changed(self, *_args: object) -> None:
+        row = self.selected_row()
+        self.choice.clear()
+        enabled = row is not None
+        for widget in (self.choice, self.save_button, self.clear_button):
+            widget.setEnabled(enabled)
+        if row is None:
+            return
+        self.choice.addItem("— choose a Codat record —", None)
+        for data_type in KINDS[row.kind][1]:
+            for record in self._records.get(data_type, []):
+                self.choice.addItem(f"{_label(record)}  [{DATA_TYPE_LABELS[data_type]}]", record.codat_id)
+        if row.codat_id:
+            position = self.choice.findData(row.codat_id)
+            self.choice.setCurrentIndex(max(0, position))
+        self.clear_button.setEnabled(row.how.startswith("mapped by hand"))
+
+    def _save(self) -> None:
+        row = self.selected_row()
+        codat_id = self.choice.currentData()
+        if row is None or self._company_id is None or not codat_id:
+            return
+        message = f"{KINDS[row.kind][0]} {row.local_value} now maps to {self.choice.currentText()}"
+        self._write(row, codat_id, message)
+
+    def _clear(self) -> None:
+        row = self.selected_row()
+        if row is None or self._company_id is None:
+            return
+        self._write(row, None, f"Mapping of {KINDS[row.kind][0].lower()} {row.local_value} cleared")
+
+    def _write(self, row: MappingRow, codat_id: str | None, message: str) -> None:
+        company_id = self._company_id
+        assert company_id is not None
+
+        def done(_result: object) -> None:
+            self.statusMessage.emit(message)
+            self._reselect_after_reload(row)
+
+        def failed(error: BaseException) -> None:
+            self.statusMessage.emit(f"Could not save the mapping: {error}")
+
+        run_in_background(lambda: set_mapping(self._write_engine, company_id, row.kind, row.local_value, codat_id),
+                          done, failed, owner=self)
+
+    def _reselect_after_reload(self, row: MappingRow) -> None:
+        self.reload()
+        for position, candidate in enumerate(self.model.rows):
+            if (candidate.kind, candidate.local_value) == (row.kind, row.local_value):
+                index = self.proxy.mapFromSource(self.model.index(position, 0))
+                self.table.selectionModel().setCurrentIndex(
+                    index, self.table.selectionModel().SelectionFlag.ClearAndSelect
+                    | self.table.selectionModel().SelectionFlag.Rows)
+                break

@@ -1,0 +1,194 @@
+"""Status bar pieces: push progress with Cancel, and health (listener, tunnel, Codat, rate limit, last webhook)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+from codatdesk.events import PushProgress, StatusReport
+from codatdesk.states import ExpenseStatus
+from codatdesk.ui.formatting import format_timestamp
+from codatdesk.ui.status_style import is_dark_palette, status_pixmap
+
+# Health reuses the status glyphs so "good/bad/working" look the same everywhere.
+HEALTH_GLYPH = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS,
+                "unknown": ExpenseStatus.NOT_PUSHED, "warn": ExpenseStatus.TIMED_OUT}
+
+
+class PushProgressWidget(QWidget):
+    """One batch: "Pushing 3 of 10 · 3 sent" [=====    ] [Cancel]."""
+
+    cancelRequested = Signal(int)
+
+    def __init__(self, batch_id: int, total: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.batch_id = batch_id
+        self.batch: Any = None  # the core's PushBatch once known (progress can arrive first)
+        self.finished = False
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.bar.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop sending the rest of this batch (rows already sent stay sent)")
+        self.cancel_button.clicked.connect(self._cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.update_progress(PushProgress(batch_id, 0, total, "starting"))
+
+    def update_progress(self, event: PushProgress) -> None:
+        self.bar.setRange(0, max(1, event.total))
+        self.bar.setValue(event.done)
+        if event.finished:
+            self.finished = True
+            self.label.setText(f"Push finished: {event.message}" if event.message else "Push finished")
+            self.cancel_button.hide()
+        else:
+            detail = f" · {event.message}" if event.message else ""
+            self.label.setText(f"Pushing {event.done} of {event.total}{detail}")
+        self.setAccessibleDescription(self.label.text())
+
+    def _cancel(self) -> None:
+        if self.batch is not None:
+            self.batch.cancel()
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Cancelling…")
+        self.cancelRequested.emit(self.batch_id)
+
+
+class PushProgressArea:
+    """Keeps one progress widget per running batch in the status bar; removes finished ones after a while."""
+
+    LINGER_MS = 6000
+
+    def __init__(self, status_bar: QStatusBar) -> None:
+        self._status_bar = status_bar
+        self.widgets: dict[int, PushProgressWidget] = {}
+
+    def track(self, batch: Any) -> PushProgressWidget:
+        widget = self._widget(batch.id, batch.total)
+        widget.batch = batch
+        return widget
+
+    def on_progress(self, event: PushProgress) -> None:
+        widget = self._widget(event.batch_id, event.total)
+        widget.update_progress(event)
+        if event.finished:
+            QTimer.singleShot(self.LINGER_MS, widget, lambda: self._remove(event.batch_id))
+
+    def _widget(self, batch_id: int, total: int) -> PushProgressWidget:
+        widget = self.widgets.get(batch_id)
+        if widget is None:
+            widget = PushProgressWidget(batch_id, total)
+            self.widgets[batch_id] = widget
+            self._status_bar.insertPermanentWidget(0, widget)
+            widget.show()
+        return widget
+
+    def _remove(self, batch_id: int) -> None:
+        widget = self.widgets.pop(batch_id, None)
+        if widget is not None:
+            self._status_bar.removeWidget(widget)
+            widget.deleteLater()
+
+    def running(self) -> list[PushProgressWidget]:
+        return [w for w in self.widgets.values() if not w.finished]
+
+
+class HealthItem(QWidget):
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.state = "unknown"
+        self.icon = QLabel()
+        self.text = QLabel(f"{title}: …")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.text)
+        self.set(f"{title}: …", "unknown")
+
+    def set(self, text: str, state: str, tooltip: str = "") -> None:
+        self.state = state
+        self.text.setText(text)
+        self.icon.setPixmap(status_pixmap(HEALTH_GLYPH[state], is_dark_palette(self.palette()), 14,
+                                          self.devicePixelRatioF()))
+        self.setToolTip(tooltip or text)
+        self.setAccessibleName(f"{text} ({state})")
+
+    def restyle(self) -> None:
+        self.set(self.text.text(), self.state, self.toolTip())
+
+
+class HealthPanel:
+    """The permanent right side of the status bar. Fed by StatusReport events."""
+
+    def __init__(self, status_bar: QStatusBar) -> None:
+        self.items = {key: HealthItem(title) for key, title in (
+            ("listener", "Listener"), ("tunnel", "Tunnel"), ("connection", "Codat"),
+            ("ratelimit", "Rate limit"), ("last_webhook", "Last webhook"))}
+        for item in self.items.values():
+            status_bar.addPermanentWidget(item)
+        self.items["tunnel"].set("Tunnel: not set up", "unknown",
+                                 "No public URL yet: Codat cannot reach the listener from the internet.")
+        self.items["ratelimit"].set("Rate limit: –", "unknown", "Codat requests left in this window")
+        self.items["last_webhook"].set("Last webhook: none yet", "unknown")
+
+    def set_listener(self, url: str | None) -> None:
+        if url:
+            self.items["listener"].set(f"Listener: {url}", "ok", f"Webhooks are received at {url}")
+        else:
+            self.items["listener"].set("Listener: off", "bad", "The webhook listener is not running: "
+                                                              "statuses only change when reconciliation runs.")
+
+    def apply(self, report: StatusReport) -> None:
+        key, value, extra = report.key, report.value, report.extra or {}
+        item = self.items.get(key)
+        if item is None:
+            return
+        if key == "listener":
+            down = value.lower() in ("", "down", "stopped", "off") or bool(extra.get("error"))
+            if down:
+                item.set("Listener: down", "bad", str(extra.get("error") or value))
+            else:
+                self.set_listener(value)
+        elif key == "tunnel":
+            health = str(extra.get("health") or extra.get("state") or "").lower()
+            state = {"ok": "ok", "healthy": "ok", "up": "ok", "starting": "busy", "checking": "busy",
+                     "down": "bad", "failed": "bad", "unhealthy": "bad", "error": "bad"}.get(health, "ok" if value else "unknown")
+            url = extra.get("url") or value
+            detail = extra.get("detail") or extra.get("error") or ""
+            item.set(f"Tunnel: {url or 'not set up'}", state, f"{url} {health} {detail}".strip())
+        elif key == "connection":
+            state = "ok" if value == "Linked" else ("unknown" if value in ("", "not chosen") else "bad")
+            company = extra.get("company_id")
+            item.set(f"Codat: {value}", state, f"Accounting connection{(' of ' + company) if company else ''}: {value}")
+        elif key == "ratelimit":
+            limit = extra.get("limit")
+            try:
+                remaining = int(value)
+            except ValueError:
+                item.set(f"Rate limit: {value}", "unknown")
+                return
+            state = "ok" if not limit or remaining > 0.1 * int(limit) else ("warn" if remaining > 0 else "bad")
+            shown = f"{remaining:,} left" + (f" of {int(limit):,}" if limit else "")
+            item.set(f"Rate limit: {shown}", state, "Codat requests left before it asks us to wait")
+        elif key == "last_webhook":
+            try:
+                moment = dt.datetime.fromisoformat(value)
+                text = format_timestamp(moment)
+            except ValueError:
+                text = value
+            item.set(f"Last webhook: {text}", "ok", f"The newest delivery arrived at {text}")
+
+    def restyle(self) -> None:
+        for item in self.items.values():
+            item.restyle()
+

@@ -1,0 +1,215 @@
+"""The main window against the real Core and the in-process Codat sandbox (loopback only)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from codatdesk.events import ConnectionChanged
+from codatdesk.sandbox import SandboxConfig
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.db import session_scope
+from codatdesk.store.models import Connection, Expense
+from codatdesk.ui.dialogs.import_report import ImportReportDialog
+from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
+from codatdesk.ui.expense_model import Column, IdRole
+from codatdesk.ui.main_window import MainWindow
+from codatdesk.ui.status_style import style_for
+from codatdesk.ui.ui_state import UiState
+from tests.engine_harness import Harness, row
+from tests.ui.helpers import set_status
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
+    h.start_sandbox()
+    h.start_core()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def window(qtbot, harness, ui_state_dir):
+    w = MainWindow(harness.core, ui_state=UiState(ui_state_dir / "ui.ini"))
+    qtbot.addWidget(w)
+    w.resize(1400, 800)
+    w.show()
+    yield w
+    w.bridge.detach()
+
+
+def statuses(window) -> dict[int, ExpenseStatus]:
+    return {window.model.row_at(i).id: window.model.row_at(i).status for i in range(window.model.rowCount())}
+
+
+def status_cell(window, expense_id):
+    return window.model.index(window.model.position_of(expense_id), Column.STATUS)
+
+
+def select_ids(window, ids) -> None:
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+    selection = QItemSelection()
+    for expense_id in ids:
+        index = window.proxy.mapFromSource(window.model.index(window.model.position_of(expense_id), 0))
+        selection.select(index, index)
+    window.table.selectionModel().select(
+        selection, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def test_select_push_and_watch_rows_turn_green_or_red(qtbot, harness, window):
+    harness.import_rows([row(1), row(2), row(3, bank="NOPE-BANK")])  # the sandbox refuses an unknown bank account
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
+    window.table.setFocus()
+    window.table.selectAll()
+    qtbot.keyClick(window.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)  # Ctrl+P
+    qtbot.waitUntil(lambda: all(s.is_final for s in statuses(window).values()), timeout=15000)
+    by_status = {}
+    for expense_id, status in statuses(window).items():
+        by_status.setdefault(status, []).append(expense_id)
+    assert len(by_status[ExpenseStatus.COMPLETE]) == 2 and len(by_status[ExpenseStatus.FAILED]) == 1
+    for status, ids in by_status.items():
+        cell = status_cell(window, ids[0])
+        assert cell.data() == status.value
+        assert cell.data(Qt.ItemDataRole.BackgroundRole).color().name().upper() == style_for(status).light.background
+
+    failed = by_status[ExpenseStatus.FAILED][0]
+    select_ids(window, [failed])
+    # Codat's validation error and the history reach the details pane.
+    qtbot.waitUntil(lambda: "NOPE-BANK" in window.details.plain_text(), timeout=5000)
+    text = window.details.plain_text()
+    assert "Validation errors" in text and "Push in progress" in text and "Push failed" in text
+    assert "directCosts.write" in text  # the webhook that moved it
+
+
+def test_rows_that_cannot_be_pushed_are_explained_before_sending(qtbot, harness, window):
+    harness.import_rows([row(1), row(2)])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    done, ready = window.model.ids()
+    set_status(harness.core.db, done, ExpenseStatus.COMPLETE)
+    window.model.refresh_row(done)
+    select_ids(window, [done, ready])
+    with qtbot.waitSignal(window.pushStarted, timeout=10000) as started:
+        window.push_selected()
+        qtbot.waitUntil(lambda: isinstance(getattr(window, "push_problems_dialog", None), PushProblemsDialog)
+                        and window.push_problems_dialog.isVisible(), timeout=5000)
+        dialog = window.push_problems_dialog
+        assert dialog.table.rowCount() == 1
+        assert "already in the ledger" in dialog.table.item(0, 2).text()
+        assert harness.sandbox is not None and statuses(window)[ready] is ExpenseStatus.NOT_PUSHED  # nothing sent yet
+        dialog.push_button.click()
+    assert started.args[0].total == 1
+    qtbot.waitUntil(lambda: statuses(window)[ready] is ExpenseStatus.COMPLETE, timeout=15000)
+
+
+def test_import_of_a_bad_csv_lists_every_bad_line(qtbot, tmp_path, window):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,supplier,account_code,net,tax,total,currency\n"
+                   "2024-13-01,Taxi,429,10.00,2.00,12.00,GBP\n"
+                   "2024-03-01,Taxi,429,10.00,2.00,12.50,GBP\n"
+                   "2024-03-02,=HYPERLINK(1),429,10.00,2.00,12.00,XYZ\n", encoding="utf-8")
+    window.import_csv_file(str(bad))
+    qtbot.waitUntil(lambda: isinstance(getattr(window, "import_dialog", None), ImportReportDialog)
+                    and window.import_dialog.isVisible(), timeout=5000)
+    dialog = window.import_dialog
+    assert dialog.windowTitle() == "Nothing was imported"
+    lines = {dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())}
+    assert lines == {"2", "3", "4"}
+    problems = " ".join(dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount()))
+    assert "bad date" in problems and "do not add up" in problems and "formula" in problems
+    assert window.model.rowCount() == 0
+    dialog.close()
+
+
+def test_export_writes_the_filtered_view_and_neutralises_formulas(qtbot, harness, window, tmp_path):
+    harness.import_rows([row(1), row(2), row(3)])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
+    first = min(window.model.ids())
+    with session_scope(harness.core.db) as session:  # text the importer refuses can still come from elsewhere
+        expense = session.get(Expense, first)
+        expense.supplier_name, expense.reference = "@SUM(A1)", "-1+2"
+    window.model.refresh_row(first)
+    window.search_edit.setText("sum(a1)")
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 1, timeout=2000)
+    path = tmp_path / "out.csv"
+    assert window.export_view_to(str(path)) == 1
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:3] == ["Id", "Date", "Supplier"]
+    assert rows[1][2] == "'@SUM(A1)"
+    assert rows[1][12] == "'-1+2"
+    assert rows[1][8] == "12.00"  # a plain number stays a number
+
+
+def test_delete_only_touches_never_pushed_rows(qtbot, harness, window):
+    harness.import_rows([row(1), row(2)])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    pushed, fresh = window.model.ids()
+    set_status(harness.core.db, pushed, ExpenseStatus.FAILED)
+    window.model.refresh_row(pushed)
+    select_ids(window, [pushed, fresh])
+    assert window.delete_action.isEnabled()
+    window.delete_selected()
+    box = window.delete_box
+    assert "1 selected expense(s) were pushed and stay" in box.text()
+    delete_button = next(b for b in box.buttons() if b.text().startswith("&Delete"))
+    delete_button.click()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    assert window.model.ids() == [pushed]
+
+
+def test_add_expense_validates_and_inserts_a_row(qtbot, window):
+    window.add_expense()
+    dialog = window.expense_dialog
+    dialog.set_values({"date": "2024-03-05", "supplier": "Trainline", "account_code": "429",
+                       "bank_account": "090", "net": "10.00", "tax": "2.00", "currency": "GBP"})
+    assert dialog.inputs["total"].text() == "12.00"  # filled from net + tax
+    dialog.set_values({"total": "13.00"})
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert dialog.isVisible()
+    assert "not 13.00" in dialog.error_labels["total"].text()
+    dialog.set_values({"total": "12.00", "currency": "usd"})
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    added = window.model.row_at(0)
+    assert (added.supplier, str(added.total), added.currency, added.date) == ("Trainline", "12.00", "USD",
+                                                                             dt.date(2024, 3, 5))
+    assert window.selected_ids() == [added.id]
+
+
+def test_status_filter_and_search(qtbot, harness, window):
+    harness.import_rows([row(i) for i in range(5)])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=5000)
+    failed = window.model.ids()[0]
+    set_status(harness.core.db, failed, ExpenseStatus.FAILED, "Account archived")
+    window.model.refresh_row(failed)
+    window.status_combo.setCurrentIndex(window.status_combo.findData("attention"))
+    assert window.proxy.rowCount() == 1 and window.proxy.index(0, 0).data(IdRole) == failed
+    window.status_combo.setCurrentIndex(0)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_edit.hasFocus()
+    qtbot.keyClicks(window.search_edit, "archived")
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 1, timeout=2000)
+
+
+def test_a_disconnected_connection_shows_a_banner(qtbot, harness, window):
+    core = harness.core
+    with session_scope(core.db) as session:
+        conn = session.get(Connection, harness.sandbox.connection_id) or Connection(
+            id=harness.sandbox.connection_id, company_id=harness.sandbox.company_id)
+        conn.status = "Deauthorized"
+        conn.platform_name = "Xero"
+        conn.link_url = "https://link.example.invalid/reconnect"
+        session.add(conn)
+    core.bus.publish(ConnectionChanged(harness.sandbox.company_id, harness.sandbox.connection_id, "Deauthorized"))
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5000)
+    assert "Deauthorized" in window.banner.message.text() and "Xero" in window.banner.message.text()
+    with session_scope(core.db) as session:
+        session.get(Connection, harness.sandbox.connection_id).status = "Linked"
+    core.bus.publish(ConnectionChanged(harness.sandbox.company_id, harness.sandbox.connection_id, "Linked"))
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=5000)
