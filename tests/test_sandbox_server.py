@@ -112,12 +112,25 @@ def test_run_sandbox_prints_what_a_script_needs_and_stops_cleanly() -> None:
         api_key = re.search(r"API key:\s+(\S+)", text).group(1)
         company_id = re.search(r"company id:\s+(\S+)", text).group(1)
         assert re.search(r"connection id:\s+\S+", text) and "signing secrets" in text
-        with httpx.Client(base_url=base_url, headers=auth_header(api_key), trust_env=False) as client:
-            assert client.get(f"/companies/{company_id}").status_code == 200
-            created = client.post("/webhooks", json={"url": "http://127.0.0.1:9/h", "eventTypes": []})
-            assert created.status_code == 201
-        printed = wait_until(lambda: re.search(r"signing secret: (whsec_\S+)", out.text()))
-        assert printed.group(1).startswith("whsec_")
+        receiver = Receiver()
+        try:
+            with httpx.Client(base_url=base_url, headers=auth_header(api_key), trust_env=False) as client:
+                assert client.get(f"/companies/{company_id}").status_code == 200
+                created = client.post("/webhooks", json={"url": receiver.url(),
+                                                         "eventTypes": ["directCosts.write.unsuccessful"]})
+                assert created.status_code == 201
+                printed = wait_until(lambda: re.search(r"signing secret: (whsec_\S+)", out.text()))
+                connection_id = re.search(r"connection id:\s+(\S+)", text).group(1)
+                pushed = client.post(f"/companies/{company_id}/connections/{connection_id}/push/directCosts",
+                                     json={"currency": "GBP"})
+                assert pushed.status_code == 200
+            (message,) = receiver.wait_for(1)
+            Webhook(printed.group(1)).verify(message.body, message.headers)  # the printed secret is the real one
+            key = pushed.json()["pushOperationKey"]
+            wait_until(lambda: f"push {key} directCosts: Failed (" in out.text())
+            wait_until(lambda: re.search(r"webhook directCosts.write.unsuccessful msg_\S+ -> \S+: 200", out.text()))
+        finally:
+            receiver.stop()
     finally:
         stop.set()
         thread.join(10)

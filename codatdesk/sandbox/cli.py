@@ -28,7 +28,19 @@ def run_sandbox(port: int, host: str = "127.0.0.1", config: SandboxConfig | None
               f"({', '.join(consumer['eventTypes']) or 'no event types'})\n"
               f"  signing secret: {consumer['secret']}", file=out, flush=True)
 
+    def announce_push(operation: dict[str, Any]) -> None:
+        errors = "; ".join(e["message"] for e in (operation.get("validation") or {}).get("errors") or [])
+        print(f"push {operation['pushOperationKey']} {operation['dataType']}: {operation['status']}"
+              + (f" ({errors})" if errors else ""), file=out, flush=True)
+
+    def announce_attempt(attempt: Any, url: str) -> None:
+        outcome = attempt.status_code if attempt.status_code is not None else attempt.error
+        print(f"webhook {attempt.event_type} {attempt.msg_id} -> {url}: {outcome} (attempt {attempt.attempt})",
+              file=out, flush=True)
+
     sandbox.on_consumer_created = announce_consumer
+    sandbox.on_push_completed = announce_push
+    sandbox.deliverer.on_attempt = announce_attempt
     server = SandboxServer(sandbox, host=host, port=port)
     try:
         server.start()

@@ -34,6 +34,7 @@ class Sandbox:
         self._scheduled = 0  # push operations whose completion (incl. publishing) has not run yet
         self._closed = False
         self.on_consumer_created: Callable[[dict[str, Any]], None] | None = None
+        self.on_push_completed: Callable[[dict[str, Any]], None] | None = None  # gets the final PushOperation
 
         self._engine = LoopThread("codat-sandbox-engine")
         self._api_loop: LoopThread | None = None
@@ -128,6 +129,10 @@ class Sandbox:
             record = self.state.complete_push(key)
             reference = self.state.company_reference(record.company_id)
             self.deliverer.publish(write_message(record, reference, self._ids.uuid()))
+            if self.on_push_completed is not None:
+                with self.state.lock:
+                    operation = record.to_json()
+                self.on_push_completed(operation)
         finally:
             with self._idle:
                 self._scheduled -= 1

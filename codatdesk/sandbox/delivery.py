@@ -185,6 +185,7 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self.log = DeliveryLog()
+        self.on_attempt: Callable[[Attempt, str], None] | None = None  # (attempt, url), e.g. CLI logging
 
     @property
     def active(self) -> int:
@@ -260,6 +261,8 @@ class Deliverer:
                 except httpx.HTTPError as exc:
                     record.error = f"{type(exc).__name__}: {exc}"
                 self.log.attempts.append(record)
+                if self.on_attempt is not None:
+                    self.on_attempt(record, consumer.url)
                 if record.status_code is not None and 200 <= record.status_code < 300:
                     outcome = "delivered"
                     break
