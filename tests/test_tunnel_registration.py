@@ -97,6 +97,29 @@ def test_url_change_deletes_our_old_consumer_and_creates_a_new_one(registrar, cl
     assert [c["id"] for c in registrar.remembered()] == [new["id"]]
 
 
+def test_consumers_of_another_codat_environment_are_remembered_until_we_are_back(client, sandbox, bus_events,
+                                                                                    tmp_path):
+    """Switching between the sandbox and production must not make us forget (and orphan) a consumer."""
+    bus, _ = bus_events
+    state = tmp_path / "webhook_consumers.json"
+    production = WebhookRegistrar(lambda: client, bus, state)
+    old = production.ensure_registered("https://hotel.example.com/webhooks/codat")
+
+    other_box = Sandbox(SandboxConfig(seed=None))  # ids unlike the first sandbox's
+    other_server = SandboxServer(other_box).start()
+    try:
+        with CodatClient(other_box.api_key, other_server.base_url, sleep=lambda s: None) as other_client:
+            demo = WebhookRegistrar(lambda: other_client, bus, state).ensure_registered(
+                "https://india.example.com/webhooks/codat")
+    finally:
+        other_server.stop()
+        other_box.shutdown()
+    assert {c["id"] for c in production.remembered()} == {old["id"], demo["id"]}
+
+    new = production.ensure_registered("https://juliet.example.com/webhooks/codat")
+    assert codat_consumers(client) == {new["id"]: "https://juliet.example.com/webhooks/codat"}
+
+
 def test_consumers_we_did_not_create_are_reported_never_deleted(registrar, client, sandbox, bus_events):
     sb, _ = sandbox
     _, events = bus_events
@@ -139,6 +162,20 @@ def test_codat_refusal_is_explained_and_raised(bus_events, tmp_path):
     assert events.notices("webhook_registration")[-1].level == "error"
     assert "Could not register the webhook" in events.notices("webhook_registration")[-1].message
     assert not registrar.is_registered
+
+
+def test_missing_api_key_is_explained(bus_events, tmp_path):
+    from codatdesk import secrets as secret_store
+
+    bus, events = bus_events
+
+    def no_key():
+        raise secret_store.SecretMissing(secret_store.API_KEY)
+
+    registrar = WebhookRegistrar(no_key, bus, tmp_path / "state.json")
+    with pytest.raises(secret_store.SecretMissing):
+        registrar.ensure_registered("https://golf.example.com/webhooks/codat")
+    assert "no Codat API key is stored yet" in events.notices("webhook_registration")[-1].message
 
 
 def test_reregister_if_needed_waits_for_the_user_to_register_first(registrar, client, bus_events):

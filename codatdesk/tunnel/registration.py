@@ -44,6 +44,7 @@ APP_EVENT_TYPES: tuple[str, ...] = (
     "connection.failed",
     "connection.deleted",
 )
+MAX_ABSENT_REMEMBERED = 10
 PORTAL_HINT = "Codat Portal > Monitor > Webhooks > Events > the endpoint > Signing secret"
 
 
@@ -112,8 +113,8 @@ class WebhookRegistrar:
         """
         url = public_webhook_url.rstrip("/")
         with self._lock:
-            client = self._client_factory()
             try:
+                client = self._client_factory()  # may raise SecretMissing (no API key yet)
                 existing = client.list_webhook_consumers()
             except Exception as exc:
                 self._notice("error", f"Could not read the webhook registrations from Codat: {exc}")
@@ -134,7 +135,10 @@ class WebhookRegistrar:
             if created:
                 entry["secret_pending"] = True
             # Our other recorded consumers point at old URLs (or duplicate this one): delete them.
-            # Recorded ids Codat no longer has are simply forgotten.
+            # Recorded ids this Codat account does not list are kept (a few): they may belong to
+            # another base URL (sandbox vs production) and are cleaned up when we are back there.
+            existing_ids = {c.get("id") for c in existing}
+            absent = [c for cid, c in remembered.items() if cid not in existing_ids and cid != current["id"]]
             kept = [entry]
             removed: list[str] = []
             for consumer in existing:
@@ -149,7 +153,7 @@ class WebhookRegistrar:
                     kept.append(remembered[cid])
                     self._notice("warning", f"Could not remove the old webhook registration for "
                                             f"{consumer.get('url')} from Codat ({exc}); will try again.")
-            self._save(kept)
+            self._save(kept + absent[-MAX_ABSENT_REMEMBERED:])
             foreign = [c for c in existing if c.get("id") not in remembered and c.get("id") != current["id"]
                        and url_path(str(c.get("url", ""))) == url_path(url) and c.get("url") != url]
         self._report(current, created, removed, foreign)
