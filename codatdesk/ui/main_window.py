@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -69,7 +69,6 @@ DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160
 
 
 class MainWindow(QMainWindow):
-    settingsRequested = Signal()
     pushStarted = Signal(object)  # the core's PushBatch (tests and diagnostics)
 
     def __init__(self, core: Any, *, ui_state: UiState | None = None, demo: bool = False,
@@ -149,7 +148,7 @@ class MainWindow(QMainWindow):
                                         "Copy the selected rows as text")
         self.reconcile_action = self._action("Check with Codat &now", self.reconcile_now, "F5",
                                              "Ask Codat for the result of every push still in progress")
-        self.settings_action = self._action("&Settings…", self.settingsRequested.emit, "Ctrl+,",
+        self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,",
                                             "Codat API key, company, webhook listener")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.find_action = self._action("&Find", self.focus_search, QKeySequence.StandardKey.Find,
@@ -832,6 +831,38 @@ class MainWindow(QMainWindow):
         self.save_state()
         self.bridge.detach()
         super().closeEvent(event)
+
+    # ------------------------------------------------------------------ settings
+
+    def open_settings(self) -> None:
+        from codatdesk.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.core.settings, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._settings_saved)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _settings_saved(self, changed: set[str], secrets_changed: set[str], company_name: str | None) -> None:
+        from codatdesk import secrets as secret_names
+        from codatdesk.ui.settings_dialog import RESTART_KEYS
+
+        if secret_names.API_KEY in secrets_changed or "codat.base_url" in changed:
+            self.core.reset_client()  # the next request uses the new key or URL
+        if changed & RESTART_KEYS:
+            self.show_notice("Listener, webhook security and tunnel changes take effect when codatdesk restarts.")
+        if changed & {"codat.company_id", "codat.connection_id"} and self.core.settings.get("codat.company_id"):
+            settings = self.core.settings
+            company_id, connection_id = settings.get("codat.company_id"), settings.get("codat.connection_id")
+            run_in_background(lambda: self.core.set_company(company_id, connection_id, name=company_name),
+                              lambda _r: self.reload_companies(select_id=company_id), self._background_failed,
+                              owner=self)
+        self.statusBar().showMessage("Settings saved.", 6000)
+
+    def bring_to_front(self) -> None:
+        from codatdesk.ui.app import bring_to_front
+
+        bring_to_front(self)
 
     # ------------------------------------------------------------------ help
 

@@ -1,0 +1,100 @@
+"""The settings dialog: every registry setting and secret, one tab per group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+
+from codatdesk import secrets
+from codatdesk.settings import Settings
+from codatdesk.ui.messages import user_message
+from codatdesk.ui.settings_form import KeyringStatus, SettingsForm, save_secrets
+from codatdesk.ui.workers import run_in_background
+
+SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, "webhook_signing_secret_previous", secrets.WEBHOOK_BASIC,
+           secrets.WEBHOOK_BEARER, secrets.NGROK_AUTHTOKEN)
+RESTART_KEYS = {"listener.port", "listener.path", "listener.max_body_bytes", "listener.read_timeout",
+                "listener.max_concurrency", "webhook.require_signature", "webhook.authorization", "push.concurrency",
+                "tunnel.provider", "tunnel.public_url", "tunnel.hostname", "tunnel.cloudflared_path",
+                "tunnel.ngrok_path"}
+
+
+class SettingsDialog(QDialog):
+    """``saved`` carries (changed setting keys, changed secret names, company name or None)."""
+
+    saved = Signal(object, object, object)
+
+    def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.keyring_status = KeyringStatus()
+        self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory)
+        self.tabs = QTabWidget()
+        for title, _intro, page in self.form.pages():
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(page)
+            self.tabs.addTab(scroll, title)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.keyring_status)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.resize(680, 600)
+        self.keyring_status.checked.connect(self._on_keyring_checked)
+        self.keyring_status.check()
+
+    def _on_keyring_checked(self, ok: bool) -> None:
+        self.form.set_secrets_enabled(ok)
+        if ok:
+            self.form.load_stored_secrets()
+
+    def save(self) -> None:
+        values, errors = self.form.validate()
+        if errors:
+            self.message.setText(f"Please fix {len(errors)} field(s) first: " + ", ".join(sorted(errors)))
+            for index in range(self.tabs.count()):  # show the first page with a problem
+                page = self.tabs.widget(index)
+                if any(page.isAncestorOf(self.form.error_labels[k]) for k in errors):
+                    self.tabs.setCurrentIndex(index)
+                    break
+            return
+        typed = self.form.secret_values()
+        if typed and self.keyring_status.ok is False:
+            self.message.setText("The keyring cannot be used, so the credentials you typed cannot be saved. "
+                                 "Fix the keyring (see the top of this window) or clear those fields.")
+            return
+        changed = {k for k, v in values.items() if v != self.settings.get(k)}
+        company_name = self.form.company_name()
+        self.buttons.setEnabled(False)
+        self.message.setText("Saving…")
+
+        def work() -> None:
+            save_secrets(typed)
+            if changed:
+                self.settings.update({k: values[k] for k in changed})
+
+        def done(_result: object) -> None:
+            restart = sorted(changed & RESTART_KEYS)
+            self.saved.emit(changed, set(typed), company_name)
+            if restart:
+                self.message.setText("Saved. Listener and tunnel changes take effect the next time codatdesk starts.")
+            self.accept()
+
+        def failed(error: BaseException) -> None:
+            self.buttons.setEnabled(True)
+            title, text = user_message(error)
+            self.message.setText(f"Nothing was lost, but saving failed. {title}: {text}")
+
+        run_in_background(work, done, failed, owner=self)

@@ -1,0 +1,124 @@
+"""First run: the few settings codatdesk cannot work without, and the API key in the keyring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizard, QWizardPage
+
+from codatdesk import secrets
+from codatdesk.settings import Settings
+from codatdesk.ui.icons import draw_app_icon
+from codatdesk.ui.messages import user_message
+from codatdesk.ui.settings_form import KeyringStatus, SettingsForm, save_secrets
+from codatdesk.ui.workers import run_in_background
+
+WIZARD_KEYS = ("codat.base_url", "codat.company_id", "codat.connection_id", "listener.port", "listener.path",
+               "webhook.require_signature", "webhook.authorization", "reconcile.interval_seconds")
+WIZARD_SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, secrets.WEBHOOK_BASIC, secrets.WEBHOOK_BEARER)
+
+
+def needs_first_run() -> bool:
+    """True when no API key is stored (a broken keyring also needs the wizard: it explains the problem)."""
+    try:
+        return not secrets.get(secrets.API_KEY)
+    except secrets.KeyringProblem:
+        return True
+
+
+class _KeyringPage(QWizardPage):
+    def __init__(self, status: KeyringStatus) -> None:
+        super().__init__()
+        self.setTitle("Welcome to codatdesk")
+        self.setSubTitle("codatdesk sends your expenses to your accounting software through Codat and shows, "
+                         "row by row, whether they landed.")
+        self.status = status
+        text = QLabel("First, your Codat API key and the company to push for. The key is kept in your "
+                      "system keyring, never in a file.")
+        text.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(status)
+        layout.addStretch(1)
+        status.checked.connect(lambda _ok: self.completeChanged.emit())
+
+    def isComplete(self) -> bool:  # noqa: N802 (Qt API)
+        return self.status.ok is True
+
+
+class _FormPage(QWizardPage):
+    def __init__(self, title: str, subtitle: str, page, validate: Callable[[], bool] | None = None) -> None:  # noqa: ANN001
+        super().__init__()
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self._validate = validate
+        layout = QVBoxLayout(self)
+        layout.addWidget(page)
+
+    def validatePage(self) -> bool:  # noqa: N802 (Qt API)
+        return self._validate() if self._validate else True
+
+
+class FirstRunWizard(QWizard):
+    """On accept, settings are saved and secrets are in the keyring; ``company_name`` is what Codat called it."""
+
+    def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
+                 parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.setWindowTitle("Set up codatdesk")
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setPixmap(QWizard.WizardPixmap.LogoPixmap, draw_app_icon(48))
+        self.settings = settings
+        self.company_name: str | None = None
+        self._saved = False
+        self.keyring_status = KeyringStatus()
+        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, client_factory=client_factory)
+        self.addPage(_KeyringPage(self.keyring_status))
+        pages = {title: page for title, _intro, page in self.form.pages()}
+        self.addPage(_FormPage("Codat", "Paste your API key, press Test, then choose the company and its "
+                                        "accounting connection.", pages["Codat"], self._validate_codat))
+        self.addPage(_FormPage("Webhooks", "Codat calls codatdesk with the result of every push. The defaults "
+                                           "suit most setups; the signing secret comes from Codat's portal "
+                                           "(Settings › Webhooks).", pages["Webhook listener"]))
+        self.addPage(_FormPage("Webhook security", "", pages["Webhook security"]))
+        self.addPage(_FormPage("Reconciliation", "Finish saves everything.", pages["Reconciliation"],
+                               self._save))
+        self.keyring_status.check()
+        self.resize(700, 560)
+
+    def _validate_codat(self) -> bool:
+        _values, errors = self.form.validate()
+        key_typed = bool(self.form.secret_edits[secrets.API_KEY].text().strip())
+        if not key_typed:
+            self.form.error_labels[secrets.API_KEY].setText("⚠ the API key is required")
+            self.form.error_labels[secrets.API_KEY].show()
+            return False
+        return not any(k.startswith("codat.") for k in errors)
+
+    def _save(self) -> bool:
+        """Runs on Finish: the keyring write happens in a worker; the wizard closes when it is done."""
+        if self._saved:
+            return True
+        values, errors = self.form.validate()
+        if errors:
+            return False
+        typed = self.form.secret_values()
+        self.company_name = self.form.company_name()
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+
+        def work() -> None:
+            save_secrets(typed)
+            self.settings.update(values)
+
+        def done(_result: object) -> None:
+            self._saved = True
+            self.accept()
+
+        def failed(error: BaseException) -> None:
+            self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+            title, text = user_message(error)
+            self.currentPage().setSubTitle(f"Saving failed — {title}: {text}")
+
+        run_in_background(work, done, failed, owner=self)
+        return False  # stay open until the worker says it is saved
