@@ -59,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reconcile", help="check every operation in progress with Codat once")
 
-    sub.add_parser("settings", help="print the settings and where each comes from")
+    p = sub.add_parser("register-webhook", help="create Codat's webhook consumer for this listener")
+    p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
+
+    p = sub.add_parser("settings", help="show or change settings; store credentials in the keyring")
+    p.add_argument("action", nargs="?", choices=("show", "set", "set-secret"), default="show",
+                   help="show (default); set KEY VALUE; set-secret NAME (value read from stdin or a prompt)")
+    p.add_argument("key", nargs="?", help="setting key (see `codatdesk settings`) or secret name: "
+                   "api_key, webhook_signing_secrets, webhook_basic, webhook_bearer, ngrok_authtoken")
+    p.add_argument("value", nargs="?", help="the new value (set)")
     return parser
 
 
@@ -78,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
+        "register-webhook": _cmd_register_webhook,
     }[command]
     try:
         return handler(args)
@@ -200,9 +209,39 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_settings(args: argparse.Namespace) -> int:
-    from codatdesk.settings import REGISTRY, Settings
+    from codatdesk import secrets
+    from codatdesk.settings import REGISTRY, SettingError, Settings
 
     settings = Settings()
+    if args.action == "set":
+        if not args.key or args.value is None:
+            raise UserFacingError("usage: codatdesk settings set KEY VALUE")
+        try:
+            settings.set(args.key, args.value)
+        except SettingError as exc:
+            raise UserFacingError(str(exc)) from None
+        print(f"{args.key} = {settings.get(args.key)!r}")
+        return 0
+    if args.action == "set-secret":
+        names = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, secrets.WEBHOOK_BASIC, secrets.WEBHOOK_BEARER,
+                 secrets.NGROK_AUTHTOKEN)
+        if args.key not in names:
+            raise UserFacingError("name one of: " + ", ".join(names))
+        if sys.stdin.isatty():
+            import getpass
+
+            value = getpass.getpass(f"{secrets.describe(args.key)}: ")
+        else:
+            value = sys.stdin.readline().strip()
+        try:
+            if args.key == secrets.WEBHOOK_SECRETS:
+                secrets.add_signing_secret(value)  # keeps the previous one during a rotation
+            else:
+                secrets.put(args.key, value)
+        except secrets.KeyringProblem as exc:
+            raise UserFacingError(str(exc)) from None
+        print(f"stored the {secrets.describe(args.key)} in the keyring ({secrets.backend_name()})")
+        return 0
     print(f"settings file: {settings.path}")
     for setting in REGISTRY:
         print(f"{setting.key:32} = {settings.get(setting.key)!r:30}  # {setting.doc} [env {setting.env_name}]")
@@ -220,6 +259,29 @@ def _cmd_push(args: argparse.Namespace) -> int:
 
     return push_command(ids=args.ids, all_ready=args.all_ready, retry_failed=args.retry_failed,
                         wait=not args.no_wait, wait_timeout=args.wait_timeout)
+
+
+def _cmd_register_webhook(args: argparse.Namespace) -> int:
+    from codatdesk.codat import CodatError
+    from codatdesk.engine.core import Core
+    from codatdesk.settings import Settings
+
+    settings = Settings()
+    url = args.url
+    if not url:
+        public = settings.get("tunnel.public_url") or (
+            f"https://{settings.get('tunnel.hostname')}" if settings.get("tunnel.hostname") else "")
+        base = public.rstrip("/") if public else f"http://127.0.0.1:{settings.get('listener.port')}"
+        url = base + settings.get("listener.path")
+    core = Core(settings, _open_store(), listen=False)
+    try:
+        consumer = core.register_webhook(url)
+    except CodatError as exc:
+        raise UserFacingError(f"Codat refused the registration: {exc}") from None
+    print(f"webhook consumer {consumer.get('id')} -> {consumer.get('url')}")
+    print("Codat shows its signing secret only in the Portal (the sandbox prints it): store it with\n"
+          "  codatdesk settings set-secret webhook_signing_secrets")
+    return 0
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:

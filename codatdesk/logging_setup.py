@@ -59,4 +59,5 @@ def setup_logging(*, console: bool = True, level: int = logging.INFO) -> None:
     # uvicorn's access log would print every webhook request; our own log says what matters.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     root._codatdesk_configured = True  # type: ignore[attr-defined]

@@ -93,3 +93,12 @@ def test_the_fail_backend_is_reported_as_unavailable_never_as_plaintext(tmp_path
         secrets.put(secrets.API_KEY, "k")
     assert info.value.kind == "unavailable"
     assert not list(tmp_path.rglob("*k*.json"))
+
+
+def test_a_headless_server_with_env_secrets_never_needs_a_keyring(monkeypatch):
+    import keyring.backends.fail
+
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    monkeypatch.setenv("CODATDESK_WEBHOOK_SECRETS", "whsec_a")
+    creds = secrets.webhook_credentials()
+    assert creds.signing_secrets == ("whsec_a",) and creds.basic is None and creds.bearer is None

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from codatdesk import secrets
 from codatdesk.codat import CodatClient
 from codatdesk.engine import reference
-from codatdesk.engine.applier import Applier
+from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
 from codatdesk.events import EventBus, ExpenseChanged, Notice, StatusReport
@@ -64,7 +64,6 @@ class Core:
             fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
             push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
             on_reconnected=lambda company_id: self.reconcile_now(),
-            on_selftest=self._selftest_seen,
         )
         self.pusher = PushEngine(
             db, self.bus, self.client,
@@ -188,8 +187,16 @@ class Core:
         self.listener = WebhookListener(config, verifier, Inbox(self.db), self._on_stored, self.bus)
         self.listener.start()
         self.bus.publish(StatusReport("listener", self.listener.url))
+        from codatdesk.tunnel import TunnelStack
+
+        self.tunnel = TunnelStack(s, self.listener.url, self.bus, self.client,
+                                  webhook_credentials=self._webhook_credentials)
+        self.selftest_listeners.append(self.tunnel.delivery_seen)
+        self.tunnel.start()
 
     def _on_stored(self, result) -> None:  # noqa: ANN001
+        if result.event_type == SELFTEST_EVENT:
+            self._selftest_seen(result.delivery_id)  # measure the tunnel alone, not the applier's queue
         if result.is_new or result.verdict in ("pending", "parked"):
             self.applier.enqueue_delivery(result.row_id)
         self.bus.publish(StatusReport("last_webhook", utcnow().isoformat()))
@@ -201,6 +208,17 @@ class Core:
     @property
     def listener_url(self) -> str | None:
         return self.listener.url if self.listener is not None else None
+
+    def register_webhook(self, url: str | None = None) -> dict:
+        """Create (or re-create) Codat's webhook consumer for ``url`` (default: the tunnel's public URL)."""
+        if url is None:
+            if self.tunnel is None:
+                raise RuntimeError("the listener is not running")
+            return self.tunnel.register_webhook()
+        from codatdesk.tunnel import WebhookRegistrar
+
+        registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)
+        return registrar.ensure_registered(url)
 
     def stop(self) -> None:
         if not self._started:
