@@ -59,7 +59,8 @@ class SingleInstance(QObject):
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
             socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(socket.deleteLater)
+            # No deleteLater here: under PySide6 that crashed later event processing. The few
+            # sockets of second starts stay children of the server and go with it.
             if socket.bytesAvailable():
                 self._read(socket)
 
