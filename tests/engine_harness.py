@@ -25,6 +25,7 @@ class Harness:
     secrets: list = field(default_factory=list)
     settings_overrides: dict = field(default_factory=dict)
     consumer_id: str | None = None
+    basic: str | None = None
 
     def start_sandbox(self) -> None:
         self.sandbox = Sandbox(self.config)
@@ -43,7 +44,7 @@ class Harness:
         })
         db = open_database(f"sqlite:///{self.tmp / 'core.sqlite3'}")
         self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
-                         webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), None, None),
+                         webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)
         self.core.set_company(self.sandbox.company_id, self.sandbox.connection_id, name="Test Co")
         self.core.pusher.unknown_grace = __import__("datetime").timedelta(0)

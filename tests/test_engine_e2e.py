@@ -273,3 +273,63 @@ def test_a_push_whose_answer_was_lost_is_found_in_codats_history_not_resent(harn
     with Session(core.db) as session:
         history = session.exec(select(StatusChange).order_by(StatusChange.id)).all()
     assert history[0].cause_kind == "reconciliation"
+
+
+def test_duplicated_and_shuffled_deliveries_apply_each_result_once(harness):
+    harness.sandbox.config.duplicate_share = 0.5
+    harness.sandbox.config.shuffle = True
+    core = harness.start_core()
+    harness.import_rows([row(i, bank="BAD" if i % 4 == 0 else "090") for i in range(20)])
+    core.push([e.id for e in expenses(core)]).wait(20)
+    wait_until(lambda: all_final(core), 20, message="all final")
+    assert harness.sandbox.wait_idle(10)
+    core.wait_idle()
+    assert statuses(core).count(S.FAILED) == 5 and statuses(core).count(S.COMPLETE) == 15
+    with Session(core.db) as session:
+        finals = session.exec(select(StatusChange).where(StatusChange.cause_kind == "webhook")).all()
+        duplicates = session.exec(select(WebhookDelivery).where(WebhookDelivery.times_received > 1)).all()
+    assert len(finals) == 20  # one final transition per expense, however often Codat delivered
+    assert duplicates, "the sandbox should have delivered some messages twice"
+
+
+def test_connection_webhooks_update_the_connection_live(harness):
+    from codatdesk.store.models import Connection
+
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    sb = harness.sandbox
+
+    def status():
+        with Session(core.db) as session:
+            conn = session.get(Connection, sb.connection_id)
+            return conn.status if conn else None
+
+    sb.set_connection_status(sb.company_id, sb.connection_id, "Deauthorized")
+    wait_until(lambda: status() == "Deauthorized", 10, message="disconnected by webhook")
+    (expense,) = expenses(core)
+    assert "reconnect" in core.check_pushable([expense.id])[0].reason
+    runs = core.reconciler.runs
+    sb.set_connection_status(sb.company_id, sb.connection_id, "Linked")
+    wait_until(lambda: status() == "Linked", 10, message="reconnected by webhook")
+    assert core.reconciler.wait_for_run(runs, 10), "a reconnect triggers reconciliation"
+    assert core.check_pushable([expense.id]) == []
+
+
+def test_legacy_rule_webhooks_with_basic_auth_complete_pushes(tmp_path):
+    import base64
+
+    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=2, legacy_webhooks=True,
+                                        delivery_authorization="Basic " + base64.b64encode(b"codat:s3cret").decode()))
+    h.basic = "codat:s3cret"
+    h.settings_overrides = {"webhook.require_signature": False, "webhook.authorization": "basic"}
+    h.start_sandbox()
+    try:
+        core = h.start_core()
+        h.import_rows([row(1), row(2, bank="NOPE")])
+        core.push([e.id for e in expenses(core)]).wait(10)
+        wait_until(lambda: statuses(core) == [S.COMPLETE, S.FAILED], 10, message="legacy results applied")
+        with Session(core.db) as session:
+            events = {d.event_type for d in session.exec(select(WebhookDelivery))}
+        assert any("PushOperation" in e or "Push Operation" in e for e in events), events
+    finally:
+        h.stop()

@@ -165,7 +165,8 @@ class Core:
         self.applier.start()
         if self.listen:
             self._start_listener()
-        threading.Thread(target=self._startup_checks, name="startup-checks", daemon=True).start()
+        self._startup = threading.Thread(target=self._startup_checks, name="startup-checks", daemon=True)
+        self._startup.start()
 
     def _startup_checks(self) -> None:
         try:
@@ -226,6 +227,7 @@ class Core:
         self._started = False
         if self.tunnel is not None:
             self.tunnel.stop()
+        self._startup.join(30)  # it starts the reconciler: let it finish before stopping that
         self.reconciler.stop()
         if self.listener is not None:
             self.listener.stop()

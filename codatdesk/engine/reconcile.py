@@ -47,14 +47,18 @@ class Reconciler:
         self._ran = threading.Condition()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
-        self._thread.start()
+        if self._stop.is_set():
+            return
+        thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        thread.start()
+        self._thread = thread
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
+            self._thread = None
 
     def run_soon(self, *, everything: bool = True) -> None:
         self._force_all = self._force_all or everything
