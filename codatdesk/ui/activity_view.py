@@ -282,7 +282,7 @@ class ActivityView(QWidget):
             self._reload_timer.start()  # bursts: one read per 200 ms
 
     def restyle(self) -> None:
-        self.model.set_dark(is_dark_palette(self.palette()))
+        self.model.set_dark(is_dark_palette())
 
     def _update_count(self, *_args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()

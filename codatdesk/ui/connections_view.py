@@ -155,7 +155,7 @@ class ConnectionBanner(QFrame):
         self.show()
 
     def restyle(self) -> None:
-        dark = is_dark_palette(self.palette())
+        dark = is_dark_palette()
         tones = style_for(ExpenseStatus.FAILED).tones(dark)
         self.setStyleSheet(f"#connectionBanner {{ background: {tones.background}; border: 2px solid {tones.icon}; "
                            f"border-radius: 4px; }} #connectionBanner QLabel {{ color: {tones.text}; }}")
@@ -207,7 +207,7 @@ class ConnectionsView(QWidget):
     def reload(self) -> None:
         selected = self.selected()
         self.infos = load_connections(self._engine, self._chosen_for)
-        dark = is_dark_palette(self.palette())
+        dark = is_dark_palette()
         self.table.setRowCount(len(self.infos))
         for row, info in enumerate(self.infos):
             look = CONNECTION_LOOK.get(info.status, ExpenseStatus.NOT_PUSHED)

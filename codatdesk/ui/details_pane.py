@@ -226,7 +226,7 @@ class DetailsPane(QWidget):
             return
         self.title.setText(f"Expense #{self._expense_id}")
         scroll = self.browser.verticalScrollBar().value()
-        self.browser.setHtml(render_html(self._details, is_dark_palette(self.palette())))
+        self.browser.setHtml(render_html(self._details, is_dark_palette()))
         self.browser.verticalScrollBar().setValue(scroll)  # a live update must not jump
 
     def plain_text(self) -> str:

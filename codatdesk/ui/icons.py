@@ -60,3 +60,53 @@ def app_icon() -> QIcon:
     for size in (16, 24, 32, 48, 64, 128):
         icon.addPixmap(draw_app_icon(size))
     return icon
+
+
+def draw_action_icon(name: str, colour: str, size: int = 32) -> QPixmap:
+    """Simple line glyphs for the toolbar actions Qt's standard icons do not cover."""
+    import math
+
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    s = float(size)
+    pen = QPen(QColor(colour), s * 0.09, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    if name == "push":  # an arrow leaving a tray
+        p.drawLine(QPointF(s * 0.5, s * 0.62), QPointF(s * 0.5, s * 0.12))
+        p.drawPolyline([QPointF(s * 0.3, s * 0.32), QPointF(s * 0.5, s * 0.12), QPointF(s * 0.7, s * 0.32)])
+        p.drawPolyline([QPointF(s * 0.14, s * 0.6), QPointF(s * 0.14, s * 0.86), QPointF(s * 0.86, s * 0.86),
+                        QPointF(s * 0.86, s * 0.6)])
+    elif name in ("retry", "sync"):  # a circular arrow (sync: two)
+        box = QRectF(s * 0.16, s * 0.16, s * 0.68, s * 0.68)
+        arcs = ((40, 280),) if name == "retry" else ((40, 130), (220, 130))
+        for start, span in arcs:
+            p.drawArc(box, start * 16, span * 16)
+            end = math.radians(start)
+            tip = QPointF(box.center().x() + box.width() / 2 * math.cos(end),
+                          box.center().y() - box.height() / 2 * math.sin(end))
+            k = s * 0.16
+            p.drawPolyline([QPointF(tip.x() - k * 0.2, tip.y() - k), tip, QPointF(tip.x() + k, tip.y() - k * 0.1)]
+                           if start == 40 else
+                           [QPointF(tip.x() + k * 0.2, tip.y() + k), tip, QPointF(tip.x() - k, tip.y() + k * 0.1)])
+    elif name == "settings":  # a gear
+        c = QPointF(s / 2, s / 2)
+        for i in range(8):
+            a = math.radians(i * 45)
+            p.drawLine(QPointF(c.x() + s * 0.26 * math.cos(a), c.y() + s * 0.26 * math.sin(a)),
+                       QPointF(c.x() + s * 0.4 * math.cos(a), c.y() + s * 0.4 * math.sin(a)))
+        p.drawEllipse(c, s * 0.24, s * 0.24)
+        p.drawEllipse(c, s * 0.08, s * 0.08)
+    else:
+        raise ValueError(name)
+    p.end()
+    return pixmap
+
+
+def action_icon(name: str, colour: str) -> QIcon:
+    icon = QIcon()
+    for size in (16, 24, 32, 48):
+        icon.addPixmap(draw_action_icon(name, colour, size))
+    return icon

@@ -51,9 +51,10 @@ from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.export import export_csv, visible_rows
 from codatdesk.ui.formatting import format_money
-from codatdesk.ui.icons import app_icon
+from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
+from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
 from codatdesk.ui.store_read import make_read_engine, read_session
 from codatdesk.ui.ui_state import UiState
@@ -96,8 +97,9 @@ class MainWindow(QMainWindow):
         self._connect_bridge()
 
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._apply_colour_scheme())
-        self._dark = is_dark_palette(self.palette())
+        self._dark = is_dark_palette()
         self.model.set_dark(self._dark)
+        self._style_action_icons()
 
         self.reload_companies()
         self._restore_state()
@@ -127,7 +129,6 @@ class MainWindow(QMainWindow):
         sp = QStyle.StandardPixmap
         self.push_action = self._action("&Push selected", self.push_selected, "Ctrl+P",
                                         "Send the selected expenses to Codat", sp.SP_ArrowUp)
-        self.push_action.setIcon(status_icon(ExpenseStatus.IN_PROGRESS, False))
         self.retry_action = self._action("&Retry failed", self.retry_failed, "Ctrl+R",
                                          "Push every failed or timed-out expense of this company again",
                                          sp.SP_BrowserReload)
@@ -157,6 +158,16 @@ class MainWindow(QMainWindow):
         self.logs_action = self._action("Open &log folder", self.open_log_folder, None,
                                         "Show the log files (attach them to a support request)")
         self.about_action = self._action("&About codatdesk", self.show_about)
+
+    def _style_action_icons(self) -> None:
+        from PySide6.QtGui import QPalette
+
+        text = QApplication.palette().color(QPalette.ColorRole.WindowText).name()
+        brand = "#5CC9A7" if self._dark else BRAND  # the brand green, lighter on dark backgrounds
+        self.push_action.setIcon(action_icon("push", brand))
+        self.retry_action.setIcon(action_icon("retry", text))
+        self.reconcile_action.setIcon(action_icon("sync", text))
+        self.settings_action.setIcon(action_icon("settings", text))
 
     def _build_central(self) -> None:
         self.banner = ConnectionBanner()
@@ -233,6 +244,7 @@ class MainWindow(QMainWindow):
         # Description takes what is left, so the status column stays in view on a laptop screen.
         header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
+        self.table.setItemDelegateForColumn(Column.STATUS, StatusChipDelegate(self.table))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.edit_selected,
                           context=Qt.ShortcutContext.WidgetShortcut)
@@ -726,8 +738,10 @@ class MainWindow(QMainWindow):
         def done(counts: dict[str, int]) -> None:
             self.mapping.set_busy(False)
             self.mapping.reload()
+            from codatdesk.ui.mapping_view import DATA_TYPE_LABELS
+
             self.statusBar().showMessage("Codat lists refreshed: " + ", ".join(
-                f"{n} {k}" for k, n in counts.items()), 8000)
+                f"{n} {DATA_TYPE_LABELS.get(k, k)}" for k, n in counts.items()), 8000)
 
         def failed(error: BaseException) -> None:
             self.mapping.set_busy(False)
@@ -784,7 +798,7 @@ class MainWindow(QMainWindow):
             return
         self._dark = dark
         self.model.set_dark(dark)
-        self.push_action.setIcon(status_icon(ExpenseStatus.IN_PROGRESS, dark))
+        self._style_action_icons()
         self.details.reload()
         self.banner.restyle()
         self.health.restyle()

@@ -46,8 +46,10 @@ DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "su
                     "taxRates": "tax rates"}
 
 # outcome -> how it looks (re-using the status styles: ok, will change, needs you)
-MATCHED, CREATED, NEEDS_YOU = "matched", "created", "needs you"
-_OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING, NEEDS_YOU: ExpenseStatus.FAILED}
+MATCHED, CREATED, OPTIONAL, NEEDS_YOU = "matched", "created", "optional", "needs you"
+# Red only for what will make a push fail; an unlinked supplier or tax rate still pushes.
+_OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING,
+                   OPTIONAL: ExpenseStatus.NOT_PUSHED, NEEDS_YOU: ExpenseStatus.FAILED}
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def _match(kind: str, value: str, local_name: str, count: int, candidates: list[
     if mapped:
         record = by_id.get(mapped)
         label = _label(record) if record else mapped
-        how = "mapped by hand" if record else "mapped by hand (not in the cached list; refresh)"
+        how = "by saved mapping" if record else "by saved mapping (record not in the cached list yet: refresh)"
         return MappingRow(kind, value, local_name, count, mapped, label, how, MATCHED)
     for test, how in ((lambda r: r.codat_id.casefold() == wanted, "by Codat id"),
                       (lambda r: by_code and bool(r.code) and r.code.casefold() == wanted,
@@ -113,13 +115,13 @@ def _match(kind: str, value: str, local_name: str, count: int, candidates: list[
     if kind == "account" and local_name:
         return MappingRow(kind, value, local_name, count, None, f"{value} · {local_name}",
                           "will be created on push", CREATED)
-    consequence = {
-        "account": "not in Codat: map it by hand, or give the expenses an account name so it can be created",
-        "bankAccount": "not in Codat: sent as typed and likely refused; map it by hand",
-        "supplier": "not in Codat: pushed without a supplier link; map it by hand to link one",
-        "taxRate": "not in Codat: pushed without a tax rate; map it by hand",
+    consequence, outcome = {
+        "account": ("not in Codat: map it, or give the expenses an account name so it can be created", NEEDS_YOU),
+        "bankAccount": ("not in Codat: Codat will refuse the push; map it to a bank account", NEEDS_YOU),
+        "supplier": ("not in Codat: pushed without a supplier link (map it to link one)", OPTIONAL),
+        "taxRate": ("not in Codat: pushed without a tax rate (map it to set one)", OPTIONAL),
     }[kind]
-    return MappingRow(kind, value, local_name, count, None, "", consequence, NEEDS_YOU)
+    return MappingRow(kind, value, local_name, count, None, "", consequence, outcome)
 
 
 class MappingModel(QAbstractTableModel):
@@ -213,6 +215,7 @@ class MappingView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # model order until clicked
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
@@ -260,7 +263,7 @@ class MappingView(QWidget):
             self._refresh(self._company_id)
 
     def reload(self) -> None:
-        self.model.set_dark(is_dark_palette(self.palette()))
+        self.model.set_dark(is_dark_palette())
         if self._company_id is None:
             self.model.set_rows([])
             self._records = {}
@@ -274,17 +277,20 @@ class MappingView(QWidget):
         counts = ", ".join(f"{len(self._records.get(t, []))} {label}" for t, label in DATA_TYPE_LABELS.items())
         fetched = max((r.fetched_at for recs in self._records.values() for r in recs), default=None)
         needs = sum(r.outcome == NEEDS_YOU for r in rows)
+        optional = sum(r.outcome == OPTIONAL for r in rows)
         if fetched is None:
             text = "Codat's lists have not been fetched for this company yet. Press Refresh from Codat."
         else:
             text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
         if needs:
-            text += f" <b>{needs} value(s) need a mapping.</b>"
+            text += f" <b>{needs} value(s) will make pushes fail until mapped.</b>"
+        if optional:
+            text += f" {optional} supplier(s)/tax code(s) are not linked."
         self.summary.setText(text)
         self._on_current_changed()
 
     def restyle(self) -> None:
-        self.model.set_dark(is_dark_palette(self.palette()))
+        self.model.set_dark(is_dark_palette())
 
     def selected_row(self) -> MappingRow | None:
         index = self.table.selectionModel().currentIndex()
@@ -307,7 +313,7 @@ class MappingView(QWidget):
         if row.codat_id:
             position = self.choice.findData(row.codat_id)
             self.choice.setCurrentIndex(max(0, position))
-        self.clear_button.setEnabled(row.how.startswith("mapped by hand"))
+        self.clear_button.setEnabled(row.how.startswith("by saved mapping"))
 
     def _save(self) -> None:
         row = self.selected_row()

@@ -33,7 +33,10 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.settings = settings
         self.keyring_status = KeyringStatus()
-        self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory)
+        # The form owns the fields' logic; its pages live in the tabs. Parenting it to the dialog makes
+        # late worker results die with the dialog instead of reaching deleted widgets.
+        self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory, parent=self)
+        self.form.hide()
         self.tabs = QTabWidget()
         for title, _intro, page in self.form.pages():
             scroll = QScrollArea()

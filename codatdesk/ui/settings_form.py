@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -142,6 +143,7 @@ def make_widget(setting: Setting) -> QWidget:
             if setting.key == "listener.port" and low == 0:
                 spin.setSpecialValueText("any free port")
         spin.setGroupSeparatorShown(setting.key != "listener.port")
+        spin.setMinimumWidth(140)
         return spin
     if setting.type is float:
         spin = QDoubleSpinBox()
@@ -153,7 +155,9 @@ def make_widget(setting: Setting) -> QWidget:
         combo = QComboBox()
         combo.setEditable(True)
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        combo.lineEdit().setPlaceholderText("press Load from Codat, or paste the id")
+        combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        combo.setMinimumContentsLength(24)
+        combo.lineEdit().setPlaceholderText("press Test connection, or paste the id")
         return combo
     return QLineEdit()
 
@@ -221,7 +225,7 @@ class KeyringStatus(QFrame):
 
     def _show(self, state: str, title: str, text: str) -> None:
         look = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS}[state]
-        dark = is_dark_palette(self.palette())
+        dark = is_dark_palette()
         tones = style_for(look).tones(dark)
         self.setStyleSheet(f"#keyringStatus {{ background: {tones.background}; border-radius: 4px; }} "
                            f"#keyringStatus QLabel {{ color: {tones.text}; }}")
@@ -252,7 +256,14 @@ class SettingsForm(QWidget):
         self.error_labels: dict[str, QLabel] = {}
         self._pages: dict[str, tuple[QWidget, QFormLayout]] = {}
         self._stored: dict[str, bool] = {}
+        secret_names = list(secret_names)
         for key in wanted:
+            if key == "codat.company_id":
+                # Key first, then Test, then what the test fills in: the order one fills the form in.
+                if secrets.API_KEY in secret_names:
+                    secret_names.remove(secrets.API_KEY)
+                    self._add_secret(secrets.API_KEY)
+                self._add_codat_loader()
             setting = BY_KEY[key]
             field = SettingField(setting, make_widget(setting))
             field.set_value(settings.get(key))
@@ -261,7 +272,9 @@ class SettingsForm(QWidget):
         for name in secret_names:
             self._add_secret(name)
         if "codat.company_id" in self.fields:
-            self._add_codat_loader()
+            company = self.fields["codat.company_id"].widget
+            assert isinstance(company, QComboBox)
+            company.activated.connect(lambda _i: self.load_connections())
         if "webhook.authorization" in self.fields:
             combo = self.fields["webhook.authorization"].widget
             assert isinstance(combo, QComboBox)
@@ -293,9 +306,12 @@ class SettingsForm(QWidget):
         font = help_text.font()
         font.setPointSizeF(font.pointSizeF() * 0.9)
         help_text.setFont(font)
-        help_text.setForegroundRole(help_text.foregroundRole())
+        # Expanding: the row then takes the full width, so the help wraps there instead of
+        # under a narrow checkbox or combo (where it would be clipped).
+        help_text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         error = QLabel()
         error.setWordWrap(True)
+        error.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         error.hide()
         self.error_labels[key] = error
         column = QVBoxLayout()
@@ -334,9 +350,6 @@ class SettingsForm(QWidget):
         row.addWidget(self.load_button)
         row.addWidget(self.test_result, 1)
         form.addRow(row)
-        company = self.fields["codat.company_id"].widget
-        assert isinstance(company, QComboBox)
-        company.activated.connect(lambda _i: self.load_connections())
         self.companies: list[dict] = []
 
     def pages(self) -> list[tuple[str, str, QWidget]]:
@@ -404,7 +417,7 @@ class SettingsForm(QWidget):
             edit = self.secret_edits.get(name)
             if edit is not None and mode == wanted and not edit.text().strip() and not self._stored.get(name):
                 errors[name] = f"needed for {wanted} authorization"
-        dark = is_dark_palette(self.palette())
+        dark = is_dark_palette()
         tones = style_for(ExpenseStatus.FAILED).tones(dark)
         for key, label in self.error_labels.items():
             label.setText(f"⚠ {errors[key]}" if key in errors else "")
@@ -459,7 +472,7 @@ class SettingsForm(QWidget):
 
     def _set_result(self, state: str, text: str) -> None:
         look = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS}[state]
-        tones = style_for(look).tones(is_dark_palette(self.palette()))
+        tones = style_for(look).tones(is_dark_palette())
         self.test_result.setStyleSheet(f"color: {tones.text}; background: {tones.background}; padding: 2px 6px;")
         self.test_result.setText(text)
         self.test_result.setProperty("state", state)

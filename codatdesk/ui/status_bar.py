@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
 from codatdesk.events import PushProgress, StatusReport
 from codatdesk.states import ExpenseStatus
@@ -30,11 +30,13 @@ class PushProgressWidget(QWidget):
         self.finished = False
         self.label = QLabel()
         self.bar = QProgressBar()
-        self.bar.setMaximumWidth(160)
+        self.bar.setFixedWidth(110)
         self.bar.setTextVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop sending the rest of this batch (rows already sent stay sent)")
         self.cancel_button.clicked.connect(self._cancel)
+        # Only as wide as needed: the status bar's message area keeps the rest.
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
@@ -65,7 +67,7 @@ class PushProgressWidget(QWidget):
 class PushProgressArea:
     """Keeps one progress widget per running batch in the status bar; removes finished ones after a while."""
 
-    LINGER_MS = 6000
+    LINGER_MS = 4000
 
     def __init__(self, status_bar: QStatusBar) -> None:
         self._status_bar = status_bar
@@ -118,7 +120,7 @@ class HealthItem(QWidget):
     def set(self, text: str, state: str, tooltip: str = "") -> None:
         self.state = state
         self.text.setText(text)
-        self.icon.setPixmap(status_pixmap(HEALTH_GLYPH[state], is_dark_palette(self.palette()), 14,
+        self.icon.setPixmap(status_pixmap(HEALTH_GLYPH[state], is_dark_palette(), 14,
                                           self.devicePixelRatioF()))
         self.setToolTip(tooltip or text)
         self.setAccessibleName(f"{text} ({state})")
@@ -143,7 +145,8 @@ class HealthPanel:
 
     def set_listener(self, url: str | None) -> None:
         if url:
-            self.items["listener"].set(f"Listener: {url}", "ok", f"Webhooks are received at {url}")
+            short = url.split("://", 1)[-1].split("/", 1)[0]  # host:port; the full URL is in the tooltip
+            self.items["listener"].set(f"Listener: {short}", "ok", f"Webhooks are received at {url}")
         else:
             self.items["listener"].set("Listener: off", "bad", "The webhook listener is not running: "
                                                               "statuses only change when reconciliation runs.")
@@ -163,9 +166,12 @@ class HealthPanel:
             health = str(extra.get("health") or extra.get("state") or "").lower()
             state = {"ok": "ok", "healthy": "ok", "up": "ok", "starting": "busy", "checking": "busy",
                      "down": "bad", "failed": "bad", "unhealthy": "bad", "error": "bad"}.get(health, "ok" if value else "unknown")
-            url = extra.get("url") or value
+            url = str(extra.get("url") or value or "")
             detail = extra.get("detail") or extra.get("error") or ""
-            item.set(f"Tunnel: {url or 'not set up'}", state, f"{url} {health} {detail}".strip())
+            short = url.split("://", 1)[-1].rstrip("/")
+            if len(short) > 40:
+                short = short[:39] + "…"
+            item.set(f"Tunnel: {short or 'not set up'}", state, f"{url} {health} {detail}".strip())
         elif key == "connection":
             state = "ok" if value == "Linked" else ("unknown" if value in ("", "not chosen") else "bad")
             company = extra.get("company_id")
@@ -183,10 +189,13 @@ class HealthPanel:
         elif key == "last_webhook":
             try:
                 moment = dt.datetime.fromisoformat(value)
-                text = format_timestamp(moment)
+                full = format_timestamp(moment)
             except ValueError:
-                text = value
-            item.set(f"Last webhook: {text}", "ok", f"The newest delivery arrived at {text}")
+                item.set(f"Last webhook: {value}", "ok")
+                return
+            today = dt.date.today().isoformat()
+            short = full.split(" ", 1)[1] if full.startswith(today) else full
+            item.set(f"Last webhook: {short}", "ok", f"The newest delivery arrived at {full}")
 
     def restyle(self) -> None:
         for item in self.items.values():

@@ -73,7 +73,9 @@ class FirstRunWizard(QWizard):
         self.company_name: str | None = None
         self._saved = False
         self.keyring_status = KeyringStatus()
-        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, client_factory=client_factory)
+        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, client_factory=client_factory,
+                                 parent=self)
+        self.form.hide()
         self.addPage(_KeyringPage(self.keyring_status))
         pages = {title: page for title, _intro, page in self.form.pages()}
         self.addPage(_FormPage("Codat", "Paste your API key, press Test, then choose the company and its "

@@ -11,7 +11,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Mapping
 from codatdesk.ui.main_window import TAB_ACTIVITY, TAB_CONNECTIONS, MainWindow
-from codatdesk.ui.mapping_view import CREATED, MATCHED, NEEDS_YOU
+from codatdesk.ui.mapping_view import CREATED, MATCHED, NEEDS_YOU, OPTIONAL
 from codatdesk.ui.ui_state import UiState
 from tests.engine_harness import Harness, row
 
@@ -52,7 +52,8 @@ def test_mapping_shows_how_each_value_matches_and_saves_a_hand_mapping(qtbot, ha
     assert rows[("account", "999")].outcome == CREATED and rows[("account", "999")].how == "will be created on push"
     assert rows[("account", "888")].outcome == NEEDS_YOU
     assert rows[("bankAccount", "090")].outcome == MATCHED
-    assert "need a mapping" in window.mapping.summary.text()
+    assert "will make pushes fail" in window.mapping.summary.text()
+    assert rows[("supplier", "Supplier 1")].outcome == OPTIONAL  # pushes anyway, without a link
 
     # Map 888 by hand to the first account offered.
     view = window.mapping
@@ -62,7 +63,7 @@ def test_mapping_shows_how_each_value_matches_and_saves_a_hand_mapping(qtbot, ha
     view.choice.setCurrentIndex(1)
     chosen = view.choice.currentData()
     view.save_button.click()
-    qtbot.waitUntil(lambda: mapping_rows(window)[("account", "888")].how == "mapped by hand", timeout=5000)
+    qtbot.waitUntil(lambda: mapping_rows(window)[("account", "888")].how == "by saved mapping", timeout=5000)
     with Session(harness.core.db) as session:
         mapping = session.exec(select(Mapping).where(Mapping.local_value == "888")).one()
     assert mapping.codat_id == chosen and mapping.kind == "account"

@@ -102,7 +102,7 @@ class ExpenseDialog(QDialog):
             label.setBuddy(widget)
             error = QLabel()
             error.setObjectName("fieldError")
-            tones = style_for(ExpenseStatus.FAILED).tones(is_dark_palette(self.palette()))
+            tones = style_for(ExpenseStatus.FAILED).tones(is_dark_palette())
             error.setStyleSheet(f"color: {tones.text}; background: {tones.background}; padding: 1px 4px;")
             error.setWordWrap(True)
             error.hide()
