@@ -137,6 +137,8 @@ class Applier:
             self.apply_result(item[1], item[2], item[3])
         elif kind == "key":
             self._release_parked(item[1])
+        elif kind == "resume":
+            self._resume_chain(item[1])
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
@@ -377,22 +379,30 @@ class Applier:
         if outcome.reconnected and outcome.company_id:
             self.on_reconnected(outcome.company_id)
 
+    def resume_chain(self, key: str) -> None:
+        """Release or fail the expenses waiting on ``key`` if it already finished (queued, in order)."""
+        self._put(("resume", key))
+
     def resume_chains(self) -> None:
-        """On start: prerequisites that finished while we were away release or fail their dependents."""
+        """Every chain whose prerequisite finished while nobody was listening (start, reconciliation)."""
         with Session(self.db) as session:
             keys = session.exec(
                 select(Expense.waiting_on_key).where(Expense.status == ExpenseStatus.WAITING).distinct()
             ).all()
-            ops = [session.get(PushOperation, key) for key in keys if key]
-        for op in ops:
+        for key in keys:
+            if key:
+                self.resume_chain(key)
+
+    def _resume_chain(self, key: str) -> None:
+        with session_scope(self.db) as session:
+            op = session.get(PushOperation, key)
             if op is None or op.status == "Pending":
-                continue
-            with session_scope(self.db) as session:
-                fresh = session.get(PushOperation, op.key)
-                outcome = Outcome("applied", company_id=fresh.company_id)
-                result = OperationResult(key=fresh.key, status=fresh.status, record_id=fresh.record_id)
-                self._apply_to_dependents(session, fresh, result, Cause.engine("resume after restart"), outcome)
-            self._after_commit(outcome)
+                return
+            outcome = Outcome("applied", company_id=op.company_id)
+            result = OperationResult(key=op.key, status=op.status, record_id=op.record_id)
+            self._apply_to_dependents(session, op, result, Cause.engine(f"prerequisite {key} already {op.status}"),
+                                      outcome)
+        self._after_commit(outcome)
 
 
 def _prerequisite_label(op: PushOperation) -> str:

@@ -72,12 +72,14 @@ class Core:
             connection_for=self.connection_for,
             key_stored=self.applier.key_stored,
             submit_result=self.applier.submit_result,
+            resume_chain=self.applier.resume_chain,
         )
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
             threshold=lambda: float(self.settings.get("reconcile.threshold_seconds")),
             check_connections=self.check_connections,
+            resume_chains=self.applier.resume_chains,
         )
         self.selftest_listeners: list[Callable[[str], None]] = []
 
@@ -165,15 +167,8 @@ class Core:
         self.applier.start()
         if self.listen:
             self._start_listener()
-        self._startup = threading.Thread(target=self._startup_checks, name="startup-checks", daemon=True)
-        self._startup.start()
-
-    def _startup_checks(self) -> None:
-        try:
-            self.applier.resume_chains()
-        except Exception:
-            log.exception("could not resume dependent pushes")
-        self.reconciler.start()  # its first run checks the connections and everything in progress
+        # Its first run checks the connections, everything in progress and every waiting chain.
+        self.reconciler.start()
 
     def _start_listener(self) -> None:
         from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
@@ -227,7 +222,6 @@ class Core:
         self._started = False
         if self.tunnel is not None:
             self.tunnel.stop()
-        self._startup.join(30)  # it starts the reconciler: let it finish before stopping that
         self.reconciler.stop()
         if self.listener is not None:
             self.listener.stop()

@@ -89,9 +89,9 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
     core.applier.start()
     try:
         batch = core.push(chosen)
+        batch.wait()
         for problem in batch.problems:
             print(f"expense {problem.expense_id}: not pushed: {problem.reason}", file=sys.stderr)
-        batch.wait()
         if not wait:
             return 0 if not batch.problems else 1
         return _wait_for_final(core, settings, chosen, wait_timeout)

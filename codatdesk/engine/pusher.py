@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class PushEngine:
         connection_for: Callable[[str], str | None],
         key_stored: Callable[[str], None],
         submit_result: Callable[[str, OperationResult, Cause], None],
+        resume_chain: Callable[[str], None] = lambda key: None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -83,6 +85,7 @@ class PushEngine:
         self.connection_for = connection_for
         self.key_stored = key_stored
         self.submit_result = submit_result
+        self.resume_chain = resume_chain
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
@@ -110,19 +113,25 @@ class PushEngine:
     # -- local checks -----------------------------------------------------------
     def check(self, expense_ids: list[int]) -> list[PushProblem]:
         problems: list[PushProblem] = []
+        connection_states: dict[str, tuple[str | None, str | None]] = {}
         with Session(self.db) as session:
-            unknown = set(session.exec(select(PushAttempt.expense_id).where(
-                PushAttempt.outcome == "unknown", PushAttempt.expense_id.in_(expense_ids))).all())
+            unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome == "unknown")).all())
             for expense_id in expense_ids:
                 expense = session.get(Expense, expense_id)
                 if expense is None:
                     problems.append(PushProblem(expense_id, "this expense no longer exists"))
                     continue
-                reasons = self._problems_of(session, expense, expense_id in unknown)
+                if expense.company_id not in connection_states:
+                    connection_id = self.connection_for(expense.company_id)
+                    conn = session.get(Connection, connection_id) if connection_id else None
+                    connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
+                reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id])
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
 
-    def _problems_of(self, session: Session, e: Expense, outcome_unknown: bool) -> list[str]:
+    @staticmethod
+    def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
+                     connection_status: str | None) -> list[str]:
         status = ExpenseStatus(e.status)
         if status is ExpenseStatus.COMPLETE:
             return ["already in the ledger (Push complete)"]
@@ -142,12 +151,10 @@ class PushEngine:
         if Decimal(e.net) + Decimal(e.tax) != Decimal(e.total):
             reasons.append(f"net {e.net} + tax {e.tax} does not equal total {e.total}")
         if e.company_id != LOCAL_COMPANY_ID:
-            connection_id = self.connection_for(e.company_id)
-            conn = session.get(Connection, connection_id) if connection_id else None
             if connection_id is None:
                 reasons.append("the company has no accounting connection chosen (Settings > Codat)")
-            elif conn is not None and conn.status != "Linked":
-                reasons.append(f"the accounting connection is {conn.status}: reconnect it first")
+            elif connection_status is not None and connection_status != "Linked":
+                reasons.append(f"the accounting connection is {connection_status}: reconnect it first")
         return reasons
 
     # -- pushing -----------------------------------------------------------------
@@ -321,6 +328,9 @@ class PushEngine:
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
             self.key_stored(key)
+            if existing is not None:
+                # The shared prerequisite may have finished before these started waiting.
+                self.resume_chain(key)
 
     def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
                       currency: str, dependents: list[int], cause: Cause) -> str | None:
@@ -481,8 +491,6 @@ class PushEngine:
 
 def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:
     """Store what Codat says about a connection (from GET, not from an event)."""
-    import json
-
     connection_id = str(body.get("id"))
     with session_scope(db) as session:
         if session.get(Company, company_id) is None:

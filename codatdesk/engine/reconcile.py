@@ -30,7 +30,8 @@ class Reconciler:
     def __init__(self, db: Engine, bus: EventBus, client: Callable[[], CodatClient], pusher: PushEngine,
                  submit_result: Callable[[str, OperationResult, Cause], None], *,
                  interval: Callable[[], float], threshold: Callable[[], float],
-                 check_connections: Callable[[], None] = lambda: None) -> None:
+                 check_connections: Callable[[], None] = lambda: None,
+                 resume_chains: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.bus = bus
         self.client = client
@@ -39,6 +40,7 @@ class Reconciler:
         self.interval = interval
         self.threshold = threshold
         self.check_connections = check_connections
+        self.resume_chains = resume_chains
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -103,6 +105,7 @@ class Reconciler:
             except CodatError as exc:
                 failures += 1
                 log.warning("reconciliation request failed: %s", exc)
+        self.resume_chains()  # dependents whose prerequisite finished but were not sent (e.g. Codat was down)
         if failures:
             self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
                                                "operation(s); it will try again.", topic="reconcile"))
