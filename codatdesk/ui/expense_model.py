@@ -9,6 +9,7 @@ webhooks. ``load()`` (a company switch) is the only reset.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +17,14 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QLocale,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
 from PySide6.QtGui import QBrush, QColor
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -112,6 +120,7 @@ class ExpenseTableModel(QAbstractTableModel):
         self._dark = False
         self._locale = QLocale()
         self._search_cache: dict[int, str] = {}
+        self._sort: tuple[Column, Qt.SortOrder] | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -122,6 +131,8 @@ class ExpenseTableModel(QAbstractTableModel):
     def load(self, company_id: str | None) -> None:
         """Show the expenses of ``company_id`` (None: every company). The only model reset."""
         rows = self._fetch_company(company_id)
+        if self._sort is not None:
+            rows.sort(key=self._key_function(*self._sort), reverse=self._sort[1] == Qt.SortOrder.DescendingOrder)
         self.beginResetModel()
         self._company_id = company_id
         self._rows = rows
@@ -167,13 +178,26 @@ class ExpenseTableModel(QAbstractTableModel):
                 changed.append(position)
         for first, last in _runs(sorted(changed)):
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(Column) - 1))
-        if added:
+        if added and self._sort is None:
             start = len(self._rows)
             self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
             for offset, row in enumerate(added):
                 self._rows.append(row)
                 self._index[row.id] = start + offset
             self.endInsertRows()
+        elif added:  # keep the current sort: each new row goes where it belongs
+            key = self._key_function(*self._sort)
+            descending = self._sort[1] == Qt.SortOrder.DescendingOrder
+            keys = [key(r) for r in self._rows]
+            for row in sorted(added, key=key, reverse=descending):
+                k = key(row)
+                position = (bisect.bisect_left([_Reverse(x) for x in keys], _Reverse(k)) if descending
+                            else bisect.bisect_left(keys, k))
+                self.beginInsertRows(QModelIndex(), position, position)
+                self._rows.insert(position, row)
+                keys.insert(position, k)
+                self.endInsertRows()
+            self._reindex()
 
     def _remove_ids(self, ids: list[int]) -> None:
         if not ids:
@@ -205,6 +229,32 @@ class ExpenseTableModel(QAbstractTableModel):
                     row = _row_from_record(record)
                     found[row.id] = row
         return found
+
+    # ------------------------------------------------------------------ sorting
+
+    def _key_function(self, column: Column, _order: Qt.SortOrder):  # noqa: ANN202
+        column = Column(column)
+        return lambda row: (self.sort_key(row, column), row.id)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by native values (``SortRole``) in one Python ``sorted``: 10,000 rows in milliseconds.
+
+        Live updates do not re-sort: a row that turns green stays where the user is
+        looking; clicking the header sorts again.
+        """
+        if column < 0 or column >= len(Column):
+            self._sort = None
+            return
+        self._sort = (Column(column), order)
+        self.layoutAboutToBeChanged.emit()
+        old_ids = [row.id for row in self._rows]
+        self._rows.sort(key=self._key_function(column, order), reverse=order == Qt.SortOrder.DescendingOrder)
+        self._reindex()
+        persistent = self.persistentIndexList()
+        moved = [self.index(self._index[old_ids[i.row()]], i.column()) if i.row() < len(old_ids) else QModelIndex()
+                 for i in persistent]
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
 
     # ------------------------------------------------------------------ appearance
 
@@ -355,6 +405,18 @@ class ExpenseTableModel(QAbstractTableModel):
         return [row.id for row in self._rows]
 
 
+class _Reverse:
+    """Inverts comparisons, for bisecting a list sorted in descending order."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: "_Reverse") -> bool:
+        return other.value < self.value
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime:
     if value is None:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -376,7 +438,12 @@ def _runs(positions: list[int]) -> Iterable[tuple[int, int]]:
 
 
 class ExpenseFilterProxy(QSortFilterProxyModel):
-    """Sorts by native values (``SortRole``) and filters by status set and free text."""
+    """Filters by status set and free text. Sorting is delegated to the source model.
+
+    A Python ``lessThan`` costs a Python call per comparison (1.3 s for 10,000 rows);
+    the source model sorts the same native keys in one ``sorted`` call, and the
+    proxy keeps its order (its own sort column stays -1).
+    """
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -384,6 +451,13 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         self._terms: tuple[str, ...] = ()
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        model = self.sourceModel()
+        if isinstance(model, ExpenseTableModel):
+            model.sort(column, order)
+        else:
+            super().sort(column, order)
 
     def set_status_filter(self, statuses: Iterable[ExpenseStatus] | None) -> None:
         self.beginFilterChange()
@@ -407,14 +481,3 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
             haystack = model.search_text(source_row)
             return all(term in haystack for term in self._terms)
         return True
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
-        model = self.sourceModel()
-        if not isinstance(model, ExpenseTableModel):
-            return super().lessThan(left, right)
-        column = Column(left.column())
-        a, b = model.row_at(left.row()), model.row_at(right.row())
-        ka, kb = model.sort_key(a, column), model.sort_key(b, column)
-        if ka == kb:  # stable, predictable order among equal keys
-            return a.id < b.id
-        return ka < kb

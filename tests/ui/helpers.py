@@ -33,8 +33,9 @@ def add_expenses(engine, company_id: str, count: int, *, start: dt.date = dt.dat
                 status=status or ExpenseStatus.NOT_PUSHED,
             )
             session.add(expense)
-            session.flush()
-            ids.append(expense.id)
+            ids.append(expense)
+        session.flush()  # one flush for all: the ids are assigned here
+        ids = [expense.id for expense in ids]
     return ids
 
 

@@ -213,3 +213,43 @@ def test_a_disconnected_connection_shows_a_banner(qtbot, harness, window):
         session.get(Connection, harness.sandbox.connection_id).status = "Linked"
     core.bus.publish(ConnectionChanged(harness.sandbox.company_id, harness.sandbox.connection_id, "Linked"))
     qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=5000)
+
+
+def test_fix_a_failed_expense_and_retry_it(qtbot, harness, window):
+    harness.import_rows([row(1, bank="NOPE-BANK")])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    (expense_id,) = window.model.ids()
+    window.push_ids([expense_id])
+    qtbot.waitUntil(lambda: statuses(window)[expense_id] is ExpenseStatus.FAILED, timeout=15000)
+    select_ids(window, [expense_id])
+    assert window.edit_action.isEnabled()
+    qtbot.keyClick(window.table, Qt.Key.Key_F2)
+    dialog = window.expense_dialog
+    assert dialog.inputs["bank_account"].text() == "NOPE-BANK"
+    dialog.set_values({"bank_account": "090"})
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: "090" in window.details.plain_text(), timeout=5000)
+    assert statuses(window)[expense_id] is ExpenseStatus.FAILED  # editing does not push by itself
+    with qtbot.waitSignal(window.pushStarted, timeout=10000):
+        window.retry_action.trigger()
+    qtbot.waitUntil(lambda: statuses(window)[expense_id] is ExpenseStatus.COMPLETE, timeout=15000)
+    assert not window.edit_action.isEnabled()  # a pushed expense is no longer editable
+
+
+def test_progress_widget_cancel_cancels_the_batch(qtbot, window):
+    from codatdesk.events import PushProgress
+
+    class Batch:
+        id, total, cancelled = 99, 5, False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    batch = Batch()
+    window.progress.on_progress(PushProgress(99, 1, 5, "1 sent"))  # progress may arrive before the batch
+    widget = window.progress.track(batch)
+    assert "Pushing 1 of 5" in widget.label.text()
+    widget.cancel_button.click()
+    assert batch.cancelled and not widget.cancel_button.isEnabled()
+    window.progress.on_progress(PushProgress(99, 5, 5, "1 sent, 4 not sent (cancelled)", finished=True))
+    assert widget.label.text().startswith("Push finished") and not window.progress.running()
