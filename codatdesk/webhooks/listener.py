@@ -403,13 +403,17 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ListenerError(f"refusing to listen on {host}: the webhook listener binds a loopback address only "
                             "(the tunnel connects locally)")
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
+    # TCP; with proto 0 every response (headers and body are two writes) waits ~40 ms for
+    # the client's delayed ACK. NODELAY on the listening socket is inherited on Linux too.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         if os.name == "nt":
             # Windows' SO_REUSEADDR would let another program bind the same port.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(128)
     except OSError as exc:
