@@ -12,12 +12,13 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +39,8 @@ from codatdesk.store.models import Company, Connection, Expense, PushAttempt, Pu
 
 log = logging.getLogger(__name__)
 _batch_ids = itertools.count(1)
+# Attempts whose push may have reached Codat without us storing its key.
+OPEN_OUTCOMES = ("sending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class PushEngine:
         self.submit_result = submit_result
         self.resume_chain = resume_chain
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
+        # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
+        # "sending" after it belongs to a process that died mid-request, and counts as unknown.
+        self.orphan_after = dt.timedelta(minutes=10)
+        self._in_flight: set[int] = set()  # attempt ids this process is sending now
+        self._in_flight_lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -115,7 +123,7 @@ class PushEngine:
         problems: list[PushProblem] = []
         connection_states: dict[str, tuple[str | None, str | None]] = {}
         with Session(self.db) as session:
-            unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome == "unknown")).all())
+            unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome.in_(OPEN_OUTCOMES))).all())
             for expense_id in expense_ids:
                 expense = session.get(Expense, expense_id)
                 if expense is None:
@@ -138,7 +146,8 @@ class PushEngine:
         if status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
             return [f"already being pushed ({status.value})"]
         if outcome_unknown:
-            return ["an earlier push's answer was lost; Codat's push history is being checked first"]
+            return ["an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
+                    "checked first"]
         reasons = []
         if e.company_id == LOCAL_COMPANY_ID:
             reasons.append("no Codat company is chosen for this expense yet (Settings > Codat)")
@@ -263,7 +272,7 @@ class PushEngine:
             return
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent)
-            if expense is None:
+            if expense is None or _has_open_attempt(session, expense_id):
                 if batch is not None:
                     batch.not_sent += 1
                 return
@@ -271,33 +280,35 @@ class PushEngine:
             body = build_direct_cost(expense, resolver)
             attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
             session.add(attempt)
-        try:
-            answer = self.client().push_direct_cost(company_id, connection_id, body,
-                                                    timeout_in_minutes=self.timeout_in_minutes())
-        except PushOutcomeUnknown as exc:
-            self._outcome_unknown(attempt.id, expense_id, exc)
+            session.flush()
+        with self._sending(attempt.id):
+            try:
+                answer = self.client().push_direct_cost(company_id, connection_id, body,
+                                                        timeout_in_minutes=self.timeout_in_minutes())
+            except PushOutcomeUnknown as exc:
+                self._outcome_unknown(attempt.id, expense_id, exc)
+                if batch is not None:
+                    batch.not_sent += 1
+                return
+            except CodatError as exc:
+                self._not_accepted(attempt.id, expense_id, exc, cause)
+                if batch is not None:
+                    batch.not_sent += 1
+                return
+            result = OperationResult.from_push_operation(answer)
+            with session_scope(self.db) as session:
+                expense = session.get(Expense, expense_id)
+                session.add(PushOperation(
+                    key=result.key, company_id=company_id, connection_id=connection_id, data_type="directCosts",
+                    expense_id=expense_id, status="Pending", requested_at=result.requested_at or utcnow()))
+                change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=result.key)
+                _finish_attempt(session, attempt.id, "sent", result.key)
             if batch is not None:
-                batch.not_sent += 1
-            return
-        except CodatError as exc:
-            self._not_accepted(attempt.id, expense_id, exc, cause)
-            if batch is not None:
-                batch.not_sent += 1
-            return
-        result = OperationResult.from_push_operation(answer)
-        with session_scope(self.db) as session:
-            expense = session.get(Expense, expense_id)
-            session.add(PushOperation(
-                key=result.key, company_id=company_id, connection_id=connection_id, data_type="directCosts",
-                expense_id=expense_id, status="Pending", requested_at=result.requested_at or utcnow()))
-            change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=result.key)
-            _finish_attempt(session, attempt.id, "sent", result.key)
-        if batch is not None:
-            batch.sent += 1
-        self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
-        self.key_stored(result.key)
-        if result.is_final:  # some platforms answered synchronously
-            self.submit_result(company_id, result, Cause.engine("synchronous answer"))
+                batch.sent += 1
+            self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
+            self.key_stored(result.key)
+            if result.is_final:  # some platforms answered synchronously
+                self.submit_result(company_id, result, Cause.engine("synchronous answer"))
 
     def _create_account_then_wait(self, batch: PushBatch, company_id: str, connection_id: str, code: str,
                                   name: str, currency: str, dependents: list[int], cause: Cause) -> None:
@@ -340,7 +351,8 @@ class PushEngine:
             attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code)
             session.add(attempt)
         try:
-            answer = self.client().push_account(company_id, connection_id, body)
+            with self._sending(attempt.id):
+                answer = self.client().push_account(company_id, connection_id, body)
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
             with session_scope(self.db) as session:
@@ -391,6 +403,32 @@ class PushEngine:
                 self._send_direct_cost, None, expense.company_id, connection_id, expense.id,
                 Cause.engine(f"prerequisite {prerequisite_key} succeeded"), dependent=True)
 
+    @contextlib.contextmanager
+    def _sending(self, attempt_id: int) -> Iterator[None]:
+        """While this process waits for Codat's answer, its attempt is no orphan."""
+        with self._in_flight_lock:
+            self._in_flight.add(attempt_id)
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(attempt_id)
+
+    def adopt_orphans(self, company_id: str) -> int:
+        """Attempts left "sending" by a process that died mid-request become attempts of unknown outcome."""
+        cutoff = utcnow() - self.orphan_after
+        with self._in_flight_lock:
+            mine = set(self._in_flight)
+        with session_scope(self.db) as session:
+            orphans = [a for a in session.exec(select(PushAttempt).where(
+                PushAttempt.company_id == company_id, PushAttempt.outcome == "sending",
+                PushAttempt.started_at <= cutoff)).all() if a.id not in mine]
+            for attempt in orphans:
+                attempt.outcome = "unknown"
+                attempt.detail = "codatdesk stopped before Codat's answer was stored"
+                session.add(attempt)
+        return len(orphans)
+
     # -- failures ------------------------------------------------------------------
     def _not_accepted(self, attempt_id: int, expense_id: int, exc: CodatError, cause: Cause) -> None:
         # Credentials, limits and outages are not the expense's fault: it stays pushable.
@@ -420,6 +458,7 @@ class PushEngine:
 
     def resolve_unknown(self, company_id: str) -> int:
         """Match attempts of unknown outcome to Codat's push history; returns how many were settled."""
+        self.adopt_orphans(company_id)
         with Session(self.db) as session:
             attempts = session.exec(select(PushAttempt).where(
                 PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
@@ -547,6 +586,12 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
     if supplier_id:
         body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _has_open_attempt(session: Session, expense_id: int) -> bool:
+    """A push of this expense may be on its way (or may have landed): sending again could duplicate it."""
+    return session.exec(select(PushAttempt.id).where(
+        PushAttempt.expense_id == expense_id, PushAttempt.outcome.in_(OPEN_OUTCOMES))).first() is not None
 
 
 def _finish_attempt(session: Session, attempt_id: int, outcome: str, key: str | None, detail: str = "") -> None:

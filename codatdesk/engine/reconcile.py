@@ -93,8 +93,11 @@ class Reconciler:
         with Session(self.db) as session:
             pending = session.exec(select(PushOperation).where(
                 PushOperation.status == "Pending", PushOperation.requested_at <= cutoff)).all()
+            # Attempts still "sending" long after any request could last were left by a process that died.
+            orphaned = utcnow() - self.pusher.orphan_after
             unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
-                PushAttempt.outcome == "unknown")).all())
+                (PushAttempt.outcome == "unknown")
+                | ((PushAttempt.outcome == "sending") & (PushAttempt.started_at <= orphaned)))).all())
         futures = [self.pusher.pool(op.company_id).submit(self._check, op.company_id, op.key) for op in pending]
         for company_id in unknown_companies:
             futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
