@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,13 +72,33 @@ def _writer(engine: Engine) -> Engine:
     return writer
 
 
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.RLock:
+    """One lock per engine that every write transaction of this process holds.
+
+    SQLite lets one writer in at a time; threads that find the lock taken wait in
+    its busy handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries, so under load
+    (push workers, inbox, applier) writers slept long after the lock was free. Queuing
+    on a Python lock hands the write lock over at once; busy_timeout still covers
+    other processes (``codatdesk push`` beside ``serve``). Reentrant, so a nested
+    write (which the docstring forbids anyway) fails as before rather than deadlocking here.
+    """
+    lock = engine.__dict__.get("_codatdesk_write_lock")
+    if lock is None:
+        with _write_locks_guard:
+            lock = engine.__dict__.setdefault("_codatdesk_write_lock", threading.RLock())
+    return lock
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on error.
 
     Keep it short and never open another write transaction inside it.
     """
-    with Session(_writer(engine), expire_on_commit=False) as session:
+    with _write_lock(engine), Session(_writer(engine), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
