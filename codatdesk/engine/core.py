@@ -19,7 +19,7 @@ from codatdesk.engine import reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
-from codatdesk.events import EventBus, ExpenseChanged, Notice, StatusReport
+from codatdesk.events import EventBus, ExpenseChanged, Notice, PushProgress, StatusReport
 from codatdesk.importer import ImportReport, ensure_company, import_csv
 from codatdesk.logging_setup import register_secret
 from codatdesk.secrets import WebhookCredentials
@@ -82,6 +82,8 @@ class Core:
             resume_chains=self.applier.resume_chains,
         )
         self.selftest_listeners: list[Callable[[str], None]] = []
+        # Rate-limit headers come with every Codat answer; the status bar hears of them per batch.
+        self.bus.subscribe(lambda event: self._report_rate_limit() if isinstance(event, PushProgress) else None)
 
     # -- Codat client --------------------------------------------------------------
     def client(self) -> CodatClient:
