@@ -6,6 +6,11 @@ news that the pusher stored a new push key (which releases parked deliveries).
 Every status change goes through :func:`codatdesk.store.history.change_status`.
 HTTP never happens here: follow-up work (fetching Codat's validation errors,
 pushing the dependents of a prerequisite) is handed to callbacks.
+
+Its commits are not fsynced one by one (``durable=False``): every input can be
+derived again after a power cut (inbox rows still ``pending`` are re-applied at
+start, reconciliation asks Codat again, parked rows are swept), and the next durable
+commit (an inbox insert, a push) flushes them to disk in order anyway.
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ class Outcome:
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
     connection_changes: list[ConnectionChanged] = field(default_factory=list)
     reconnected: bool = False
+    changed: list[ExpenseChanged] | None = None  # taken inside the transaction, published after it
+
+    def snapshot(self, session: Session) -> None:
+        """Record the affected expenses as committed (identity-map hits: no extra query)."""
+        changed = []
+        for expense_id in dict.fromkeys(self.expense_ids):
+            expense = session.get(Expense, expense_id)
+            if expense is not None:
+                changed.append(ExpenseChanged(expense.id, expense.company_id, ExpenseStatus(expense.status).value))
+        self.changed = changed
 
 
 class Applier:
@@ -67,6 +82,7 @@ class Applier:
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
         self._pending = 0
+        self._parked_keys: set[str] = set()  # keys with parked deliveries (applier thread only)
 
     # -- queue -----------------------------------------------------------------
     def start(self) -> None:
@@ -96,6 +112,9 @@ class Applier:
     def enqueue_unapplied(self) -> None:
         """On start: every stored delivery not yet applied (the process may have died in between)."""
         with Session(self.db) as session:
+            self._parked_keys.update(key for key in session.exec(
+                select(WebhookDelivery.push_operation_key).where(WebhookDelivery.verdict == "parked").distinct()
+            ).all() if key)
             ids = session.exec(
                 select(WebhookDelivery.id).where(WebhookDelivery.verdict == "pending").order_by(WebhookDelivery.id)
             ).all()
@@ -142,7 +161,7 @@ class Applier:
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
-        with session_scope(self.db) as session:
+        with session_scope(self.db, durable=False) as session:
             row = session.get(WebhookDelivery, row_id)
             if row is None or row.verdict not in ("pending", "parked"):
                 return
@@ -156,6 +175,9 @@ class Applier:
                 row.company_id = outcome.company_id
             session.add(row)
             delivery_id, event_type = row.delivery_id, row.event_type
+            if outcome.verdict == "parked" and row.push_operation_key:
+                self._parked_keys.add(row.push_operation_key)
+            outcome.snapshot(session)
         self.bus.publish(DeliveryRecorded(delivery_id, outcome.verdict, event_type, outcome.detail,
                                           outcome.expense_ids[0] if outcome.expense_ids else None))
         self._after_commit(outcome)
@@ -193,9 +215,14 @@ class Applier:
                 .where(WebhookDelivery.verdict == "parked").distinct()
             ).all()
         for key in keys:
-            self._release_parked(key)
+            self._release_parked(key, known=True)
 
-    def _release_parked(self, key: str) -> None:
+    def _release_parked(self, key: str, *, known: bool = False) -> None:
+        # Most keys never had a parked delivery: skip the query (the sweep covers keys
+        # that other processes parked).
+        if key not in self._parked_keys and not known:
+            return
+        self._parked_keys.discard(key)
         with Session(self.db) as session:
             ids = session.exec(
                 select(WebhookDelivery.id)
@@ -207,8 +234,9 @@ class Applier:
 
     # -- results from reconciliation ---------------------------------------------
     def apply_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
-        with session_scope(self.db) as session:
+        with session_scope(self.db, durable=False) as session:
             outcome = self._apply_operation(session, result, cause, company_hint=company_id)
+            outcome.snapshot(session)
         self._after_commit(outcome)
 
     # -- the core of it ----------------------------------------------------------
@@ -364,7 +392,10 @@ class Applier:
 
     # -- after commit --------------------------------------------------------------
     def _after_commit(self, outcome: Outcome) -> None:
-        if outcome.expense_ids:
+        if outcome.changed is not None:
+            for event in outcome.changed:
+                self.bus.publish(event)
+        elif outcome.expense_ids:
             with Session(self.db) as session:
                 for expense_id in dict.fromkeys(outcome.expense_ids):
                     expense = session.get(Expense, expense_id)
@@ -394,7 +425,7 @@ class Applier:
                 self.resume_chain(key)
 
     def _resume_chain(self, key: str) -> None:
-        with session_scope(self.db) as session:
+        with session_scope(self.db, durable=False) as session:
             op = session.get(PushOperation, key)
             if op is None or op.status == "Pending":
                 return

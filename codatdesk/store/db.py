@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "codatdesk_write"
+RELAXED_OPTION = "codatdesk_relaxed"  # a write whose commit need not reach the disk at once
 
 
 def default_url() -> str:
@@ -60,15 +61,22 @@ def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
         # A deferred transaction that later writes gets SQLITE_BUSY at once, ignoring
         # busy_timeout; write transactions (session_scope) take the lock up front so
         # writers queue instead. Reads stay deferred and never wait for a writer (WAL).
-        immediate = conn.get_execution_options().get(WRITE_OPTION)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION):
+            # Per transaction, since pooled connections serve durable and relaxed writers alike.
+            relaxed = options.get(RELAXED_OPTION) or not durable
+            conn.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
-def _writer(engine: Engine) -> Engine:
-    writer = engine.__dict__.get("_codatdesk_writer")
+def _writer(engine: Engine, *, durable: bool = True) -> Engine:
+    name = "_codatdesk_writer" if durable else "_codatdesk_relaxed_writer"
+    writer = engine.__dict__.get(name)
     if writer is None:
-        writer = engine.execution_options(**{WRITE_OPTION: True})
-        engine.__dict__["_codatdesk_writer"] = writer
+        writer = engine.execution_options(**{WRITE_OPTION: True, RELAXED_OPTION: not durable})
+        engine.__dict__[name] = writer
     return writer
 
 
@@ -93,12 +101,15 @@ def _write_lock(engine: Engine) -> threading.RLock:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on error.
 
-    Keep it short and never open another write transaction inside it.
+    Keep it short and never open another write transaction inside it. ``durable=False``
+    (SQLite ``synchronous=NORMAL`` in WAL mode): the commit is atomic and survives a crash
+    of the app, but a power cut may undo it until the next durable commit (WAL frames
+    reach the disk in order). Only for writes that are re-derived after such a loss.
     """
-    with _write_lock(engine), Session(_writer(engine), expire_on_commit=False) as session:
+    with _write_lock(engine), Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
