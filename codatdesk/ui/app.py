@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from codatdesk import paths
@@ -25,6 +26,35 @@ def make_application() -> QApplication:
     app.setDesktopFileName("codatdesk")
     app.setWindowIcon(app_icon())
     return app
+
+
+def quit_on_signals(app: QApplication) -> Callable[[], None]:
+    """Ctrl+C or SIGTERM closes the window properly (the core stops, state is saved).
+
+    Python only runs signal handlers between bytecodes; a tiny timer gives it that chance
+    while Qt's loop waits in C++.
+    """
+    def handler(_signum: int, _frame: object) -> None:
+        for widget in app.topLevelWidgets():
+            if widget.isWindow() and widget.isVisible():
+                setattr(widget, "_confirmed_close", True)
+                widget.close()
+        app.quit()
+
+    previous = {}
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            previous[getattr(signal, name)] = signal.signal(getattr(signal, name), handler)
+    keepalive = QTimer(app)
+    keepalive.start(250)
+    keepalive.timeout.connect(lambda: None)
+
+    def restore() -> None:
+        keepalive.stop()
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
 
 
 def bring_to_front(window) -> None:  # noqa: ANN001
@@ -93,9 +123,11 @@ def run_gui(demo: bool = False) -> int:
         window = MainWindow(core, demo=demo)
         instance.activated.connect(lambda: bring_to_front(window))
         window.show()
+        restore_signals = quit_on_signals(app)
         try:
             return app.exec()
         finally:
+            restore_signals()
             window.bridge.detach()
             cleanup()
     finally:
