@@ -65,3 +65,25 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, message: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(0.005)
+
+
+def dark_palette():  # noqa: ANN201
+    """A Fusion-style dark palette, like the one Qt uses when the system is in dark mode."""
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2B2B2B", QPalette.ColorRole.WindowText: "#E6E6E6",
+        QPalette.ColorRole.Base: "#1F1F1F", QPalette.ColorRole.AlternateBase: "#272727",
+        QPalette.ColorRole.Text: "#E6E6E6", QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#E6E6E6", QPalette.ColorRole.Highlight: "#2F65CA",
+        QPalette.ColorRole.HighlightedText: "#FFFFFF", QPalette.ColorRole.ToolTipBase: "#353535",
+        QPalette.ColorRole.ToolTipText: "#E6E6E6", QPalette.ColorRole.PlaceholderText: "#9A9A9A",
+        QPalette.ColorRole.Link: "#7AB3FF", QPalette.ColorRole.Mid: "#3A3A3A", QPalette.ColorRole.Dark: "#191919",
+    }
+    for role, colour in colours.items():
+        p.setColor(role, QColor(colour))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#7A7A7A"))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#7A7A7A"))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#7A7A7A"))
+    return p

@@ -253,3 +253,25 @@ def test_progress_widget_cancel_cancels_the_batch(qtbot, window):
     assert batch.cancelled and not widget.cancel_button.isEnabled()
     window.progress.on_progress(PushProgress(99, 5, 5, "1 sent, 4 not sent (cancelled)", finished=True))
     assert widget.label.text().startswith("Push finished") and not window.progress.running()
+
+
+def test_window_follows_a_palette_switch_to_dark_and_back(qtbot, harness, window, qapp):
+    from PySide6.QtGui import QPalette
+
+    from tests.ui.helpers import dark_palette
+
+    harness.import_rows([row(1)])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    (expense_id,) = window.model.ids()
+    select_ids(window, [expense_id])
+    original = QPalette(qapp.palette())
+    try:
+        qapp.setPalette(dark_palette())
+        qtbot.waitUntil(lambda: window.model.dark, timeout=2000)
+        dark = style_for(ExpenseStatus.NOT_PUSHED).dark
+        assert status_cell(window, expense_id).data(Qt.ItemDataRole.BackgroundRole).color().name().upper() == \
+            dark.background
+        assert dark.background.lower() in window.details.browser.toHtml().lower()
+    finally:
+        qapp.setPalette(original)
+    qtbot.waitUntil(lambda: not window.model.dark, timeout=2000)

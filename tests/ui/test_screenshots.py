@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtGui import QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
 from codatdesk.events import DeliveryRecorded
@@ -23,28 +23,9 @@ from codatdesk.ui.settings_dialog import SettingsDialog
 from codatdesk.ui.status_style import style_for
 from codatdesk.ui.ui_state import UiState
 from tests.engine_harness import Harness, row
-from tests.ui.helpers import set_status
+from tests.ui.helpers import dark_palette, set_status
 
 OUT = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-def dark_palette() -> QPalette:
-    p = QPalette()
-    colours = {
-        QPalette.ColorRole.Window: "#2B2B2B", QPalette.ColorRole.WindowText: "#E6E6E6",
-        QPalette.ColorRole.Base: "#1F1F1F", QPalette.ColorRole.AlternateBase: "#272727",
-        QPalette.ColorRole.Text: "#E6E6E6", QPalette.ColorRole.Button: "#353535",
-        QPalette.ColorRole.ButtonText: "#E6E6E6", QPalette.ColorRole.Highlight: "#2F65CA",
-        QPalette.ColorRole.HighlightedText: "#FFFFFF", QPalette.ColorRole.ToolTipBase: "#353535",
-        QPalette.ColorRole.ToolTipText: "#E6E6E6", QPalette.ColorRole.PlaceholderText: "#9A9A9A",
-        QPalette.ColorRole.Link: "#7AB3FF", QPalette.ColorRole.Mid: "#3A3A3A", QPalette.ColorRole.Dark: "#191919",
-    }
-    for role, colour in colours.items():
-        p.setColor(role, QColor(colour))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#7A7A7A"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#7A7A7A"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#7A7A7A"))
-    return p
 
 
 @pytest.fixture
