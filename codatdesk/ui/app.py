@@ -122,6 +122,9 @@ def run_gui(demo: bool = False) -> int:
 
         window = MainWindow(core, demo=demo)
         instance.activated.connect(lambda: bring_to_front(window))
+        from codatdesk.ui import startup_probe
+
+        startup_probe.install(app, window)
         window.show()
         restore_signals = quit_on_signals(app)
         try:
