@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from codatdesk import secrets
 from codatdesk.codat import CodatClient
-from codatdesk.engine import reference
+from codatdesk.engine import edits, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
@@ -277,6 +277,15 @@ class Core:
                 session.delete(expense)
                 deleted += 1
         return deleted
+
+    def add_expense(self, company_id: str, values: dict) -> int:
+        return edits.add_expense(self.db, self.bus, company_id, values)
+
+    def update_expense(self, expense_id: int, values: dict) -> None:
+        edits.update_expense(self.db, self.bus, expense_id, values)
+
+    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
+        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         with session_scope(self.db) as session:

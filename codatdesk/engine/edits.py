@@ -1,8 +1,7 @@
-"""The few writes the window makes itself: manual expenses and hand-made mappings.
+"""Edits a person makes by hand: manual expenses, corrections, mappings.
 
-The core has no API for these yet (asked for ``add_expense``/``update_expense``/
-``set_mapping``); until then they are short transactions on the core's engine,
-followed by the same ``ExpenseChanged`` event the core would publish.
+Core exposes them (``Core.add_expense`` and friends), so the window and any script
+make the same writes and publish the same ``ExpenseChanged`` events.
 """
 
 from __future__ import annotations

@@ -134,3 +134,13 @@ def open_database(url: str | None = None, *, durable: bool = True) -> Engine:
     engine = make_engine(url, durable=durable)
     migrate(engine)
     return engine
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A read-only look at the store (deferred transaction: never waits for a writer in WAL)."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()

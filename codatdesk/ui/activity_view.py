@@ -41,7 +41,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import WebhookDelivery, utcnow
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.ui.store_read import read_session
+from codatdesk.store.db import read_session
 
 MAX_STORED = 2000
 MAX_REJECTED = 500

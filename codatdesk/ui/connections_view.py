@@ -31,7 +31,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Company, Connection
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.ui.store_read import read_session
+from codatdesk.store.db import read_session
 
 # Codat connection status -> the status style that says the same thing.
 CONNECTION_LOOK = {"Linked": ExpenseStatus.COMPLETE, "PendingAuth": ExpenseStatus.WAITING,

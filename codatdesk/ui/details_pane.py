@@ -20,7 +20,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Company, Expense, PushOperation, StatusChange, WebhookDelivery
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, style_for
-from codatdesk.ui.store_read import read_session
+from codatdesk.store.db import read_session
 
 MAX_DELIVERIES = 200
 

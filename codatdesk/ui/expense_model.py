@@ -33,7 +33,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Expense
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import status_icon, style_for
-from codatdesk.ui.store_read import read_session
+from codatdesk.store.db import read_session
 
 _IN_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 

@@ -40,7 +40,7 @@ from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, Status
 from codatdesk.importer import ImportReport
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Company, Expense
-from codatdesk.ui import local_edits
+from codatdesk.engine import edits
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
 from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
@@ -56,7 +56,7 @@ from codatdesk.ui.mapping_view import MappingView
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
-from codatdesk.ui.store_read import make_read_engine, read_session
+from codatdesk.store.db import read_session
 from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.core = core
         self.demo = demo
         self.ui_state = ui_state or UiState()
-        self.read_db = make_read_engine(core.db)
+        self.read_db = core.db
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
         self.setWindowIcon(app_icon())
 
@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         expenses_layout.addLayout(filters)
         expenses_layout.addWidget(self.splitter, 1)
 
-        self.mapping = MappingView(self.read_db, self.core.db, refresh=self.refresh_reference_data)
+        self.mapping = MappingView(self.read_db, self.core.set_mapping, refresh=self.refresh_reference_data)
         self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.connections = ConnectionsView(self.read_db, self._chosen_connection)
         self.connections.reconnectRequested.connect(self.reconnect)
@@ -450,7 +450,7 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         statuses = {row.status for row in rows}
         self.push_action.setEnabled(bool(rows))
-        self.edit_action.setEnabled(len(rows) == 1 and rows[0].status in local_edits.EDITABLE)
+        self.edit_action.setEnabled(len(rows) == 1 and rows[0].status in edits.EDITABLE)
         self.delete_action.setEnabled(ExpenseStatus.NOT_PUSHED in statuses)
         self.reset_action.setEnabled(bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
         self.copy_action.setEnabled(bool(rows))
@@ -644,11 +644,9 @@ class MainWindow(QMainWindow):
         currency = self.model.row_at(0).currency if self.model.rowCount() else "GBP"
         dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        bus = self.core.bus
-
         def save() -> None:
             values = dialog.result_values
-            run_in_background(lambda: local_edits.add_expense(self.core.db, bus, company_id, values),
+            run_in_background(lambda: self.core.add_expense(company_id, values),
                               self._after_add, self._background_failed, owner=self)
 
         dialog.accepted.connect(save)
@@ -669,21 +667,19 @@ class MainWindow(QMainWindow):
         if len(rows) != 1:
             return
         row = rows[0]
-        if row.status not in local_edits.EDITABLE:
+        if row.status not in edits.EDITABLE:
             self.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
             return
         with read_session(self.read_db) as session:
             expense = session.get(Expense, row.id)
-            values = {k: getattr(expense, k) for k in local_edits.FIELDS} if expense else None
+            values = {k: getattr(expense, k) for k in edits.FIELDS} if expense else None
         if values is None:
             return
         dialog = ExpenseDialog(values, suppliers=self._suppliers(), parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        bus = self.core.bus
-
         def save() -> None:
             changed = dialog.result_values
-            run_in_background(lambda: local_edits.update_expense(self.core.db, bus, row.id, changed),
+            run_in_background(lambda: self.core.update_expense(row.id, changed),
                               lambda _r: self.statusBar().showMessage("Expense saved.", 5000),
                               self._background_failed, owner=self)
 

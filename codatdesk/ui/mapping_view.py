@@ -32,8 +32,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Expense, Mapping, ReferenceRecord
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.ui.local_edits import set_mapping
-from codatdesk.ui.store_read import read_session
+from codatdesk.store.db import read_session
 from codatdesk.ui.workers import run_in_background
 
 KINDS = {  # mapping kind -> (label, reference data types searched, match by code)
@@ -184,11 +183,12 @@ class MappingView(QWidget):
 
     statusMessage = Signal(str)
 
-    def __init__(self, read_engine: Engine, write_engine: Engine, *, refresh: Callable[[str], None],
+    def __init__(self, read_engine: Engine, set_mapping: Callable[[str, str, str, str | None], None], *,
+                 refresh: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._engine = read_engine
-        self._write_engine = write_engine
+        self._set_mapping = set_mapping
         self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
         self._company_id: str | None = None
         self._records: dict[str, list[ReferenceRecord]] = {}
@@ -340,7 +340,7 @@ class MappingView(QWidget):
         def failed(error: BaseException) -> None:
             self.statusMessage.emit(f"Could not save the mapping: {error}")
 
-        run_in_background(lambda: set_mapping(self._write_engine, company_id, row.kind, row.local_value, codat_id),
+        run_in_background(lambda: self._set_mapping(company_id, row.kind, row.local_value, codat_id),
                           done, failed, owner=self)
 
     def _reselect_after_reload(self, row: MappingRow) -> None:

@@ -72,8 +72,6 @@ def render_main_window(core: Any, state_dir: Path, expected_rows: int, timeout: 
         window.close()
         window.bridge.detach()
         window.deleteLater()
-        if window.read_db is not core.db:
-            window.read_db.dispose()
         app.processEvents()
         qInstallMessageHandler(previous_handler)
 

@@ -62,7 +62,7 @@ STYLES: dict[ExpenseStatus, StatusStyle] = {
         "check", "Written to the accounting software."),
     S.FAILED: StatusStyle(
         S.FAILED, "vermillion", "#D55E00",
-        Tones("#F4D5BD", "#552600", "#994400"), Tones("#6B3911", "#F3D2B8", "#DD7E33"),
+        Tones("#F4C0B4", "#5C1A0B", "#A8340F"), Tones("#6E2418", "#F6D2CA", "#F07A55"),
         "cross", "Codat or the accounting software refused it; see the details."),
     S.TIMED_OUT: StatusStyle(
         S.TIMED_OUT, "brown", "#9A6A2F",

@@ -22,13 +22,12 @@ from codatdesk.ui.expense_model import (
 )
 from codatdesk.ui.formatting import format_money
 from codatdesk.ui.status_style import style_for
-from codatdesk.ui.store_read import make_read_engine
 from tests.ui.helpers import add_expenses, set_status
 
 
 @pytest.fixture
 def model(qapp, db):
-    m = ExpenseTableModel(make_read_engine(db))
+    m = ExpenseTableModel(db)
     m.set_locale(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
     return m
 
