@@ -14,21 +14,32 @@ import pytest
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring so tests never touch (or need) a real one."""
+    """An in-memory keyring so tests never touch (or need) a real one.
+
+    Set ``fail_with`` to an exception to make every call raise (an unusable keyring).
+    """
 
     priority = 1  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
         self.store: dict[tuple[str, str], str] = {}
+        self.fail_with: Exception | None = None
+
+    def _check(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
 
     def get_password(self, service: str, username: str) -> str | None:
+        self._check()
         return self.store.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:
+        self._check()
         self.store[(service, username)] = password
 
     def delete_password(self, service: str, username: str) -> None:
+        self._check()
         if (service, username) not in self.store:
             raise keyring.errors.PasswordDeleteError(username)
         del self.store[(service, username)]
