@@ -272,6 +272,12 @@ class CodatClient:
             "GET", f"/companies/{_segment(company_id)}/push/{_segment(push_operation_key)}"
         )
 
+    def get_direct_cost(self, company_id: str, connection_id: str, direct_cost_id: str) -> dict[str, Any]:
+        """A direct cost as the accounting platform holds it (identifies whose push created it)."""
+        return self._request(
+            "GET", f"{self._connection_path(company_id, connection_id)}/data/directCosts/{_segment(direct_cost_id)}"
+        )
+
     def list_push_operations(
         self, company_id: str, *, query: str | None = None, order_by: str | None = None
     ) -> list[dict[str, Any]]:

@@ -259,6 +259,14 @@ def build_app(sandbox: "Sandbox") -> Starlette:
     async def get_bank_account(request: Request) -> Response:
         return _one(_bank_accounts(request), request.path_params["accountId"], "bank account")
 
+    async def get_direct_cost(request: Request) -> Response:
+        # Served from the platform's ledger at once (real Codat may need a sync before a new record shows).
+        company_id = request.path_params["companyId"]
+        state.connection(company_id, request.path_params["connectionId"])
+        with state.lock:
+            costs = [dict(cost) for cost in state.company(company_id).direct_costs]
+        return _one(costs, request.path_params["directCostId"], "direct cost")
+
     def _one(records: list[dict[str, Any]], record_id: str, label: str) -> Response:
         for record in records:
             if record["id"] == record_id:
@@ -439,6 +447,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         Route(company + "/data/all", codat(queue_refresh), methods=["POST"]),
         Route(connection + "/data/bankAccounts", codat(list_bank_accounts), methods=["GET"]),
         Route(connection + "/data/bankAccounts/{accountId}", codat(get_bank_account), methods=["GET"]),
+        Route(connection + "/data/directCosts/{directCostId}", codat(get_direct_cost), methods=["GET"]),
         Route(connection + "/options/{dataType}", codat(push_options), methods=["GET"]),
         Route(connection + "/push/directCosts", codat(push_handler("directCosts")), methods=["POST"]),
         Route(connection + "/push/accounts", codat(push_handler("chartOfAccounts")), methods=["POST"]),
