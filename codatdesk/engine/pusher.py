@@ -93,7 +93,8 @@ class PushEngine:
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
         self.orphan_after = dt.timedelta(minutes=10)
-        self._in_flight: set[int] = set()  # attempt ids this process is sending now
+        self.started_at = utcnow()
+        self._in_flight: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type) being sent now
         self._in_flight_lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
@@ -180,8 +181,8 @@ class PushEngine:
     def _run_batch(self, batch: PushBatch, ready: list[int], cause: Cause) -> None:
         done = len(batch.problems)
         self._progress(batch, done, "checking the connection")
+        by_company: dict[str, list[int]] = {}
         try:
-            by_company: dict[str, list[int]] = {}
             with Session(self.db) as session:
                 for expense_id in ready:
                     by_company.setdefault(session.get(Expense, expense_id).company_id, []).append(expense_id)
@@ -196,11 +197,23 @@ class PushEngine:
             log.exception("push batch %s failed", batch.id)
             self.bus.publish(Notice("error", f"Pushing stopped: {exc}", topic="push"))
         finally:
+            self._resolve_lost_answers(list(by_company))
             batch.done.set()
             message = f"{batch.sent} sent, {batch.not_sent + len(batch.problems)} not sent"
             if batch.cancelled:
                 message += " (cancelled)"
             self.bus.publish(PushProgress(batch.id, batch.total, batch.total, message, finished=True))
+
+    def _resolve_lost_answers(self, company_ids: list[str]) -> None:
+        """Answers lost during a batch are looked up in Codat's history once its pushes are no longer in flight."""
+        with Session(self.db) as session:
+            companies = set(session.exec(select(PushAttempt.company_id).where(
+                PushAttempt.outcome == "unknown", PushAttempt.company_id.in_(company_ids))).all())
+        for company_id in companies:
+            try:
+                self.pool(company_id).submit(self.resolve_unknown, company_id)
+            except RuntimeError:  # shutting down: reconciliation does it at the next start
+                pass
 
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
@@ -281,7 +294,7 @@ class PushEngine:
             attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
             session.add(attempt)
             session.flush()
-        with self._sending(attempt.id):
+        with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
                                                         timeout_in_minutes=self.timeout_in_minutes())
@@ -351,7 +364,7 @@ class PushEngine:
             attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code)
             session.add(attempt)
         try:
-            with self._sending(attempt.id):
+            with self._sending(attempt.id, company_id, "chartOfAccounts"):
                 answer = self.client().push_account(company_id, connection_id, body)
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
@@ -404,15 +417,19 @@ class PushEngine:
                 Cause.engine(f"prerequisite {prerequisite_key} succeeded"), dependent=True)
 
     @contextlib.contextmanager
-    def _sending(self, attempt_id: int) -> Iterator[None]:
-        """While this process waits for Codat's answer, its attempt is no orphan."""
+    def _sending(self, attempt_id: int, company_id: str, data_type: str) -> Iterator[None]:
+        """While this process waits for Codat's answer (and stores it), its attempt is no orphan."""
         with self._in_flight_lock:
-            self._in_flight.add(attempt_id)
+            self._in_flight[attempt_id] = (company_id, data_type)
         try:
             yield
         finally:
             with self._in_flight_lock:
-                self._in_flight.discard(attempt_id)
+                self._in_flight.pop(attempt_id, None)
+
+    def _busy(self, company_id: str, data_type: str) -> bool:
+        with self._in_flight_lock:
+            return (company_id, data_type) in self._in_flight.values()
 
     def adopt_orphans(self, company_id: str) -> int:
         """Attempts left "sending" by a process that died mid-request become attempts of unknown outcome."""
@@ -463,27 +480,110 @@ class PushEngine:
             attempts = session.exec(select(PushAttempt).where(
                 PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
             ).order_by(PushAttempt.started_at)).all()
-            known = set(session.exec(select(PushOperation.key).where(PushOperation.company_id == company_id)).all())
         if not attempts:
             return 0
         settled = 0
         client = self.client()
         for data_type in sorted({a.data_type for a in attempts}):
             history = client.list_push_operations(company_id, query=f"dataType={data_type}")
-            candidates = sorted(
-                (OperationResult.from_push_operation(op) for op in history if op.get("pushOperationKey") not in known),
-                key=lambda r: r.requested_at or dt.datetime.min.replace(tzinfo=dt.UTC))
-            for attempt in (a for a in attempts if a.data_type == data_type):
-                started = attempt.started_at - dt.timedelta(seconds=120)
-                match = next((c for c in candidates if c.requested_at and c.requested_at >= started), None)
-                if match is not None:
-                    candidates.remove(match)
-                    self._adopt(attempt, match)
-                    settled += 1
-                elif utcnow() - attempt.started_at >= self.unknown_grace:
-                    self._declare_not_sent(attempt)
-                    settled += 1
+            # In this order: a push of ours whose answer is still on its way is in the history but not
+            # yet known, and would be taken for a lost one. Try again once nothing is in flight.
+            if self._busy(company_id, data_type):
+                continue
+            with Session(self.db) as session:
+                known = set(session.exec(select(PushOperation.key).where(
+                    PushOperation.company_id == company_id)).all())
+                answered = session.exec(select(PushAttempt).where(
+                    PushAttempt.company_id == company_id, PushAttempt.data_type == data_type,
+                    PushAttempt.outcome == "sent", PushAttempt.finished_at.is_not(None),
+                ).order_by(PushAttempt.id.desc()).limit(200)).all()
+            results = [OperationResult.from_push_operation(op) for op in history]
+            low, high = _clock_offset(answered, {r.key: r.requested_at for r in results})
+            candidates = sorted((r for r in results if r.key not in known and r.requested_at),
+                                key=lambda r: r.requested_at)
+            open_attempts = [a for a in attempts if a.data_type == data_type]
+            settled += self._match(company_id, open_attempts, candidates, low, high)
         return settled
+
+    def _window(self, attempt: PushAttempt, low: dt.timedelta, high: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+        """When Codat can have received this attempt's POST (in Codat's clock): between its start and the
+        moment we gave up on it. An orphan's process died before this engine started (if it started
+        earlier), or at the latest when its request would have timed out."""
+        end = attempt.finished_at or attempt.started_at + self.orphan_after
+        if attempt.finished_at is None and attempt.started_at < self.started_at:
+            end = min(end, self.started_at)
+        return attempt.started_at + low, end + high
+
+    def _match(self, company_id: str, attempts: list[PushAttempt], candidates: list[OperationResult],
+               low: dt.timedelta, high: dt.timedelta) -> int:
+        """Attribute unclaimed operations in Codat's history to our attempts of unknown outcome.
+
+        An attempt alone with one operation in its window owns it. Otherwise time cannot tell concurrent
+        attempts apart, and a wrong guess paints a row green that is not in the ledger (and resends the
+        one that is). So a successful direct cost is attributed by its content, read back from the
+        ledger; an attempt that may own an operation whose content cannot be read yet (still Pending, or
+        not readable) waits for a later run. Only then are the other results (Failed, TimedOut: nothing
+        in the ledger either way) attributed by time, and an attempt with no operation in its window is
+        declared not sent.
+        """
+        windows = {a.id: self._window(a, low, high) for a in attempts}
+
+        def fits(attempt: PushAttempt, op: OperationResult) -> bool:
+            earliest, latest = windows[attempt.id]
+            return earliest <= op.requested_at <= latest
+
+        settled = 0
+        waiting: set[int] = set()
+        remaining = list(attempts)
+        for attempt in list(remaining):  # one attempt, one operation in its window: nothing to tell apart
+            ops = [op for op in candidates if fits(attempt, op)]
+            if len(ops) == 1 and [a for a in remaining if fits(a, ops[0])] == [attempt]:
+                candidates.remove(ops[0])
+                remaining.remove(attempt)
+                self._adopt(attempt, ops[0])
+                settled += 1
+        for op in list(candidates):
+            owners = [a for a in remaining if fits(a, op)]
+            if not owners:
+                continue
+            if op.status == "Pending" or (op.status == "Success" and op.data_type == "directCosts"
+                                          and not op.record_id):
+                waiting.update(a.id for a in owners)
+                continue
+            if op.status != "Success" or op.data_type != "directCosts":
+                continue
+            try:
+                owner = self._owner_by_content(company_id, op, owners)
+            except CodatError as exc:
+                log.info("could not read direct cost %s back: %s", op.record_id, exc)
+                waiting.update(a.id for a in owners)
+                continue
+            candidates.remove(op)
+            if owner is not None:  # otherwise someone else's push (another app on the same company)
+                remaining.remove(owner)
+                self._adopt(owner, op)
+                settled += 1
+        for attempt in [a for a in remaining if a.id not in waiting]:
+            match = next((op for op in candidates if op.status != "Pending" and fits(attempt, op)
+                          and not (op.status == "Success" and op.data_type == "directCosts")), None)
+            if match is not None:
+                candidates.remove(match)
+                self._adopt(attempt, match)
+                settled += 1
+            elif utcnow() - attempt.started_at >= self.unknown_grace:
+                self._declare_not_sent(attempt)
+                settled += 1
+        return settled
+
+    def _owner_by_content(self, company_id: str, op: OperationResult, attempts: list[PushAttempt]) -> PushAttempt | None:
+        connection_id = self.connection_for(company_id)
+        record = self.client().get_direct_cost(company_id, connection_id, op.record_id) if connection_id else {}
+        with Session(self.db) as session:
+            for attempt in attempts:
+                expense = session.get(Expense, attempt.expense_id) if attempt.expense_id else None
+                if expense is not None and _same_direct_cost(record, expense):
+                    return attempt
+        return None
 
     def _adopt(self, attempt: PushAttempt, result: OperationResult) -> None:
         connection_id = self.connection_for(attempt.company_id) or ""
@@ -586,6 +686,35 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
     if supplier_id:
         body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _same_direct_cost(record: dict, expense: Expense) -> bool:
+    """Is ``record`` (a direct cost read from the ledger) the one built from ``expense``?"""
+    try:
+        total = Decimal(str(record.get("totalAmount")))
+    except ArithmeticError:
+        return False
+    return (total == Decimal(expense.total)
+            and str(record.get("currency") or "") == expense.currency
+            and str(record.get("issueDate") or "")[:10] == expense.expense_date.isoformat()
+            and (record.get("reference") or "") == (expense.reference or "")
+            and (record.get("note") or "") == (expense.description or ""))
+
+
+def _clock_offset(answered: list[PushAttempt], requested: dict[str, dt.datetime | None]) -> tuple[dt.timedelta, dt.timedelta]:
+    """Bounds of Codat's clock minus ours, from pushes whose answers we have: each was received by Codat
+    between its attempt's start and finish. Without any, allow two minutes either way."""
+    low, high = None, None
+    for attempt in answered:
+        received = requested.get(attempt.push_operation_key or "")
+        if received is None:
+            continue
+        low = max(low, received - attempt.finished_at) if low is not None else received - attempt.finished_at
+        high = min(high, received - attempt.started_at) if high is not None else received - attempt.started_at
+    margin = dt.timedelta(milliseconds=50)  # Codat writes requestedOnUtc to the millisecond or finer
+    if low is None or high is None or low > high:
+        return -dt.timedelta(seconds=120), dt.timedelta(seconds=120)
+    return low - margin, high + margin
 
 
 def _has_open_attempt(session: Session, expense_id: int) -> bool:
