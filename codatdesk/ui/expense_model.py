@@ -104,9 +104,12 @@ _ROW_COLUMNS = (Expense.id, Expense.company_id, Expense.expense_date, Expense.su
                 Expense.currency, Expense.status, Expense.status_detail, Expense.reference, Expense.updated_at)
 
 
+_STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, not Enum's slow __call__
+
+
 def _row_from_record(record: Any) -> ExpenseRow:
     values = list(record)
-    values[11] = ExpenseStatus(values[11])
+    values[11] = _STATUSES[values[11]]
     return ExpenseRow(*values)
 
 
