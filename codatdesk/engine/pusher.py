@@ -99,6 +99,7 @@ class PushEngine:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._resolve_locks: dict[str, threading.Lock] = {}
 
     # -- pools -------------------------------------------------------------------
     def pool(self, company_id: str) -> ThreadPoolExecutor:
@@ -475,6 +476,12 @@ class PushEngine:
 
     def resolve_unknown(self, company_id: str) -> int:
         """Match attempts of unknown outcome to Codat's push history; returns how many were settled."""
+        with self._pools_lock:
+            lock = self._resolve_locks.setdefault(company_id, threading.Lock())
+        with lock:  # two runs at once would both adopt the same operation
+            return self._resolve_unknown(company_id)
+
+    def _resolve_unknown(self, company_id: str) -> int:
         self.adopt_orphans(company_id)
         with Session(self.db) as session:
             attempts = session.exec(select(PushAttempt).where(
@@ -520,11 +527,10 @@ class PushEngine:
 
         An attempt alone with one operation in its window owns it. Otherwise time cannot tell concurrent
         attempts apart, and a wrong guess paints a row green that is not in the ledger (and resends the
-        one that is). So a successful direct cost is attributed by its content, read back from the
-        ledger; an attempt that may own an operation whose content cannot be read yet (still Pending, or
-        not readable) waits for a later run. Only then are the other results (Failed, TimedOut: nothing
-        in the ledger either way) attributed by time, and an attempt with no operation in its window is
-        declared not sent.
+        one that is), or red with another row's reasons. So a successful direct cost is attributed by its
+        content, read back from the ledger; an attempt that may own an operation whose content cannot be
+        read yet (still Pending, or not readable) waits for a later run; the rest are declared not sent:
+        whatever else is in their windows failed, so nothing of theirs is in the ledger.
         """
         windows = {a.id: self._window(a, low, high) for a in attempts}
 
@@ -564,13 +570,9 @@ class PushEngine:
                 self._adopt(owner, op)
                 settled += 1
         for attempt in [a for a in remaining if a.id not in waiting]:
-            match = next((op for op in candidates if op.status != "Pending" and fits(attempt, op)
-                          and not (op.status == "Success" and op.data_type == "directCosts")), None)
-            if match is not None:
-                candidates.remove(match)
-                self._adopt(attempt, match)
-                settled += 1
-            elif utcnow() - attempt.started_at >= self.unknown_grace:
+            if utcnow() - attempt.started_at >= self.unknown_grace:
+                # Nothing of this attempt's is in the ledger: any operation left in its window is a Failed or
+                # TimedOut one that time cannot attribute. Pushing again lets Codat say again.
                 self._declare_not_sent(attempt)
                 settled += 1
         return settled
