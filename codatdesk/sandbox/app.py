@@ -2,8 +2,10 @@
 
 Codat paths require ``Authorization: Basic <base64(api key)>`` (401 otherwise) and go
 through, in this order: auth, the daily quota (429), the per-company concurrency limit
-(429 + ``Retry-After``), ``latency``, ``error_rate`` (500/503 before any side effect), then
-the handler. Every Codat response carries ``X-Rate-Limit-Limit/-Remaining/-Reset``.
+(429 + ``Retry-After``), ``latency``, ``error_rate`` (500/503 before any side effect),
+``throttle_rate`` (429 before any side effect), then the handler; after it, ``timeout_rate``
+(the answer comes ``stall_seconds`` late) or ``reset_rate`` (the connection drops mid-answer).
+Every Codat response carries ``X-Rate-Limit-Limit/-Remaining/-Reset``.
 Errors use Codat's ErrorMessage body.
 
 Error choices where Codat's docs are silent:
@@ -90,6 +92,17 @@ def error_body(status: int, message: str, service: str = "PublicApi",
     }
 
 
+class DroppedConnection(Response):
+    """Starts an answer and stops: the server closes the connection mid-response, as a reset would."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+
+
 def error_response(error: ApiError) -> Response:
     return json_response(error_body(error.status, error.message, error.service, error.validation),
                          error.status, error.headers)
@@ -151,9 +164,17 @@ def build_app(sandbox: "Sandbox") -> Starlette:
                         if sandbox.api_roll() < 0.5:
                             raise ApiError(500, "There is a problem with our server. Please try again later.")
                         raise ApiError(503, "The Codat API is temporarily offline for maintenance. Please try again later.")
+                    if sandbox.config.throttle_rate > 0 and sandbox.api_roll() < sandbox.config.throttle_rate:
+                        raise ApiError(429, "You have made too many requests in a given amount of time; please retry "
+                                            "later.", headers={"Retry-After": "1"})
                     response = await handler(request)
                 finally:
                     sandbox.limiter.release(scope)
+                # The request took effect; now its answer is late or lost.
+                if sandbox.config.timeout_rate > 0 and sandbox.api_roll() < sandbox.config.timeout_rate:
+                    await asyncio.sleep(sandbox.config.stall_seconds)
+                elif sandbox.config.reset_rate > 0 and sandbox.api_roll() < sandbox.config.reset_rate:
+                    return DroppedConnection()
             except ApiError as error:
                 response = error_response(error)
             except QueryError as error:

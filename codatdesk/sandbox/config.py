@@ -24,6 +24,15 @@ class SandboxConfig:
     """Requests allowed per UTC day; None means Codat's 1000 x (1 + linked companies), not enforced."""
     error_rate: float = 0.0
     """Share of Codat API requests answered 500 or 503 before doing anything."""
+    throttle_rate: float = 0.0
+    """Share of Codat API requests answered 429 with ``Retry-After: 1`` before doing anything."""
+    timeout_rate: float = 0.0
+    """Share of Codat API requests that take effect but are answered only after ``stall_seconds``
+    (a client with a shorter read timeout gives up: the answer is lost, the request was processed)."""
+    reset_rate: float = 0.0
+    """Share of Codat API requests that take effect, then lose the connection mid-answer."""
+    stall_seconds: float = 35.0
+    """How late a ``timeout_rate`` answer comes (longer than a 30 s client timeout)."""
     duplicate_share: float = 0.0
     """Share of webhook messages delivered twice (same webhook-id)."""
     drop_share: float = 0.0
@@ -54,8 +63,10 @@ class SandboxConfig:
         return data
 
 
-_FLOATS = {"push_delay", "timeout_share", "latency", "error_rate", "duplicate_share", "drop_share"}
-_SHARES = {"timeout_share", "error_rate", "duplicate_share", "drop_share"}
+_FLOATS = {"push_delay", "timeout_share", "latency", "error_rate", "duplicate_share", "drop_share",
+           "throttle_rate", "timeout_rate", "reset_rate", "stall_seconds"}
+_SHARES = {"timeout_share", "error_rate", "duplicate_share", "drop_share", "throttle_rate", "timeout_rate",
+           "reset_rate"}
 _BOOLS = {"shuffle", "legacy_webhooks"}
 
 

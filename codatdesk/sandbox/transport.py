@@ -39,6 +39,9 @@ class SandboxTransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=content, request=request)
 
     async def _call(self, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        response = await self._asgi.handle_async_request(request)
+        try:
+            response = await self._asgi.handle_async_request(request)
+        except AssertionError:  # the app started an answer and never finished it (``reset_rate``)
+            raise httpx.RemoteProtocolError("the server closed the connection mid-answer", request=request) from None
         content = await response.aread()
         return response.status_code, response.headers.raw, content
