@@ -30,6 +30,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -51,6 +52,9 @@ MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_n
             "bank_account": 40, "tax_code": 40, "reference": 100}
 # A cell a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# Control characters (NUL, BEL, ESC, ...) have no place in an expense; tab and line breaks do.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 LOCAL_COMPANY_ID = "local"
 LOCAL_COMPANY_NAME = "Local (no Codat company chosen yet)"
@@ -100,8 +104,8 @@ def looks_like_formula(text: str) -> bool:
         return False
     if text.startswith(_FORMULA_STARTS):
         return True
-    # "-" starts a formula too, but also a negative number or a dash list item.
-    return text.startswith("-") and len(text) > 1 and not (text[1].isdigit() or text[1] in " .")
+    # "-" starts a formula too ("-2+3+cmd|..."), but also a negative number or a dash list item.
+    return text.startswith("-") and len(text) > 1 and not (_PLAIN_NUMBER.fullmatch(text) or text[1] == " ")
 
 
 def read_text(path: Path) -> str:
@@ -136,8 +140,10 @@ def parse_csv(text: str) -> tuple[list[ParsedRow], list[LineError]]:
     index = {name: i for i, name in enumerate(names)}
     rows: list[ParsedRow] = []
     try:
+        line_before = reader.line_num
         for record in reader:
-            line = reader.line_num
+            # A quoted cell may span lines: report the line the record starts on.
+            line, line_before = line_before + 1, reader.line_num
             if not any(cell.strip() for cell in record):
                 continue  # blank lines are harmless
             if len(rows) >= MAX_ROWS:
@@ -168,7 +174,11 @@ def _parse_record(record: list[str], index: dict[str, int], line: int) -> tuple[
     values: dict = {}
     for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
         text = cell(name)
-        if name in REQUIRED_COLUMNS and not text:
+        control = _CONTROL.search(text)
+        if control:
+            errors.append(LineError(line, f"contains a control character (U+{ord(control.group()):04X}); "
+                                          "is this a text CSV file?", name))
+        elif name in REQUIRED_COLUMNS and not text:
             errors.append(LineError(line, "is empty", name))
         elif name in MAX_TEXT and len(text) > MAX_TEXT[name]:
             errors.append(LineError(line, f"is longer than {MAX_TEXT[name]} characters", name))
