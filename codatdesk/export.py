@@ -8,14 +8,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 # A cell starting with one of these is run as a formula by Excel/LibreOffice/Sheets
-# (OWASP "CSV injection"); tab and CR are included because some importers strip them first.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+# (OWASP "CSV injection"); tab and CR are included because some importers strip them first,
+# and for the same reason a formula sign after leading whitespace counts too.
+_FORMULA_SIGNS = ("=", "+", "-", "@")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def spreadsheet_safe(cell: str) -> str:
     """Prefix ``'`` to a cell a spreadsheet would run as a formula; leave plain numbers alone."""
-    if cell.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+    head = cell.lstrip()
+    risky = cell.startswith(("\t", "\r")) or head.startswith(_FORMULA_SIGNS)
+    if risky and not _PLAIN_NUMBER.fullmatch(head.rstrip()):
         return "'" + cell
     return cell
 
