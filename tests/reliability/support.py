@@ -235,10 +235,13 @@ def raw_request(port: int, data: bytes, *, timeout: float = 5.0, half_close: boo
 
 
 def status_of(answer: bytes) -> int | None:
-    """The status code of the first HTTP response in ``answer``."""
-    if not answer.startswith(b"HTTP/1."):
-        return None
-    try:
-        return int(answer.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        return None
+    """The status code of the first final (non-1xx) HTTP response in ``answer``."""
+    for line in answer.split(b"\r\n"):
+        if line.startswith(b"HTTP/1."):
+            try:
+                code = int(line.split(b" ", 2)[1])
+            except (IndexError, ValueError):
+                return None
+            if code >= 200:
+                return code
+    return None
