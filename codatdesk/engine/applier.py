@@ -130,6 +130,8 @@ class Applier:
             self._pending += 1
         self._queue.put(item)
 
+    BATCH = 64  # deliveries applied in one transaction when they queue up
+
     def _run(self) -> None:
         while True:
             try:
@@ -137,16 +139,42 @@ class Applier:
             except queue.Empty:
                 self._sweep_parked()
                 continue
+            items = [item]
+            # Deliveries that queued up while we were busy share one transaction (one write
+            # lock, one commit); any other item ends the run, so the order is kept.
+            while item is not None and item[0] == "delivery" and len(items) < self.BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                items.append(item)
             try:
-                if item is None:
+                deliveries = [i[1] for i in items if i is not None and i[0] == "delivery"]
+                if len(deliveries) > 1:
+                    try:
+                        self.apply_deliveries(deliveries)
+                    except Exception:
+                        log.exception("applying %d deliveries together failed; applying them one by one",
+                                      len(deliveries))
+                        for row_id in deliveries:
+                            self._dispatch_logged(("delivery", row_id))
+                elif deliveries:
+                    self._dispatch_logged(("delivery", deliveries[0]))
+                last = items[-1]
+                if last is None:
                     return
-                self._dispatch(item)
-            except Exception:
-                log.exception("applier failed on %r; it will be retried on the next start", item[:2])
+                if last[0] != "delivery":
+                    self._dispatch_logged(last)
             finally:
                 with self._idle:
-                    self._pending -= 1
+                    self._pending -= len(items)
                     self._idle.notify_all()
+
+    def _dispatch_logged(self, item: tuple) -> None:
+        try:
+            self._dispatch(item)
+        except Exception:
+            log.exception("applier failed on %r; it will be retried on the next start", item[:2])
 
     def _dispatch(self, item: tuple) -> None:
         kind = item[0]
@@ -161,26 +189,35 @@ class Applier:
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
+        self.apply_deliveries([row_id])
+
+    def apply_deliveries(self, row_ids: list[int]) -> None:
+        """Apply these inbox rows in order, in one transaction; publish after it commits."""
+        done: list[tuple[DeliveryRecorded, Outcome]] = []
+        parked: list[str] = []
         with session_scope(self.db, durable=False) as session:
-            row = session.get(WebhookDelivery, row_id)
-            if row is None or row.verdict not in ("pending", "parked"):
-                return
-            outcome = self._apply_delivery_row(session, row)
-            row.verdict = outcome.verdict
-            row.verdict_detail = outcome.detail
-            row.applied_at = utcnow()
-            if outcome.expense_ids:
-                row.expense_id = outcome.expense_ids[0]
-            if outcome.company_id:
-                row.company_id = outcome.company_id
-            session.add(row)
-            delivery_id, event_type = row.delivery_id, row.event_type
-            if outcome.verdict == "parked" and row.push_operation_key:
-                self._parked_keys.add(row.push_operation_key)
-            outcome.snapshot(session)
-        self.bus.publish(DeliveryRecorded(delivery_id, outcome.verdict, event_type, outcome.detail,
-                                          outcome.expense_ids[0] if outcome.expense_ids else None))
-        self._after_commit(outcome)
+            for row_id in row_ids:
+                row = session.get(WebhookDelivery, row_id)
+                if row is None or row.verdict not in ("pending", "parked"):
+                    continue
+                outcome = self._apply_delivery_row(session, row)
+                row.verdict = outcome.verdict
+                row.verdict_detail = outcome.detail
+                row.applied_at = utcnow()
+                if outcome.expense_ids:
+                    row.expense_id = outcome.expense_ids[0]
+                if outcome.company_id:
+                    row.company_id = outcome.company_id
+                session.add(row)
+                if outcome.verdict == "parked" and row.push_operation_key:
+                    parked.append(row.push_operation_key)
+                outcome.snapshot(session)
+                done.append((DeliveryRecorded(row.delivery_id, outcome.verdict, row.event_type, outcome.detail,
+                                              outcome.expense_ids[0] if outcome.expense_ids else None), outcome))
+        self._parked_keys.update(parked)
+        for event, outcome in done:  # committed: now it may be seen
+            self.bus.publish(event)
+            self._after_commit(outcome)
 
     def _apply_delivery_row(self, session: Session, row: WebhookDelivery) -> Outcome:
         try:
