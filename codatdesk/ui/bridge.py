@@ -6,7 +6,8 @@ push workers). :class:`CoreBridge` lives on the GUI thread; its subscriber only
 slots always run on the GUI thread, never touching widgets from a core thread.
 
 :class:`RowRefreshCoalescer` turns a burst of "expense N changed" into one
-model refresh every ~50 ms: 500 webhooks a second cost one short DB read per tick.
+model refresh per interval (the window uses ~one frame): 500 webhooks a second cost
+one short DB read per tick.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal, Slot
 
 from codatdesk.events import (
     ConnectionChanged,
@@ -83,6 +84,10 @@ class CoreBridge(QObject):
 class RowRefreshCoalescer(QObject):
     """Collects changed expense ids and flushes them in one call per ``interval_ms``.
 
+    Leading edge: a change after a quiet spell is flushed on the next event-loop pass;
+    changes that follow within ``interval_ms`` of a flush wait for the rest of that
+    interval, so a burst still costs at most one refresh per interval.
+
     Lives on the GUI thread; ``add`` must be called there (it is the queued slot of
     ``CoreBridge.expenseChanged``).
     """
@@ -94,9 +99,10 @@ class RowRefreshCoalescer(QObject):
         super().__init__(parent)
         self._flush = flush
         self._pending: set[int] = set()
+        self._interval_ms = interval_ms
+        self._since_flush = QElapsedTimer()  # invalid until the first flush
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush_now)
 
     @Slot(object)
@@ -106,7 +112,8 @@ class RowRefreshCoalescer(QObject):
     def add(self, expense_ids: Iterable[int]) -> None:
         self._pending.update(expense_ids)
         if self._pending and not self._timer.isActive():
-            self._timer.start()
+            elapsed = self._since_flush.elapsed() if self._since_flush.isValid() else self._interval_ms
+            self._timer.start(max(0, self._interval_ms - elapsed))
 
     @property
     def pending(self) -> int:
@@ -118,6 +125,7 @@ class RowRefreshCoalescer(QObject):
         ids, self._pending = self._pending, set()
         if not ids:
             return
+        self._since_flush.start()
         try:
             self._flush(ids)
         except Exception:  # a broken refresh must not stop later ones

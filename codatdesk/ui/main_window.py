@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.model = ExpenseTableModel(self.read_db, self)
         self.proxy = ExpenseFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.coalescer = RowRefreshCoalescer(self._refresh_rows, 50, self)
+        self.coalescer = RowRefreshCoalescer(self._refresh_rows, 16, self)  # about one frame
 
         self._build_actions()
         self._build_central()
