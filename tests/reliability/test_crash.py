@@ -53,6 +53,7 @@ class Entry:
     msg_id: str
     body: bytes
     acked: int = 0
+    arrives: int = 0  # the round from which Codat sends it (each run of the app gets its own storm)
 
 
 class App:
@@ -164,6 +165,8 @@ def test_crash_and_restart(data_dir, tmp_path):
                 entries.append(Entry(f"msg_{spec['key']}_b", body))
         for original in rng.sample(entries, len(entries) // 5):  # duplicates: one entry per redelivery
             entries.append(Entry(original.msg_id, original.body))
+        for entry in entries:
+            entry.arrives = rng.randrange(ROUNDS)
         db.dispose()
 
         kills = []
@@ -171,22 +174,22 @@ def test_crash_and_restart(data_dir, tmp_path):
             app = App(data_dir, env)
             app.wait_for("listening")
             stop = threading.Event()
-            sender = threading.Thread(target=storm, args=(f"http://127.0.0.1:{port}/webhooks/codat", entries, secret,
+            arrived = [e for e in entries if e.arrives <= round_number]
+            sender = threading.Thread(target=storm, args=(f"http://127.0.0.1:{port}/webhooks/codat", arrived, secret,
                                                           stop))
             sender.start()
             # A random kill point: after some more deliveries were acknowledged, or some more pushes reached Codat.
-            acked_before = sum(e.acked > 0 for e in entries)
+            acked_before = sum(e.acked > 0 for e in arrived)
             pushes_before = len(sandbox.push_operations)
-            storm_left = acked_before < len(entries)
+            storm_left = acked_before < len(arrived)
             rounds_left = ROUNDS - round_number
             if pushes_before < PUSHES and (not storm_left or rng.random() < 0.5):
                 step = max(1, (PUSHES - pushes_before) // rounds_left)
                 target, what = min(PUSHES, pushes_before + rng.randint(1, 2 * step)), "pushes"
                 condition = lambda: len(sandbox.push_operations) >= target  # noqa: E731
             elif storm_left:
-                step = max(1, (len(entries) - acked_before) // rounds_left)
-                target, what = acked_before + rng.randint(1, 2 * step), "deliveries"
-                condition = lambda: sum(e.acked > 0 for e in entries) >= target  # noqa: E731
+                target, what = acked_before + rng.randint(1, len(arrived) - acked_before), "deliveries"
+                condition = lambda: sum(e.acked > 0 for e in arrived) >= target  # noqa: E731
             else:  # nothing left to interrupt: kill it as soon as it listens
                 target, what, condition = 0, "start", (lambda: True)
             deadline = time.monotonic() + 10

@@ -185,20 +185,8 @@ def test_the_listener_binds_only_loopback(data_dir):
         core = h.start_core()
         port = core.listener.port
         assert core.listener._socket.getsockname()[0] == "127.0.0.1"
-        if Path("/proc/net/tcp").exists():
+        if Path("/proc/net/tcp").exists():  # what the kernel says is listening on that port
             assert listening_addresses(port) == {"127.0.0.1"}
-        # From another local address, nothing answers on that port.
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
-            own_address = probe.getsockname()[0]
-        except OSError:
-            own_address = None
-        finally:
-            probe.close()
-        if own_address and not own_address.startswith("127."):
-            with pytest.raises(OSError):
-                socket.create_connection((own_address, port), timeout=2).close()
     finally:
         h.stop()
     verifier = Verifier(lambda: None, require_signature=True)
