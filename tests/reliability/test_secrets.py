@@ -148,7 +148,7 @@ def test_serve_and_push_leave_no_secret_behind(data_dir, tmp_path):
     assert not leaks([home], REGISTRY.values)
 
 
-def test_a_crash_report_carries_no_secret(data_dir):
+def test_a_crash_report_carries_no_secret(data_dir, qapp):
     """The crash reporter logs the traceback and builds the dialog's details from an exception that,
     in the worst case, quotes credentials."""
     crash = pytest.importorskip("codatdesk.ui.crash")
@@ -160,15 +160,23 @@ def test_a_crash_report_carries_no_secret(data_dir):
         REGISTRY.secret(h.secrets[0])
         core.client()  # as at any start: the API key is loaded
         basic = base64.b64encode(h.sandbox.api_key.encode()).decode()
+        details: list[str] = []
+        # The reporter lives as long as the test, like the app's lives as long as the app: a QObject
+        # with a queued call pending must not be freed by the garbage collector at an arbitrary moment.
+        reporter = crash.CrashReporter(data_dir / "logs" / "codatdesk.log")
+        reporter.crashed.connect(lambda summary, text: details.append(summary + "\n" + text))
         try:
             raise RuntimeError(f"request failed: key={h.sandbox.api_key} headers={{'Authorization': 'Basic {basic}'}} "
                                f"secret={h.secrets[0]}")
         except RuntimeError as exc:
-            details: list[str] = []
-            reporter = crash.CrashReporter(data_dir / "logs" / "codatdesk.log")
-            reporter.crashed.connect(lambda summary, text: details.append(summary + "\n" + text))
             reporter.report(type(exc), exc, exc.__traceback__, "worker")
-        assert details
+        qapp.processEvents()  # the queued dialog opens, as it would in the app
+        assert details and reporter.dialog is not None
+        for secret in (h.sandbox.api_key, h.secrets[0], basic):
+            assert secret not in reporter.dialog.details.toPlainText()
+        reporter.dialog.close()
+        reporter.deleteLater()
+        qapp.processEvents()
         for secret in (h.sandbox.api_key, h.secrets[0], basic):
             assert secret not in details[0]
     finally:
