@@ -105,6 +105,7 @@ class _NgrokRun(ProviderRun):
         self._closed = threading.Event()
         self._discovery: threading.Thread | None = None
         self._fatal_sent = False
+        self._auth_pending: str | None = None
 
     def on_line(self, stream: str, line: str) -> None:
         record = _parse_json(line)
@@ -142,10 +143,14 @@ class _NgrokRun(ProviderRun):
                             f"(ngrok update, or download it from {INSTALL_URL}).")
             return
         codes = set(_ERR_CODE.findall(text))
-        if codes & _AUTH_CODES or "authentication failed" in text.lower():
+        if codes & _AUTH_CODES:
             if not self._fatal_sent:
                 self._fatal_sent = True
                 self.sink.fatal(auth_failure_message(text))
+            return
+        if "authentication failed" in text.lower():
+            # ngrok names the error code a few lines later; the message is clearer with it.
+            self._auth_pending = text
             return
         cleaned = self.provider.redact(" ".join(text.replace("ERROR:", " ").split()))
         if "ERR_NGROK_108" in codes:
@@ -184,6 +189,9 @@ class _NgrokRun(ProviderRun):
             self.sink.problem(f"ngrok's local API at {addr} listed no tunnel within {DISCOVERY_TIMEOUT:.0f} s")
 
     def close(self) -> None:
+        if self._auth_pending and not self._fatal_sent:
+            self._fatal_sent = True
+            self.sink.fatal(auth_failure_message(self._auth_pending))
         self._closed.set()
 
 
