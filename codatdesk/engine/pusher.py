@@ -246,7 +246,8 @@ class PushEngine:
                 needs_account.setdefault(code, []).append(expense_id)
             else:
                 direct.append(expense_id)
-        futures = [self.pool(company_id).submit(self._send_direct_cost, batch, company_id, connection_id, i, cause)
+        futures = [self.pool(company_id).submit(self._send_direct_cost, batch, company_id, connection_id, i, cause,
+                                                resolver=resolver)
                    for i in direct]
         for code, dependents in needs_account.items():
             _, _, name, currency = plans[dependents[0]]
@@ -280,17 +281,21 @@ class PushEngine:
         return expense if allowed else None
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
-                          cause: Cause, *, dependent: bool = False) -> None:
+                          cause: Cause, *, dependent: bool = False,
+                          resolver: reference.Resolver | None = None) -> None:
         if batch is not None and batch.cancelled:
             batch.not_sent += 1
             return
+        if resolver is None:
+            # Loading the mappings and Codat's lists is a read: keep it out of the write transaction.
+            with Session(self.db) as session:
+                resolver = reference.Resolver(session, company_id)
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent)
             if expense is None or _has_open_attempt(session, expense_id):
                 if batch is not None:
                     batch.not_sent += 1
                 return
-            resolver = reference.Resolver(session, company_id)
             body = build_direct_cost(expense, resolver)
             attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
             session.add(attempt)

@@ -71,19 +71,27 @@ class Resolver:
     def __init__(self, session: Session, company_id: str) -> None:
         self.mappings = {(m.kind, m.local_value.casefold()): m.codat_id for m in session.exec(
             select(Mapping).where(Mapping.company_id == company_id))}
-        self.records: dict[str, list[ReferenceRecord]] = {}
+        # Per data type: id, code and name (case-folded) -> Codat id. Ids win over codes, codes over names.
+        self._by_id: dict[str, dict[str, str]] = {}
+        self._by_code: dict[str, dict[str, str]] = {}
+        self._by_name: dict[str, dict[str, str]] = {}
         for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)):
-            self.records.setdefault(rec.data_type, []).append(rec)
+            self._by_id.setdefault(rec.data_type, {}).setdefault(rec.codat_id.casefold(), rec.codat_id)
+            if rec.code:
+                self._by_code.setdefault(rec.data_type, {}).setdefault(rec.code.casefold(), rec.codat_id)
+            if rec.name:
+                self._by_name.setdefault(rec.data_type, {}).setdefault(rec.name.casefold(), rec.codat_id)
 
     def _find(self, data_types: tuple[str, ...], value: str, *, by_code: bool = True) -> str | None:
         wanted = value.strip().casefold()
         if not wanted:
             return None
         for data_type in data_types:
-            for rec in self.records.get(data_type, []):
-                if wanted == rec.codat_id.casefold() or (by_code and rec.code and wanted == rec.code.casefold()) \
-                        or (rec.name and wanted == rec.name.casefold()):
-                    return rec.codat_id
+            indexes = (self._by_id, self._by_code, self._by_name) if by_code else (self._by_id, self._by_name)
+            for index in indexes:
+                found = index.get(data_type, {}).get(wanted)
+                if found is not None:
+                    return found
         return None
 
     def account(self, expense: Expense) -> str | None:
