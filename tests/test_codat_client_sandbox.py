@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -18,17 +17,7 @@ from codatdesk.codat import (
     PushOutcomeUnknown,
 )
 from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
+from tests.conftest import wait_until
 
 
 @pytest.fixture
