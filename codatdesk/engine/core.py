@@ -176,13 +176,9 @@ class Core:
         from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
 
         s = self.settings
-        verifier = Verifier(self._webhook_credentials, require_signature=s.get("webhook.require_signature"),
-                            authorization=s.get("webhook.authorization"))
-        config = ListenerConfig(port=s.get("listener.port"), path=s.get("listener.path"),
-                                max_body_bytes=s.get("listener.max_body_bytes"),
-                                read_timeout=s.get("listener.read_timeout"),
-                                max_concurrency=s.get("listener.max_concurrency"))
-        self.listener = WebhookListener(config, verifier, Inbox(self.db), self._on_stored, self.bus)
+        verifier = Verifier.from_settings(s, self._webhook_credentials)
+        self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
+                                        self._on_stored, self.bus)
         self.listener.start()
         self.bus.publish(StatusReport("listener", self.listener.url))
         from codatdesk.tunnel import TunnelStack
