@@ -33,7 +33,6 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import Engine

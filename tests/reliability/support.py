@@ -151,7 +151,7 @@ def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # n
     Status changes go through ``change_status`` so the history is as the product writes it.
     """
     from codatdesk.importer import ensure_company
-    from codatdesk.states import ExpenseStatus, Trigger
+    from codatdesk.states import Trigger
     from codatdesk.store.db import session_scope
     from codatdesk.store.history import Cause, change_status
     from codatdesk.store.models import Expense, PushOperation

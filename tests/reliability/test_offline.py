@@ -18,7 +18,6 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.sandbox.state import ApiError
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Expense, StatusChange
-from tests.conftest import wait_until
 from tests.engine_harness import Harness, row
 from tests.reliability.support import REGISTRY, Stopwatch, report, sized
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -232,7 +232,6 @@ def test_storm(rig):
     n_duplicates = round(DELIVERIES * 0.20)
     plan = build_plan(rng, DELIVERIES - n_forged - n_malformed - n_duplicates)
     ids = seed_expenses(core.db, rig.sandbox.company_id, plan.specs)
-    by_key = {spec["key"]: expense_id for spec, expense_id in zip(plan.specs, ids)}
 
     waves: dict[int, list[Delivery]] = {1: [], 2: []}
     for message in plan.messages:
