@@ -49,7 +49,7 @@ class Outcome:
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
     connection_changes: list[ConnectionChanged] = field(default_factory=list)
     reconnected: bool = False
-    changed: list[ExpenseChanged] | None = None  # taken inside the transaction, published after it
+    changed: list[ExpenseChanged] = field(default_factory=list)  # taken inside the transaction, published after it
 
     def snapshot(self, session: Session) -> None:
         """Record the affected expenses as committed (identity-map hits: no extra query)."""
@@ -407,7 +407,7 @@ class Applier:
         if company_id is None:
             return Outcome("unusable", "connection event without a company id")
         if conn is not None and conn.last_event_at and event.generated_at and event.generated_at <= conn.last_event_at:
-            return Outcome("stale", "an newer connection event was already applied", company_id=company_id)
+            return Outcome("stale", "a newer connection event was already applied", company_id=company_id)
         if session.get(Company, company_id) is None:
             session.add(Company(id=company_id, name=company_id))
             session.flush()
@@ -429,15 +429,8 @@ class Applier:
 
     # -- after commit --------------------------------------------------------------
     def _after_commit(self, outcome: Outcome) -> None:
-        if outcome.changed is not None:
-            for event in outcome.changed:
-                self.bus.publish(event)
-        elif outcome.expense_ids:
-            with Session(self.db) as session:
-                for expense_id in dict.fromkeys(outcome.expense_ids):
-                    expense = session.get(Expense, expense_id)
-                    if expense is not None:
-                        self.bus.publish(ExpenseChanged(expense.id, expense.company_id, ExpenseStatus(expense.status).value))
+        for event in outcome.changed:
+            self.bus.publish(event)
         for change in outcome.connection_changes:
             self.bus.publish(change)
         for company_id, key in outcome.fetch_details_for:
@@ -470,6 +463,7 @@ class Applier:
             result = OperationResult(key=op.key, status=op.status, record_id=op.record_id)
             self._apply_to_dependents(session, op, result, Cause.engine(f"prerequisite {key} already {op.status}"),
                                       outcome)
+            outcome.snapshot(session)
         self._after_commit(outcome)
 
 
