@@ -27,10 +27,11 @@ from sqlmodel import Session, select
 
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
+from codatdesk.importer import ensure_company
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
-from codatdesk.store.models import Company, Connection, Expense, Mapping, PushOperation, WebhookDelivery, utcnow
+from codatdesk.store.models import Connection, Expense, Mapping, PushOperation, WebhookDelivery, utcnow
 from codatdesk.webhooks import ConnectionEvent, IgnoredEvent, UnusableEvent, WriteResult, parse_event
 
 log = logging.getLogger(__name__)
@@ -408,9 +409,7 @@ class Applier:
             return Outcome("unusable", "connection event without a company id")
         if conn is not None and conn.last_event_at and event.generated_at and event.generated_at <= conn.last_event_at:
             return Outcome("stale", "a newer connection event was already applied", company_id=company_id)
-        if session.get(Company, company_id) is None:
-            session.add(Company(id=company_id, name=company_id))
-            session.flush()
+        ensure_company(session, company_id)
         was = conn.status if conn else None
         if conn is None:
             conn = Connection(id=event.connection_id, company_id=company_id)

@@ -30,12 +30,12 @@ from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.engine import reference
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
-from codatdesk.importer import LOCAL_COMPANY_ID
+from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
 from codatdesk.money import is_known_currency
 from codatdesk.states import ExpenseStatus, Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
-from codatdesk.store.models import Company, Connection, Expense, PushAttempt, PushOperation, utcnow
+from codatdesk.store.models import Connection, Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
 _batch_ids = itertools.count(1)
@@ -639,9 +639,7 @@ def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) ->
     """Store what Codat says about a connection (from GET, not from an event)."""
     connection_id = str(body.get("id"))
     with session_scope(db) as session:
-        if session.get(Company, company_id) is None:
-            session.add(Company(id=company_id, name=company_id))
-            session.flush()
+        ensure_company(session, company_id)
         conn = session.get(Connection, connection_id) or Connection(id=connection_id, company_id=company_id)
         changed = conn.status != body.get("status")
         conn.status = str(body.get("status") or conn.status)
