@@ -162,20 +162,3 @@ class WebhookCredentials:
 
 def webhook_credentials() -> WebhookCredentials:
     return WebhookCredentials(tuple(signing_secrets()), get(WEBHOOK_BASIC), get(WEBHOOK_BEARER))
-
-
-def known_secret_values() -> list[str]:
-    """Every secret value currently configured (for log redaction and leak scans)."""
-    values: list[str] = []
-    for name in (API_KEY, WEBHOOK_BASIC, WEBHOOK_BEARER, NGROK_AUTHTOKEN):
-        try:
-            value = get(name)
-        except KeyringProblem:
-            continue
-        if value:
-            values.append(value)
-    try:
-        values.extend(signing_secrets())
-    except KeyringProblem:
-        pass
-    return values

@@ -153,6 +153,3 @@ class Settings:
             json.dump(self._values, fh, indent=2, sort_keys=True)
             fh.write("\n")
         os.replace(tmp, self.path)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {s.key: self.get(s.key) for s in REGISTRY}

@@ -16,7 +16,3 @@ class TunnelState:
     status: str  # off|starting|up|down|error
     message: str = ""
     public_url: str | None = None
-
-    @property
-    def is_up(self) -> bool:
-        return self.status == UP
