@@ -58,26 +58,13 @@ def test_missing_secret_says_where_to_enter_it():
         secrets.require(secrets.API_KEY)
 
 
-class Broken(keyring.backend.KeyringBackend):
-    priority = 1
-
-    def __init__(self, exc):
-        super().__init__()
-        self.exc = exc
-
-    def get_password(self, service, username):
-        raise self.exc
-
-    set_password = delete_password = lambda self, *a: (_ for _ in ()).throw(self.exc)
-
-
 @pytest.mark.parametrize("exc,kind,words", [
     (keyring.errors.NoKeyringError("none"), "unavailable", "No usable keyring"),
     (keyring.errors.KeyringLocked("locked"), "locked", "locked"),
     (keyring.errors.InitError("dbus gone"), "failed", "refused"),
 ])
-def test_unusable_keyrings_get_distinct_actionable_messages(exc, kind, words):
-    keyring.set_keyring(Broken(exc))
+def test_unusable_keyrings_get_distinct_actionable_messages(exc, kind, words, memory_keyring):
+    memory_keyring.fail_with = exc
     with pytest.raises(secrets.KeyringProblem) as info:
         secrets.check_backend()
     assert info.value.kind == kind and words in str(info.value)
