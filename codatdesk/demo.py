@@ -14,7 +14,7 @@ from codatdesk import paths
 from codatdesk.engine.core import Core
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
-from codatdesk.store.db import open_database
+from codatdesk.store.db import file_url, open_database
 
 DEMO_EVENT_TYPES = [
     "directCosts.write.successful", "directCosts.write.unsuccessful",
@@ -44,7 +44,7 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
         "reconcile.threshold_seconds": 10,
     })
     accepted: list[str] = []
-    db = open_database(f"sqlite:///{demo_dir / 'demo.sqlite3'}")
+    db = open_database(file_url(demo_dir / "demo.sqlite3"))
     core = Core(settings, db, api_key=lambda: sandbox.api_key,
                 webhook_credentials=lambda: WebhookCredentials(tuple(accepted), None, None))
     core.set_company(sandbox.company_id, sandbox.connection_id, name="Demo Company Ltd (sandbox)")

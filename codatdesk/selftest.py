@@ -183,9 +183,9 @@ def check_migrations(run: _Run) -> str:
     from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
-    from codatdesk.store.db import alembic_config, open_database
+    from codatdesk.store.db import alembic_config, file_url, open_database
 
-    engine = open_database(f"sqlite:///{run.workdir / 'migrations.sqlite3'}", durable=False)
+    engine = open_database(file_url(run.workdir / "migrations.sqlite3"), durable=False)
     try:
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         with engine.connect() as connection:

@@ -24,7 +24,12 @@ RELAXED_OPTION = "codatdesk_relaxed"  # a write whose commit need not reach the 
 
 
 def default_url() -> str:
-    return f"sqlite:///{paths.database_path()}"
+    return file_url(paths.database_path())
+
+
+def file_url(path: Path) -> str:
+    """The URL of a database kept in one local file (the default store, the demo, the self-test)."""
+    return f"sqlite:///{path}"
 
 
 def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
