@@ -96,7 +96,8 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
             return 0 if not batch.problems else 1
         return _wait_for_final(core, settings, chosen, wait_timeout)
     finally:
-        core.stop() if core._started else (core.pusher.shutdown(), core.applier.stop())
+        core.pusher.shutdown()
+        core.applier.stop()
 
 
 def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: float) -> int:
