@@ -12,13 +12,12 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +27,7 @@ from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.engine import reference
+from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
@@ -39,8 +39,6 @@ from codatdesk.store.models import Connection, Expense, PushAttempt, PushOperati
 
 log = logging.getLogger(__name__)
 _batch_ids = itertools.count(1)
-# Attempts whose push may have reached Codat without us storing its key.
-OPEN_OUTCOMES = ("sending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class PushBatch:
         return self.done.wait(timeout)
 
 
-class PushEngine:
+class PushEngine(LostAnswerRecovery):
     def __init__(
         self,
         db: Engine,
@@ -292,7 +290,7 @@ class PushEngine:
                 resolver = reference.Resolver(session, company_id)
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent)
-            if expense is None or _has_open_attempt(session, expense_id):
+            if expense is None or has_open_attempt(session, expense_id):
                 if batch is not None:
                     batch.not_sent += 1
                 return
@@ -321,7 +319,7 @@ class PushEngine:
                     key=result.key, company_id=company_id, connection_id=connection_id, data_type="directCosts",
                     expense_id=expense_id, status="Pending", requested_at=result.requested_at or utcnow()))
                 change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=result.key)
-                _finish_attempt(session, attempt.id, "sent", result.key)
+                finish_attempt(session, attempt.id, "sent", result.key)
             if batch is not None:
                 batch.sent += 1
             self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
@@ -375,7 +373,7 @@ class PushEngine:
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
             with session_scope(self.db) as session:
-                _finish_attempt(session, attempt.id, outcome, None, str(exc))
+                finish_attempt(session, attempt.id, outcome, None, str(exc))
                 for expense_id in dependents:
                     expense = self._claim(session, expense_id, dependent=False)
                     if expense is None:
@@ -395,7 +393,7 @@ class PushEngine:
             session.add(PushOperation(
                 key=result.key, company_id=company_id, connection_id=connection_id, data_type="chartOfAccounts",
                 creates_code=code, status="Pending", requested_at=result.requested_at or utcnow()))
-            _finish_attempt(session, attempt.id, "sent", result.key)
+            finish_attempt(session, attempt.id, "sent", result.key)
         if result.is_final:
             self.submit_result(company_id, result, Cause.engine("synchronous answer"))
         return result.key
@@ -422,42 +420,12 @@ class PushEngine:
                 self._send_direct_cost, None, expense.company_id, connection_id, expense.id,
                 Cause.engine(f"prerequisite {prerequisite_key} succeeded"), dependent=True)
 
-    @contextlib.contextmanager
-    def _sending(self, attempt_id: int, company_id: str, data_type: str) -> Iterator[None]:
-        """While this process waits for Codat's answer (and stores it), its attempt is no orphan."""
-        with self._in_flight_lock:
-            self._in_flight[attempt_id] = (company_id, data_type)
-        try:
-            yield
-        finally:
-            with self._in_flight_lock:
-                self._in_flight.pop(attempt_id, None)
-
-    def _busy(self, company_id: str, data_type: str) -> bool:
-        with self._in_flight_lock:
-            return (company_id, data_type) in self._in_flight.values()
-
-    def adopt_orphans(self, company_id: str) -> int:
-        """Attempts left "sending" by a process that died mid-request become attempts of unknown outcome."""
-        cutoff = utcnow() - self.orphan_after
-        with self._in_flight_lock:
-            mine = set(self._in_flight)
-        with session_scope(self.db) as session:
-            orphans = [a for a in session.exec(select(PushAttempt).where(
-                PushAttempt.company_id == company_id, PushAttempt.outcome == "sending",
-                PushAttempt.started_at <= cutoff)).all() if a.id not in mine]
-            for attempt in orphans:
-                attempt.outcome = "unknown"
-                attempt.detail = "codatdesk stopped before Codat's answer was stored"
-                session.add(attempt)
-        return len(orphans)
-
     # -- failures ------------------------------------------------------------------
     def _not_accepted(self, attempt_id: int, expense_id: int, exc: CodatError, cause: Cause) -> None:
         # Credentials, limits and outages are not the expense's fault: it stays pushable.
         transient = exc.status in (None, 401, 403, 429, 503) or exc.status >= 500
         with session_scope(self.db) as session:
-            _finish_attempt(session, attempt_id, "not_sent" if transient else "rejected", None, str(exc))
+            finish_attempt(session, attempt_id, "not_sent" if transient else "rejected", None, str(exc))
             expense = session.get(Expense, expense_id)
             if transient:
                 # Nothing reached the ledger: the row stays as it was, with the reason.
@@ -471,156 +439,13 @@ class PushEngine:
 
     def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
         with session_scope(self.db) as session:
-            _finish_attempt(session, attempt_id, "unknown", None, str(exc))
+            finish_attempt(session, attempt_id, "unknown", None, str(exc))
             expense = session.get(Expense, expense_id)
             expense.status_detail = ("Codat's answer was lost; its push history will be checked "
                                      "before this expense can be pushed again.")
             session.add(expense)
         self.bus.publish(ExpenseChanged(expense_id, expense.company_id, ExpenseStatus(expense.status).value))
         self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
-
-    def resolve_unknown(self, company_id: str) -> int:
-        """Match attempts of unknown outcome to Codat's push history; returns how many were settled."""
-        with self._pools_lock:
-            lock = self._resolve_locks.setdefault(company_id, threading.Lock())
-        with lock:  # two runs at once would both adopt the same operation
-            return self._resolve_unknown(company_id)
-
-    def _resolve_unknown(self, company_id: str) -> int:
-        self.adopt_orphans(company_id)
-        with Session(self.db) as session:
-            attempts = session.exec(select(PushAttempt).where(
-                PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
-            ).order_by(PushAttempt.started_at)).all()
-        if not attempts:
-            return 0
-        settled = 0
-        client = self.client()
-        for data_type in sorted({a.data_type for a in attempts}):
-            history = client.list_push_operations(company_id, query=f"dataType={data_type}")
-            # In this order: a push of ours whose answer is still on its way is in the history but not
-            # yet known, and would be taken for a lost one. Try again once nothing is in flight.
-            if self._busy(company_id, data_type):
-                continue
-            with Session(self.db) as session:
-                known = set(session.exec(select(PushOperation.key).where(
-                    PushOperation.company_id == company_id)).all())
-                answered = session.exec(select(PushAttempt).where(
-                    PushAttempt.company_id == company_id, PushAttempt.data_type == data_type,
-                    PushAttempt.outcome == "sent", PushAttempt.finished_at.is_not(None),
-                ).order_by(PushAttempt.id.desc()).limit(200)).all()
-            results = [OperationResult.from_push_operation(op) for op in history]
-            low, high = _clock_offset(answered, {r.key: r.requested_at for r in results})
-            candidates = sorted((r for r in results if r.key not in known and r.requested_at),
-                                key=lambda r: r.requested_at)
-            open_attempts = [a for a in attempts if a.data_type == data_type]
-            settled += self._match(company_id, open_attempts, candidates, low, high)
-        return settled
-
-    def _window(self, attempt: PushAttempt, low: dt.timedelta, high: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
-        """When Codat can have received this attempt's POST (in Codat's clock): between its start and the
-        moment we gave up on it. An orphan's process died before this engine started (if it started
-        earlier), or at the latest when its request would have timed out."""
-        end = attempt.finished_at or attempt.started_at + self.orphan_after
-        if attempt.finished_at is None and attempt.started_at < self.started_at:
-            end = min(end, self.started_at)
-        return attempt.started_at + low, end + high
-
-    def _match(self, company_id: str, attempts: list[PushAttempt], candidates: list[OperationResult],
-               low: dt.timedelta, high: dt.timedelta) -> int:
-        """Attribute unclaimed operations in Codat's history to our attempts of unknown outcome.
-
-        An attempt alone with one operation in its window owns it. Otherwise time cannot tell concurrent
-        attempts apart, and a wrong guess paints a row green that is not in the ledger (and resends the
-        one that is), or red with another row's reasons. So a successful direct cost is attributed by its
-        content, read back from the ledger; an attempt that may own an operation whose content cannot be
-        read yet (still Pending, or not readable) waits for a later run; the rest are declared not sent:
-        whatever else is in their windows failed, so nothing of theirs is in the ledger.
-        """
-        windows = {a.id: self._window(a, low, high) for a in attempts}
-
-        def fits(attempt: PushAttempt, op: OperationResult) -> bool:
-            earliest, latest = windows[attempt.id]
-            return earliest <= op.requested_at <= latest
-
-        settled = 0
-        waiting: set[int] = set()
-        remaining = list(attempts)
-        for attempt in list(remaining):  # one attempt, one operation in its window: nothing to tell apart
-            ops = [op for op in candidates if fits(attempt, op)]
-            if len(ops) == 1 and [a for a in remaining if fits(a, ops[0])] == [attempt]:
-                candidates.remove(ops[0])
-                remaining.remove(attempt)
-                self._adopt(attempt, ops[0])
-                settled += 1
-        for op in list(candidates):
-            owners = [a for a in remaining if fits(a, op)]
-            if not owners:
-                continue
-            if op.status == "Pending" or (op.status == "Success" and op.data_type == "directCosts"
-                                          and not op.record_id):
-                waiting.update(a.id for a in owners)
-                continue
-            if op.status != "Success" or op.data_type != "directCosts":
-                continue
-            try:
-                owner = self._owner_by_content(company_id, op, owners)
-            except CodatError as exc:
-                log.info("could not read direct cost %s back: %s", op.record_id, exc)
-                waiting.update(a.id for a in owners)
-                continue
-            candidates.remove(op)
-            if owner is not None:  # otherwise someone else's push (another app on the same company)
-                remaining.remove(owner)
-                self._adopt(owner, op)
-                settled += 1
-        for attempt in [a for a in remaining if a.id not in waiting]:
-            if utcnow() - attempt.started_at >= self.unknown_grace:
-                # Nothing of this attempt's is in the ledger: any operation left in its window is a Failed or
-                # TimedOut one that time cannot attribute. Pushing again lets Codat say again.
-                self._declare_not_sent(attempt)
-                settled += 1
-        return settled
-
-    def _owner_by_content(self, company_id: str, op: OperationResult, attempts: list[PushAttempt]) -> PushAttempt | None:
-        connection_id = self.connection_for(company_id)
-        record = self.client().get_direct_cost(company_id, connection_id, op.record_id) if connection_id else {}
-        with Session(self.db) as session:
-            for attempt in attempts:
-                expense = session.get(Expense, attempt.expense_id) if attempt.expense_id else None
-                if expense is not None and _same_direct_cost(record, expense):
-                    return attempt
-        return None
-
-    def _adopt(self, attempt: PushAttempt, result: OperationResult) -> None:
-        connection_id = self.connection_for(attempt.company_id) or ""
-        with session_scope(self.db) as session:
-            session.add(PushOperation(
-                key=result.key, company_id=attempt.company_id, connection_id=connection_id,
-                data_type=attempt.data_type, expense_id=attempt.expense_id, creates_code=attempt.creates_code,
-                status="Pending", requested_at=result.requested_at or attempt.started_at))
-            if attempt.expense_id is not None:
-                expense = session.get(Expense, attempt.expense_id)
-                if expense is not None and ExpenseStatus(expense.status).can_push:
-                    change_status(session, expense, Trigger.PUSH_SENT, Cause.reconciliation(result.key),
-                                  push_operation_key=result.key,
-                                  detail="Found in Codat's push history after the answer was lost")
-            _finish_attempt(session, attempt.id, "resolved", result.key, "found in Codat's push history")
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))
-        self.key_stored(result.key)
-        self.submit_result(attempt.company_id, result, Cause.reconciliation(result.key))
-
-    def _declare_not_sent(self, attempt: PushAttempt) -> None:
-        with session_scope(self.db) as session:
-            _finish_attempt(session, attempt.id, "not_sent", None, "not in Codat's push history")
-            if attempt.expense_id is not None:
-                expense = session.get(Expense, attempt.expense_id)
-                if expense is not None:
-                    expense.status_detail = "The push never reached Codat (checked its push history); push it again."
-                    session.add(expense)
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
 
     def fetch_details(self, company_id: str, key: str) -> None:
         """Failed/TimedOut webhooks carry no reasons: read them from the push operation (in the pool)."""
@@ -691,50 +516,6 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
     if supplier_id:
         body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
     return {k: v for k, v in body.items() if v is not None}
-
-
-def _same_direct_cost(record: dict, expense: Expense) -> bool:
-    """Is ``record`` (a direct cost read from the ledger) the one built from ``expense``?"""
-    try:
-        total = Decimal(str(record.get("totalAmount")))
-    except ArithmeticError:
-        return False
-    return (total == Decimal(expense.total)
-            and str(record.get("currency") or "") == expense.currency
-            and str(record.get("issueDate") or "")[:10] == expense.expense_date.isoformat()
-            and (record.get("reference") or "") == (expense.reference or "")
-            and (record.get("note") or "") == (expense.description or ""))
-
-
-def _clock_offset(answered: list[PushAttempt], requested: dict[str, dt.datetime | None]) -> tuple[dt.timedelta, dt.timedelta]:
-    """Bounds of Codat's clock minus ours, from pushes whose answers we have: each was received by Codat
-    between its attempt's start and finish. Without any, allow two minutes either way."""
-    low, high = None, None
-    for attempt in answered:
-        received = requested.get(attempt.push_operation_key or "")
-        if received is None:
-            continue
-        low = max(low, received - attempt.finished_at) if low is not None else received - attempt.finished_at
-        high = min(high, received - attempt.started_at) if high is not None else received - attempt.started_at
-    margin = dt.timedelta(milliseconds=50)  # Codat writes requestedOnUtc to the millisecond or finer
-    if low is None or high is None or low > high:
-        return -dt.timedelta(seconds=120), dt.timedelta(seconds=120)
-    return low - margin, high + margin
-
-
-def _has_open_attempt(session: Session, expense_id: int) -> bool:
-    """A push of this expense may be on its way (or may have landed): sending again could duplicate it."""
-    return session.exec(select(PushAttempt.id).where(
-        PushAttempt.expense_id == expense_id, PushAttempt.outcome.in_(OPEN_OUTCOMES))).first() is not None
-
-
-def _finish_attempt(session: Session, attempt_id: int, outcome: str, key: str | None, detail: str = "") -> None:
-    attempt = session.get(PushAttempt, attempt_id)
-    attempt.outcome = outcome
-    attempt.push_operation_key = key
-    attempt.finished_at = utcnow()
-    attempt.detail = detail[:2000]
-    session.add(attempt)
 
 
 def _error_text(exc: CodatError) -> str:
