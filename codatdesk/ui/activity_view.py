@@ -3,12 +3,18 @@
 Stored deliveries come from the inbox table; rejected ones (bad signature or
 credentials) are never stored, so the last ``MAX_REJECTED`` of them are kept in
 memory from ``DeliveryRecorded`` events. Updates merge by delivery id (no reset).
+
+Reading is incremental: each reload asks only for deliveries newer than the newest
+one shown, plus those shown whose verdict can still change (``pending``,
+``parked``), so a burst costs the rows it added, not the whole list. A hidden tab
+reads nothing and catches up when shown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,11 +46,14 @@ from codatdesk.events import DeliveryRecorded
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import WebhookDelivery, utcnow
 from codatdesk.ui.formatting import format_timestamp
+from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 from codatdesk.store.db import read_session
 
 MAX_STORED = 2000
 MAX_REJECTED = 500
+OPEN_VERDICTS = frozenset({"pending", "parked"})  # the applier may still change these
+_IN_CHUNK = 500
 VERDICTS: dict[str, tuple[ExpenseStatus, str]] = {
     "applied": (ExpenseStatus.COMPLETE, "Changed the expense's status."),
     "pending": (ExpenseStatus.IN_PROGRESS, "Stored; being applied."),
@@ -69,6 +78,7 @@ class ActivityRow:
     detail: str
     expense_id: int | None
     stored: bool
+    inbox_id: int | None = None  # WebhookDelivery.id of a stored delivery
 
     def search_text(self) -> str:
         return " ".join((self.delivery_id, self.event_type, self.verdict, self.detail,
@@ -79,13 +89,22 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def load_deliveries(engine: Engine, limit: int = MAX_STORED) -> list[ActivityRow]:
+def load_deliveries(engine: Engine, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                    limit: int = MAX_STORED) -> list[ActivityRow]:
+    """The newest ``limit`` stored deliveries with an inbox id above ``after_id``, plus those in ``inbox_ids``."""
+    columns = (WebhookDelivery.id, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
+               WebhookDelivery.event_type, WebhookDelivery.verdict, WebhookDelivery.verdict_detail,
+               WebhookDelivery.expense_id)
     with read_session(engine) as session:
-        records = session.exec(select(
-            WebhookDelivery.delivery_id, WebhookDelivery.received_at, WebhookDelivery.event_type,
-            WebhookDelivery.verdict, WebhookDelivery.verdict_detail, WebhookDelivery.expense_id,
-        ).order_by(WebhookDelivery.id.desc()).limit(limit)).all()
-    return [ActivityRow(d, _aware(at), t, v, detail, e, True) for d, at, t, v, detail, e in records]
+        records = list(session.exec(select(*columns).where(WebhookDelivery.id > after_id)
+                                    .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
+        again = sorted(set(inbox_ids))
+        for start in range(0, len(again), _IN_CHUNK):
+            records += session.exec(select(*columns).where(
+                WebhookDelivery.id.in_(again[start:start + _IN_CHUNK]))).all()
+    records.sort(key=lambda record: record[0])  # oldest first: the model appends in arrival order
+    return [ActivityRow(d, _aware(at), t, v, detail, e, True, inbox_id)
+            for inbox_id, d, at, t, v, detail, e in records]
 
 
 class ActivityModel(QAbstractTableModel):
@@ -114,6 +133,19 @@ class ActivityModel(QAbstractTableModel):
                 self.rows.append(row)
                 self._index[(row.stored, row.delivery_id)] = start + offset
             self.endInsertRows()
+
+    def trim_stored(self, keep: int) -> list[int]:
+        """Drop the oldest stored deliveries beyond ``keep``; return their inbox ids."""
+        stored = sorted((r.inbox_id or 0, position) for position, r in enumerate(self.rows) if r.stored)
+        if len(stored) <= keep:
+            return []
+        dropped = stored[:len(stored) - keep]
+        for first, last in reversed(list(_runs(sorted(position for _id, position in dropped)))):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self.rows[first:last + 1]
+            self.endRemoveRows()
+        self._index = {(r.stored, r.delivery_id): i for i, r in enumerate(self.rows)}
+        return [inbox_id for inbox_id, _position in dropped]
 
     def add_rejected(self, event: DeliveryRecorded) -> None:
         row = ActivityRow(event.delivery_id or f"rejected-{len(self._rejected)}", utcnow(), event.event_type,
@@ -156,8 +188,8 @@ class ActivityModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (format_timestamp(row.received_at), row.event_type or "—", row.verdict, row.detail,
                     f"#{row.expense_id}" if row.expense_id else "", row.delivery_id)[column]
-        if role == SortRole:
-            return (row.received_at, row.event_type, row.verdict, row.detail, row.expense_id or 0,
+        if role == SortRole:  # values Qt compares itself: no Python lessThan per comparison
+            return (row.received_at.timestamp(), row.event_type, row.verdict, row.detail, row.expense_id or 0,
                     row.delivery_id)[column]
         if role == ExpenseIdRole:
             return row.expense_id
@@ -201,20 +233,15 @@ class ActivityFilter(QSortFilterProxyModel):
         haystack = row.search_text()
         return all(term in haystack for term in self._terms)
 
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
-        a, b = left.data(SortRole), right.data(SortRole)
-        try:
-            return a < b
-        except TypeError:
-            return str(a) < str(b)
 
-
-class ActivityView(QWidget):
+class ActivityView(ReloadOnShow, QWidget):
     expenseActivated = Signal(int)
 
     def __init__(self, read_engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._engine = read_engine
+        self._newest_id = 0  # the newest inbox id read so far
+        self._open_ids: set[int] = set()  # shown deliveries whose verdict may still change
         self.model = ActivityModel(self)
         self.proxy = ActivityFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -264,20 +291,31 @@ class ActivityView(QWidget):
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(200)
-        self._reload_timer.timeout.connect(self.reload)
+        self._reload_timer.timeout.connect(self.request_reload)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
 
     def reload(self) -> None:
-        self.model.merge(load_deliveries(self._engine))
+        """Read what is new since the last reload (everything, the first time)."""
+        rows = load_deliveries(self._engine, after_id=self._newest_id, inbox_ids=self._open_ids)
+        self._open_ids = set()  # rebuilt from what was read (an open id that was not is gone)
+        for row in rows:
+            assert row.inbox_id is not None
+            self._newest_id = max(self._newest_id, row.inbox_id)
+            if row.verdict in OPEN_VERDICTS:
+                self._open_ids.add(row.inbox_id)
+        self.model.merge(rows)
+        self._open_ids.difference_update(self.model.trim_stored(MAX_STORED))
         self._update_count()
 
     def on_delivery_recorded(self, event: DeliveryRecorded) -> None:
-        if event.verdict == "rejected":
+        if event.verdict == "rejected":  # never stored: this event is all there is of it
             self.model.add_rejected(event)
             self._update_count()
+        elif not self.isVisible():
+            self._reload_pending = True  # read when shown
         elif not self._reload_timer.isActive():
             self._reload_timer.start()  # bursts: one read per 200 ms
 
@@ -292,3 +330,14 @@ class ActivityView(QWidget):
         expense_id = index.data(ExpenseIdRole)
         if expense_id:
             self.expenseActivated.emit(int(expense_id))
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 3, 7] -> [(1, 3), (7, 7)]: contiguous blocks of sorted positions."""
+    runs: list[tuple[int, int]] = []
+    for position in positions:
+        if runs and position == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], position)
+        else:
+            runs.append((position, position))
+    return runs

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
         self.setWindowIcon(app_icon())
 
+        self._selection: frozenset[int] = frozenset()  # ids of the selected rows, kept by _on_selection_changed
         self.bridge = CoreBridge(self)
         self.model = ExpenseTableModel(self.read_db, self)
         self.proxy = ExpenseFilterProxy(self)
@@ -105,7 +106,6 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self._update_actions()
         self.refresh_banner()
-        self.activity.reload()
         self.connections.reload()
 
     # ------------------------------------------------------------------ construction
@@ -392,7 +392,8 @@ class MainWindow(QMainWindow):
         self.model.refresh_rows(expense_ids)
         if self.details.expense_id in expense_ids:
             self.details.reload()
-        self._update_actions()
+        if not self._selection.isdisjoint(expense_ids):  # the actions depend on the selected rows only
+            self._update_actions()
 
     def _on_imported(self, event: ExpensesImported) -> None:
         if event.company_id != self.model.company_id:
@@ -443,7 +444,9 @@ class MainWindow(QMainWindow):
         return [row for row in (self.model.row_for_id(i) for i in self.selected_ids()) if row is not None]
 
     def _on_selection_changed(self, *_args: object) -> None:
-        self.details.show_selection(self.selected_ids())
+        ids = self.selected_ids()
+        self._selection = frozenset(ids)
+        self.details.show_selection(ids)
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -507,8 +510,6 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         if index == TAB_CONNECTIONS:
             self.connections.reload()
-        elif index == TAB_ACTIVITY:
-            self.activity.reload()
         elif index == TAB_MAPPING:
             self.mapping.reload()
 
