@@ -235,6 +235,8 @@ class ActivityFilter(QSortFilterProxyModel):
 
 
 class ActivityView(ReloadOnShow, QWidget):
+    reload_each_time_shown = True  # cheap (only what is new), and catches deliveries other processes stored
+
     expenseActivated = Signal(int)
 
     def __init__(self, read_engine: Engine, parent: QWidget | None = None) -> None:

@@ -30,6 +30,7 @@ from sqlmodel import select
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Company, Connection
 from codatdesk.ui.formatting import format_timestamp
+from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 from codatdesk.store.db import read_session
 
@@ -162,7 +163,9 @@ class ConnectionBanner(QFrame):
         self.icon.setPixmap(status_icon(ExpenseStatus.FAILED, dark).pixmap(24, 24))
 
 
-class ConnectionsView(QWidget):
+class ConnectionsView(ReloadOnShow, QWidget):
+    reload_each_time_shown = True  # Codat may have changed a connection while another tab was shown
+
     reconnectRequested = Signal(object)  # ConnectionInfo
     checkRequested = Signal(str)  # company id
 

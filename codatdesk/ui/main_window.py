@@ -119,7 +119,6 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self._update_actions()
         self.refresh_banner()
-        self.connections.reload()
 
     # ------------------------------------------------------------------ construction
 
@@ -295,7 +294,6 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.mapping, "Mapping")
         self.tabs.addTab(self.connections, "Connections")
         self.tabs.addTab(self.activity, "Webhook activity")
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         for number in range(4):
             QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self, lambda n=number: self.tabs.setCurrentIndex(n))
             self.tabs.setTabToolTip(number, f"Ctrl+{number + 1}")
@@ -414,7 +412,7 @@ class MainWindow(QMainWindow):
             self.reload_companies(select_id=event.company_id)
         else:
             self.model.sync()
-            self.mapping.reload()
+            self.mapping.request_reload()
 
     def _on_status_report(self, report: StatusReport) -> None:
         self.health.apply(report)
@@ -422,7 +420,7 @@ class MainWindow(QMainWindow):
             self.refresh_banner()
 
     def _on_connection_changed(self, event: ConnectionChanged) -> None:
-        self.connections.reload()
+        self.connections.request_reload()
         self.refresh_banner()
         self.health.apply(StatusReport("connection", event.status, {"company_id": event.company_id}))
 
@@ -520,12 +518,6 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(TAB_EXPENSES)
         self.search_edit.setFocus()
         self.search_edit.selectAll()
-
-    def _on_tab_changed(self, index: int) -> None:
-        if index == TAB_CONNECTIONS:
-            self.connections.reload()
-        elif index == TAB_MAPPING:
-            self.mapping.reload()
 
     def _show_context_menu(self, position) -> None:  # noqa: ANN001
         menu = QMenu(self)
@@ -748,7 +740,7 @@ class MainWindow(QMainWindow):
     def refresh_reference_data(self, company_id: str) -> None:
         def done(counts: dict[str, int]) -> None:
             self.mapping.set_busy(False)
-            self.mapping.reload()
+            self.mapping.request_reload()
             from codatdesk.ui.mapping_view import DATA_TYPE_LABELS
 
             self.statusBar().showMessage("Codat lists refreshed: " + ", ".join(
@@ -766,7 +758,7 @@ class MainWindow(QMainWindow):
         def done(status: str) -> None:
             self.statusBar().showMessage(f"The connection is {status}.", 8000)
             self.health.apply(StatusReport("connection", status, {"company_id": company_id}))
-            self.connections.reload()
+            self.connections.request_reload()
             self.refresh_banner()
 
         run_in_background(lambda: self.core.check_connection(company_id), done, self._background_failed, owner=self)
@@ -815,7 +807,7 @@ class MainWindow(QMainWindow):
         self.health.restyle()
         self.activity.restyle()
         self.mapping.restyle()
-        self.connections.reload()
+        self.connections.request_reload()
         if self.notice_label.isVisible():
             self._style_notice()
 

@@ -9,12 +9,17 @@ hidden, it only remembers, and catches up in its next ``showEvent``.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QHideEvent, QShowEvent
 
 
 class ReloadOnShow:
-    """Mix in before ``QWidget``: ``class MyView(ReloadOnShow, QWidget)``."""
+    """Mix in before ``QWidget``: ``class MyView(ReloadOnShow, QWidget)``.
 
+    ``reload_each_time_shown``: also reload whenever the view comes back (another tab
+    was chosen in between), for views that are not told about every change they show.
+    """
+
+    reload_each_time_shown = False
     _reload_pending = True  # nothing is loaded until the view is first shown
 
     def reload(self) -> None:  # pragma: no cover - every view implements it
@@ -36,3 +41,8 @@ class ReloadOnShow:
             self._reload_pending = False
             self.reload()
         super().showEvent(event)  # type: ignore[misc]
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        if self.reload_each_time_shown and not event.spontaneous():  # another tab, not a minimised window
+            self._reload_pending = True
+        super().hideEvent(event)  # type: ignore[misc]

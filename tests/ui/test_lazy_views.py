@@ -121,3 +121,28 @@ def test_the_window_takes_its_loaded_heap_out_of_full_collections(qtbot, db):
         assert gc.get_freeze_count() > 10_000  # modules, Qt wrappers, SQLAlchemy: what a full collection walked
     finally:
         gc.unfreeze()
+
+
+def test_mapping_reads_only_when_shown_and_again_each_time(qtbot, db, monkeypatch):
+    from codatdesk.ui import mapping_view
+    from codatdesk.ui.mapping_view import MappingView
+    from tests.ui.helpers import add_expenses
+
+    add_expenses(db, "acme", 3)
+    builds: list[str] = []
+    original = mapping_view.build_mapping_rows
+    monkeypatch.setattr(mapping_view, "build_mapping_rows",
+                        lambda engine, company_id: builds.append(company_id) or original(engine, company_id))
+    widget = QTabWidget()
+    qtbot.addWidget(widget)
+    widget.addTab(QWidget(), "Expenses")
+    view = MappingView(db, lambda *_args: None, refresh=lambda _company: None)
+    widget.addTab(view, "Mapping")
+    widget.show()
+    view.set_company("acme")
+    assert builds == [] and view.refresh_button.isEnabled()  # Refresh works before the first look
+    widget.setCurrentWidget(view)
+    assert builds == ["acme"] and ("account", "429") in {(r.kind, r.local_value) for r in view.model.rows}
+    widget.setCurrentIndex(0)
+    widget.setCurrentWidget(view)
+    assert builds == ["acme", "acme"]
