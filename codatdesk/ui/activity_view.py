@@ -16,7 +16,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -39,16 +39,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.engine import Engine
-from sqlmodel import select
-
 from codatdesk.events import DeliveryRecorded
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import WebhookDelivery, utcnow
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.store.db import read_session
+
+if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
+    from sqlalchemy.engine import Engine
 
 MAX_STORED = 2000
 MAX_REJECTED = 500
@@ -92,6 +90,11 @@ def _aware(value: dt.datetime) -> dt.datetime:
 def load_deliveries(engine: Engine, *, after_id: int = 0, inbox_ids: Collection[int] = (),
                     limit: int = MAX_STORED) -> list[ActivityRow]:
     """The newest ``limit`` stored deliveries with an inbox id above ``after_id``, plus those in ``inbox_ids``."""
+    from sqlmodel import select
+
+    from codatdesk.store.db import read_session
+    from codatdesk.store.models import WebhookDelivery
+
     columns = (WebhookDelivery.id, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
                WebhookDelivery.event_type, WebhookDelivery.verdict, WebhookDelivery.verdict_detail,
                WebhookDelivery.expense_id)
@@ -148,8 +151,8 @@ class ActivityModel(QAbstractTableModel):
         return [inbox_id for inbox_id, _position in dropped]
 
     def add_rejected(self, event: DeliveryRecorded) -> None:
-        row = ActivityRow(event.delivery_id or f"rejected-{len(self._rejected)}", utcnow(), event.event_type,
-                          "rejected", event.detail, event.expense_id, False)
+        row = ActivityRow(event.delivery_id or f"rejected-{len(self._rejected)}", dt.datetime.now(dt.UTC),
+                          event.event_type, "rejected", event.detail, event.expense_id, False)
         if len(self._rejected) == self._rejected.maxlen:
             self._drop(self._rejected[0])
         self._rejected.append(row)
@@ -239,9 +242,9 @@ class ActivityView(ReloadOnShow, QWidget):
 
     expenseActivated = Signal(int)
 
-    def __init__(self, read_engine: Engine, parent: QWidget | None = None) -> None:
+    def __init__(self, read_engine: Engine | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine
+        self._engine = read_engine  # None until the window has its core
         self._newest_id = 0  # the newest inbox id read so far
         self._open_ids: set[int] = set()  # shown deliveries whose verdict may still change
         self.model = ActivityModel(self)
@@ -299,8 +302,15 @@ class ActivityView(ReloadOnShow, QWidget):
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
 
+    def set_engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self.request_reload()
+
     def reload(self) -> None:
         """Read what is new since the last reload (everything, the first time)."""
+        if self._engine is None:
+            self._reload_pending = True
+            return
         rows = load_deliveries(self._engine, after_id=self._newest_id, inbox_ids=self._open_ids)
         self._open_ids = set()  # rebuilt from what was read (an open id that was not is gone)
         for row in rows:

@@ -6,6 +6,8 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -14,6 +16,7 @@ from codatdesk import paths
 from codatdesk.ui.crash import CrashReporter
 from codatdesk.ui.icons import app_icon
 from codatdesk.ui.single_instance import SingleInstance
+from codatdesk.ui.workers import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +67,12 @@ def bring_to_front(window) -> None:  # noqa: ANN001
     window.activateWindow()
 
 
-def start_core(parent=None) -> tuple[object, Callable[[], None]] | None:  # noqa: ANN001
-    """The real (non-demo) core; runs the first-run wizard when no API key is stored."""
-    from codatdesk.engine.core import Core
+def prepare_core(parent=None) -> tuple[Any, str | None] | None:  # noqa: ANN001
+    """On the GUI thread, before the core: the settings, and the first-run wizard when no API key is stored.
+
+    Returns ``(settings, company name from the wizard)``, or None when the settings cannot be read.
+    """
     from codatdesk.settings import SettingError, Settings
-    from codatdesk.store.db import open_database
     from codatdesk.ui.wizard import FirstRunWizard, needs_first_run
 
     try:
@@ -78,10 +82,18 @@ def start_core(parent=None) -> tuple[object, Callable[[], None]] | None:  # noqa
         return None
     company_name = None
     if needs_first_run():
-        wizard = FirstRunWizard(settings)
+        wizard = FirstRunWizard(settings, parent=parent)
         if wizard.exec() == FirstRunWizard.DialogCode.Accepted:
             company_name = wizard.company_name
         # Cancelled: the window still opens (import, look around); pushing explains what is missing.
+    return settings, company_name
+
+
+def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Callable[[], None]]:
+    """The real (non-demo) core, opened and started. No Qt: the app runs it on a worker thread."""
+    from codatdesk.engine.core import Core
+    from codatdesk.store.db import open_database
+
     db = open_database()
     core = Core(settings, db)
     company_id = settings.get("codat.company_id")
@@ -99,6 +111,77 @@ def start_core(parent=None) -> tuple[object, Callable[[], None]] | None:  # noqa
     return core, cleanup
 
 
+class CoreStartup:
+    """Starts the core on a worker thread while the window shows 'Loading…', and stops it at the end.
+
+    The window is shown first (a bare window's time to screen, not the imports of the
+    store, HTTP and listener stacks, the migration check and the core's threads), then
+    ``begin`` runs the start-up job off the GUI thread and hands the core to
+    ``window.attach_core`` on the GUI thread.
+    """
+
+    def __init__(self, window, demo: bool) -> None:  # noqa: ANN001
+        self._window = window
+        self._demo = demo
+        self._started: Future[tuple[Any, Callable[[], None]]] | None = None
+        self.exit_code: int | None = None  # set when the start failed
+
+    def begin(self) -> None:
+        if self._demo:
+            def job() -> tuple[Any, Callable[[], None]]:
+                from codatdesk.demo import start_demo
+
+                return start_demo()
+        else:
+            prepared = prepare_core(self._window)
+            if prepared is None:
+                self._give_up(2)
+                return
+            settings, company_name = prepared
+
+            def job() -> tuple[Any, Callable[[], None]]:
+                return start_core(settings, company_name)
+
+        started: Future[tuple[Any, Callable[[], None]]] = Future()
+        self._started = started
+
+        def run() -> tuple[Any, Callable[[], None]]:  # on the worker thread
+            try:
+                result = job()
+            except BaseException as exc:
+                started.set_exception(exc)
+                raise
+            started.set_result(result)
+            return result
+
+        run_in_background(run, self._attach, self._failed, owner=self._window)
+
+    def _attach(self, result: tuple[Any, Callable[[], None]]) -> None:
+        self._window.attach_core(result[0])
+
+    def _failed(self, error: BaseException) -> None:
+        log.error("codatdesk could not start", exc_info=error)
+        QMessageBox.critical(self._window, "codatdesk could not start",
+                             f"{type(error).__name__}: {error}\n\nThe log has the details: {paths.log_dir()}")
+        self._give_up(1)
+
+    def _give_up(self, code: int) -> None:
+        self.exit_code = code
+        self._window._confirmed_close = True
+        self._window.close()
+        QApplication.instance().quit()
+
+    def finish(self) -> None:
+        """After the event loop: wait for a start still running, then stop what it started."""
+        if self._started is None:
+            return
+        try:
+            _core, cleanup = self._started.result()
+        except BaseException:  # noqa: BLE001 - reported by _failed (or the window closed first: logged there)
+            return
+        cleanup()
+
+
 def run_gui(demo: bool = False) -> int:
     app = make_application()
     crash = CrashReporter(paths.log_dir() / "codatdesk.log")
@@ -109,30 +192,24 @@ def run_gui(demo: bool = False) -> int:
         crash.uninstall()
         return 0
     try:
-        if demo:
-            from codatdesk.demo import start_demo
-
-            started = start_demo()
-        else:
-            started = start_core()
-        if started is None:
-            return 2
-        core, cleanup = started
         from codatdesk.ui.main_window import MainWindow
 
-        window = MainWindow(core, demo=demo)
+        window = MainWindow(demo=demo)
         instance.activated.connect(lambda: bring_to_front(window))
         from codatdesk.ui import startup_probe
 
         startup_probe.install(app, window)
         window.show()
+        startup = CoreStartup(window, demo)
+        QTimer.singleShot(0, startup.begin)  # once the window is on screen
         restore_signals = quit_on_signals(app)
         try:
-            return app.exec()
+            code = app.exec()
         finally:
             restore_signals()
             window.bridge.detach()
-            cleanup()
+            startup.finish()
+        return startup.exit_code if startup.exit_code is not None else code
     finally:
         instance.release()
         crash.uninstall()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QBrush, QColor, QDesktopServices
@@ -24,15 +25,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.engine import Engine
-from sqlmodel import select
-
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Company, Connection
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.store.db import read_session
+
+if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
+    from sqlalchemy.engine import Engine
 
 # Codat connection status -> the status style that says the same thing.
 CONNECTION_LOOK = {"Linked": ExpenseStatus.COMPLETE, "PendingAuth": ExpenseStatus.WAITING,
@@ -77,6 +76,11 @@ def _errors_text(raw: str | None) -> str:
 
 def load_connections(engine: Engine, chosen_for: Callable[[str], str | None] | None = None) -> list[ConnectionInfo]:
     """Every known connection, plus a row for each company whose chosen connection we have not seen yet."""
+    from sqlmodel import select
+
+    from codatdesk.store.db import read_session
+    from codatdesk.store.models import Company, Connection
+
     with read_session(engine) as session:
         companies = {c.id: c for c in session.exec(select(Company))}
         connections = list(session.exec(select(Connection).order_by(Connection.company_id, Connection.id)))
@@ -171,10 +175,10 @@ class ConnectionsView(ReloadOnShow, QWidget):
 
     HEADERS = ("Company", "Connection", "Platform", "Status", "Last checked", "What it means")
 
-    def __init__(self, read_engine: Engine, chosen_for: Callable[[str], str | None] | None = None,
+    def __init__(self, read_engine: Engine | None, chosen_for: Callable[[str], str | None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine
+        self._engine = read_engine  # None until the window has its core
         self._chosen_for = chosen_for
         self.infos: list[ConnectionInfo] = []
         self.table = QTableWidget(0, len(self.HEADERS))
@@ -207,7 +211,14 @@ class ConnectionsView(ReloadOnShow, QWidget):
         layout.addLayout(buttons)
         self._update_buttons()
 
+    def set_engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self.request_reload()
+
     def reload(self) -> None:
+        if self._engine is None:
+            self._reload_pending = True
+            return
         selected = self.selected()
         self.infos = load_connections(self._engine, self._chosen_for)
         dark = is_dark_palette()

@@ -9,18 +9,19 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
-from sqlalchemy.engine import Engine
-from sqlmodel import or_, select
-
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Company, Expense, PushOperation, StatusChange, WebhookDelivery
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, style_for
-from codatdesk.store.db import read_session
+
+if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
+    from sqlalchemy.engine import Engine
+
+    from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
 
 MAX_DELIVERIES = 200
 
@@ -35,6 +36,11 @@ class ExpenseDetails:
 
 
 def load_details(engine: Engine, expense_id: int) -> ExpenseDetails | None:
+    from sqlmodel import or_, select
+
+    from codatdesk.store.db import read_session
+    from codatdesk.store.models import Company, Expense, PushOperation, StatusChange, WebhookDelivery
+
     with read_session(engine) as session:
         expense = session.get(Expense, expense_id)
         if expense is None:
@@ -174,9 +180,9 @@ class DetailsPane(QWidget):
 
     copyRequested = Signal(str)
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = engine
+        self._engine = engine  # None until the window has its core
         self._expense_id: int | None = None
         self._details: ExpenseDetails | None = None
         self._selected_count = 0
@@ -201,6 +207,9 @@ class DetailsPane(QWidget):
         layout.addWidget(self.browser, 1)
         self.show_expense(None)
 
+    def set_engine(self, engine: Engine) -> None:
+        self._engine = engine
+
     @property
     def expense_id(self) -> int | None:
         return self._expense_id
@@ -214,7 +223,8 @@ class DetailsPane(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        self._details = load_details(self._engine, self._expense_id) if self._expense_id is not None else None
+        self._details = (load_details(self._engine, self._expense_id)
+                         if self._expense_id is not None and self._engine is not None else None)
         self.copy_button.setEnabled(self._details is not None)
         if self._details is None:
             self.title.setText("Details")

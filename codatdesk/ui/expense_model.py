@@ -14,8 +14,9 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import IntEnum
+from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -26,14 +27,12 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
-from sqlalchemy import BigInteger, String, select, type_coerce
-from sqlalchemy.engine import Engine
-
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Expense
-from codatdesk.store.types import Money
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import status_icon, style_for
+
+if TYPE_CHECKING:  # SQLAlchemy and the store are imported at the first read, not before the window shows
+    from sqlalchemy.engine import Engine
 
 _IN_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 
@@ -67,8 +66,18 @@ StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
 IdRole = Qt.ItemDataRole.UserRole + 3  # expense id
 
 
-_MONEY = Money()
 _STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, not Enum's slow __call__
+
+
+@cache
+def _money_decoder() -> Any:
+    from codatdesk.store.types import Money
+
+    return Money().process_result_value
+
+
+def _decode_money(value: int) -> Decimal:
+    return _money_decoder()(value, None)
 
 
 def _as_date(value: str | dt.date) -> dt.date:
@@ -111,15 +120,15 @@ class ExpenseRow(tuple):
 
     @property
     def net(self) -> Decimal:
-        return _MONEY.process_result_value(self[7], None)
+        return _decode_money(self[7])
 
     @property
     def tax(self) -> Decimal:
-        return _MONEY.process_result_value(self[8], None)
+        return _decode_money(self[8])
 
     @property
     def total(self) -> Decimal:
-        return _MONEY.process_result_value(self[9], None)
+        return _decode_money(self[9])
 
     @property
     def status(self) -> ExpenseStatus:
@@ -148,19 +157,27 @@ class ExpenseRow(tuple):
 _RAW_SORT_FIELDS = {Column.DATE: 2, Column.NET: 7, Column.TAX: 8, Column.TOTAL: 9}
 _QUERY_ORDER = (Column.DATE, Qt.SortOrder.DescendingOrder)  # what _fetch_company's ORDER BY gives (id breaks ties)
 
-_EXPENSE = Expense.__table__.c  # type: ignore[attr-defined]
-# Core columns in ExpenseRow's order; the coerced ones skip SQLAlchemy's per-value result processing.
-_ROW_COLUMNS = (_EXPENSE.id, _EXPENSE.company_id, type_coerce(_EXPENSE.expense_date, String), _EXPENSE.supplier_name,
-                _EXPENSE.description, _EXPENSE.account_code, _EXPENSE.account_name,
-                type_coerce(_EXPENSE.net, BigInteger), type_coerce(_EXPENSE.tax, BigInteger),
-                type_coerce(_EXPENSE.total, BigInteger), _EXPENSE.currency, type_coerce(_EXPENSE.status, String),
-                _EXPENSE.status_detail, _EXPENSE.reference, type_coerce(_EXPENSE.updated_at, String))
+@cache
+def _row_select() -> tuple[Any, Any]:
+    """(a Core select of ExpenseRow's columns in its order, the expense table's columns).
+
+    The coerced columns skip SQLAlchemy's per-value result processing.
+    """
+    from sqlalchemy import BigInteger, String, select, type_coerce
+
+    from codatdesk.store.models import Expense
+
+    c = Expense.__table__.c  # type: ignore[attr-defined]
+    return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
+                  c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
+                  type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
+                  c.reference, type_coerce(c.updated_at, String)), c
 
 
 class ExpenseTableModel(QAbstractTableModel):
-    def __init__(self, engine: Engine, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, engine: Engine | None, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
-        self._engine = engine
+        self._engine = engine  # None: nothing to read yet (the window opens before the store)
         self._rows: list[ExpenseRow] = []
         self._index: dict[int, int] = {}  # expense id -> row
         self._company_id: str | None = None
@@ -260,19 +277,28 @@ class ExpenseTableModel(QAbstractTableModel):
         self._index = {row.id: i for i, row in enumerate(self._rows)}
         self._search_cache.clear()
 
+    def set_engine(self, engine: Engine) -> None:
+        self._engine = engine
+
     def _fetch_company(self, company_id: str | None) -> list[ExpenseRow]:
-        query = select(*_ROW_COLUMNS).order_by(_EXPENSE.expense_date.desc(), _EXPENSE.id.desc())
+        if self._engine is None:
+            return []
+        rows, c = _row_select()
+        query = rows.order_by(c.expense_date.desc(), c.id.desc())
         if company_id is not None:
-            query = query.where(_EXPENSE.company_id == company_id)
+            query = query.where(c.company_id == company_id)
         with self._engine.connect() as connection:  # a deferred read, rolled back on return to the pool
             return list(map(ExpenseRow, connection.execute(query).all()))
 
     def _fetch_ids(self, ids: list[int]) -> dict[int, ExpenseRow]:
         found: dict[int, ExpenseRow] = {}
+        if self._engine is None:
+            return found
         with self._engine.connect() as connection:
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start:start + _IN_CHUNK]
-                query = select(*_ROW_COLUMNS).where(_EXPENSE.id.in_(chunk))
+                rows, c = _row_select()
+                query = rows.where(c.id.in_(chunk))
                 for row in map(ExpenseRow, connection.execute(query).all()):
                     found[row.id] = row
         return found

@@ -10,7 +10,7 @@ import datetime as dt
 import gc
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
@@ -34,21 +34,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlmodel import select
 
 from codatdesk import paths
 from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
-from codatdesk.importer import ImportReport
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Company, Expense
-from codatdesk.engine import edits
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
 from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
 from codatdesk.ui.details_pane import DetailsPane
-from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
-from codatdesk.ui.dialogs.import_report import ImportReportDialog
-from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.export import export_csv, visible_rows
 from codatdesk.ui.formatting import format_money
@@ -57,9 +50,14 @@ from codatdesk.ui.mapping_view import MappingView
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
-from codatdesk.store.db import read_session
 from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from codatdesk.importer import ImportReport
+
+# The store (SQLAlchemy), the core and the dialogs are imported where they are first
+# needed, so this module, and with it the window, is ready before they are.
 
 log = logging.getLogger(__name__)
 
@@ -82,22 +80,31 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def _editable() -> tuple[ExpenseStatus, ...]:
+    from codatdesk.engine.edits import EDITABLE
+
+    return EDITABLE
+
+
 class MainWindow(QMainWindow):
+    """The window. ``core`` may come later (``attach_core``): the app shows the window
+    first, 'Loading…', and opens the store and starts the core behind it."""
+
     pushStarted = Signal(object)  # the core's PushBatch (tests and diagnostics)
 
-    def __init__(self, core: Any, *, ui_state: UiState | None = None, demo: bool = False,
+    def __init__(self, core: Any | None = None, *, ui_state: UiState | None = None, demo: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core = core
+        self.core: Any | None = None
+        self.read_db: Any | None = None  # the core's engine, for reads on this thread
         self.demo = demo
         self.ui_state = ui_state or UiState()
-        self.read_db = core.db
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
         self.setWindowIcon(app_icon())
 
         self._selection: frozenset[int] = frozenset()  # ids of the selected rows, kept by _on_selection_changed
         self.bridge = CoreBridge(self)
-        self.model = ExpenseTableModel(self.read_db, self)
+        self.model = ExpenseTableModel(None, self)
         self.proxy = ExpenseFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.coalescer = RowRefreshCoalescer(self._refresh_rows, 16, self)  # about one frame
@@ -107,18 +114,37 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.progress = PushProgressArea(self.statusBar())
         self.health = HealthPanel(self.statusBar())
-        self.health.set_listener(getattr(core, "listener_url", None))
-        self._connect_bridge()
 
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._apply_colour_scheme())
         self._dark = is_dark_palette()
         self.model.set_dark(self._dark)
         self._style_action_icons()
 
-        self.reload_companies()
         self._restore_state()
+        self._show_loading(True)
+        self._update_actions()
+        if core is not None:
+            self.attach_core(core)
+
+    def attach_core(self, core: Any) -> None:
+        """Connect the window to its (started) core: events, the store's rows, the actions."""
+        if self.core is not None:
+            raise RuntimeError("the window already has a core")
+        self.core = core
+        self.read_db = core.db
+        for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
+            reader.set_engine(core.db)
+        self.health.set_listener(getattr(core, "listener_url", None))
+        self._connect_bridge()
+        self.reload_companies()
+        self._show_loading(False)
         self._update_actions()
         self.refresh_banner()
+
+    def _show_loading(self, loading: bool) -> None:
+        self.loading_label.setVisible(loading)
+        if loading:
+            self.count_label.setText("Loading…")
 
     # ------------------------------------------------------------------ construction
 
@@ -257,6 +283,10 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
         self.table.setItemDelegateForColumn(Column.STATUS, StatusChipDelegate(self.table))
+        self.loading_label = QLabel("Loading…")  # until the core is attached (see _show_loading)
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading_label.setEnabled(False)  # drawn in the palette's disabled (grey) text colour
+        QVBoxLayout(self.table.viewport()).addWidget(self.loading_label)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.edit_selected,
                           context=Qt.ShortcutContext.WidgetShortcut)
@@ -266,7 +296,7 @@ class MainWindow(QMainWindow):
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
 
-        self.details = DetailsPane(self.read_db)
+        self.details = DetailsPane(None)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -281,12 +311,13 @@ class MainWindow(QMainWindow):
         expenses_layout.addLayout(filters)
         expenses_layout.addWidget(self.splitter, 1)
 
-        self.mapping = MappingView(self.read_db, self.core.set_mapping, refresh=self.refresh_reference_data)
+        self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
+                                   refresh=self.refresh_reference_data)
         self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.connections = ConnectionsView(self.read_db, self._chosen_connection)
+        self.connections = ConnectionsView(None, self._chosen_connection)
         self.connections.reconnectRequested.connect(self.reconnect)
         self.connections.checkRequested.connect(self.check_connection)
-        self.activity = ActivityView(self.read_db)
+        self.activity = ActivityView(None)
         self.activity.expenseActivated.connect(self.select_expense)
 
         self.tabs = QTabWidget()
@@ -356,11 +387,16 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ companies
 
     def _chosen_connection(self, company_id: str) -> str | None:
-        if company_id == getattr(self.core, "company_id", None):
+        if self.core is not None and company_id == getattr(self.core, "company_id", None):
             return self.core.settings.get("codat.connection_id")
         return None
 
     def reload_companies(self, select_id: str | None = None) -> None:
+        from sqlmodel import select
+
+        from codatdesk.store.db import read_session
+        from codatdesk.store.models import Company, Expense
+
         with read_session(self.read_db) as session:
             companies = [(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))]
             with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
@@ -384,6 +420,8 @@ class MainWindow(QMainWindow):
         return self.company_combo.currentData()
 
     def _on_company_changed(self, *_args: object) -> None:
+        if self.core is None:
+            return
         company_id = self.company_id
         if company_id != self.model.company_id or self.model.rowCount() == 0:
             self.model.load(company_id)
@@ -444,6 +482,8 @@ class MainWindow(QMainWindow):
                                         f"padding: 6px; border-radius: 4px; }}")
 
     def refresh_banner(self) -> None:
+        if self.read_db is None:
+            return
         self.banner.show_problem(connection_problem(self.read_db, self.company_id, self._chosen_connection))
 
     # ------------------------------------------------------------------ selection
@@ -464,14 +504,16 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         rows = self.selected_rows()
         statuses = {row.status for row in rows}
-        self.push_action.setEnabled(bool(rows))
-        self.edit_action.setEnabled(len(rows) == 1 and rows[0].status in edits.EDITABLE)
-        self.delete_action.setEnabled(ExpenseStatus.NOT_PUSHED in statuses)
-        self.reset_action.setEnabled(bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
+        ready = self.core is not None  # until then there is nothing to act on
+        self.push_action.setEnabled(ready and bool(rows))
+        self.edit_action.setEnabled(ready and len(rows) == 1 and rows[0].status in _editable())
+        self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
+        self.reset_action.setEnabled(ready and bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
         self.copy_action.setEnabled(bool(rows))
         self.export_action.setEnabled(self.proxy.rowCount() > 0)
-        self.retry_action.setEnabled(self.company_id is not None)
-        self.add_action.setEnabled(True)
+        self.retry_action.setEnabled(ready and self.company_id is not None)
+        for action in (self.add_action, self.import_action, self.reconcile_action, self.settings_action):
+            action.setEnabled(ready)
 
     def _update_count(self, *_args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
@@ -482,6 +524,9 @@ class MainWindow(QMainWindow):
         """Show and select one expense (from the activity view, after adding one)."""
         position = self.model.position_of(expense_id)
         if position is None:
+            from codatdesk.store.db import read_session
+            from codatdesk.store.models import Expense
+
             row = None
             with read_session(self.read_db) as session:
                 row = session.get(Expense, expense_id)
@@ -555,6 +600,8 @@ class MainWindow(QMainWindow):
         if not problems:
             self._start_push(pushable)
             return
+        from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
+
         dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason) for p in problems],
                                     len(pushable), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -648,6 +695,8 @@ class MainWindow(QMainWindow):
             from codatdesk.importer import LOCAL_COMPANY_ID
 
             company_id = LOCAL_COMPANY_ID
+        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+
         currency = self.model.row_at(0).currency if self.model.rowCount() else "GBP"
         dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -674,12 +723,17 @@ class MainWindow(QMainWindow):
         if len(rows) != 1:
             return
         row = rows[0]
-        if row.status not in edits.EDITABLE:
+        if row.status not in _editable():
             self.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
             return
+        from codatdesk.engine.edits import FIELDS
+        from codatdesk.store.db import read_session
+        from codatdesk.store.models import Expense
+        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+
         with read_session(self.read_db) as session:
             expense = session.get(Expense, row.id)
-            values = {k: getattr(expense, k) for k in edits.FIELDS} if expense else None
+            values = {k: getattr(expense, k) for k in FIELDS} if expense else None
         if values is None:
             return
         dialog = ExpenseDialog(values, suppliers=self._suppliers(), parent=self)
@@ -713,6 +767,8 @@ class MainWindow(QMainWindow):
         if report.ok and report.added:
             self.reload_companies(select_id=self.company_id or getattr(self.core, "company_id", None))
             self.model.sync()
+        from codatdesk.ui.dialogs.import_report import ImportReportDialog
+
         dialog = ImportReportDialog(report, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.import_dialog = dialog

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -25,16 +26,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.engine import Engine
-from sqlmodel import func, select
-
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Expense, Mapping, ReferenceRecord
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
-from codatdesk.store.db import read_session
 from codatdesk.ui.workers import run_in_background
+
+if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
+    from sqlalchemy.engine import Engine
+
+    from codatdesk.store.models import ReferenceRecord
 
 KINDS = {  # mapping kind -> (label, reference data types searched, match by code)
     "account": ("Account", ("accounts",), True),
@@ -69,6 +70,11 @@ def _label(record: ReferenceRecord) -> str:
 
 
 def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow], dict[str, list[ReferenceRecord]]]:
+    from sqlmodel import func, select
+
+    from codatdesk.store.db import read_session
+    from codatdesk.store.models import Expense, Mapping, ReferenceRecord
+
     with read_session(engine) as session:
         records: dict[str, list[ReferenceRecord]] = {}
         for record in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
@@ -190,11 +196,11 @@ class MappingView(ReloadOnShow, QWidget):
 
     statusMessage = Signal(str)
 
-    def __init__(self, read_engine: Engine, set_mapping: Callable[[str, str, str, str | None], None], *,
+    def __init__(self, read_engine: Engine | None, set_mapping: Callable[[str, str, str, str | None], None], *,
                  refresh: Callable[[str], None],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine
+        self._engine = read_engine  # None until the window has its core
         self._set_mapping = set_mapping
         self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
         self._company_id: str | None = None
@@ -270,7 +276,14 @@ class MappingView(ReloadOnShow, QWidget):
             self.set_busy(True)
             self._refresh(self._company_id)
 
+    def set_engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self.request_reload()
+
     def reload(self) -> None:
+        if self._engine is None:
+            self._reload_pending = True
+            return
         self.model.set_dark(is_dark_palette())
         if self._company_id is None:
             self.model.set_rows([])
