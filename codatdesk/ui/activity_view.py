@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from codatdesk.events import DeliveryRecorded
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
@@ -47,6 +46,8 @@ from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 
 if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
     from sqlalchemy.engine import Engine
+
+    from codatdesk.events import DeliveryRecorded
 
 MAX_STORED = 2000
 MAX_REJECTED = 500

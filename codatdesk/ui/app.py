@@ -187,7 +187,7 @@ def run_gui(demo: bool = False) -> int:
     crash = CrashReporter(paths.log_dir() / "codatdesk.log")
     crash.install()
     instance = SingleInstance("demo" if demo else "main")
-    if not instance.try_become_primary():
+    if not instance.try_lock():
         log.info("codatdesk is already running; asked it to come forward")
         crash.uninstall()
         return 0
@@ -200,6 +200,7 @@ def run_gui(demo: bool = False) -> int:
 
         startup_probe.install(app, window)
         window.show()
+        QTimer.singleShot(0, instance.listen)  # later starts can ask us to come forward from here on
         startup = CoreStartup(window, demo)
         QTimer.singleShot(0, startup.begin)  # once the window is on screen
         restore_signals = quit_on_signals(app)

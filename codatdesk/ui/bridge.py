@@ -14,20 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal, Slot
 
-from codatdesk.events import (
-    ConnectionChanged,
-    DeliveryRecorded,
-    Event,
-    EventBus,
-    ExpenseChanged,
-    ExpensesImported,
-    Notice,
-    PushProgress,
-    StatusReport,
-)
+if TYPE_CHECKING:
+    from codatdesk.events import Event, EventBus, ExpenseChanged
 
 log = logging.getLogger(__name__)
 QUEUED = Qt.ConnectionType.QueuedConnection
@@ -47,6 +39,19 @@ class CoreBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._unsubscribe: Callable[[], None] | None = None
+        self._signals: dict[type, Signal] | None = None  # event class -> signal, built when first needed
+
+    def _build_signals(self) -> dict[type, Signal]:
+        from codatdesk.events import (
+            ConnectionChanged,
+            DeliveryRecorded,
+            ExpenseChanged,
+            ExpensesImported,
+            Notice,
+            PushProgress,
+            StatusReport,
+        )
+
         self._signals = {
             ExpenseChanged: self.expenseChanged,
             ExpensesImported: self.expensesImported,
@@ -56,9 +61,11 @@ class CoreBridge(QObject):
             Notice: self.notice,
             StatusReport: self.statusReport,
         }
+        return self._signals
 
     def attach(self, bus: EventBus) -> None:
         self.detach()
+        self._build_signals()  # here on the GUI thread, not by the first publisher
         self._unsubscribe = bus.subscribe(self.publish)
 
     def detach(self) -> None:
@@ -69,7 +76,7 @@ class CoreBridge(QObject):
 
     def publish(self, event: Event) -> None:
         """Called on a core thread. Only emits: the queued connections carry it to the GUI thread."""
-        signal = self._signals.get(type(event))
+        signal = (self._signals or self._build_signals()).get(type(event))
         if signal is None:
             return
         try:

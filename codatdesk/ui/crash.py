@@ -7,25 +7,32 @@ log and emit a signal, and the dialog opens on the GUI thread (queued connection
 from __future__ import annotations
 
 import logging
-import platform
 import sys
 import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QApplication
 
 from codatdesk.logging_setup import redact
+
+if TYPE_CHECKING:
+    from codatdesk.ui.crash_dialog import CrashDialog
+
+# The dialog (and its widgets) is imported when there is a crash to show, not at every start.
 
 log = logging.getLogger("codatdesk.crash")
 
 
 def describe_exception(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None,
                        thread_name: str = "") -> str:
+    import platform
+
+    from PySide6 import __version__ as pyside_version
+
     from codatdesk import __version__
 
     lines = [f"codatdesk {__version__} · Python {platform.python_version()} · PySide6 {pyside_version} · "
@@ -34,55 +41,6 @@ def describe_exception(exc_type: type[BaseException], exc: BaseException, tb: Tr
         lines.append(f"thread: {thread_name}")
     lines.append("".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
     return redact("\n".join(lines))  # never put a secret on the clipboard
-
-
-class CrashDialog(QDialog):
-    def __init__(self, summary: str, details: str, log_path: Path | None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("codatdesk hit an unexpected error")
-        self.count = 1
-        intro = QLabel("<b>Something went wrong inside codatdesk.</b> Your expenses and their statuses are safe "
-                       "in the database; anything already sent to Codat stays sent. You can keep working, or quit "
-                       "and start again. Please send the details below (and the log file) to support.")
-        intro.setWordWrap(True)
-        self.summary = QLabel(summary)
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details = QPlainTextEdit(details)
-        self.details.setReadOnly(True)
-        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.log_path = log_path
-        log_label = QLabel(f"Log file: {log_path}" if log_path else "No log file is configured.")
-        log_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        log_label.setWordWrap(True)
-        self.buttons = QDialogButtonBox()
-        self.copy_button = self.buttons.addButton("&Copy details", QDialogButtonBox.ButtonRole.ActionRole)
-        self.copy_button.clicked.connect(self.copy_details)
-        if log_path:
-            open_logs = self.buttons.addButton("Open &log folder", QDialogButtonBox.ButtonRole.ActionRole)
-            open_logs.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_path.parent))))
-        self.quit_button = self.buttons.addButton("&Quit codatdesk", QDialogButtonBox.ButtonRole.DestructiveRole)
-        self.quit_button.clicked.connect(QApplication.quit)
-        keep = self.buttons.addButton("&Keep working", QDialogButtonBox.ButtonRole.AcceptRole)
-        keep.setDefault(True)
-        self.buttons.accepted.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.details, 1)
-        layout.addWidget(log_label)
-        layout.addWidget(self.buttons)
-        self.resize(760, 460)
-
-    def add(self, summary: str, details: str) -> None:
-        """Another error while the dialog is open: append instead of stacking dialogs."""
-        self.count += 1
-        self.summary.setText(f"{summary} (and {self.count - 1} earlier error(s) below)")
-        self.details.appendPlainText("\n" + "-" * 60 + "\n" + details)
-
-    def copy_details(self) -> None:
-        QGuiApplication.clipboard().setText(f"{self.summary.text()}\n\n{self.details.toPlainText()}")
 
 
 class CrashReporter(QObject):
@@ -131,6 +89,8 @@ class CrashReporter(QObject):
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.add(summary, details)
             return
+        from codatdesk.ui.crash_dialog import CrashDialog
+
         parent = QApplication.activeWindow()
         self.dialog = CrashDialog(summary, details, self.log_path, parent)
         self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -140,3 +100,11 @@ class CrashReporter(QObject):
     @Slot()
     def _forget_dialog(self) -> None:
         self.dialog = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CrashDialog":  # where it used to live
+        from codatdesk.ui.crash_dialog import CrashDialog
+
+        return CrashDialog
+    raise AttributeError(name)

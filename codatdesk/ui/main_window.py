@@ -36,14 +36,12 @@ from PySide6.QtWidgets import (
 )
 
 from codatdesk import paths
-from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
 from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
 from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
-from codatdesk.ui.export import export_csv, visible_rows
 from codatdesk.ui.formatting import format_money
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView
@@ -54,6 +52,7 @@ from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
+    from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
     from codatdesk.importer import ImportReport
 
 # The store (SQLAlchemy), the core and the dialogs are imported where they are first
@@ -460,6 +459,8 @@ class MainWindow(QMainWindow):
     def _on_connection_changed(self, event: ConnectionChanged) -> None:
         self.connections.request_reload()
         self.refresh_banner()
+        from codatdesk.events import StatusReport
+
         self.health.apply(StatusReport("connection", event.status, {"company_id": event.company_id}))
 
     def _on_notice(self, notice: Notice) -> None:
@@ -782,6 +783,8 @@ class MainWindow(QMainWindow):
             self.export_view_to(path)
 
     def export_view_to(self, path: str) -> int:
+        from codatdesk.ui.export import export_csv, visible_rows
+
         rows = visible_rows(self.proxy)
         try:
             count = export_csv(rows, path)
@@ -813,6 +816,8 @@ class MainWindow(QMainWindow):
 
         def done(status: str) -> None:
             self.statusBar().showMessage(f"The connection is {status}.", 8000)
+            from codatdesk.events import StatusReport
+
             self.health.apply(StatusReport("connection", status, {"company_id": company_id}))
             self.connections.request_reload()
             self.refresh_banner()

@@ -2,19 +2,24 @@
 
 A ``QLockFile`` in the data dir decides who is first (it notices the stale lock of
 a crashed run by its PID); the first also listens on a ``QLocalServer`` so the
-second can ask it to raise its window.
+second can ask it to raise its window. The app takes the lock before its window
+shows and listens just after (``try_lock`` then ``listen``): QtNetwork is not
+needed for the first paint.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
+import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLockFile, QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from codatdesk import paths
+
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 RAISE = b"raise\n"
 
@@ -25,7 +30,8 @@ class SingleInstance(QObject):
     def __init__(self, flavour: str = "main", data_dir: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         base = data_dir or paths.data_dir()
-        digest = hashlib.sha256(f"{base.resolve()}|{getpass.getuser()}|{flavour}".encode()).hexdigest()[:16]
+        key = f"{base.resolve()}|{getpass.getuser()}|{flavour}".encode()
+        digest = f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}"  # a name, not a secret (hashlib costs ~4 ms)
         self.server_name = f"codatdesk-{digest}"
         self._lock = QLockFile(str(base / f".codatdesk-{flavour}.lock"))
         self._lock.setStaleLockTime(0)  # only a dead PID makes the lock stale, never its age
@@ -33,17 +39,33 @@ class SingleInstance(QObject):
 
     def try_become_primary(self) -> bool:
         """True: we are the only instance (keep running). False: another one was told to show itself."""
+        if self.try_lock():
+            self.listen()
+            return True
+        return False
+
+    def try_lock(self) -> bool:
+        """True: we are the only instance; call ``listen`` soon. False: the other one was told to show itself."""
         if self._lock.tryLock(200):
-            QLocalServer.removeServer(self.server_name)  # a socket file left by a crash
-            self._server = QLocalServer(self)
-            self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-            self._server.newConnection.connect(self._on_connection)
-            self._server.listen(self.server_name)
             return True
         self.notify_primary()
         return False
 
+    def listen(self) -> None:
+        """Accept 'come forward' requests from later starts (after ``try_lock`` returned True)."""
+        from PySide6.QtNetwork import QLocalServer
+
+        if self._server is not None or not self._lock.isLocked():
+            return
+        QLocalServer.removeServer(self.server_name)  # a socket file left by a crash
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._on_connection)
+        self._server.listen(self.server_name)
+
     def notify_primary(self, timeout_ms: int = 1000) -> bool:
+        from PySide6.QtNetwork import QLocalSocket
+
         socket = QLocalSocket()
         socket.connectToServer(self.server_name)
         if not socket.waitForConnected(timeout_ms):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
 
-from codatdesk.events import PushProgress, StatusReport
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_pixmap
+
+if TYPE_CHECKING:
+    from codatdesk.events import PushProgress, StatusReport
 
 # Health reuses the status glyphs so "good/bad/working" look the same everywhere.
 HEALTH_GLYPH = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS,
@@ -42,6 +44,8 @@ class PushProgressWidget(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
+        from codatdesk.events import PushProgress
+
         self.update_progress(PushProgress(batch_id, 0, total, "starting"))
 
     def update_progress(self, event: PushProgress) -> None:

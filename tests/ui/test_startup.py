@@ -12,13 +12,14 @@ from codatdesk.ui.main_window import MainWindow
 from codatdesk.ui.ui_state import UiState
 from tests.engine_harness import Harness, row
 
-HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "uvicorn", "starlette", "keyring", "codatdesk.engine",
-         "codatdesk.store", "codatdesk.importer")
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "uvicorn", "starlette", "keyring", "hashlib", "codatdesk.engine",
+         "codatdesk.store", "codatdesk.importer", "codatdesk.events", "PySide6.QtNetwork", "codatdesk.ui.crash_dialog")
 
 
 def test_the_window_and_app_modules_import_nothing_heavy():
     code = ("import sys, codatdesk.ui.app, codatdesk.ui.main_window, codatdesk.ui.startup_probe; "
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))")
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r} "
+            f"or m.startswith(('codatdesk.engine.', 'codatdesk.store.'))))")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert found.stdout.strip() == "[]", "imported before the window can show: " + found.stdout
 
@@ -50,3 +51,18 @@ def test_a_window_without_its_core_says_loading_then_fills_when_attached(qtbot, 
     with pytest.raises(RuntimeError):
         window.attach_core(harness.core)
     window.bridge.detach()
+
+
+def test_the_lock_is_taken_before_the_window_and_the_raise_server_listens_after(qtbot, tmp_path):
+    from codatdesk.ui.single_instance import SingleInstance
+
+    first = SingleInstance("test", data_dir=tmp_path)
+    second = SingleInstance("test", data_dir=tmp_path)
+    try:
+        assert first.try_lock()
+        first.listen()
+        with qtbot.waitSignal(first.activated, timeout=5000):
+            assert not second.try_lock()
+    finally:
+        first.release()
+        second.release()
