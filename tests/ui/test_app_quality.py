@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from codatdesk.logging_setup import register_secret
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.ui.crash import CrashDialog, CrashReporter
 from codatdesk.ui.expense_model import Column
 from codatdesk.ui.main_window import MainWindow
 from codatdesk.ui.single_instance import SingleInstance
 from codatdesk.ui.ui_state import UiState
-from tests.engine_harness import Harness
 
 
 def test_an_exception_in_a_worker_thread_opens_one_crash_dialog_on_the_gui_thread(qtbot, tmp_path):
@@ -68,15 +65,6 @@ def test_a_second_instance_raises_the_first_and_stops(qtbot, tmp_path):
     finally:
         first.release()
         second.release()
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    h.start_core()
-    yield h
-    h.stop()
 
 
 def test_geometry_splitter_and_columns_are_remembered(qtbot, harness, ui_state_dir):

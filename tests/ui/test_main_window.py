@@ -5,41 +5,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense
 from codatdesk.ui.dialogs.import_report import ImportReportDialog
 from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 from codatdesk.ui.expense_model import Column, IdRole
-from codatdesk.ui.main_window import MainWindow
 from codatdesk.ui.status_style import style_for
-from codatdesk.ui.ui_state import UiState
-from tests.engine_harness import Harness, row
+from tests.engine_harness import row
 from tests.ui.helpers import set_status
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    h.start_core()
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def window(qtbot, harness, ui_state_dir):
-    w = MainWindow(harness.core, ui_state=UiState(ui_state_dir / "ui.ini"))
-    qtbot.addWidget(w)
-    w.resize(1400, 800)
-    w.show()
-    yield w
-    w.bridge.detach()
 
 
 def statuses(window) -> dict[int, ExpenseStatus]:

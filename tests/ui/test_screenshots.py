@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QApplication
 
 from codatdesk.events import DeliveryRecorded
 from codatdesk.importer import ImportReport, LineError
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Connection
@@ -21,19 +20,10 @@ from codatdesk.ui.main_window import TAB_ACTIVITY, TAB_MAPPING, MainWindow
 from codatdesk.ui.settings_dialog import SettingsDialog
 from codatdesk.ui.status_style import style_for
 from codatdesk.ui.ui_state import UiState
-from tests.engine_harness import Harness, row
+from tests.engine_harness import row
 from tests.ui.helpers import dark_palette, set_status
 
 OUT = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    h.start_core()
-    yield h
-    h.stop()
 
 
 @pytest.fixture

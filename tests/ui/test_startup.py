@@ -7,10 +7,9 @@ import sys
 
 import pytest
 
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.ui.main_window import MainWindow
 from codatdesk.ui.ui_state import UiState
-from tests.engine_harness import Harness, row
+from tests.engine_harness import row
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "uvicorn", "starlette", "keyring", "hashlib", "codatdesk.engine",
          "codatdesk.store", "codatdesk.importer", "codatdesk.events", "PySide6.QtNetwork", "codatdesk.ui.crash_dialog")
@@ -22,15 +21,6 @@ def test_the_window_and_app_modules_import_nothing_heavy():
             f"or m.startswith(('codatdesk.engine.', 'codatdesk.store.'))))")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert found.stdout.strip() == "[]", "imported before the window can show: " + found.stdout
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    h.start_core()
-    yield h
-    h.stop()
 
 
 def test_a_window_without_its_core_says_loading_then_fills_when_attached(qtbot, harness, ui_state_dir):

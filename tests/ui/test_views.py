@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtGui import QDesktopServices
 from sqlmodel import Session, select
 
 from codatdesk.events import DeliveryRecorded
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Mapping
-from codatdesk.ui.main_window import TAB_ACTIVITY, TAB_CONNECTIONS, MainWindow
+from codatdesk.ui.main_window import TAB_ACTIVITY, TAB_CONNECTIONS
 from codatdesk.ui.mapping_view import CREATED, MATCHED, NEEDS_YOU, OPTIONAL
-from codatdesk.ui.ui_state import UiState
-from tests.engine_harness import Harness, row
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    h.start_core()
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def window(qtbot, harness, ui_state_dir):
-    w = MainWindow(harness.core, ui_state=UiState(ui_state_dir / "ui.ini"))
-    qtbot.addWidget(w)
-    w.resize(1400, 800)
-    w.show()
-    yield w
-    w.bridge.detach()
+from tests.engine_harness import row
 
 
 def mapping_rows(window):
