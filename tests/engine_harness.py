@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Harness:
                          webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)
         self.core.set_company(self.sandbox.company_id, self.sandbox.connection_id, name="Test Co")
-        self.core.pusher.unknown_grace = __import__("datetime").timedelta(0)
+        self.core.pusher.unknown_grace = dt.timedelta(0)  # tests need no wait for Codat's history to catch up
         self.core.start()
         if listen and register:
             # Each start listens on a new free port: point the consumer at it (as the tunnel code does).
