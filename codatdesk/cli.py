@@ -40,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-share", type=float, default=0.0, help="share of pushes that end TimedOut (0..1)")
     p.add_argument("--seed", type=int, default=0, help="random seed for repeatable runs")
 
-    p = sub.add_parser("import", help="import expenses from a CSV file (all or nothing)")
-    p.add_argument("file", help="CSV file; columns are listed in the README")
+    p = sub.add_parser("import", help="import expenses from a CSV or Excel (.xlsx) file (all or nothing)")
+    p.add_argument("file", help="CSV or .xlsx file; columns are listed in the README")
+    p.add_argument("--number-format", metavar="LOCALE",
+                   help="the file's number format as a locale, e.g. en_GB (1,234.56), de_DE (1.234,56), "
+                        "fr_FR (1 234,56), de_CH (1'234.56), en_IN (12,34,567.89); default: detected from the file")
+    p.add_argument("--encoding", help="the CSV file's encoding, e.g. cp1252 (default: detected)")
     p.add_argument("--company", help="company id to import into (default: the configured company)")
 
     p = sub.add_parser("push", help="push expenses to Codat")
@@ -55,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="print the expenses")
     p.add_argument("--status", help="only this status, e.g. 'Push failed' or push-failed")
     p.add_argument("--company", help="only this company id")
-    p.add_argument("--json", action="store_true", help="stable JSON output for scripts (see README)")
+    p.add_argument("--json", action="store_true",
+                   help="stable JSON output for scripts (see README); amounts as plain 1234.50")
 
     p = sub.add_parser("reconcile", help="check every operation in progress with Codat once")
 
@@ -136,10 +141,18 @@ def _default_company(engine, explicit: str | None) -> str:  # noqa: ANN001
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from codatdesk.importer import import_csv
+    from codatdesk.amounts import number_format
+    from codatdesk.importer import import_file
 
+    fmt = None
+    if args.number_format:
+        try:
+            fmt = number_format(args.number_format)
+        except ValueError as exc:
+            raise UserFacingError(str(exc)) from None
     engine = _open_store()
-    report = import_csv(engine, args.file, _default_company(engine, args.company))
+    report = import_file(engine, args.file, _default_company(engine, args.company), number_format=fmt,
+                         encoding=args.encoding)
     if report.errors:
         print(report.summary(), file=sys.stderr)
         for error in report.errors:
@@ -200,10 +213,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not expenses:
         print("no expenses")
         return 0
-    print(f"{'ID':>5}  {'DATE':10}  {'SUPPLIER':22}  {'TOTAL':>12}  {'STATUS':17}  DETAIL")
+    from codatdesk.amounts import environment_format, format_amount
+
+    fmt = environment_format()  # amounts as this locale writes them, exact to each currency's decimals
+    print(f"{'ID':>5}  {'DATE':10}  {'SUPPLIER':22}  {'TOTAL':>16}  {'STATUS':17}  DETAIL")
     for e in expenses:
-        total = f"{e.total:,.2f} {e.currency}"
-        print(f"{e.id:>5}  {e.expense_date.isoformat():10}  {e.supplier_name[:22]:22}  {total:>12}  "
+        total = f"{format_amount(e.total, e.currency, fmt)} {e.currency}"
+        print(f"{e.id:>5}  {e.expense_date.isoformat():10}  {e.supplier_name[:22]:22}  {total:>16}  "
               f"{e.status.value:17}  {e.status_detail[:60]}")
     return 0
 

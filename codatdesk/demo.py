@@ -52,7 +52,7 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
     consumer = sandbox.add_webhook_consumer(core.listener_url, DEMO_EVENT_TYPES)
     accepted.append(sandbox.consumer_secret(consumer["id"]))
     if sample:
-        core.import_csv(paths.resource("sample-expenses.csv"), sandbox.company_id)
+        core.import_file(paths.resource("sample-expenses.csv"), sandbox.company_id)
 
     def cleanup() -> None:
         core.stop()

@@ -1,8 +1,8 @@
-"""Money as Decimal: parsing user input and ISO 4217 currency facts."""
+"""Money as Decimal: ISO 4217 currency facts. Reading and writing amounts: :mod:`codatdesk.amounts`."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # Minor-unit exponents for ISO 4217 codes that differ from 2. Everything else in
 # ISO_4217 has two decimals.
@@ -34,28 +34,6 @@ def currency_exponent(currency: str) -> int:
 
 def is_known_currency(code: str) -> bool:
     return code in ISO_4217
-
-
-def parse_amount(text: str, currency: str | None = None) -> Decimal:
-    """Parse an amount as typed in a CSV or a form: ``1234.50``, ``1,234.50``, ``-3``.
-
-    Rejects anything that is not a plain finite number, and more decimals than the
-    currency has (a cent fraction would silently round in the ledger).
-    """
-    cleaned = text.strip().replace(",", "").replace("\u00a0", "").replace(" ", "")
-    if not cleaned:
-        raise MoneyError("amount is empty")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise MoneyError(f"not an amount: {text.strip()!r}") from None
-    if not value.is_finite():
-        raise MoneyError(f"not an amount: {text.strip()!r}")
-    if currency is not None:
-        places = currency_exponent(currency)
-        if -value.as_tuple().exponent > places:  # type: ignore[operator]
-            raise MoneyError(f"{text.strip()!r} has more than {places} decimals for {currency}")
-    return value
 
 
 def quantize(value: Decimal, currency: str) -> Decimal:

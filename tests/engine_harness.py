@@ -62,7 +62,7 @@ class Harness:
     def import_rows(self, rows: list[str]) -> None:
         path = self.tmp / f"import-{len(rows)}-{id(rows)}.csv"
         path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
-        report = self.core.import_csv(path, self.sandbox.company_id)
+        report = self.core.import_file(path, self.sandbox.company_id)
         assert report.ok, report.errors
 
     def stop_core(self) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from codatdesk.importer import LOCAL_COMPANY_ID, import_csv, looks_like_formula
+from codatdesk.importer import LOCAL_COMPANY_ID, import_file, looks_like_formula
 from codatdesk.paths import resource
 from codatdesk.store.models import Expense
 
@@ -24,15 +24,15 @@ def count(db) -> int:
 
 
 def test_sample_file_imports_and_reimport_adds_nothing(db):
-    report = import_csv(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
+    report = import_file(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
     assert report.ok and report.added == 12
-    again = import_csv(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
+    again = import_file(db, resource("sample-expenses.csv"), LOCAL_COMPANY_ID)
     assert again.ok and again.added == 0 and again.already_present == 12
     assert count(db) == 12
 
 
 def test_amounts_are_decimal_and_exact(db, tmp_path):
-    import_csv(db, write(tmp_path, HEADER + "2026-11-02,Rail,Train,493,Travel,090,,0.10,0.20,0.30,GBP,R1\n"), "c")
+    import_file(db, write(tmp_path, HEADER + "2026-11-02,Rail,Train,493,Travel,090,,0.10,0.20,0.30,GBP,R1\n"), "c")
     with Session(db) as session:
         expense = session.exec(select(Expense)).one()
     assert (expense.net, expense.tax, expense.total) == (Decimal("0.10"), Decimal("0.20"), Decimal("0.30"))
@@ -40,15 +40,15 @@ def test_amounts_are_decimal_and_exact(db, tmp_path):
 
 def test_identical_lines_in_one_file_are_two_expenses_but_reimport_still_adds_none(db, tmp_path):
     path = write(tmp_path, HEADER + GOOD + GOOD)
-    assert import_csv(db, path, "c").added == 2
-    assert import_csv(db, path, "c").added == 0
+    assert import_file(db, path, "c").added == 2
+    assert import_file(db, path, "c").added == 0
 
 
 @pytest.mark.parametrize("line,reason", [
     ("2026-13-40,Rail,Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "bad date"),
     ("02/11/2026,Rail,Train,493,Travel,090,,45.00,9.00,54.00,GBP,R1", "bad date"),
     ("2026-11-02,Rail,Train,493,Travel,090,,forty,9.00,54.00,GBP,R1", "bad amount"),
-    ("2026-11-02,Rail,Train,493,Travel,090,,45.001,9.00,54.001,GBP,R1", "more than 2 decimals"),
+    ("2026-11-02,Rail,Train,493,Travel,090,,45.001,9.00,54.001,GBP,R1", "has 3 decimals; GBP has 2"),
     ("2026-11-02,Rail,Train,493,Travel,090,,NaN,9.00,54.00,GBP,R1", "bad amount"),
     ("2026-11-02,Rail,Train,493,Travel,090,,45.00,9.00,54.00,XYZ,R1", "unknown currency"),
     ("2026-11-02,Rail,Train,493,Travel,090,,45.00,9.00,55.00,GBP,R1", "do not add up"),
@@ -58,7 +58,7 @@ def test_identical_lines_in_one_file_are_two_expenses_but_reimport_still_adds_no
 ])
 def test_every_bad_line_is_reported_with_its_number_and_nothing_is_imported(db, tmp_path, line, reason):
     path = write(tmp_path, HEADER + GOOD + line + "\n" + GOOD.replace("R1", "R3"))
-    report = import_csv(db, path, "c")
+    report = import_file(db, path, "c")
     assert not report.ok
     assert {e.line for e in report.errors} == {3}
     assert reason in str(report.errors[0])
@@ -67,30 +67,52 @@ def test_every_bad_line_is_reported_with_its_number_and_nothing_is_imported(db, 
 
 def test_all_bad_lines_are_listed_not_just_the_first(db, tmp_path):
     bad = GOOD.replace("45.00", "x")
-    report = import_csv(db, write(tmp_path, HEADER + bad + GOOD + bad + bad), "c")
+    report = import_file(db, write(tmp_path, HEADER + bad + GOOD + bad + bad), "c")
     assert [e.line for e in report.errors] == [2, 4, 5]
 
 
 def test_missing_columns_are_named(db, tmp_path):
-    report = import_csv(db, write(tmp_path, "date,supplier,net\n2026-11-02,Rail,1\n"), "c")
+    report = import_file(db, write(tmp_path, "date,supplier,net\n2026-11-02,Rail,1\n"), "c")
     assert report.errors[0].line == 1
     assert "account_code" in report.errors[0].reason and "currency" in report.errors[0].reason
 
 
 def test_bom_and_column_order_and_case_are_accepted(db, tmp_path):
     text = "\ufeffCurrency,Total,Tax,Net,Account_Code,Supplier,Date,Bank_Account\nGBP,12.00,2.00,10.00,429,Cafe,2026-11-03,090\n"
-    report = import_csv(db, write(tmp_path, text), "c")
+    report = import_file(db, write(tmp_path, text), "c")
     assert report.ok and report.added == 1
 
 
-def test_a_file_that_is_not_utf8_is_refused_with_advice(db, tmp_path):
-    report = import_csv(db, write(tmp_path, HEADER + GOOD.replace("Rail", "Café"), encoding="cp1252"), "c")
-    assert not report.ok and "UTF-8" in str(report.errors[0])
+@pytest.mark.parametrize("encoding,name", [
+    ("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("utf-16", "UTF-16"), ("utf-32", "UTF-32"),
+    ("cp1252", "Windows-1252"),
+])
+def test_encodings_accountants_have_are_detected_and_named(db, tmp_path, encoding, name):
+    text = HEADER + GOOD.replace("Rail", "Café Müller œuvre").replace("Train", "Zug €")
+    report = import_file(db, write(tmp_path, text, encoding=encoding), "c")
+    assert report.ok, report.errors
+    assert report.encoding == name and name in report.summary()
+    with Session(db) as session:
+        expense = session.exec(select(Expense)).one()
+    assert (expense.supplier_name, expense.description) == ("Café Müller œuvre", "Zug €")
+
+
+def test_an_undecodable_byte_is_reported_on_its_own_line(db, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes((HEADER + GOOD).encode() + b"2026-11-02,R\xff\xfe\x00\x81,T,1,,,,1,0,1,GBP,\n")
+    report = import_file(db, path, "c")
+    assert not report.ok and report.errors[0].line == 3, report.errors
+
+
+def test_a_missing_file_says_so_without_a_line_number(db, tmp_path):
+    report = import_file(db, tmp_path / "nope.csv", "c")
+    assert str(report.errors[0]) == f"there is no file {str(tmp_path / 'nope.csv')!r}"
+    assert report.errors[0].line is None
 
 
 def test_empty_file_and_header_only(db, tmp_path):
-    assert "empty" in str(import_csv(db, write(tmp_path, ""), "c").errors[0])
-    assert "no expenses" in str(import_csv(db, write(tmp_path, HEADER), "c").errors[0])
+    assert "empty" in str(import_file(db, write(tmp_path, ""), "c").errors[0])
+    assert "no expenses" in str(import_file(db, write(tmp_path, HEADER), "c").errors[0])
 
 
 def test_negative_amounts_are_not_mistaken_for_formulas():

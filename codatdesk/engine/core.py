@@ -20,7 +20,8 @@ from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
 from codatdesk.events import EventBus, ExpenseChanged, Notice, PushProgress, StatusReport
-from codatdesk.importer import ImportReport, ensure_company, import_csv
+from codatdesk.amounts import NumberFormat
+from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
@@ -248,10 +249,12 @@ class Core:
     def reconcile_now(self) -> None:
         self.reconciler.run_soon(everything=True)
 
-    def import_csv(self, path: str | Path, company_id: str | None = None) -> ImportReport:
+    def import_file(self, path: str | Path, company_id: str | None = None, *,
+                    number_format: NumberFormat | None = None) -> ImportReport:
         from codatdesk.importer import LOCAL_COMPANY_ID
 
-        return import_csv(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID, bus=self.bus)
+        return import_file(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID, bus=self.bus,
+                           number_format=number_format)
 
     def refresh_reference_data(self, company_id: str | None = None) -> dict[str, int]:
         company_id = company_id or self.company_id

@@ -7,22 +7,23 @@ from decimal import Decimal
 
 from PySide6.QtCore import QLocale
 
-from codatdesk.money import currency_exponent
+from codatdesk.amounts import PLAIN, NumberFormat, format_amount, number_format
 
 
 def format_money(value: Decimal, currency: str, locale: QLocale | None = None) -> str:
-    """``Decimal('-1234.5')`` -> ``-1,234.50`` (en) or ``-1.234,50`` (de), exact to the currency's decimals."""
-    locale = locale or QLocale()
-    places = currency_exponent(currency) if currency else 2
-    exact = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
-    places = max(places, exact)  # never hide precision the data has
-    text = format(abs(value), f".{places}f")
-    whole, _, fraction = text.partition(".")
-    grouped = locale.toString(int(whole))  # QLocale groups digits (qlonglong range covers any ledger)
-    out = grouped + (locale.decimalPoint() + fraction if fraction else "")
-    if value < 0:
-        out = locale.negativeSign() + out
-    return out
+    """``Decimal('-1234.5')`` -> ``-1,234.50`` (en) or ``-1.234,50`` (de), exact to the currency's decimals.
+
+    The same writer as the CLI's and the one the expense dialog reads back (:mod:`codatdesk.amounts`).
+    """
+    return format_amount(value, currency or None, locale_number_format((locale or QLocale()).name()))
+
+
+def locale_number_format(name: str) -> NumberFormat:
+    """The number format of a QLocale name (``de_DE``); plain ``1234.56`` where Babel has none."""
+    try:
+        return number_format(name)
+    except ValueError:
+        return PLAIN
 
 
 def format_date(value: dt.date | None) -> str:

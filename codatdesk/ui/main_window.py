@@ -755,12 +755,12 @@ class MainWindow(QMainWindow):
         path, _filter = QFileDialog.getOpenFileName(self, "Import expenses from CSV", str(Path.home()),
                                                     "CSV files (*.csv);;All files (*)")
         if path:
-            self.import_csv_file(path)
+            self.import_file(path)
 
-    def import_csv_file(self, path: str) -> None:
+    def import_file(self, path: str) -> None:
         company_id = self.company_id or getattr(self.core, "company_id", None)
         self.statusBar().showMessage(f"Importing {path}…")
-        run_in_background(lambda: self.core.import_csv(path, company_id), self._show_import_report,
+        run_in_background(lambda: self.core.import_file(path, company_id), self._show_import_report,
                           self._background_failed, owner=self)
 
     def _show_import_report(self, report: ImportReport) -> None:

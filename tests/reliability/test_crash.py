@@ -28,7 +28,7 @@ import pytest
 from sqlmodel import Session, select
 
 from codatdesk.demo import DEMO_EVENT_TYPES
-from codatdesk.importer import import_csv
+from codatdesk.importer import import_file
 from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.db import open_database
@@ -151,7 +151,7 @@ def test_crash_and_restart(data_dir, tmp_path):
         # Rows to push, and rows in progress whose results arrive as a storm.
         csv = tmp_path / "pushes.csv"
         csv.write_text(HEADER + "".join(row(i) + "\n" for i in range(PUSHES)), encoding="utf-8")
-        assert import_csv(db, csv, sandbox.company_id).ok
+        assert import_file(db, csv, sandbox.company_id).ok
         specs = [{"key": f"crash-key-{i:05d}"} for i in range(STORM_EXPENSES)]
         storm_ids = seed_expenses(db, sandbox.company_id, specs)
         truth: dict[int, S] = {}

@@ -89,7 +89,7 @@ def test_import_of_a_bad_csv_lists_every_bad_line(qtbot, tmp_path, window):
                    "2024-13-01,Taxi,429,10.00,2.00,12.00,GBP\n"
                    "2024-03-01,Taxi,429,10.00,2.00,12.50,GBP\n"
                    "2024-03-02,=HYPERLINK(1),429,10.00,2.00,12.00,XYZ\n", encoding="utf-8")
-    window.import_csv_file(str(bad))
+    window.import_file(str(bad))
     qtbot.waitUntil(lambda: isinstance(getattr(window, "import_dialog", None), ImportReportDialog)
                     and window.import_dialog.isVisible(), timeout=5000)
     dialog = window.import_dialog

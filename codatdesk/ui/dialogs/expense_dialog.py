@@ -1,4 +1,8 @@
-"""Add or edit one expense, with the same rules as the CSV import."""
+"""Add or edit one expense, with the same rules as the file import.
+
+Amounts are typed in the user's number format (QLocale's locale, read by
+:mod:`codatdesk.amounts`); what was understood is shown under each amount before saving.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from codatdesk.importer import MAX_TEXT, looks_like_formula
-from codatdesk.money import ISO_4217, MoneyError, is_known_currency, parse_amount
+from codatdesk.amounts import PLAIN, NumberFormat, format_amount, parse_amount
+from codatdesk.money import ISO_4217, MoneyError, is_known_currency
 from codatdesk.states import ExpenseStatus
+from codatdesk.ui.formatting import locale_number_format
 from codatdesk.ui.status_style import is_dark_palette, style_for
 
 # form field -> (label with mnemonic, Expense attribute, required)
@@ -45,8 +51,12 @@ _TEXT_LIMITS = {"supplier": MAX_TEXT["supplier"], "description": MAX_TEXT["descr
                 "reference": MAX_TEXT["reference"]}
 
 
-def validate(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form text -> (Expense attribute values, {field: problem}). Decimal amounts; totals must add up."""
+AMOUNT_FIELDS = ("net", "tax", "total")
+
+
+def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form text -> (Expense attribute values, {field: problem}). Amounts are read in ``fmt``
+    as Decimal; totals must add up."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, (label, attribute, required) in FIELDS.items():
@@ -70,17 +80,18 @@ def validate(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     except ValueError:
         errors.setdefault("date", "use a date like 2024-03-31")
     amount_currency = currency if "currency" not in errors and currency else None
-    for name in ("net", "tax", "total"):
+    for name in AMOUNT_FIELDS:
         text = (raw.get(name) or "").strip()
         if not text:
             continue
         try:
-            values[name] = parse_amount(text, amount_currency)
+            values[name] = parse_amount(text, amount_currency, fmt)
         except MoneyError as exc:
-            errors[name] = str(exc)
+            errors[name] = f"{exc}; type amounts like {format_amount(Decimal('1234.56'), 'GBP', fmt)}"
     if not any(k in errors for k in ("net", "tax", "total")) and all(k in values for k in ("net", "tax", "total")):
         if values["net"] + values["tax"] != values["total"]:
-            errors["total"] = f"net + tax is {values['net'] + values['tax']}, not {values['total']}"
+            errors["total"] = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
+                               f"not {format_amount(values['total'], currency, fmt)}")
     return values, errors
 
 
@@ -94,6 +105,8 @@ class ExpenseDialog(QDialog):
         self.result_values: dict[str, Any] = {}
         self.inputs: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
+        self.reading_labels: dict[str, QLabel] = {}
+        self.number_format = locale_number_format(self.locale().name())
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         for name, (label_text, attribute, required) in FIELDS.items():
@@ -109,6 +122,13 @@ class ExpenseDialog(QDialog):
             column = QVBoxLayout()
             column.setSpacing(2)
             column.addWidget(widget)
+            if name in AMOUNT_FIELDS:
+                reading = QLabel()
+                reading.setObjectName("amountReading")
+                reading.setAlignment(Qt.AlignmentFlag.AlignRight)
+                reading.setEnabled(False)  # the palette's secondary text colour
+                self.reading_labels[name] = reading
+                column.addWidget(reading)
             column.addWidget(error)
             form.addRow(label, column)
             self.inputs[name] = widget
@@ -120,7 +140,9 @@ class ExpenseDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
-        note = QLabel("* required. Amounts use a dot for decimals; total must equal net + tax.")
+        example = format_amount(Decimal("1234.56"), "GBP", self.number_format)
+        note = QLabel(f"* required. Type amounts in your number format, like {example}; "
+                      "total must equal net + tax.")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -152,7 +174,7 @@ class ExpenseDialog(QDialog):
         edit = QLineEdit()
         if name in ("net", "tax", "total"):
             edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-            edit.setPlaceholderText("0.00")
+            edit.setPlaceholderText(format_amount(Decimal(0), default_currency, self.number_format))
         if name == "supplier" and suppliers:
             from PySide6.QtWidgets import QCompleter
 
@@ -172,7 +194,8 @@ class ExpenseDialog(QDialog):
             elif isinstance(widget, QComboBox):
                 widget.setCurrentText(str(value))
             elif isinstance(widget, QLineEdit):
-                widget.setText(format(value, "f") if isinstance(value, Decimal) else str(value))
+                widget.setText(format_amount(value, values.get("currency"), self.number_format)
+                               if isinstance(value, Decimal) else str(value))
         self._total_follows = False
 
     def raw_values(self) -> dict[str, str]:
@@ -202,15 +225,22 @@ class ExpenseDialog(QDialog):
         if name == "total":
             self._total_follows = False
         elif name in ("net", "tax") and self._total_follows:
-            values, errors = validate(self.raw_values())
+            values, errors = validate(self.raw_values(), self.number_format)
             if "net" in values and "tax" in values and "net" not in errors and "tax" not in errors:
                 total = self.inputs["total"]
                 assert isinstance(total, QLineEdit)
-                total.setText(format(values["net"] + values["tax"], "f"))
+                total.setText(format_amount(values["net"] + values["tax"], values.get("currency") or None,
+                                            self.number_format))
         self.revalidate(show=True, only_touched=name)
 
     def revalidate(self, *, show: bool = True, only_touched: str | None = None) -> dict[str, str]:
-        _values, errors = validate(self.raw_values())
+        values, errors = validate(self.raw_values(), self.number_format)
+        currency = values.get("currency") if "currency" not in errors else None
+        for name, reading in self.reading_labels.items():
+            # Say what was understood, in full, so 70,00 read as 7000 cannot pass unseen.
+            amount = values.get(name) if name not in errors else None
+            reading.setText(f"read as {format_amount(amount, currency or None, self.number_format)} {currency or ''}"
+                            if amount is not None else "")
         for name, label in self.error_labels.items():
             message = errors.get(name, "")
             # Show a problem once the field was touched (or on Save), not on an empty new form.
@@ -220,7 +250,7 @@ class ExpenseDialog(QDialog):
         return errors
 
     def _accept_if_valid(self) -> None:
-        values, errors = validate(self.raw_values())
+        values, errors = validate(self.raw_values(), self.number_format)
         if errors:
             self.revalidate(show=True)
             return
