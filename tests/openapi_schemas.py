@@ -17,8 +17,10 @@ under ``properties``: Codat's schemas rarely say ``additionalProperties: false``
 so a misspelled optional field would otherwise pass silently. Keys of map-like
 objects (``additionalProperties: {schema}``) are allowed and checked recursively.
 
-The spec folder is ``<repo>/../shared/codat-reference/openapi`` unless the
-environment variable ``CODATDESK_OPENAPI_DIR`` points elsewhere.
+The specs are the trimmed copies in ``tests/openapi/`` (see its README.md;
+``tests/openapi/refresh.py`` regenerates them from Codat's full specs). The
+environment variable ``CODATDESK_OPENAPI_DIR`` points the helper at another
+folder with the same file names, e.g. the full specs.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def openapi_dir() -> Path:
     override = os.environ.get("CODATDESK_OPENAPI_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "codat-reference" / "openapi"
+    return Path(__file__).resolve().parent / "openapi"
 
 
 def _allow_null(node: dict[str, Any]) -> None:
@@ -99,7 +101,7 @@ def _normalize_nullable(node: Any) -> None:
 def _document(spec_file: str) -> dict[str, Any]:
     path = openapi_dir() / spec_file
     if not path.is_file():
-        raise FileNotFoundError(f"OpenAPI spec not found: {path} (set CODATDESK_OPENAPI_DIR)")
+        raise FileNotFoundError(f"OpenAPI spec not found: {path} (tests/openapi/refresh.py makes the copies)")
     document = json.loads(path.read_text(encoding="utf-8"))
     _normalize_nullable(document)
     return document
@@ -136,7 +138,11 @@ def _resolve_pointer(spec_file: str, pointer: str) -> Any:
 
 
 def _validator(spec_file: str, pointer: str) -> Draft202012Validator:
-    _resolve_pointer(spec_file, pointer)  # fail loudly on a wrong schema name
+    try:
+        _resolve_pointer(spec_file, pointer)  # fail loudly on a wrong schema name
+    except KeyError:
+        raise KeyError(f"{pointer} is not in {openapi_dir() / spec_file}; if Codat's full spec has it, "
+                       "add it to KEEP in tests/openapi/refresh.py and rerun that script") from None
     return Draft202012Validator(
         {"$ref": _BASE_URI + spec_file + pointer},
         registry=_registry(spec_file),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -50,8 +53,43 @@ WRITE_EVENT = {
 }
 
 
+SPEC_FILES = ["Codat-Accounting-2023.json", "Codat-Platform.json", "Codat-Sync-Expenses.json", "Codat-Webhooks.json"]
+REPO = Path(__file__).resolve().parents[1]
+
+
 def test_spec_folder_is_found() -> None:
     assert (openapi_dir() / PLATFORM).is_file()
+
+
+def test_specs_are_read_from_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh clone has no ../shared: the tests read only the copies in tests/openapi.
+    monkeypatch.delenv("CODATDESK_OPENAPI_DIR", raising=False)
+    assert openapi_dir() == REPO / "tests" / "openapi"
+    for spec_file in SPEC_FILES:
+        assert (openapi_dir() / spec_file).is_file(), spec_file
+
+
+def _refs(node: object):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+@pytest.mark.parametrize("spec_file", SPEC_FILES)
+def test_trimmed_copies_are_self_contained(spec_file: str) -> None:
+    document = json.loads((REPO / "tests" / "openapi" / spec_file).read_text(encoding="utf-8"))
+    refs = set(_refs(document))
+    assert refs and all(ref.startswith("#/") for ref in refs)
+    for ref in refs:
+        node = document
+        for raw in ref[2:].split("/"):
+            token = unquote(raw).replace("~1", "/").replace("~0", "~")
+            node = node[int(token)] if isinstance(node, list) else node[token]  # KeyError: a $ref cut off
 
 
 def test_valid_push_operation_passes_by_name_and_by_pointer() -> None:
