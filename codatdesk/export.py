@@ -1,4 +1,4 @@
-"""CSV export that a spreadsheet opens safely (Qt-free; the window's export uses it)."""
+"""CSV export that a spreadsheet opens safely and the importer reads back (Qt-free; the window uses it)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 # A cell starting with one of these is run as a formula by Excel/LibreOffice/Sheets
 # (OWASP "CSV injection"); tab and CR are included because some importers strip them first,
@@ -23,6 +24,13 @@ def spreadsheet_safe(cell: str) -> str:
     return cell
 
 
+def undo_spreadsheet_escape(cell: str) -> str:
+    """The cell before :func:`spreadsheet_safe` escaped it (the importer reads our exports back)."""
+    if cell.startswith("'") and spreadsheet_safe(cell[1:]) == cell:
+        return cell[1:]
+    return cell
+
+
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[str]], path: str | Path) -> int:
     """Write ``rows`` under ``header``, every cell made spreadsheet-safe; returns how many rows.
 
@@ -36,3 +44,37 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[str]], path: str | 
             writer.writerow([spreadsheet_safe(cell) for cell in row])
             count += 1
     return count
+
+
+# (header, attribute of the row). Every column the importer reads is here under a header it
+# recognises ("Account code" -> account_code); the rest (id, status, ...) it ignores.
+EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Id", "id"), ("Date", "date"), ("Supplier", "supplier"), ("Description", "description"),
+    ("Account code", "account_code"), ("Account name", "account_name"), ("Bank account", "bank_account"),
+    ("Tax code", "tax_code"), ("Net", "net"), ("Tax", "tax"), ("Total", "total"), ("Currency", "currency"),
+    ("Reference", "reference"), ("Status", "status"), ("Status detail", "status_detail"),
+    ("Last update", "updated_at"),
+)
+EXPORT_HEADER = [header for header, _attribute in EXPORT_COLUMNS]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "value") and isinstance(value.value, str):  # a status enum
+        return value.value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "as_tuple"):  # Decimal: plain digits, every decimal kept, no grouping
+        return format(value, "f")
+    return str(value)
+
+
+def expense_cells(row: Any) -> list[str]:
+    """One row (anything with the attributes of EXPORT_COLUMNS) as export cells."""
+    return [_cell(getattr(row, attribute)) for _header, attribute in EXPORT_COLUMNS]
+
+
+def export_expenses(rows: Iterable[Any], path: str | Path) -> int:
+    """Write ``rows`` in order, every cell spreadsheet-safe; returns how many."""
+    return write_csv(EXPORT_HEADER, (expense_cells(row) for row in rows), path)

@@ -51,6 +51,7 @@ from sqlmodel import select
 
 from codatdesk.amounts import AmountCell, NumberFormat, detect_format
 from codatdesk.events import EventBus, ExpensesImported
+from codatdesk.export import undo_spreadsheet_escape
 from codatdesk.money import MoneyError, currency_exponent, is_known_currency
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Company, Expense
@@ -394,6 +395,8 @@ def _parse_record(record: list[Any], index: dict[str, int], line: int) -> tuple[
     values: dict = {}
     for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
         text = _text(cell(name))
+        if name not in AMOUNT_COLUMNS:
+            text = undo_spreadsheet_escape(text)  # our own export's "'" before a leading - or =
         control = _CONTROL.search(text)
         if control:
             errors.append(LineError(line, f"contains a control character (U+{ord(control.group()):04X}); "

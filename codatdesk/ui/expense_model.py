@@ -113,6 +113,8 @@ class ExpenseRow(tuple):
     currency: str = property(itemgetter(10))  # type: ignore[assignment]
     status_detail: str = property(itemgetter(12))  # type: ignore[assignment]
     reference: str = property(itemgetter(13))  # type: ignore[assignment]
+    bank_account: str = property(itemgetter(15))  # type: ignore[assignment]
+    tax_code: str = property(itemgetter(16))  # type: ignore[assignment]
 
     @property
     def date(self) -> dt.date:
@@ -171,7 +173,7 @@ def _row_select() -> tuple[Any, Any]:
     return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
                   c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
                   type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
-                  c.reference, type_coerce(c.updated_at, String)), c
+                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code), c
 
 
 class ExpenseTableModel(QAbstractTableModel):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codatdesk.export import spreadsheet_safe, write_csv
+from codatdesk.export import export_expenses, spreadsheet_safe, write_csv
 from codatdesk.importer import MAX_FILE_BYTES, MAX_ROWS, import_file
 from tests.reliability.support import count_rows
 
@@ -160,4 +160,4 @@ def test_the_written_file_is_safe_and_complete(tmp_path):
 def test_the_window_exports_through_the_same_escaping():
     ui_export = pytest.importorskip("codatdesk.ui.export")
     assert ui_export.spreadsheet_safe is spreadsheet_safe
-    assert ui_export.write_csv is write_csv
+    assert ui_export.export_expenses is export_expenses
