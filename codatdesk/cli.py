@@ -16,6 +16,15 @@ from codatdesk import __version__, paths
 
 JSON_FORMAT_VERSION = 1
 
+PUSH_EXIT_CODES = """\
+exit codes:
+  0  every expense asked for was sent and (unless --no-wait) reached Push complete,
+     or nothing matched --all-ready / --retry-failed
+  1  something asked for was not sent (each reason is printed once, with its count
+     and the expense ids) or ended Push failed / Timed out
+  2  bad usage, e.g. nothing asked for (no ID, --all-ready or --retry-failed)
+  3  still waiting for Codat at --wait-timeout (wins over 1: the outcome is not known yet)"""
+
 DATA_DIR_HELP = "keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)"
 
 
@@ -51,12 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="CSV file; columns are listed in the README")
     p.add_argument("--company", help="company id to import into (default: the configured company)")
 
-    p = add("push", help="push expenses to Codat")
+    p = add("push", help="push expenses to Codat", epilog=PUSH_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", type=int, metavar="ID", help="expense ids to push")
     p.add_argument("--all-ready", action="store_true", help="push every expense that is not pushed yet")
     p.add_argument("--retry-failed", action="store_true", help="push again every failed or timed-out expense")
     p.add_argument("--no-wait", action="store_true", help="return once the pushes are sent")
-    p.add_argument("--wait-timeout", type=float, default=300.0,
+    p.add_argument("--wait-timeout", type=float, default=300.0, metavar="SECONDS",
                    help="seconds to wait for final states (default 300)")
 
     p = add("list", help="print the expenses")
