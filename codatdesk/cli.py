@@ -1,4 +1,4 @@
-"""Command line: ``codatdesk [--demo] [--data-dir DIR] [COMMAND]``.
+"""Command line: ``codatdesk [--demo] [--data-dir DIR] [COMMAND [--data-dir DIR] ...]``.
 
 Without a command the desktop window opens. Heavy modules (Qt, uvicorn) are
 imported only by the commands that need them, so ``list`` and ``import`` start fast.
@@ -7,6 +7,7 @@ imported only by the commands that need them, so ``list`` and ``import`` start f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,17 @@ from codatdesk import __version__, paths
 
 JSON_FORMAT_VERSION = 1
 
+PUSH_EXIT_CODES = """\
+exit codes:
+  0  every expense asked for was sent and (unless --no-wait) reached Push complete,
+     or nothing matched --all-ready / --retry-failed
+  1  something asked for was not sent (each reason is printed once, with its count
+     and the expense ids) or ended Push failed / Timed out
+  2  bad usage, e.g. nothing asked for (no ID, --all-ready or --retry-failed)
+  3  still waiting for Codat at --wait-timeout (wins over 1: the outcome is not known yet)"""
+
+DATA_DIR_HELP = "keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -22,25 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push expenses to accounting software through Codat and watch them land.",
     )
     parser.add_argument("--version", action="version", version=f"codatdesk {__version__}")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)")
+    parser.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
     parser.add_argument("--demo", action="store_true",
                         help="open the window against a built-in Codat sandbox with sample expenses")
     parser.add_argument("--self-test", action="store_true", help="check this installation and exit")
+    # Every command also takes --data-dir after its name (`codatdesk list --data-dir D`). SUPPRESS keeps a
+    # value given before the command: a subparser that saw no --data-dir sets nothing, not None.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = functools.partial(sub.add_parser, parents=[common])
 
-    sub.add_parser("gui", help="open the desktop window (the default)")
+    add("gui", help="open the desktop window (the default)")
 
-    p = sub.add_parser("serve", help="run the webhook listener, push engine and reconciliation headless")
+    p = add("serve", help="run the webhook listener, push engine and reconciliation headless")
     p.add_argument("--port", type=int, help="listener port (overrides the setting listener.port)")
 
-    p = sub.add_parser("sandbox", help="run the local Codat sandbox (an emulator of Codat's API and webhooks)")
+    p = add("sandbox", help="run the local Codat sandbox (an emulator of Codat's API and webhooks)")
     p.add_argument("--port", type=int, default=8780, help="port on 127.0.0.1 (default 8780)")
     p.add_argument("--push-delay", type=float, default=1.0, help="seconds until a push operation completes")
     p.add_argument("--timeout-share", type=float, default=0.0, help="share of pushes that end TimedOut (0..1)")
     p.add_argument("--seed", type=int, default=0, help="random seed for repeatable runs")
 
-    p = sub.add_parser("import", help="import expenses from a CSV or Excel (.xlsx) file (all or nothing)")
+    p = add("import", help="import expenses from a CSV or Excel (.xlsx) file (all or nothing)")
     p.add_argument("file", help="CSV or .xlsx file; columns are listed in the README")
     p.add_argument("--number-format", metavar="LOCALE",
                    help="the file's number format as a locale, e.g. en_GB (1,234.56), de_DE (1.234,56), "
@@ -48,26 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="the CSV file's encoding, e.g. cp1252 (default: detected)")
     p.add_argument("--company", help="company id to import into (default: the configured company)")
 
-    p = sub.add_parser("push", help="push expenses to Codat")
+    p = add("push", help="push expenses to Codat", epilog=PUSH_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", type=int, metavar="ID", help="expense ids to push")
     p.add_argument("--all-ready", action="store_true", help="push every expense that is not pushed yet")
     p.add_argument("--retry-failed", action="store_true", help="push again every failed or timed-out expense")
     p.add_argument("--no-wait", action="store_true", help="return once the pushes are sent")
-    p.add_argument("--wait-timeout", type=float, default=300.0,
+    p.add_argument("--wait-timeout", type=float, default=300.0, metavar="SECONDS",
                    help="seconds to wait for final states (default 300)")
 
-    p = sub.add_parser("list", help="print the expenses")
+    p = add("list", help="print the expenses")
     p.add_argument("--status", help="only this status, e.g. 'Push failed' or push-failed")
     p.add_argument("--company", help="only this company id")
     p.add_argument("--json", action="store_true",
                    help="stable JSON output for scripts (see README); amounts as plain 1234.50")
 
-    p = sub.add_parser("reconcile", help="check every operation in progress with Codat once")
+    p = add("reconcile", help="check every operation in progress with Codat once")
 
-    p = sub.add_parser("register-webhook", help="create Codat's webhook consumer for this listener")
+    p = add("register-webhook", help="create Codat's webhook consumer for this listener")
     p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
 
-    p = sub.add_parser("settings", help="show or change settings; store credentials in the keyring")
+    p = add("settings", help="show or change settings; store credentials in the keyring")
     p.add_argument("action", nargs="?", choices=("show", "set", "set-secret"), default="show",
                    help="show (default); set KEY VALUE; set-secret NAME (value read from stdin or a prompt)")
     p.add_argument("key", nargs="?", help="setting key (see `codatdesk settings`) or secret name: "

@@ -333,3 +333,20 @@ def test_legacy_rule_webhooks_with_basic_auth_complete_pushes(tmp_path):
         assert any("PushOperation" in e or "Push Operation" in e for e in events), events
     finally:
         h.stop()
+
+
+def test_a_batch_names_each_expense_it_could_not_send_and_why(harness):
+    """Past the local checks, what Codat would not take is in ``batch.unsent`` (``codatdesk push`` reports it)."""
+    core = harness.start_core()
+    harness.import_rows([row(1), row(2)])
+    core.refresh_reference_data()
+    core.pusher.verify_connection(harness.sandbox.company_id, harness.sandbox.connection_id)  # recorded: Linked
+    core.client().max_retries = 0
+    harness.sandbox.config.error_rate = 1.0  # every request: 500 or 503 before doing anything
+    batch = core.push([e.id for e in expenses(core)])
+    assert batch.wait(30)
+    assert batch.problems == [] and batch.sent == 0 and batch.not_sent == 2
+    assert sorted(p.expense_id for p in batch.unsent) == [e.id for e in expenses(core)]
+    for problem, expense in zip(sorted(batch.unsent, key=lambda p: p.expense_id), expenses(core), strict=True):
+        assert problem.reason == expense.status_detail or problem.reason.startswith("Codat's answer was lost")
+    assert harness.sandbox.ledger(harness.sandbox.company_id) == []

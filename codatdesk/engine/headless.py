@@ -19,6 +19,7 @@ import time
 from sqlmodel import Session, select
 
 from codatdesk.engine.core import Core
+from codatdesk.engine.pusher import PushProblem
 from codatdesk.events import Notice, PushProgress
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
@@ -71,6 +72,10 @@ def _listener_running(settings: Settings) -> bool:
 
 
 def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: bool, wait_timeout: float) -> int:
+    """``codatdesk push``; returns an exit code as ``codatdesk.cli.PUSH_EXIT_CODES`` documents."""
+    if not (ids or all_ready or retry_failed):
+        print("codatdesk push: nothing to push (use ID..., --all-ready or --retry-failed)", file=sys.stderr)
+        return 2
     settings = Settings()
     db = open_database()
     with Session(db) as session:
@@ -80,24 +85,63 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
         if retry_failed:
             chosen += session.exec(select(Expense.id).where(
                 Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))).all()
-    chosen = list(dict.fromkeys(chosen))
-    if not chosen:
-        print("nothing to push (use ID..., --all-ready or --retry-failed)")
+        chosen = list(dict.fromkeys(chosen))
+        # Only the ids typed on the command line can name nothing (the flags' ids come from the database).
+        named = set(session.exec(select(Expense.id).where(Expense.id.in_(set(ids))))) if ids else set()
+    missing = [PushProblem(i, "no such expense") for i in dict.fromkeys(ids) if i not in named]
+    absent = {p.expense_id for p in missing}
+    chosen = [i for i in chosen if i not in absent]
+    if not chosen and not missing:
+        print("nothing to push: no expense is " + " or ".join(
+            (["Not pushed"] if all_ready else []) + (["Push failed or Timed out"] if retry_failed else [])))
         return 0
+    if not chosen:
+        print(f"push: 0 sent, {len(missing)} not sent", flush=True)
+        _report_not_pushed(missing)
+        return 1
     core = Core(settings, db, listen=False)
-    core.bus.subscribe(_print_notices)
+    # Notices only: the batch's own "N sent, M not sent" does not count the ids that do not exist.
+    core.bus.subscribe(lambda event: _print_notices(event) if isinstance(event, Notice) else None)
     core.applier.start()
     try:
         batch = core.push(chosen)
         batch.wait()
-        for problem in batch.problems:
-            print(f"expense {problem.expense_id}: not pushed: {problem.reason}", file=sys.stderr)
-        if not wait:
-            return 0 if not batch.problems else 1
-        return _wait_for_final(core, settings, chosen, wait_timeout)
+        not_pushed = missing + batch.problems + batch.unsent
+        blocked = {p.expense_id for p in not_pushed}
+        sent = [i for i in chosen if i not in blocked]
+        print(f"push: {len(sent)} sent, {len(blocked)} not sent", flush=True)
+        _report_not_pushed(not_pushed)
+        if not wait or not sent:
+            return 1 if not_pushed else 0
+        code = _wait_for_final(core, settings, sent, wait_timeout)
+        return code if code or not not_pushed else 1
     finally:
         core.pusher.shutdown()
         core.applier.stop()
+
+
+def _report_not_pushed(problems: list[PushProblem]) -> None:
+    """One line per distinct reason, most frequent first: ``12 expenses not pushed: REASON [ids 1-12]``."""
+    by_reason: dict[str, set[int]] = {}
+    for problem in problems:
+        by_reason.setdefault(problem.reason, set()).add(problem.expense_id)
+    for reason, ids in sorted(by_reason.items(), key=lambda item: (-len(item[1]), min(item[1]))):
+        label = "ids" if len(ids) > 1 else "id"
+        print(f"{len(ids)} expense{'s' if len(ids) > 1 else ''} not pushed: {reason} [{label} {compact_ids(ids)}]",
+              file=sys.stderr, flush=True)
+
+
+def compact_ids(ids: list[int], *, max_ranges: int = 20) -> str:
+    """``[1, 2, 3, 4, 5, 8, 11]`` -> ``"1-5, 8, 11"``; past ``max_ranges`` runs, ``", … (N more)"``."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:max_ranges]]
+    hidden = sum(b - a + 1 for a, b in runs[max_ranges:])
+    return ", ".join(parts) + (f", … ({hidden} more)" if hidden else "")
 
 
 def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: float) -> int:

@@ -54,8 +54,13 @@ class PushBatch:
     problems: list[PushProblem] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     sent: int = 0
-    not_sent: int = 0
+    # Expenses that passed the checks (not in ``problems``) but were not sent, each with why.
+    unsent: list[PushProblem] = field(default_factory=list)
     cancelled: bool = False
+
+    @property
+    def not_sent(self) -> int:
+        return len(self.unsent)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -282,7 +287,7 @@ class PushEngine(LostAnswerRecovery):
                           cause: Cause, *, dependent: bool = False,
                           resolver: reference.Resolver | None = None) -> None:
         if batch is not None and batch.cancelled:
-            batch.not_sent += 1
+            batch.unsent.append(PushProblem(expense_id, "the push was cancelled"))
             return
         if resolver is None:
             # Loading the mappings and Codat's lists is a read: keep it out of the write transaction.
@@ -292,7 +297,7 @@ class PushEngine(LostAnswerRecovery):
             expense = self._claim(session, expense_id, dependent=dependent)
             if expense is None or has_open_attempt(session, expense_id):
                 if batch is not None:
-                    batch.not_sent += 1
+                    batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
             body = build_direct_cost(expense, resolver)
             attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
@@ -305,12 +310,13 @@ class PushEngine(LostAnswerRecovery):
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
-                    batch.not_sent += 1
+                    batch.unsent.append(PushProblem(expense_id, "Codat's answer was lost; its push history "
+                                                                "will be checked before it can be pushed again"))
                 return
             except CodatError as exc:
-                self._not_accepted(attempt.id, expense_id, exc, cause)
+                detail = self._not_accepted(attempt.id, expense_id, exc, cause)
                 if batch is not None:
-                    batch.not_sent += 1
+                    batch.unsent.append(PushProblem(expense_id, detail))
                 return
             result = OperationResult.from_push_operation(answer)
             with session_scope(self.db) as session:
@@ -372,19 +378,21 @@ class PushEngine(LostAnswerRecovery):
                 answer = self.client().push_account(company_id, connection_id, body)
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
+            rejected = outcome == "rejected" and exc.processed is False and exc.status not in (None, 429, 503)
+            detail = (f"The account {code} could not be created: {_error_text(exc)}" if rejected
+                      else f"Not sent: creating the account {code} did not finish ({exc.message})")
             with session_scope(self.db) as session:
                 finish_attempt(session, attempt.id, outcome, None, str(exc))
                 for expense_id in dependents:
                     expense = self._claim(session, expense_id, dependent=False)
                     if expense is None:
                         continue
-                    if outcome == "rejected" and exc.processed is False and exc.status not in (None, 429, 503):
-                        change_status(session, expense, Trigger.PUSH_REJECTED, cause,
-                                      detail=f"The account {code} could not be created: {_error_text(exc)}")
+                    if rejected:
+                        change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
                     else:
-                        expense.status_detail = f"Not sent: creating the account {code} did not finish ({exc.message})"
+                        expense.status_detail = detail
                         session.add(expense)
-            batch.not_sent += len(dependents)
+            batch.unsent.extend(PushProblem(expense_id, detail) for expense_id in dependents)
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
             return None
@@ -421,7 +429,8 @@ class PushEngine(LostAnswerRecovery):
                 Cause.engine(f"prerequisite {prerequisite_key} succeeded"), dependent=True)
 
     # -- failures ------------------------------------------------------------------
-    def _not_accepted(self, attempt_id: int, expense_id: int, exc: CodatError, cause: Cause) -> None:
+    def _not_accepted(self, attempt_id: int, expense_id: int, exc: CodatError, cause: Cause) -> str:
+        """Record Codat's refusal of one push; returns the expense's new status detail."""
         # Credentials, limits and outages are not the expense's fault: it stays pushable.
         transient = exc.status in (None, 401, 403, 429, 503) or exc.status >= 500
         with session_scope(self.db) as session:
@@ -429,13 +438,15 @@ class PushEngine(LostAnswerRecovery):
             expense = session.get(Expense, expense_id)
             if transient:
                 # Nothing reached the ledger: the row stays as it was, with the reason.
-                expense.status_detail = f"Not sent: {exc.message}. Push again when Codat is reachable."
+                detail = f"Not sent: {exc.message}. Push again when Codat is reachable."
+                expense.status_detail = detail
                 session.add(expense)
             else:
-                change_status(session, expense, Trigger.PUSH_REJECTED, cause,
-                              detail=f"Codat refused the push: {_error_text(exc)}")
+                detail = f"Codat refused the push: {_error_text(exc)}"
+                change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
             status = ExpenseStatus(expense.status).value
         self.bus.publish(ExpenseChanged(expense_id, expense.company_id, status))
+        return detail
 
     def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
         with session_scope(self.db) as session:
@@ -516,6 +527,15 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
     if supplier_id:
         body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _why_not_claimed(session: Session, expense_id: int) -> str:
+    expense = session.get(Expense, expense_id)
+    if expense is None:
+        return "this expense no longer exists"
+    if has_open_attempt(session, expense_id):
+        return "an earlier push has no answer yet (or its answer was lost)"
+    return f"its state changed before it was sent (now {ExpenseStatus(expense.status).value})"
 
 
 def _error_text(exc: CodatError) -> str:
