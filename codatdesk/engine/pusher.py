@@ -5,9 +5,11 @@ Rules this module keeps:
 * An expense and its push operation key are stored in one transaction with Codat's answer.
 * Each company gets one worker pool of ``push.concurrency`` threads (Codat allows
   10 concurrent requests per company); every Codat call for that company runs in it.
-* A push is never resent by itself. A POST whose answer was lost leaves a
-  ``PushAttempt`` of unknown outcome; Codat's push history is listed before the
-  expense may be pushed again.
+* Every push POST carries an ``Idempotency-Key`` stored with its ``PushAttempt`` (and the
+  exact body) before it leaves. A push is only ever resent under that key: a POST whose
+  answer was lost leaves an attempt of unknown outcome, which ``lost_answers`` sends again
+  with the same key and bytes while Codat keeps the first answer (90 minutes), or else
+  matches to Codat's push history, before the expense may be pushed again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
+from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
@@ -91,6 +95,9 @@ class PushEngine(LostAnswerRecovery):
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
         self.orphan_after = dt.timedelta(minutes=10)
+        # Codat keeps a push's first answer under its Idempotency-Key for 90 minutes (codat-docs
+        # docs/using-the-api/write-data/idempotency.md); resend under the key only well inside that.
+        self.idempotency_window = dt.timedelta(minutes=80)
         self.started_at = utcnow()
         self._in_flight: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type) being sent now
         self._in_flight_lock = threading.Lock()
@@ -295,13 +302,17 @@ class PushEngine(LostAnswerRecovery):
                     batch.not_sent += 1
                 return
             body = build_direct_cost(expense, resolver)
-            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
+            # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
+            # for again with both, even after a crash.
+            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id,
+                                  idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
             session.add(attempt)
             session.flush()
         with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
-                                                        timeout_in_minutes=self.timeout_in_minutes())
+                                                        timeout_in_minutes=self.timeout_in_minutes(),
+                                                        idempotency_key=attempt.idempotency_key)
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
@@ -365,11 +376,13 @@ class PushEngine(LostAnswerRecovery):
         body = {"nominalCode": code, "name": name, "fullyQualifiedCategory": "Expense.DirectCosts",
                 "type": "Expense", "status": "Active", "currency": currency, "isBankAccount": False}
         with session_scope(self.db) as session:
-            attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code)
+            attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code,
+                                  idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
             session.add(attempt)
         try:
             with self._sending(attempt.id, company_id, "chartOfAccounts"):
-                answer = self.client().push_account(company_id, connection_id, body)
+                answer = self.client().push_account(company_id, connection_id, body,
+                                                    idempotency_key=attempt.idempotency_key)
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
             with session_scope(self.db) as session:
@@ -441,7 +454,7 @@ class PushEngine(LostAnswerRecovery):
         with session_scope(self.db) as session:
             finish_attempt(session, attempt_id, "unknown", None, str(exc))
             expense = session.get(Expense, expense_id)
-            expense.status_detail = ("Codat's answer was lost; its push history will be checked "
+            expense.status_detail = ("Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
                                      "before this expense can be pushed again.")
             session.add(expense)
         self.bus.publish(ExpenseChanged(expense_id, expense.company_id, ExpenseStatus(expense.status).value))
