@@ -194,7 +194,11 @@ class PushEngine(LostAnswerRecovery):
                     by_company.setdefault(session.get(Expense, expense_id).company_id, []).append(expense_id)
             futures: list[Future] = []
             for company_id, ids in by_company.items():
-                futures.extend(self._plan_company(batch, company_id, ids, cause))
+                try:
+                    futures.extend(self._plan_company(batch, company_id, ids, cause))
+                except Exception as exc:  # one company's planning must not stop the others
+                    log.exception("planning the push of company %s failed", company_id)
+                    self._not_planned(batch, ids, f"Not sent: preparing the push failed ({exc}); push again")
             for future in futures:
                 future.result()
                 done += 1
@@ -221,6 +225,20 @@ class PushEngine(LostAnswerRecovery):
             except RuntimeError:  # shutting down: reconciliation does it at the next start
                 pass
 
+    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str) -> None:
+        """Rows that could not be planned: the batch reports them and each row says why."""
+        batch.problems.extend(PushProblem(expense_id, reason) for expense_id in ids)
+        changed = []
+        with session_scope(self.db) as session:
+            for expense_id in ids:
+                expense = session.get(Expense, expense_id)
+                if expense is not None and ExpenseStatus(expense.status).can_push:
+                    expense.status_detail = reason
+                    session.add(expense)
+                    changed.append((expense_id, expense.company_id, ExpenseStatus(expense.status).value))
+        for expense_id, company_id, status in changed:
+            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
@@ -233,8 +251,16 @@ class PushEngine(LostAnswerRecovery):
             return []
         client = self.client()
         with Session(self.db) as session:
-            if not reference.has_cache(session, company_id):
+            cached = reference.has_cache(session, company_id)
+        if not cached:
+            try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
+            except Exception as exc:  # nothing here may stop the batch: these rows say why instead
+                log.warning("reading Codat's reference lists for %s failed", company_id, exc_info=True)
+                detail = exc.message if isinstance(exc, CodatError) else f"{type(exc).__name__}: {exc}"
+                self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
+                                              f"({detail}); nothing was sent: push again")
+                return []
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
             plans = {}
