@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from codatdesk.cli import build_parser
 from codatdesk.engine.headless import compact_ids
-from codatdesk.importer import LOCAL_COMPANY_ID, import_csv
+from codatdesk.importer import LOCAL_COMPANY_ID, import_file
 from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
@@ -131,7 +131,7 @@ def import_rows(home: Path, company_id: str, rows: list[str]) -> None:
     path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
     engine = open_database(f"sqlite:///{home / 'codatdesk.sqlite3'}")
     try:
-        report = import_csv(engine, path, company_id)
+        report = import_file(engine, path, company_id)
         assert report.ok, report.errors
     finally:
         engine.dispose()

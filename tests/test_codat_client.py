@@ -549,18 +549,30 @@ def test_push_5xx_means_outcome_unknown_and_is_not_retried(make_client, waits: W
     assert not isinstance(error, (CodatServerError, CodatUnavailable))  # must be handled deliberately
 
 
-@pytest.mark.parametrize(
-    "exc",
-    [httpx.ReadTimeout("timed out"), httpx.ReadError("Connection reset by peer"),
-     httpx.RemoteProtocolError("Server disconnected without sending a response."),
-     httpx.WriteError("Broken pipe"), httpx.WriteTimeout("timed out")],
-)
-def test_push_network_failure_after_sending_means_outcome_unknown(make_client, waits: Waits, exc: Exception) -> None:
+LOST_ANSWERS = [httpx.ReadTimeout("timed out"), httpx.ReadError("Connection reset by peer"),
+                httpx.RemoteProtocolError("Server disconnected without sending a response."),
+                httpx.WriteError("Broken pipe"), httpx.WriteTimeout("timed out")]
+
+
+@pytest.mark.parametrize("exc", LOST_ANSWERS)
+def test_a_push_whose_answer_was_lost_is_resent_with_the_same_key_and_bytes(make_client, waits: Waits,
+                                                                             exc: Exception) -> None:
     rec = Recorder(exc, ok(PUSH_OPERATION))
+    answer = make_client(rec).push_account(COMPANY, CONNECTION, {"name": "Travel"}, idempotency_key="k-1")
+    assert answer["pushOperationKey"] == PUSH_OPERATION["pushOperationKey"]
+    assert len(rec.requests) == 2 and len(waits.sleeps) == 1 and waits.reported[0][0] == "network error"
+    assert [r.headers["Idempotency-Key"] for r in rec.requests] == ["k-1", "k-1"]
+    assert rec.requests[0].content == rec.requests[1].content
+
+
+@pytest.mark.parametrize("exc", LOST_ANSWERS)
+def test_a_push_whose_answers_stay_lost_is_outcome_unknown_with_its_key(make_client, waits: Waits,
+                                                                        exc: Exception) -> None:
+    rec = Recorder(exc)
     with pytest.raises(PushOutcomeUnknown) as info:
-        make_client(rec).push_account(COMPANY, CONNECTION, {"name": "Travel"})
-    assert len(rec.requests) == 1 and waits.sleeps == []
-    assert info.value.data_type == "chartOfAccounts"
+        make_client(rec, max_retries=2).push_account(COMPANY, CONNECTION, {"name": "Travel"}, idempotency_key="k-2")
+    assert len(rec.requests) == 3 and {r.headers["Idempotency-Key"] for r in rec.requests} == {"k-2"}
+    assert info.value.data_type == "chartOfAccounts" and info.value.idempotency_key == "k-2"
     assert isinstance(info.value.cause, CodatUnavailable)
     assert info.value.__cause__ is exc
 
@@ -605,15 +617,112 @@ def test_push_4xx_is_a_plain_rejection(make_client) -> None:
 
 @pytest.mark.parametrize(
     "answer,cls,processed",
-    [(codat_error(500), CodatServerError, None), (httpx.ReadTimeout("t"), CodatUnavailable, None),
+    [(codat_error(500), CodatServerError, None),
      (codat_error(503), CodatServerError, False), (httpx.ConnectError("r"), CodatUnavailable, False)],
 )
-def test_creating_a_consumer_is_not_resent_either(make_client, waits: Waits, answer, cls, processed) -> None:
+def test_creating_a_consumer_is_not_resent_after_an_error_answer(make_client, waits: Waits, answer, cls,
+                                                                 processed) -> None:
     rec = Recorder(answer, ok({"id": "w1"}, status=201))
     with pytest.raises(cls) as info:
         make_client(rec).create_webhook_consumer("https://h.example/x", ["connection.connected"])
     assert type(info.value) is cls and info.value.processed is processed
     assert len(rec.requests) == 1 and waits.sleeps == []
+
+
+def test_creating_a_consumer_whose_answer_was_lost_is_resent_with_the_same_key(make_client, waits: Waits) -> None:
+    rec = Recorder(httpx.ReadTimeout("t"), ok({"id": "w1"}, status=201))
+    assert make_client(rec).create_webhook_consumer("https://h.example/x", ["connection.connected"])["id"] == "w1"
+    keys = [r.headers["Idempotency-Key"] for r in rec.requests]
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+# ---------------------------------------------------------------- Idempotency-Key
+
+
+def test_every_create_post_carries_an_idempotency_key_and_reads_do_not(make_client) -> None:
+    import uuid
+
+    rec = Recorder(lambda request: ok(PUSH_OPERATION) if request.method == "POST" else ok({"results": []}))
+    client = make_client(rec)
+    client.push_direct_cost(COMPANY, CONNECTION, DIRECT_COST)
+    client.push_account(COMPANY, CONNECTION, {"name": "Travel"})
+    client.create_webhook_consumer("https://h.example/x", ["connection.connected"])
+    client.push_direct_cost(COMPANY, CONNECTION, DIRECT_COST, idempotency_key="stored-key")
+    client.list_accounts(COMPANY)
+    client.get_push_operation(COMPANY, "k")
+    posts = [r for r in rec.requests if r.method == "POST"]
+    generated = [r.headers["Idempotency-Key"] for r in posts[:3]]
+    assert all(uuid.UUID(key) for key in generated) and len(set(generated)) == 3  # a new GUID each
+    assert posts[3].headers["Idempotency-Key"] == "stored-key"  # the caller's (stored) key, as given
+    assert all("Idempotency-Key" not in r.headers for r in rec.requests if r.method == "GET")
+
+
+def test_a_push_5xx_is_not_resent_because_codat_keeps_it_under_the_key(make_client, waits: Waits) -> None:
+    rec = Recorder(httpx.ReadTimeout("lost"), codat_error(500), ok(PUSH_OPERATION))
+    with pytest.raises(PushOutcomeUnknown) as info:
+        push(make_client(rec))
+    assert len(rec.requests) == 2 and info.value.status == 500
+
+
+def test_409_after_a_lost_answer_means_in_progress_and_is_resent(make_client, waits: Waits) -> None:
+    rec = Recorder(httpx.ReadTimeout("lost"), codat_error(409, "in progress"), ok(PUSH_OPERATION))
+    assert push(make_client(rec))["status"] == "Pending"
+    assert [reason for reason, _ in waits.reported] == ["network error", "request in progress"]
+    assert len({r.headers["Idempotency-Key"] for r in rec.requests}) == 1
+
+
+def test_409_to_a_first_send_is_a_plain_rejection(make_client, waits: Waits) -> None:
+    rec = Recorder(codat_error(409, "Resource not ready"))
+    with pytest.raises(CodatError) as info:
+        push(make_client(rec))
+    assert not isinstance(info.value, PushOutcomeUnknown) and info.value.processed is False
+    assert len(rec.requests) == 1
+
+
+@pytest.mark.parametrize("status", [422, 503, 404])
+def test_a_resend_that_cannot_tell_what_the_first_request_did_is_outcome_unknown(make_client, waits: Waits,
+                                                                                 status: int) -> None:
+    rec = Recorder(codat_error(status))
+    with pytest.raises(PushOutcomeUnknown) as info:
+        make_client(rec).push_direct_cost(COMPANY, CONNECTION, DIRECT_COST, idempotency_key="k", resend=True)
+    assert info.value.status == status and len(rec.requests) == 1
+
+
+def test_a_resend_answered_400_is_a_rejection(make_client) -> None:
+    rec = Recorder(codat_error(400, "bad"))
+    with pytest.raises(CodatError) as info:
+        make_client(rec).push_direct_cost(COMPANY, CONNECTION, DIRECT_COST, idempotency_key="k", resend=True)
+    assert not isinstance(info.value, PushOutcomeUnknown) and info.value.processed is False
+
+
+def test_a_429_is_retried_with_the_same_key(make_client, waits: Waits) -> None:
+    rec = Recorder(codat_error(429, headers={"Retry-After": "1"}), ok(PUSH_OPERATION))
+    push(make_client(rec))
+    assert len({r.headers["Idempotency-Key"] for r in rec.requests}) == 1 and len(rec.requests) == 2
+
+
+def test_paging_deduplicates_records_repeated_across_pages(make_client) -> None:
+    pages = {1: [{"id": "a"}, {"id": "b"}], 2: [{"id": "b", "name": "later"}, {"id": "c"}], 3: [{"id": "d"}]}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        links = {"self": {}, "current": {}, **({"next": {}} if page < 3 else {})}
+        return ok({"results": pages[page], "pageNumber": page, "pageSize": 2, "totalResults": 4, "_links": links})
+
+    records = make_client(Recorder(answer), page_size=2).list_accounts(COMPANY)
+    assert [r["id"] for r in records] == ["a", "b", "c", "d"] and records[1]["name"] == "later"
+
+
+def test_push_history_paging_deduplicates_by_push_operation_key(make_client) -> None:
+    op = dict(PUSH_OPERATION)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return ok({"results": [op, {**op, "pushOperationKey": f"k{page}"}], "totalResults": 3,
+                   "_links": {"self": {}, **({"next": {}} if page < 2 else {})}})
+
+    keys = [r["pushOperationKey"] for r in make_client(Recorder(answer), page_size=2).list_push_operations(COMPANY)]
+    assert keys == [op["pushOperationKey"], "k1", "k2"]
 
 
 # ---------------------------------------------------------------- rate-limit header tracking

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -350,3 +351,117 @@ def test_a_batch_names_each_expense_it_could_not_send_and_why(harness):
     for problem, expense in zip(sorted(batch.unsent, key=lambda p: p.expense_id), expenses(core), strict=True):
         assert problem.reason == expense.status_detail or problem.reason.startswith("Codat's answer was lost")
     assert harness.sandbox.ledger(harness.sandbox.company_id) == []
+
+
+class LoseFirstPushAnswers:
+    """An httpx transport that lets the first ``n`` push POSTs reach the sandbox and loses their answers."""
+
+    def __init__(self, n: int) -> None:
+        import httpx
+
+        self.left = n
+        self.inner = httpx.HTTPTransport()
+        self.keys: list[str] = []
+
+    def __getattr__(self, name):  # close(), __enter__ ... of the real transport
+        return getattr(self.inner, name)
+
+    def handle_request(self, request):
+        import httpx
+
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and "/push/" in request.url.path:
+            self.keys.append(request.headers.get("Idempotency-Key"))
+            if self.left > 0:
+                self.left -= 1
+                response.read()
+                raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+def lossy_client(harness, core, transport):
+    import httpx
+
+    from codatdesk.codat import CodatClient
+
+    class Wrapped(httpx.BaseTransport):
+        def handle_request(self, request):
+            return transport.handle_request(request)
+
+    # max_retries=0: the client gives up at once, so the engine's own resend is what is tested.
+    core._client_factory = lambda: CodatClient(harness.sandbox.api_key, harness.server.base_url,
+                                               transport=Wrapped(), sleep=lambda s: None, max_retries=0)
+    core.reset_client()
+
+
+def test_a_lost_answer_is_asked_again_with_the_same_idempotency_key(harness):
+    from codatdesk.store.models import PushAttempt
+
+    core = harness.start_core()
+    transport = LoseFirstPushAnswers(1)
+    lossy_client(harness, core, transport)
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    core.push([expense.id]).wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 15, message="complete after the resend")
+    sb = harness.sandbox
+    assert len(sb.ledger(sb.company_id)) == 1 and len(sb.push_operations) == 1
+    assert sb.idempotency.stats.replayed == 1  # Codat's first answer, not a second push
+    with Session(core.db) as session:
+        (attempt,) = session.exec(select(PushAttempt)).all()
+        history = session.exec(select(StatusChange).order_by(StatusChange.id)).all()
+    assert transport.keys == [attempt.idempotency_key] * 2 and attempt.outcome == "resolved"
+    assert json.loads(attempt.request_json)["reference"] == "REF-1"
+    assert "same Idempotency-Key" in history[0].detail and history[0].cause_kind == "reconciliation"
+
+
+def test_past_codats_window_a_lost_answer_is_matched_to_push_history_instead(harness):
+    core = harness.start_core()
+    core.pusher.idempotency_window = dt.timedelta(0)  # as if the 90 minutes had passed
+    lossy_client(harness, core, LoseFirstPushAnswers(1))
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    core.push([expense.id]).wait(10)
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 15, message="adopted from push history")
+    assert harness.sandbox.idempotency.stats.replayed == 0
+    assert len(harness.sandbox.ledger(harness.sandbox.company_id)) == 1
+    with Session(core.db) as session:
+        first = session.exec(select(StatusChange).order_by(StatusChange.id)).first()
+    assert "push history" in first.detail
+
+
+def test_a_push_that_reached_codat_before_a_crash_is_settled_with_its_stored_key(harness):
+    """The process died after the POST reached Codat and before the answer was stored."""
+    import httpx
+
+    from codatdesk import jsonmoney
+    from codatdesk.codat.client import new_idempotency_key
+    from codatdesk.engine import reference
+    from codatdesk.engine.pusher import build_direct_cost
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import PushAttempt
+
+    core = harness.start_core()
+    sb = harness.sandbox
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    reference.refresh(core.db, core.pusher.client(), sb.company_id, sb.connection_id)
+    with session_scope(core.db) as session:
+        body = build_direct_cost(session.get(Expense, expense.id), reference.Resolver(session, sb.company_id))
+        attempt = PushAttempt(company_id=sb.company_id, data_type="directCosts", expense_id=expense.id,
+                              idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode(),
+                              started_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11))
+        session.add(attempt)
+    # The request the dead process sent: it reached Codat, nobody stored the answer.
+    import base64
+
+    auth = {"Authorization": "Basic " + base64.b64encode(sb.api_key.encode()).decode(),
+            "Idempotency-Key": attempt.idempotency_key, "Content-Type": "application/json"}
+    url = f"{harness.server.base_url}/companies/{sb.company_id}/connections/{sb.connection_id}/push/directCosts"
+    assert httpx.post(url, content=attempt.request_json.encode(), headers=auth, timeout=5).status_code == 200
+    harness.stop_core()
+    core = harness.start_core()  # start-up reconciliation: the "sending" attempt is an orphan
+    wait_until(lambda: statuses(core) == [S.COMPLETE], 15, message="settled after the restart")
+    assert len(sb.ledger(sb.company_id)) == 1 and sb.idempotency.stats.replayed == 1
+    with Session(core.db) as session:
+        assert session.get(PushAttempt, attempt.id).outcome == "resolved"

@@ -36,8 +36,14 @@ def test_migrations_create_every_table_and_record_the_version(db):
     tables = set(inspect(db).get_table_names())
     assert {"expense", "push_operation", "push_attempt", "connection", "company", "webhook_delivery",
             "status_change", "reference_record", "mapping", "alembic_version"} <= tables
+    from alembic.script import ScriptDirectory
+
+    from codatdesk.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
     with db.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == head
+    assert {c["name"] for c in inspect(db).get_columns("push_attempt")} >= {"idempotency_key", "request_json"}
 
 
 def test_money_round_trips_exactly(db):

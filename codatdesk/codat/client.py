@@ -10,23 +10,38 @@ Requests fall into three kinds:
 
 * **safe**: GETs, ``DELETE /webhooks/{id}``, and ``PATCH`` of a connection status
   (setting the same status twice changes nothing). Retried.
-* **write**: ``POST /webhooks`` (a resend could create a second consumer).
+* **write**: ``POST /webhooks`` (creates a consumer).
 * **push**: ``POST .../push/directCosts`` and ``.../push/accounts``. A resend
-  could create a second record in the customer's ledger, so a push is never
-  resent once it may have reached Codat.
+  without protection could create a second record in the customer's ledger.
+
+Every create POST (push and write) carries an ``Idempotency-Key`` header: a GUID the caller
+passes (the push engine stores it with the push attempt before sending) or, failing that,
+a new one. Codat keeps the first answer under the key for 90 minutes and replays it to a
+request with the same key and body; the same key while the first request is in progress
+gets 409, with another body 422; a 429 is not kept, so the same key may be sent again
+(codatio/codat-docs ``docs/using-the-api/write-data/idempotency.md``). So a create POST
+whose answer was lost is resent **with the same key and the same bytes**, never with a
+new key: the answer to the resend is the answer to the first request. Codat also keeps
+5xx answers under the key, so a 5xx is not resent (the resend would replay it).
+
+"Sent before" below means this key may already have reached Codat: an earlier try in
+this call lost its answer or met 409, or the caller says so (``resend=True``: the engine
+replaying an attempt of unknown outcome).
 
 | What happened                                   | safe request   | push POST                                  | write POST (consumer)          |
 |-------------------------------------------------|----------------|--------------------------------------------|--------------------------------|
 | 2xx                                             | result         | PushOperation                              | result                         |
 | 2xx without a readable pushOperationKey         | -              | PushOutcomeUnknown                         | -                              |
-| 429, wait (Retry-After) fits the budget         | wait, retry    | wait, retry (a 429 was not processed)      | wait, retry                    |
-| 429, wait does not fit / retries used up        | CodatRateLimited (processed=False), all kinds                                                |
+| 429, wait (Retry-After) fits the budget         | wait, retry    | wait, retry, same key (429 is not kept)    | wait, retry, same key          |
+| 429, wait does not fit / retries used up        | CodatRateLimited (processed=False); a push sent before: PushOutcomeUnknown                  |
 | ConnectError, ConnectTimeout, PoolTimeout       | backoff, retry | CodatUnavailable, processed=False          | CodatUnavailable, processed=False |
 |   (nothing was sent)                            |                |   (resending is safe)                      |                                |
-| ReadTimeout, ReadError, WriteError/WriteTimeout,| backoff, retry | **PushOutcomeUnknown**                     | CodatUnavailable, processed=None |
-|   connection reset / closed after sending       |                |                                            |                                |
-| 503 (maintenance)                               | backoff, retry | CodatServerError, processed=False (safe)   | CodatServerError, processed=False |
-| 500, 502, 504 and any other 5xx                 | backoff, retry | **PushOutcomeUnknown**                     | CodatServerError, processed=None |
+| ReadTimeout, ReadError, WriteError/WriteTimeout,| backoff, retry | backoff, resend with the same key; out of  | backoff, resend, same key; then |
+|   connection reset / closed after sending       |                | retries: **PushOutcomeUnknown**            | CodatUnavailable, processed=None |
+| 409 after the key was sent before               | -              | backoff, resend (first request in progress); out of retries: PushOutcomeUnknown             |
+| 422 / 401 / 403 / 404 after the key was sent before | -          | **PushOutcomeUnknown** (the key cannot tell what the first request did)                      |
+| 503 (maintenance)                               | backoff, retry | CodatServerError, processed=False (safe); sent before: PushOutcomeUnknown                    |
+| 500, 502, 504 and any other 5xx                 | backoff, retry | **PushOutcomeUnknown** (kept under the key: not resent) | CodatServerError, processed=None |
 | 401 / 403                                       | CodatAuthError (processed=False), all kinds                                                  |
 | 404                                             | CodatNotFound (processed=False), all kinds                                                   |
 | other 4xx (400 validation, 402, 409, 422, ...)  | CodatError (processed=False), all kinds                                                      |
@@ -34,8 +49,9 @@ Requests fall into three kinds:
 
 ``PushOutcomeUnknown`` carries ``data_type`` (``directCosts`` or ``chartOfAccounts``,
 as in Codat's push history), ``company_id``, ``connection_id``, ``started_at``
-(UTC, taken before the first send) and ``cause`` (the CodatError describing
-the timeout or 5xx). The engine lists push operations before resending.
+(UTC, taken before the first send), ``idempotency_key`` and ``cause`` (the CodatError
+describing the timeout or 5xx). Within Codat's 90 minutes the engine sends the same
+request again with the same key; after that it lists push operations.
 
 Backoff is ``backoff_base * 2**(n-1)`` (capped at 30 s) plus up to
 ``backoff_base`` of jitter, for at most ``max_retries`` retries. 429 retries
@@ -44,7 +60,8 @@ have their own count (also ``max_retries``) and a budget of
 not fit the budget raises :class:`CodatRateLimited` at once rather than parking
 a worker thread until Codat's daily quota resets. Every wait goes through the
 injected ``sleep`` and is reported first through ``on_wait(reason, seconds)``
-with reason ``"rate limited"``, ``"server error"`` or ``"network error"``.
+with reason ``"rate limited"``, ``"server error"``, ``"network error"`` or
+``"request in progress"``.
 
 Secrets
 =======
@@ -68,6 +85,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from typing import Any, Callable, Generator, Iterable, Mapping
 from urllib.parse import quote
 
@@ -86,7 +104,7 @@ from .errors import (
 )
 from .ratelimit import RateLimitState, parse_rate_limit_headers, parse_retry_after
 
-__all__ = ["CodatClient"]
+__all__ = ["CodatClient", "IDEMPOTENCY_HEADER", "new_idempotency_key"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +113,14 @@ _BACKOFF_CAP_SECONDS = 30.0
 _MAX_PAGES = 10_000  # guards against a server whose paging never ends
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Answers to a create POST whose key was sent before that cannot say what the first request did.
+_UNKNOWN_AFTER_RESEND = (401, 403, 404, 422, 429, 503)
+
+
+def new_idempotency_key() -> str:
+    """A fresh GUID for Codat's ``Idempotency-Key`` header."""
+    return str(uuid.uuid4())
 
 
 class _Kind(enum.Enum):
@@ -250,16 +276,24 @@ class CodatClient:
         direct_cost: Mapping[str, Any],
         *,
         timeout_in_minutes: int | None = None,
+        idempotency_key: str | None = None,
+        resend: bool = False,
     ) -> dict[str, Any]:
-        """Create a direct cost; returns the PushOperation (normally ``status: Pending``)."""
+        """Create a direct cost; returns the PushOperation (normally ``status: Pending``).
+
+        ``idempotency_key``: the GUID stored with the push attempt (a new one if None); ``resend``:
+        this key may have reached Codat already (see the retry table)."""
         params = {"timeoutInMinutes": str(int(timeout_in_minutes))} if timeout_in_minutes is not None else None
-        return self._push(company_id, connection_id, "directCosts", "directCosts", direct_cost, params)
+        return self._push(company_id, connection_id, "directCosts", "directCosts", direct_cost, params,
+                          idempotency_key, resend)
 
     def push_account(
-        self, company_id: str, connection_id: str, account: Mapping[str, Any]
+        self, company_id: str, connection_id: str, account: Mapping[str, Any], *,
+        idempotency_key: str | None = None, resend: bool = False,
     ) -> dict[str, Any]:
         """Create a chart-of-accounts account; the PushOperation's dataType is ``chartOfAccounts``."""
-        return self._push(company_id, connection_id, "accounts", "chartOfAccounts", account, None)
+        return self._push(company_id, connection_id, "accounts", "chartOfAccounts", account, None,
+                          idempotency_key, resend)
 
     def push_options(self, company_id: str, connection_id: str, data_type: str) -> dict[str, Any]:
         """The integration's create model (PushOption tree) for ``data_type``."""
@@ -287,7 +321,7 @@ class CodatClient:
             params["query"] = query
         if order_by:
             params["orderBy"] = order_by
-        return self._paged(f"/companies/{_segment(company_id)}/push", params)
+        return self._paged(f"/companies/{_segment(company_id)}/push", params, id_field="pushOperationKey")
 
     # ------------------------------------------------------------------ reference data
 
@@ -310,13 +344,15 @@ class CodatClient:
         return list(body.get("results") or []) if isinstance(body, dict) else list(body or [])
 
     def create_webhook_consumer(
-        self, url: str, event_types: Iterable[str], company_tags: Iterable[str] | None = None
+        self, url: str, event_types: Iterable[str], company_tags: Iterable[str] | None = None, *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Register a consumer. The signing secret is not returned: it is Portal-only."""
         body: dict[str, Any] = {"url": url, "eventTypes": list(event_types)}
         if company_tags is not None:
             body["companyTags"] = list(company_tags)
-        return self._request("POST", "/webhooks", json_body=body, kind=_Kind.WRITE)
+        return self._request("POST", "/webhooks", json_body=body, kind=_Kind.WRITE,
+                             idempotency_key=idempotency_key or new_idempotency_key())
 
     def delete_webhook_consumer(self, consumer_id: str) -> None:
         """Delete a consumer. A 404 on a *retry* counts as deleted (the first try got through)."""
@@ -338,14 +374,23 @@ class CodatClient:
         data_type: str,
         record: Mapping[str, Any],
         params: dict[str, str] | None,
+        idempotency_key: str | None,
+        resend: bool,
     ) -> dict[str, Any]:
         path = f"{self._connection_path(company_id, connection_id)}/push/{path_type}"
-        context = _PushContext(data_type, company_id, connection_id)
-        return self._request("POST", path, params=params, json_body=record, kind=_Kind.PUSH, push=context)
+        key = idempotency_key or new_idempotency_key()
+        context = _PushContext(data_type, company_id, connection_id, key)
+        return self._request("POST", path, params=params, json_body=record, kind=_Kind.PUSH, push=context,
+                             idempotency_key=key, resend=resend)
 
-    def _paged(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        """Follow Codat's ``page``/``pageSize`` paging until the last page."""
-        results: list[dict[str, Any]] = []
+    def _paged(self, path: str, params: Mapping[str, str] | None = None, *,
+               id_field: str = "id") -> list[dict[str, Any]]:
+        """Follow Codat's ``page``/``pageSize`` paging until the last page.
+
+        Records are de-duplicated by ``id_field`` while paging: offset paging serves a record twice
+        when records move between pages (one added before it), and a list must hold each record once.
+        The later copy wins (it was read later); the order is that of first appearance."""
+        results: dict[Any, dict[str, Any]] = {}
         for page in range(1, _MAX_PAGES + 1):
             query = dict(params or {})
             query["page"] = str(page)
@@ -354,14 +399,21 @@ class CodatClient:
             if not isinstance(body, dict):
                 raise CodatError(f"GET {path}: expected a paged object, got {type(body).__name__}", path=path)
             batch = body.get("results") or []
-            results.extend(batch)
+            before = len(results)
+            for record in batch:
+                identity = record.get(id_field) if isinstance(record, dict) else None
+                # A record without an id cannot repeat a known one: keep it under a key of its own.
+                results[identity if identity not in (None, "") else ("#", page, len(results))] = record
             if not batch:
+                break
+            if len(results) == before and page > 1:
+                log.warning("GET %s: page %d repeated only records already read; stopping", path, page)
                 break
             if not self._has_next_page(body, len(results), len(batch)):
                 break
         else:
             raise CodatError(f"GET {path}: paging did not end after {_MAX_PAGES} pages", path=path)
-        return results
+        return list(results.values())
 
     def _has_next_page(self, body: dict[str, Any], collected: int, batch: int) -> bool:
         # Codat omits _links.next on the last page; totalResults backs that up.
@@ -385,9 +437,16 @@ class CodatClient:
         kind: _Kind = _Kind.SAFE,
         push: _PushContext | None = None,
         missing_ok_after_retry: bool = False,
+        idempotency_key: str | None = None,
+        resend: bool = False,
     ) -> Any:
         content = jsonmoney.dumps(json_body) if json_body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        # The same bytes and the same key on every try: Codat answers a resend with the first answer.
+        keyed = idempotency_key is not None and kind is not _Kind.SAFE
+        sent_before = resend  # this key may have reached Codat already
         failures = 0
         rate_limited = 0
         rate_limit_waited = 0.0
@@ -400,8 +459,9 @@ class CodatClient:
                 elapsed_ms = (time.monotonic() - began) * 1000
                 log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)
                 not_sent = isinstance(exc, _NOT_SENT_ERRORS)
+                sent_before = sent_before or not not_sent
                 if (
-                    kind is _Kind.SAFE
+                    (kind is _Kind.SAFE or (keyed and not not_sent))
                     and isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)
                     and failures < self.max_retries
                 ):
@@ -410,11 +470,11 @@ class CodatClient:
                     continue
                 error = CodatUnavailable(
                     f"{method} {path}: cannot reach Codat ({self._describe(exc)})",
-                    processed=False if not_sent else None,
+                    processed=False if not_sent and not sent_before else None,
                     method=method,
                     path=path,
                 )
-                if kind is _Kind.PUSH and not not_sent:
+                if kind is _Kind.PUSH and sent_before:
                     raise self._outcome_unknown(push, started_at, error, method, path) from exc
                 raise error from exc
 
@@ -438,7 +498,20 @@ class CodatClient:
                     rate_limit_waited += delay
                     self._wait("rate limited", delay)
                     continue
-                raise self._error_from_response(response, method, path, retry_after=delay)
+                error = self._error_from_response(response, method, path, retry_after=delay)
+                if kind is _Kind.PUSH and sent_before:
+                    raise self._outcome_unknown(push, started_at, error, method, path) from error
+                raise error
+
+            if status == 409 and keyed and sent_before and failures < self.max_retries:
+                # The first request under this key is still in progress: its answer will be kept.
+                failures += 1
+                self._wait("request in progress", self._backoff(failures))
+                continue
+
+            if kind is _Kind.PUSH and sent_before and (status in _UNKNOWN_AFTER_RESEND or status == 409):
+                error = self._error_from_response(response, method, path)
+                raise self._outcome_unknown(push, started_at, error, method, path) from error
 
             if status >= 500:
                 if kind is _Kind.SAFE and failures < self.max_retries:
@@ -506,6 +579,7 @@ class CodatClient:
             connection_id=push.connection_id,
             started_at=started_at,
             cause=cause,
+            idempotency_key=push.idempotency_key,
             status=cause.status,
             correlation_id=cause.correlation_id,
             body=cause.body,
@@ -622,9 +696,10 @@ class _Redactor:
 
 
 class _PushContext:
-    __slots__ = ("data_type", "company_id", "connection_id")
+    __slots__ = ("data_type", "company_id", "connection_id", "idempotency_key")
 
-    def __init__(self, data_type: str, company_id: str, connection_id: str) -> None:
+    def __init__(self, data_type: str, company_id: str, connection_id: str, idempotency_key: str | None) -> None:
         self.data_type = data_type
         self.company_id = company_id
         self.connection_id = connection_id
+        self.idempotency_key = idempotency_key

@@ -109,8 +109,10 @@ class PushOutcomeUnknown(CodatError):
     """A push request may or may not have been applied by Codat.
 
     Raised for a push POST that timed out while waiting for the answer, lost its
-    connection after sending, or got 500/502/504 (or an unreadable 200). Do not
-    resend blindly: list the company's push operations for ``data_type``
+    connection after sending (and resends with the same key did too), or got
+    500/502/504 (or an unreadable 200). Never resend with a new key: within Codat's
+    90-minute window resend the same body with ``idempotency_key`` (the answer is the
+    first request's); after it, list the company's push operations for ``data_type``
     requested at or after ``started_at`` and resend only if none matches.
     """
 
@@ -123,9 +125,11 @@ class PushOutcomeUnknown(CodatError):
         connection_id: str | None,
         started_at: _dt.datetime,
         cause: BaseException | None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
+        self.idempotency_key = idempotency_key
         self.data_type = data_type
         self.company_id = company_id
         self.connection_id = connection_id

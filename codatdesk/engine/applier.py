@@ -286,6 +286,15 @@ class Applier:
             return Outcome("parked", f"push operation {result.key} is not known yet", company_id=company_hint)
         outcome = Outcome("applied", company_id=op.company_id)
         already = op.status
+        if already == result.status == "Success" and op.data_type != "directCosts" and not op.record_id \
+                and result.has_details:
+            # The read of the push operation asked for by a Success that came without the new record's id.
+            op.record_id = result.record_id
+            op.last_checked_at = utcnow()
+            self._store_details(op, result)
+            session.add(op)
+            self._apply_to_dependents(session, op, result, cause, outcome)
+            return outcome
         if already == result.status and already != "Pending":
             if result.has_details:
                 self._store_details(op, result)
@@ -366,8 +375,25 @@ class Applier:
                 outcome.dependents_ready.append(([e.id for e in waiting], op.key))
             outcome.detail = f"{what} created ({op.record_id}); {len(waiting)} expense(s) released"
             return
-        reason = (describe_failure(result.status, op.error_message, _loads(op.validation_errors_json))
-                  if result.status != "Success" else "Codat reported success without the new record's id")
+        if result.status == "Success":
+            if not result.has_details:
+                # A webhook (or a resumed chain) said Success without the id: read the push operation.
+                for expense in waiting:
+                    expense.status_detail = f"{what} was created; asking Codat for its id"
+                    session.add(expense)
+                outcome.fetch_details_for.append((op.company_id, op.key))
+                outcome.detail = f"{what} created without its id; reading push operation {op.key}"
+                return
+            kind = "supplier" if op.data_type == "suppliers" else "account"
+            for expense in waiting:
+                change_status(session, expense, Trigger.PREREQUISITE_FAILED, cause, detail=(
+                    f"{what} was created in the accounting software, but Codat did not say its id (push "
+                    f"operation {op.key}), so this expense was not sent. Map {kind} {op.creates_code or ''} to "
+                    f"the new {kind} (Mappings), then push again; it will not be created a second time.")
+                    .replace("  ", " "))
+            outcome.detail = f"{what} created, its id unknown; {len(waiting)} expense(s) need a mapping"
+            return
+        reason = describe_failure(result.status, op.error_message, _loads(op.validation_errors_json))
         for expense in waiting:
             change_status(session, expense, Trigger.PREREQUISITE_FAILED, cause,
                           detail=f"{what} could not be created, so this expense was not sent. {reason}")

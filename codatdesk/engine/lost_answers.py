@@ -1,15 +1,25 @@
-"""Pushes whose answer was lost, or whose process died mid-request, matched to Codat's push history.
+"""Pushes whose answer was lost, or whose process died mid-request: asked again, or matched to Codat's history.
 
 A push POST that timed out, lost its connection or got a 5xx may have reached Codat.
 Its ``PushAttempt`` stays open ("unknown"; "sending" for one a killed process left
-behind) and the expense cannot be pushed again until Codat's push history has been
-read: an operation that is ours is adopted (the expense goes on from there), and an
-attempt with nothing of its own in the history is declared not sent.
+behind) and the expense cannot be pushed again until the outcome is known:
+
+1. **Same Idempotency-Key** (authoritative): within ``idempotency_window`` of the attempt's
+   start (Codat keeps the first answer 90 minutes: codatio/codat-docs
+   ``docs/using-the-api/write-data/idempotency.md``) the stored body is sent again with the
+   stored key. Codat answers with the first request's answer, or, if the first never
+   arrived, processes this one: either way the answer is the push's. A refusal (400 ...)
+   means nothing was written.
+2. **Push history** (fallback): attempts stored without a key (before migration 0003),
+   past the window, or whose resend got no usable answer (lost again, a 5xx Codat keeps
+   under the key, 422) are matched to Codat's push history as before: an operation that
+   is ours is adopted, and an attempt with nothing of its own in the history is declared
+   not sent.
 
 ``LostAnswerRecovery`` is a part of ``PushEngine`` (a mixin, for the size of one
 module); it uses the engine's ``db``, ``bus``, ``client``, ``connection_for``,
-``key_stored``, ``submit_result``, ``unknown_grace``, ``orphan_after``, ``started_at``
-and its in-flight registry.
+``key_stored``, ``submit_result``, ``timeout_in_minutes``, ``unknown_grace``, ``orphan_after``,
+``idempotency_window``, ``started_at`` and its in-flight registry.
 """
 
 from __future__ import annotations
@@ -23,10 +33,11 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from codatdesk.codat import CodatError
-from codatdesk.engine.results import OperationResult
+from codatdesk import jsonmoney
+from codatdesk.codat import CodatError, PushOutcomeUnknown
+from codatdesk.engine.results import OperationResult, describe_failure
 from codatdesk.events import ExpenseChanged
-from codatdesk.states import ExpenseStatus, Trigger
+from codatdesk.states import ExpenseStatus, Trigger, can_apply
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
@@ -74,15 +85,24 @@ class LostAnswerRecovery:
         with lock:  # two runs at once would both adopt the same operation
             return self._resolve_unknown(company_id)
 
+    def _open_attempts(self, company_id: str) -> list[PushAttempt]:
+        with Session(self.db) as session:
+            return list(session.exec(select(PushAttempt).where(
+                PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
+            ).order_by(PushAttempt.started_at)).all())
+
     def _resolve_unknown(self, company_id: str) -> int:
         self.adopt_orphans(company_id)
-        with Session(self.db) as session:
-            attempts = session.exec(select(PushAttempt).where(
-                PushAttempt.company_id == company_id, PushAttempt.outcome == "unknown"
-            ).order_by(PushAttempt.started_at)).all()
+        attempts = self._open_attempts(company_id)
         if not attempts:
             return 0
         settled = 0
+        for attempt in attempts:
+            if self._resend_with_same_key(company_id, attempt):
+                settled += 1
+        attempts = self._open_attempts(company_id)  # the rest, with the times of their resends
+        if not attempts:
+            return settled
         client = self.client()
         for data_type in sorted({a.data_type for a in attempts}):
             history = client.list_push_operations(company_id, query=f"dataType={data_type}")
@@ -104,6 +124,67 @@ class LostAnswerRecovery:
             open_attempts = [a for a in attempts if a.data_type == data_type]
             settled += self._match(company_id, open_attempts, candidates, low, high)
         return settled
+
+    def _resend_with_same_key(self, company_id: str, attempt: PushAttempt) -> bool:
+        """Send the attempt's stored body again under its stored Idempotency-Key; True once settled."""
+        if not attempt.idempotency_key or attempt.request_json is None:
+            return False  # stored before keys existed: push history only
+        if utcnow() - attempt.started_at >= self.idempotency_window:
+            return False  # Codat may have forgotten the key: a resend could write a second record
+        connection_id = self.connection_for(company_id)
+        if not connection_id:
+            return False
+        body = jsonmoney.loads(attempt.request_json)
+        client = self.client()
+        try:
+            with self._sending(attempt.id, company_id, attempt.data_type):
+                if attempt.data_type == "directCosts":
+                    answer = client.push_direct_cost(company_id, connection_id, body,
+                                                     timeout_in_minutes=self.timeout_in_minutes(),
+                                                     idempotency_key=attempt.idempotency_key, resend=True)
+                else:
+                    answer = client.push_account(company_id, connection_id, body,
+                                                 idempotency_key=attempt.idempotency_key, resend=True)
+        except PushOutcomeUnknown as exc:
+            self._resent_without_answer(attempt, exc)
+            return False
+        except CodatError as exc:
+            if exc.processed is False and exc.status is not None and exc.status not in (401, 403, 429) \
+                    and exc.status < 500:
+                # A refusal under the same key (replayed or fresh): nothing of this push was written.
+                self._refused_on_resend(attempt, exc)
+                return True
+            self._resent_without_answer(attempt, exc)
+            return False
+        result = OperationResult.from_push_operation(answer)
+        self._adopt(attempt, result, how="Codat's answer, asked again with the same Idempotency-Key")
+        if not result.is_final:
+            # Codat replays its first answer (Pending); the operation may have finished since, and its
+            # webhook may have gone to nobody (a crash): read its state now.
+            self.fetch_details(company_id, result.key)
+        return True
+
+    def _resent_without_answer(self, attempt: PushAttempt, exc: CodatError) -> None:
+        # The resend may have reached Codat too: the window in which Codat can have received this
+        # attempt (for the history match) now ends after it.
+        log.info("resending push attempt %s under its key got no answer: %s", attempt.id, exc)
+        with session_scope(self.db) as session:
+            row = session.get(PushAttempt, attempt.id)
+            if row is not None and row.outcome == "unknown":
+                row.finished_at = utcnow()
+                row.detail = f"asked again with the same Idempotency-Key, no answer: {exc}"[:2000]
+                session.add(row)
+
+    def _refused_on_resend(self, attempt: PushAttempt, exc: CodatError) -> None:
+        reason = describe_failure("Failed", exc.message, exc.validation_errors)
+        with session_scope(self.db) as session:
+            finish_attempt(session, attempt.id, "rejected", None, f"refused under its Idempotency-Key: {exc}")
+            expense = session.get(Expense, attempt.expense_id) if attempt.expense_id is not None else None
+            if expense is not None and can_apply(ExpenseStatus(expense.status), Trigger.PUSH_REJECTED):
+                change_status(session, expense, Trigger.PUSH_REJECTED, Cause.reconciliation(attempt.idempotency_key or ""),
+                              detail=reason.replace("Codat rejected this expense", "Codat refused the push", 1))
+        if attempt.expense_id is not None:
+            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
 
     def _window(self, attempt: PushAttempt, low: dt.timedelta, high: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
         """When Codat can have received this attempt's POST (in Codat's clock): between its start and the
@@ -180,7 +261,8 @@ class LostAnswerRecovery:
                     return attempt
         return None
 
-    def _adopt(self, attempt: PushAttempt, result: OperationResult) -> None:
+    def _adopt(self, attempt: PushAttempt, result: OperationResult,
+               how: str = "Found in Codat's push history after the answer was lost") -> None:
         connection_id = self.connection_for(attempt.company_id) or ""
         with session_scope(self.db) as session:
             session.add(PushOperation(
@@ -189,11 +271,11 @@ class LostAnswerRecovery:
                 status="Pending", requested_at=result.requested_at or attempt.started_at))
             if attempt.expense_id is not None:
                 expense = session.get(Expense, attempt.expense_id)
-                if expense is not None and ExpenseStatus(expense.status).can_push:
+                # A dependent's push leaves it Waiting until the answer is stored: Waiting -> in progress too.
+                if expense is not None and can_apply(ExpenseStatus(expense.status), Trigger.PUSH_SENT):
                     change_status(session, expense, Trigger.PUSH_SENT, Cause.reconciliation(result.key),
-                                  push_operation_key=result.key,
-                                  detail="Found in Codat's push history after the answer was lost")
-            finish_attempt(session, attempt.id, "resolved", result.key, "found in Codat's push history")
+                                  push_operation_key=result.key, detail=how)
+            finish_attempt(session, attempt.id, "resolved", result.key, how)
         if attempt.expense_id is not None:
             self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))
         self.key_stored(result.key)

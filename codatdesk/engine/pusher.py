@@ -5,9 +5,11 @@ Rules this module keeps:
 * An expense and its push operation key are stored in one transaction with Codat's answer.
 * Each company gets one worker pool of ``push.concurrency`` threads (Codat allows
   10 concurrent requests per company); every Codat call for that company runs in it.
-* A push is never resent by itself. A POST whose answer was lost leaves a
-  ``PushAttempt`` of unknown outcome; Codat's push history is listed before the
-  expense may be pushed again.
+* Every push POST carries an ``Idempotency-Key`` stored with its ``PushAttempt`` (and the
+  exact body) before it leaves. A push is only ever resent under that key: a POST whose
+  answer was lost leaves an attempt of unknown outcome, which ``lost_answers`` sends again
+  with the same key and bytes while Codat keeps the first answer (90 minutes), or else
+  matches to Codat's push history, before the expense may be pushed again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
+from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
@@ -96,6 +100,9 @@ class PushEngine(LostAnswerRecovery):
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
         self.orphan_after = dt.timedelta(minutes=10)
+        # Codat keeps a push's first answer under its Idempotency-Key for 90 minutes (codat-docs
+        # docs/using-the-api/write-data/idempotency.md); resend under the key only well inside that.
+        self.idempotency_window = dt.timedelta(minutes=80)
         self.started_at = utcnow()
         self._in_flight: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type) being sent now
         self._in_flight_lock = threading.Lock()
@@ -192,7 +199,11 @@ class PushEngine(LostAnswerRecovery):
                     by_company.setdefault(session.get(Expense, expense_id).company_id, []).append(expense_id)
             futures: list[Future] = []
             for company_id, ids in by_company.items():
-                futures.extend(self._plan_company(batch, company_id, ids, cause))
+                try:
+                    futures.extend(self._plan_company(batch, company_id, ids, cause))
+                except Exception as exc:  # one company's planning must not stop the others
+                    log.exception("planning the push of company %s failed", company_id)
+                    self._not_planned(batch, ids, f"Not sent: preparing the push failed ({exc}); push again")
             for future in futures:
                 future.result()
                 done += 1
@@ -219,6 +230,20 @@ class PushEngine(LostAnswerRecovery):
             except RuntimeError:  # shutting down: reconciliation does it at the next start
                 pass
 
+    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str) -> None:
+        """Rows that could not be planned: the batch reports them and each row says why."""
+        batch.problems.extend(PushProblem(expense_id, reason) for expense_id in ids)
+        changed = []
+        with session_scope(self.db) as session:
+            for expense_id in ids:
+                expense = session.get(Expense, expense_id)
+                if expense is not None and ExpenseStatus(expense.status).can_push:
+                    expense.status_detail = reason
+                    session.add(expense)
+                    changed.append((expense_id, expense.company_id, ExpenseStatus(expense.status).value))
+        for expense_id, company_id, status in changed:
+            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
@@ -231,8 +256,16 @@ class PushEngine(LostAnswerRecovery):
             return []
         client = self.client()
         with Session(self.db) as session:
-            if not reference.has_cache(session, company_id):
+            cached = reference.has_cache(session, company_id)
+        if not cached:
+            try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
+            except Exception as exc:  # nothing here may stop the batch: these rows say why instead
+                log.warning("reading Codat's reference lists for %s failed", company_id, exc_info=True)
+                detail = exc.message if isinstance(exc, CodatError) else f"{type(exc).__name__}: {exc}"
+                self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
+                                              f"({detail}); nothing was sent: push again")
+                return []
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
             plans = {}
@@ -300,13 +333,17 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
             body = build_direct_cost(expense, resolver)
-            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id)
+            # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
+            # for again with both, even after a crash.
+            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id,
+                                  idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
             session.add(attempt)
             session.flush()
         with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
-                                                        timeout_in_minutes=self.timeout_in_minutes())
+                                                        timeout_in_minutes=self.timeout_in_minutes(),
+                                                        idempotency_key=attempt.idempotency_key)
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
@@ -371,11 +408,13 @@ class PushEngine(LostAnswerRecovery):
         body = {"nominalCode": code, "name": name, "fullyQualifiedCategory": "Expense.DirectCosts",
                 "type": "Expense", "status": "Active", "currency": currency, "isBankAccount": False}
         with session_scope(self.db) as session:
-            attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code)
+            attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code,
+                                  idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
             session.add(attempt)
         try:
             with self._sending(attempt.id, company_id, "chartOfAccounts"):
-                answer = self.client().push_account(company_id, connection_id, body)
+                answer = self.client().push_account(company_id, connection_id, body,
+                                                    idempotency_key=attempt.idempotency_key)
         except CodatError as exc:
             outcome = "unknown" if isinstance(exc, PushOutcomeUnknown) else "rejected"
             rejected = outcome == "rejected" and exc.processed is False and exc.status not in (None, 429, 503)
@@ -452,7 +491,7 @@ class PushEngine(LostAnswerRecovery):
         with session_scope(self.db) as session:
             finish_attempt(session, attempt_id, "unknown", None, str(exc))
             expense = session.get(Expense, expense_id)
-            expense.status_detail = ("Codat's answer was lost; its push history will be checked "
+            expense.status_detail = ("Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
                                      "before this expense can be pushed again.")
             session.add(expense)
         self.bus.publish(ExpenseChanged(expense_id, expense.company_id, ExpenseStatus(expense.status).value))

@@ -4,6 +4,7 @@ and the matching of an expense's codes and names to them."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -14,9 +15,15 @@ from codatdesk.codat import CodatClient
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, ReferenceRecord, utcnow
 
+log = logging.getLogger(__name__)
+
 
 def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str | None) -> dict[str, int]:
-    """Fetch every reference list from Codat (HTTP first, then one short transaction)."""
+    """Fetch every reference list from Codat (HTTP first, then one short transaction).
+
+    Each list holds a record once: offset paging can serve a record twice (the client already
+    de-duplicates while paging; this is the store's own guard against ``uq_reference_record``),
+    and a record without an id cannot be referenced, so it is left out."""
     fetched: dict[str, list[dict]] = {
         "accounts": client.list_accounts(company_id),
         "suppliers": client.list_suppliers(company_id),
@@ -24,6 +31,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     }
     if connection_id:
         fetched["bankAccounts"] = client.list_bank_accounts(company_id, connection_id)
+    fetched = {data_type: _unique_by_id(data_type, records) for data_type, records in fetched.items()}
     with session_scope(db) as session:
         for data_type, records in fetched.items():
             session.exec(delete(ReferenceRecord).where(  # type: ignore[call-overload]
@@ -31,6 +39,19 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
             for record in records:
                 session.add(_to_row(company_id, data_type, record))
     return {data_type: len(records) for data_type, records in fetched.items()}
+
+
+def _unique_by_id(data_type: str, records: list[dict]) -> list[dict]:
+    unique: dict[str, dict] = {}
+    for record in records:
+        record_id = record.get("id") if isinstance(record, dict) else None
+        if record_id in (None, ""):
+            log.warning("a %s record without an id was left out of the reference data", data_type)
+            continue
+        unique[str(record_id)] = record  # the later copy was read later
+    if len(unique) < len(records):
+        log.info("%s: %d repeated or unusable record(s) left out", data_type, len(records) - len(unique))
+    return list(unique.values())
 
 
 def _to_row(company_id: str, data_type: str, record: dict) -> ReferenceRecord:

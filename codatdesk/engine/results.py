@@ -8,6 +8,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FINAL_STATUSES = ("Success", "Failed", "TimedOut")
+# The recordRef.dataType that a push of each data type creates (an account push's is chartOfAccounts;
+# "accounts" is accepted as the same thing).
+_CREATED_TYPES = {"chartOfAccounts": {"chartOfAccounts", "accounts"}, "accounts": {"chartOfAccounts", "accounts"}}
+
+
+def created_record_id(changes: Any, data_type: str | None) -> str | None:
+    """The id of the record the push created: the ``changes[]`` entry of type ``Created`` whose
+    ``recordRef.dataType`` is the pushed data type, not whichever entry comes first (a push may also
+    report, say, a modified supplier or an attachment)."""
+    wanted = _CREATED_TYPES.get(data_type or "", {data_type}) if data_type else None
+    for change in changes if isinstance(changes, list) else []:
+        if not isinstance(change, dict) or change.get("type") != "Created":
+            continue
+        ref = change.get("recordRef") or {}
+        if not isinstance(ref, dict) or not ref.get("id"):
+            continue
+        if wanted is None or ref.get("dataType") in wanted:
+            return str(ref["id"])
+    return None
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:
@@ -45,12 +64,7 @@ class OperationResult:
     @classmethod
     def from_push_operation(cls, body: dict) -> "OperationResult":
         validation = body.get("validation") or {}
-        record_id = None
-        for change in body.get("changes") or []:
-            ref = (change or {}).get("recordRef") or {}
-            if ref.get("id"):
-                record_id = str(ref["id"])
-                break
+        record_id = created_record_id(body.get("changes"), body.get("dataType"))
         return cls(
             key=str(body["pushOperationKey"]),
             status=str(body.get("status") or "Pending"),

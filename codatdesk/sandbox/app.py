@@ -1,10 +1,13 @@
 """The sandbox's Starlette app: Codat's paths plus ``/_sandbox/...`` steering endpoints.
 
 Codat paths require ``Authorization: Basic <base64(api key)>`` (401 otherwise) and go
-through, in this order: auth, the daily quota (429), the per-company concurrency limit
-(429 + ``Retry-After``), ``latency``, ``error_rate`` (500/503 before any side effect),
-``throttle_rate`` (429 before any side effect), then the handler; after it, ``timeout_rate``
-(the answer comes ``stall_seconds`` late) or ``reset_rate`` (the connection drops mid-answer).
+through, in this order: auth, ``Idempotency-Key`` (POST/PATCH: a kept answer is replayed, 409 while
+the first request is in progress, 422 for another body; see ``sandbox.idempotency``), the daily
+quota (429), the per-company concurrency limit (429 + ``Retry-After``), ``latency``, ``error_rate``
+(500/503 before any side effect), ``throttle_rate`` (429 before any side effect), then the handler;
+after it (and after the answer is kept under its key), ``push_drop_rate`` (push POSTs only: the answer
+of a push that took effect is lost), ``timeout_rate`` (the answer comes ``stall_seconds`` late) or
+``reset_rate`` (the connection drops mid-answer). Lists honour ``page_overlap``.
 Every Codat response carries ``X-Rate-Limit-Limit/-Remaining/-Reset``.
 Errors use Codat's ErrorMessage body.
 
@@ -36,6 +39,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import reference_data as ref
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import METHODS as IDEMPOTENT_METHODS
+from .idempotency import IdempotencyCache, StoredAnswer
 from .jsonio import dump_bytes, loads
 from .query import QueryError, paged
 from .state import ApiError
@@ -148,44 +154,96 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             return False
         return secrets.compare_digest(decoded, sandbox.api_key)
 
-    def codat(handler: Handler) -> Handler:
-        """Auth, quota, concurrency, latency and fault injection around a Codat endpoint."""
+    def codat(handler: Handler, *, push: bool = False) -> Handler:
+        """Auth, Idempotency-Key, quota, concurrency, latency and fault injection around a Codat endpoint."""
+
+        async def limited(request: Request) -> Response:
+            scope = request.path_params.get("companyId", "client")
+            sandbox.limiter.acquire(scope)
+            try:
+                if sandbox.config.latency > 0:
+                    await asyncio.sleep(sandbox.config.latency)
+                if sandbox.config.error_rate > 0 and sandbox.api_roll() < sandbox.config.error_rate:
+                    if sandbox.api_roll() < 0.5:
+                        raise ApiError(500, "There is a problem with our server. Please try again later.")
+                    raise ApiError(503, "The Codat API is temporarily offline for maintenance. Please try again later.")
+                if sandbox.config.throttle_rate > 0 and sandbox.api_roll() < sandbox.config.throttle_rate:
+                    raise ApiError(429, "You have made too many requests in a given amount of time; please retry "
+                                        "later.", headers={"Retry-After": "1"})
+                return await handler(request)
+            finally:
+                sandbox.limiter.release(scope)
 
         async def guarded(request: Request) -> Response:
+            key: str | None = None
+            took_effect = False
             try:
                 if not authorized(request):
                     raise ApiError(401, "Unauthorized")
-                scope = request.path_params.get("companyId", "client")
-                sandbox.limiter.acquire(scope)
-                try:
-                    if sandbox.config.latency > 0:
-                        await asyncio.sleep(sandbox.config.latency)
-                    if sandbox.config.error_rate > 0 and sandbox.api_roll() < sandbox.config.error_rate:
-                        if sandbox.api_roll() < 0.5:
-                            raise ApiError(500, "There is a problem with our server. Please try again later.")
-                        raise ApiError(503, "The Codat API is temporarily offline for maintenance. Please try again later.")
-                    if sandbox.config.throttle_rate > 0 and sandbox.api_roll() < sandbox.config.throttle_rate:
-                        raise ApiError(429, "You have made too many requests in a given amount of time; please retry "
-                                            "later.", headers={"Retry-After": "1"})
-                    response = await handler(request)
-                finally:
-                    sandbox.limiter.release(scope)
-                # The request took effect; now its answer is late or lost.
-                if sandbox.config.timeout_rate > 0 and sandbox.api_roll() < sandbox.config.timeout_rate:
-                    await asyncio.sleep(sandbox.config.stall_seconds)
-                elif sandbox.config.reset_rate > 0 and sandbox.api_roll() < sandbox.config.reset_rate:
-                    return DroppedConnection()
+                key, replay = await idempotency_begin(request)
+                if replay is not None:
+                    response = Response(replay.body, status_code=replay.status, headers=dict(replay.headers))
+                    took_effect = 200 <= replay.status < 300
+                else:
+                    response = await limited(request)
+                    took_effect = True
             except ApiError as error:
                 response = error_response(error)
             except QueryError as error:
                 response = error_response(ApiError(400, str(error), service="ClientsApi"))
+            except BaseException:
+                if key is not None:
+                    sandbox.idempotency.release(key)  # the app's own failure: nothing to replay
+                raise
+            if key is not None:
+                if response.status_code == 429:  # not kept: the key is released (see sandbox.idempotency)
+                    sandbox.idempotency.release(key)
+                else:
+                    sandbox.idempotency.finish(key, StoredAnswer(
+                        response.status_code,
+                        [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"],
+                        bytes(response.body)))
+            if took_effect:
+                # The request took effect; now its answer is late or lost.
+                config = sandbox.config
+                if push and 200 <= response.status_code < 300 and config.push_drop_rate > 0 \
+                        and sandbox.api_roll() < config.push_drop_rate:
+                    sandbox.dropped_push_answers += 1
+                    if config.push_drop_mode == "reset":
+                        return DroppedConnection()
+                    await asyncio.sleep(config.stall_seconds)
+                elif config.timeout_rate > 0 and sandbox.api_roll() < config.timeout_rate:
+                    await asyncio.sleep(config.stall_seconds)
+                elif config.reset_rate > 0 and sandbox.api_roll() < config.reset_rate:
+                    return DroppedConnection()
             response.headers.update(sandbox.limiter.headers())
             return response
 
         return guarded
 
+    async def idempotency_begin(request: Request) -> tuple[str | None, StoredAnswer | None]:
+        """(key now in progress, None), (None, answer to replay) or (None, None) without the header."""
+        values = request.headers.getlist(IDEMPOTENCY_HEADER)
+        if not values or request.method not in IDEMPOTENT_METHODS:
+            return None, None
+        if len(values) > 1:
+            raise bad_request("Only one Idempotency-Key header may be sent.", "Idempotency-Key", "Idempotency")
+        key = values[0].strip()
+        if not IdempotencyCache.valid_key(key):
+            raise bad_request("The Idempotency-Key header must be a GUID.", "Idempotency-Key", "Idempotency")
+        body = await request.body()
+        found = sandbox.idempotency.begin(key, IdempotencyCache.fingerprint(request.method, request.url.path, body))
+        if found == 409:
+            raise ApiError(409, "A request with this Idempotency-Key is still in progress.")
+        if found == 422:
+            raise ApiError(422, "This Idempotency-Key was already used with a different request.")
+        if isinstance(found, StoredAnswer):
+            return None, found
+        return key, None
+
     def page(request: Request, records: list[dict[str, Any]], fields: set[str], type_name: str) -> Response:
-        return json_response(paged(records, request.url.path, request.query_params, fields, type_name))
+        return json_response(paged(records, request.url.path, request.query_params, fields, type_name,
+                                   overlap=sandbox.config.page_overlap))
 
     # -- companies and connections -------------------------------------------------------
 
@@ -470,8 +528,8 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         Route(connection + "/data/bankAccounts/{accountId}", codat(get_bank_account), methods=["GET"]),
         Route(connection + "/data/directCosts/{directCostId}", codat(get_direct_cost), methods=["GET"]),
         Route(connection + "/options/{dataType}", codat(push_options), methods=["GET"]),
-        Route(connection + "/push/directCosts", codat(push_handler("directCosts")), methods=["POST"]),
-        Route(connection + "/push/accounts", codat(push_handler("chartOfAccounts")), methods=["POST"]),
+        Route(connection + "/push/directCosts", codat(push_handler("directCosts"), push=True), methods=["POST"]),
+        Route(connection + "/push/accounts", codat(push_handler("chartOfAccounts"), push=True), methods=["POST"]),
         Route(company + "/push", codat(list_push), methods=["GET"]),
         Route(company + "/push/{pushOperationKey}", codat(get_push), methods=["GET"]),
         Route("/webhooks", codat(list_webhooks), methods=["GET"]),

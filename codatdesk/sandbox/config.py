@@ -33,6 +33,17 @@ class SandboxConfig:
     """Share of Codat API requests that take effect, then lose the connection mid-answer."""
     stall_seconds: float = 35.0
     """How late a ``timeout_rate`` answer comes (longer than a 30 s client timeout)."""
+    push_drop_rate: float = 0.0
+    """Share of push POST answers (directCosts, accounts) lost AFTER the push took effect: the push
+    operation is recorded (and its answer kept under its Idempotency-Key), then the connection drops
+    mid-answer (``push_drop_mode`` "reset") or the answer comes ``stall_seconds`` late ("timeout")."""
+    push_drop_mode: str = "reset"
+    """How a ``push_drop_rate`` answer is lost: "reset" or "timeout"."""
+    idempotency_ttl: float = 90 * 60.0
+    """Seconds an answer stays cached under its Idempotency-Key (Codat: 90 minutes, see sandbox.idempotency)."""
+    page_overlap: int = 0
+    """Records of the previous page served again at the start of each later page of a list, as offset
+    paging does when records move between pages (``_links``/``totalResults`` are unchanged)."""
     duplicate_share: float = 0.0
     """Share of webhook messages delivered twice (same webhook-id)."""
     drop_share: float = 0.0
@@ -64,9 +75,9 @@ class SandboxConfig:
 
 
 _FLOATS = {"push_delay", "timeout_share", "latency", "error_rate", "duplicate_share", "drop_share",
-           "throttle_rate", "timeout_rate", "reset_rate", "stall_seconds"}
+           "throttle_rate", "timeout_rate", "reset_rate", "stall_seconds", "push_drop_rate", "idempotency_ttl"}
 _SHARES = {"timeout_share", "error_rate", "duplicate_share", "drop_share", "throttle_rate", "timeout_rate",
-           "reset_rate"}
+           "reset_rate", "push_drop_rate"}
 _BOOLS = {"shuffle", "legacy_webhooks"}
 
 
@@ -85,6 +96,14 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("seed", "daily_quota"):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name} must be an integer or null")
+        return value
+    if name == "push_drop_mode":
+        if value not in ("reset", "timeout"):
+            raise ValueError('push_drop_mode must be "reset" or "timeout"')
+        return value
+    if name == "page_overlap":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("page_overlap must be a non-negative integer")
         return value
     if name == "rate_limit_concurrency":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

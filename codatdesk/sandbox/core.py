@@ -10,6 +10,7 @@ import httpx
 
 from . import reference_data as ref
 from .config import SandboxConfig
+from .idempotency import IdempotencyCache
 from .delivery import Deliverer, company_message, connection_event_type, connection_message, new_secret, write_message
 from .limits import RateLimiter
 from .loop import LoopThread
@@ -41,6 +42,8 @@ class Sandbox:
         self._api_loop_lock = threading.Lock()
         self.deliverer = Deliverer(self.state, self.config, self._ids, self._engine.loop, self._notify_idle)
         self.limiter = RateLimiter(self.config, self._linked_company_count)
+        self.idempotency = IdempotencyCache(lambda: self.config.idempotency_ttl)
+        self.dropped_push_answers = 0  # push answers lost by ``push_drop_rate`` after the push took effect
 
         company = self.state.create_company(ref.DEMO_COMPANY_NAME, "Demo company of the codatdesk sandbox")
         self.company_id: str = company["id"]

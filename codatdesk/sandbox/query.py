@@ -149,12 +149,17 @@ def paged(
     params: Mapping[str, str],
     known_fields: set[str],
     type_name: str,
+    overlap: int = 0,
 ) -> dict[str, Any]:
-    """Filter, order and page records into Codat's envelope {results, pageNumber, pageSize, totalResults, _links}."""
+    """Filter, order and page records into Codat's envelope {results, pageNumber, pageSize, totalResults, _links}.
+
+    ``overlap`` (the sandbox's ``page_overlap`` fault) starts every page after the first that many
+    records early, so they are served twice, as offset paging does when records move between pages."""
     page, page_size = parse_paging(params)
     predicate = compile_query(params.get("query"), known_fields, type_name)
     selected = order_records([r for r in records if predicate(r)], params.get("orderBy"), known_fields, type_name)
-    start = (page - 1) * page_size
+    overlap = max(0, min(overlap, page_size - 1))
+    start = (page - 1) * (page_size - overlap)
     extra = {key: params[key] for key in ("query", "orderBy") if params.get(key)}
 
     def href(page_number: int) -> dict[str, str]:

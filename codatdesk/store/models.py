@@ -105,11 +105,12 @@ class PushOperation(SQLModel, table=True):
 
 
 class PushAttempt(SQLModel, table=True):
-    """Written before a push POST leaves, so a lost answer can be matched later.
+    """Written before a push POST leaves, with the POST's ``Idempotency-Key`` and exact body.
 
-    A row whose ``push_operation_key`` is still empty after the POST is an
-    attempt of unknown outcome: the engine lists Codat's push operations before
-    anything is resent.
+    A row whose ``push_operation_key`` is still empty after the POST is an attempt of
+    unknown outcome. While Codat keeps the first answer under the key (90 minutes), the
+    engine sends the same body with the same key again and takes the answer; after that
+    (or for attempts stored without a key) it lists Codat's push operations instead.
     """
 
     __tablename__ = "push_attempt"
@@ -121,8 +122,10 @@ class PushAttempt(SQLModel, table=True):
     creates_code: str | None = Field(default=None, max_length=200)
     started_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
-    outcome: str = Field(default="sending", max_length=20)  # sending|sent|rejected|unknown|resolved
+    outcome: str = Field(default="sending", max_length=20)  # sending|sent|rejected|unknown|resolved|not_sent
     push_operation_key: str | None = Field(default=None, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=64, index=True)  # Codat's Idempotency-Key header
+    request_json: str | None = Field(default=None, sa_column=Column(Text))  # the exact body sent under that key
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
