@@ -63,6 +63,10 @@ class NumberFormat:
 PLAIN = NumberFormat("C", ".", "", ())
 
 
+class FormatMismatch(MoneyError):
+    """The text is a number, but not written the way the format writes numbers."""
+
+
 @lru_cache(maxsize=64)
 def number_format(locale_name: str) -> NumberFormat:
     """The format of a locale (``de_DE``, ``de-DE``, ``fr``); ``C``/``POSIX``/empty are plain.
@@ -186,8 +190,8 @@ def _parse_number(number: str, fmt: NumberFormat, raw: str) -> Decimal:
     """Digits with grouping marks and one decimal mark, exactly as ``fmt`` writes them."""
     whole, decimal_mark, fraction = number.partition(fmt.decimal)
     if decimal_mark and not fraction.isdigit():
-        raise MoneyError(f"{raw!r} does not fit the number format {fmt.example} "
-                         f"(after the decimal mark {fmt.decimal!r} only digits may follow)")
+        raise FormatMismatch(f"{raw!r} does not fit the number format {fmt.example} "
+                             f"(after the decimal mark {fmt.decimal!r} only digits may follow)")
     if whole.isdigit():
         digits = whole
     else:
@@ -199,16 +203,16 @@ def _ungroup(whole: str, fmt: NumberFormat, raw: str) -> str:
     marks = [c for c in whole if not c.isdigit()]
     wrong = f"{raw!r} does not fit the number format {fmt.example}"
     if not fmt.group or any(m not in fmt.group_marks for m in marks):
-        raise MoneyError(wrong)
+        raise FormatMismatch(wrong)
     mark = marks[0]
     if any(m != mark for m in marks):
-        raise MoneyError(f"{wrong} (mixed grouping marks)")
+        raise FormatMismatch(f"{wrong} (mixed grouping marks)")
     groups = whole.split(mark)
     head, middle, last = groups[0], groups[1:-1], groups[-1]
     ok = (1 <= len(head) <= fmt.secondary and not head.startswith("0")
           and all(len(g) == fmt.secondary for g in middle) and len(last) == fmt.primary)
     if not ok:
-        raise MoneyError(f"{wrong} (grouping in the wrong places)")
+        raise FormatMismatch(f"{wrong} (grouping in the wrong places)")
     return "".join(groups)
 
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from codatdesk import paths
+from codatdesk.amounts import NumberFormat
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
@@ -169,8 +170,9 @@ class MainWindow(QMainWindow):
         self.retry_action = self._action("&Retry failed", self.retry_failed, "Ctrl+R",
                                          "Push every failed or timed-out expense of this company again",
                                          sp.SP_BrowserReload)
-        self.import_action = self._action("&Import CSV…", self.choose_csv_to_import, "Ctrl+I",
-                                          "Add expenses from a CSV file (all lines or none)", sp.SP_DialogOpenButton)
+        self.import_action = self._action("&Import expenses…", self.choose_file_to_import, "Ctrl+I",
+                                          "Add expenses from a CSV or Excel file (all lines or none)",
+                                          sp.SP_DialogOpenButton)
         self.export_action = self._action("&Export view to CSV…", self.choose_export_path, "Ctrl+E",
                                           "Save the rows shown, as sorted and filtered, to a CSV file",
                                           sp.SP_DialogSaveButton)
@@ -751,17 +753,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ import / export
 
-    def choose_csv_to_import(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(self, "Import expenses from CSV", str(Path.home()),
-                                                    "CSV files (*.csv);;All files (*)")
+    def choose_file_to_import(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Import expenses", str(Path.home()),
+            "Expense files (*.csv *.txt *.xlsx);;CSV files (*.csv *.txt);;Excel workbooks (*.xlsx);;All files (*)")
         if path:
             self.import_file(path)
 
-    def import_file(self, path: str) -> None:
+    def import_file(self, path: str, number_format: NumberFormat | None = None) -> None:
+        """Import in the background; ``number_format`` None: detected from the file."""
         company_id = self.company_id or getattr(self.core, "company_id", None)
         self.statusBar().showMessage(f"Importing {path}…")
-        run_in_background(lambda: self.core.import_file(path, company_id), self._show_import_report,
-                          self._background_failed, owner=self)
+        run_in_background(lambda: self.core.import_file(path, company_id, number_format=number_format),
+                          self._show_import_report, self._background_failed, owner=self)
 
     def _show_import_report(self, report: ImportReport) -> None:
         self.statusBar().showMessage(report.summary(), 8000)
@@ -771,6 +775,7 @@ class MainWindow(QMainWindow):
         from codatdesk.ui.dialogs.import_report import ImportReportDialog
 
         dialog = ImportReportDialog(report, self)
+        dialog.import_again.connect(lambda fmt, path=report.path: self.import_file(path, fmt))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.import_dialog = dialog
         dialog.open()

@@ -98,7 +98,7 @@ def test_keyboard_reaches_every_main_action(qtbot, harness, ui_state_dir):
     window = MainWindow(harness.core, ui_state=UiState(ui_state_dir / "ui.ini"))
     qtbot.addWidget(window)
     shortcuts = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()}
-    for name, key in {"Push selected": "Ctrl+P", "Retry failed": "Ctrl+R", "Import CSV…": "Ctrl+I",
+    for name, key in {"Push selected": "Ctrl+P", "Retry failed": "Ctrl+R", "Import expenses…": "Ctrl+I",
                       "Export view to CSV…": "Ctrl+E", "Add expense…": "Ctrl+N", "Edit expense…": "F2",
                       "Find": "Ctrl+F", "Settings…": "Ctrl+,"}.items():
         assert shortcuts.get(name) == key, name

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from codatdesk.importer import MAX_TEXT, looks_like_formula
-from codatdesk.amounts import PLAIN, NumberFormat, format_amount, parse_amount
+from codatdesk.amounts import PLAIN, FormatMismatch, NumberFormat, format_amount, parse_amount
 from codatdesk.money import ISO_4217, MoneyError, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import locale_number_format
@@ -86,8 +86,10 @@ def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, 
             continue
         try:
             values[name] = parse_amount(text, amount_currency, fmt)
+        except FormatMismatch:
+            errors[name] = f"not written like {format_amount(Decimal('1234.56'), 'GBP', fmt)} (your number format)"
         except MoneyError as exc:
-            errors[name] = f"{exc}; type amounts like {format_amount(Decimal('1234.56'), 'GBP', fmt)}"
+            errors[name] = str(exc)
     if not any(k in errors for k in ("net", "tax", "total")) and all(k in values for k in ("net", "tax", "total")):
         if values["net"] + values["tax"] != values["total"]:
             errors["total"] = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
@@ -126,7 +128,9 @@ class ExpenseDialog(QDialog):
                 reading = QLabel()
                 reading.setObjectName("amountReading")
                 reading.setAlignment(Qt.AlignmentFlag.AlignRight)
-                reading.setEnabled(False)  # the palette's secondary text colour
+                small = reading.font()
+                small.setPointSizeF(small.pointSizeF() * 0.9)
+                reading.setFont(small)
                 self.reading_labels[name] = reading
                 column.addWidget(reading)
             column.addWidget(error)

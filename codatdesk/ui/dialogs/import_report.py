@@ -1,24 +1,35 @@
-"""The all-or-nothing CSV import's report: every bad line, or what was added."""
+"""The all-or-nothing import's report: how the file was read, and every bad line or what was added.
+
+When amounts could not be read (a value that reads two ways, a format the detection did not
+pick), the user can name the file's number format and import again.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QHBoxLayout,
     QVBoxLayout,
     QWidget,
 )
 
-from codatdesk.importer import ImportReport
+from codatdesk.amounts import file_formats
+from codatdesk.importer import AMOUNT_COLUMNS, ImportReport
 
 
 class ImportReportDialog(QDialog):
+    import_again = Signal(object)  # the NumberFormat the user chose for the file
+
     def __init__(self, report: ImportReport, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.report = report
@@ -49,11 +60,33 @@ class ImportReportDialog(QDialog):
             header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
             header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
             header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        how = report.how_read()
+        if how:
+            text += f"<br><small>{how[0].upper() + how[1:]}.</small>"
         label = QLabel(text)
         label.setWordWrap(True)
         layout.addWidget(label)
         if self.table is not None:
             layout.addWidget(self.table, 1)
+        self.format_choice: QComboBox | None = None
+        if any(e.column in AMOUNT_COLUMNS and "bad amount" in e.reason for e in report.errors):
+            row = QHBoxLayout()
+            choice = QComboBox()
+            for fmt in file_formats():
+                choice.addItem(f"{fmt.example}  ({fmt.locale})", fmt)
+            # Offer first a format other than the one the detection tried.
+            others = [i for i in range(choice.count()) if not report.number_format.startswith(
+                choice.itemData(i).example)]
+            choice.setCurrentIndex(others[0] if others else 0)
+            prompt = QLabel("The file's &numbers are written like:")
+            prompt.setBuddy(choice)
+            again = QPushButton("Import &again")
+            again.clicked.connect(lambda: self._import_again(choice.currentData()))
+            row.addWidget(prompt)
+            row.addWidget(choice, 1)
+            row.addWidget(again)
+            layout.addLayout(row)
+            self.format_choice = choice
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         if not report.ok:
             copy = buttons.addButton("&Copy list", QDialogButtonBox.ButtonRole.ActionRole)
@@ -62,6 +95,10 @@ class ImportReportDialog(QDialog):
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
         self.resize(720, 380 if self.table is not None else 160)
+
+    def _import_again(self, fmt: object) -> None:
+        self.import_again.emit(fmt)
+        self.accept()
 
     def as_text(self) -> str:
         return "\n".join([self.report.summary(), *(f"  {e}" for e in self.report.errors)])
