@@ -37,7 +37,7 @@ def test_migrations_create_every_table_and_record_the_version(db):
     assert {"expense", "push_operation", "push_attempt", "connection", "company", "webhook_delivery",
             "status_change", "reference_record", "mapping", "alembic_version"} <= tables
     with db.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002_outcome_unknown"
 
 
 def test_money_round_trips_exactly(db):

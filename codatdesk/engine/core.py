@@ -239,7 +239,7 @@ class Core:
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
         with Session(self.db) as session:
-            query = select(Expense.id).where(Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))
+            query = select(Expense.id).where(Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)))
             if company_id:
                 query = query.where(Expense.company_id == company_id)
             ids = list(session.exec(query.order_by(Expense.id)).all())

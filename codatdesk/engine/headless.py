@@ -79,7 +79,7 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
             chosen += session.exec(select(Expense.id).where(Expense.status == ExpenseStatus.NOT_PUSHED)).all()
         if retry_failed:
             chosen += session.exec(select(Expense.id).where(
-                Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))).all()
+                Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)))).all()
     chosen = list(dict.fromkeys(chosen))
     if not chosen:
         print("nothing to push (use ID..., --all-ready or --retry-failed)")
@@ -123,7 +123,7 @@ def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: flo
     for e in rows:
         print(f"{e.id:>5}  {e.status.value:17}  {e.supplier_name[:24]:24}  {e.status_detail[:80]}")
     busy = [e for e in rows if not ExpenseStatus(e.status).is_final and e.status != ExpenseStatus.NOT_PUSHED]
-    failed = [e for e in rows if ExpenseStatus(e.status) in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+    failed = [e for e in rows if ExpenseStatus(e.status) in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)]
     if busy:
         print(f"{len(busy)} expense(s) still waiting for Codat after {timeout:.0f} s", file=sys.stderr)
         return 3

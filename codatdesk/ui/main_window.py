@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
     def _style_notice(self) -> None:
         from codatdesk.ui.status_style import style_for
 
-        tones = style_for(ExpenseStatus.TIMED_OUT).tones(self._dark)
+        tones = style_for(ExpenseStatus.OUTCOME_UNKNOWN).tones(self._dark)
         self.notice_label.setStyleSheet(f"#noticeBar {{ background: {tones.background}; color: {tones.text}; "
                                         f"padding: 6px; border-radius: 4px; }}")
 
@@ -509,7 +509,7 @@ class MainWindow(QMainWindow):
         self.push_action.setEnabled(ready and bool(rows))
         self.edit_action.setEnabled(ready and len(rows) == 1 and rows[0].status in _editable())
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
-        self.reset_action.setEnabled(ready and bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
+        self.reset_action.setEnabled(ready and bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN}))
         self.copy_action.setEnabled(bool(rows))
         self.export_action.setEnabled(self.proxy.rowCount() > 0)
         self.retry_action.setEnabled(ready and self.company_id is not None)
@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
         if value is None:
             self.proxy.set_status_filter(None)
         elif value == NEEDS_ATTENTION:
-            self.proxy.set_status_filter({ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT})
+            self.proxy.set_status_filter({ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN})
         else:
             self.proxy.set_status_filter({ExpenseStatus(value)})
         self._update_count()
@@ -626,7 +626,7 @@ class MainWindow(QMainWindow):
     def retry_failed(self) -> None:
         company_id = self.company_id
         failed = [r.id for r in (self.model.row_at(i) for i in range(self.model.rowCount()))
-                  if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+                  if r.status in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)]
         if not failed:
             self.statusBar().showMessage("Nothing to retry: no failed or timed-out expenses here.", 6000)
             return
@@ -640,7 +640,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ other actions
 
     def reset_selected(self) -> None:
-        ids = [r.id for r in self.selected_rows() if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+        ids = [r.id for r in self.selected_rows() if r.status in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)]
         if not ids:
             return
 

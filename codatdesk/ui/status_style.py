@@ -64,8 +64,8 @@ STYLES: dict[ExpenseStatus, StatusStyle] = {
         S.FAILED, "vermillion", "#D55E00",
         Tones("#F4C0B4", "#5C1A0B", "#A8340F"), Tones("#6E2418", "#F6D2CA", "#F07A55"),
         "cross", "Codat or the accounting software refused it; see the details."),
-    S.TIMED_OUT: StatusStyle(
-        S.TIMED_OUT, "brown", "#9A6A2F",
+    S.OUTCOME_UNKNOWN: StatusStyle(
+        S.OUTCOME_UNKNOWN, "brown", "#9A6A2F",
         Tones("#E5D8C9", "#3E2A13", "#6F4C22"), Tones("#523E25", "#E3D5C5", "#AE8859"),
         "clock", "Codat gave up waiting for the accounting software; it may still have been written."),
 }
