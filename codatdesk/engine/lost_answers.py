@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from codatdesk.codat import CodatError
 from codatdesk.engine.results import OperationResult
 from codatdesk.events import ExpenseChanged
-from codatdesk.states import ExpenseStatus, Trigger
+from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
@@ -189,9 +189,11 @@ class LostAnswerRecovery:
                 status="Pending", requested_at=result.requested_at or attempt.started_at))
             if attempt.expense_id is not None:
                 expense = session.get(Expense, attempt.expense_id)
-                if expense is not None and ExpenseStatus(expense.status).can_push:
-                    change_status(session, expense, Trigger.PUSH_SENT, Cause.reconciliation(result.key),
-                                  push_operation_key=result.key,
+                status = ExpenseStatus(expense.status) if expense is not None else None
+                # An outcome-unknown expense has an attempt only if the user pushed it again anyway.
+                if status is not None and (status.can_push or status is ExpenseStatus.OUTCOME_UNKNOWN):
+                    change_status(session, expense, sending_trigger(status, Trigger.PUSH_SENT),
+                                  Cause.reconciliation(result.key), push_operation_key=result.key,
                                   detail="Found in Codat's push history after the answer was lost")
             finish_attempt(session, attempt.id, "resolved", result.key, "found in Codat's push history")
         if attempt.expense_id is not None:
