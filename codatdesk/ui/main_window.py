@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         self.status_combo = QComboBox()
         self.status_combo.setAccessibleName("Status filter")
         self.status_combo.addItem("All statuses", None)
-        self.status_combo.addItem(status_icon(ExpenseStatus.FAILED, False), "Needs attention (failed, outcome unknown)",
+        self.status_combo.addItem(status_icon(ExpenseStatus.FAILED, False), "Needs attention (failed, unknown)",
                                   NEEDS_ATTENTION)
         for status in ExpenseStatus:
             self.status_combo.addItem(status_icon(status, False), status.value, status.value)
