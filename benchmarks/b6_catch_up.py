@@ -19,7 +19,7 @@ from benchmarks.sandbox_proc import RemoteSandbox
 LATENCY = 0.05
 LIMIT = 10
 SIZES = {"full": 1000, "smoke": 20}
-FINAL = ("Push complete", "Push failed", "Timed out")
+FINAL = ("Push complete", "Push failed", "Outcome unknown")
 
 SPEC = [
     Row("B6", "catch up N=1,000 after a restart", "catch_up_s", "s", "within the rate limit", None,

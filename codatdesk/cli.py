@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", type=int, metavar="ID", help="expense ids to push")
     p.add_argument("--all-ready", action="store_true", help="push every expense that is not pushed yet")
-    p.add_argument("--retry-failed", action="store_true", help="push again every failed or timed-out expense")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="push again every failed expense (not those of unknown outcome: they may be in the ledger)")
+    p.add_argument("--again-anyway", action="store_true",
+                   help="push the given expenses of unknown outcome (Codat timed out) again, although each may "
+                        "already be in the ledger: this risks a duplicate")
     p.add_argument("--no-wait", action="store_true", help="return once the pushes are sent")
     p.add_argument("--wait-timeout", type=float, default=300.0, metavar="SECONDS",
                    help="seconds to wait for final states (default 300)")
@@ -290,8 +294,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_push(args: argparse.Namespace) -> int:
     from codatdesk.engine.headless import push_command
 
+    if args.again_anyway and (args.all_ready or args.retry_failed or not args.ids):
+        raise UserFacingError("--again-anyway takes expense ids (ID...) and nothing else: name each expense "
+                              "you have checked is not in the ledger")
     return push_command(ids=args.ids, all_ready=args.all_ready, retry_failed=args.retry_failed,
-                        wait=not args.no_wait, wait_timeout=args.wait_timeout)
+                        wait=not args.no_wait, wait_timeout=args.wait_timeout, again_anyway=args.again_anyway)
 
 
 def _cmd_register_webhook(args: argparse.Namespace) -> int:

@@ -16,15 +16,21 @@ class ExpenseStatus(StrEnum):
     IN_PROGRESS = "Push in progress"
     COMPLETE = "Push complete"
     FAILED = "Push failed"
-    TIMED_OUT = "Timed out"
+    # Codat's push ended ``TimedOut``. Codat documents that a timed-out write may still reach
+    # the ledger (timeoutInMinutes only flips Codat's status: docs ``push.md``, codatio/codat-docs
+    # PR #1571), so nobody knows yet whether it is there. Stored as "Timed out" until schema 0002.
+    OUTCOME_UNKNOWN = "Outcome unknown"
 
     @property
     def is_final(self) -> bool:
-        return self in (ExpenseStatus.COMPLETE, ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)
+        """No answer from Codat is awaited for the current push (reconciliation may still learn more)."""
+        return self in (ExpenseStatus.COMPLETE, ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)
 
     @property
     def can_push(self) -> bool:
-        return self in (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)
+        """May be sent by an ordinary push. An outcome-unknown row may already be in the ledger:
+        only an explicit "push again anyway" (``Trigger.PUSH_SENT_ANYWAY``) sends it again."""
+        return self in (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
 
     @classmethod
     def parse(cls, text: str) -> "ExpenseStatus":
@@ -34,7 +40,9 @@ class ExpenseStatus(StrEnum):
             if key in (status.value.lower(), status.name.lower().replace("_", " ")):
                 return status
         aliases = {"in progress": cls.IN_PROGRESS, "complete": cls.COMPLETE, "failed": cls.FAILED,
-                   "timedout": cls.TIMED_OUT, "pending": cls.IN_PROGRESS}
+                   "pending": cls.IN_PROGRESS, "unknown": cls.OUTCOME_UNKNOWN,
+                   # The name before 0.x (scripts may still say so): Codat's TimedOut.
+                   "timed out": cls.OUTCOME_UNKNOWN, "timedout": cls.OUTCOME_UNKNOWN}
         if key in aliases:
             return aliases[key]
         raise ValueError(f"unknown status {text!r}; one of: " + ", ".join(s.value for s in cls))
@@ -51,6 +59,10 @@ class Trigger(StrEnum):
     RESULT_TIMED_OUT = "TimedOut"
     PUSH_REJECTED = "push rejected"              # Codat refused the POST itself (4xx), nothing written
     RESET = "reset"                              # user puts a failed row back to Not pushed
+    # The user chose to send an outcome-unknown row again, accepting that the earlier push may
+    # be in the ledger already (a duplicate). The only way out of Outcome unknown by a push.
+    PUSH_SENT_ANYWAY = "push sent again anyway"
+    WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite, pushing again anyway"
 
 
 class InvalidTransition(Exception):
@@ -62,8 +74,10 @@ class InvalidTransition(Exception):
 
 S, T = ExpenseStatus, Trigger
 
-# (from, trigger) -> to. A failed or timed-out expense that the user retries goes
-# through PUSH_SENT / WAIT_FOR_PREREQUISITE again, from its failed state.
+# (from, trigger) -> to. A failed expense that the user retries goes through PUSH_SENT /
+# WAIT_FOR_PREREQUISITE again, from its failed state. An outcome-unknown one is never
+# retried or reset: reconciliation resolves it (a late Success), or the user pushes it again
+# anyway (the *_ANYWAY triggers, recorded as such).
 TRANSITIONS: dict[tuple[ExpenseStatus, Trigger], ExpenseStatus] = {
     (S.NOT_PUSHED, T.PUSH_SENT): S.IN_PROGRESS,
     (S.NOT_PUSHED, T.WAIT_FOR_PREREQUISITE): S.WAITING,
@@ -73,22 +87,30 @@ TRANSITIONS: dict[tuple[ExpenseStatus, Trigger], ExpenseStatus] = {
     (S.WAITING, T.PUSH_REJECTED): S.FAILED,
     (S.IN_PROGRESS, T.RESULT_SUCCESS): S.COMPLETE,
     (S.IN_PROGRESS, T.RESULT_FAILED): S.FAILED,
-    (S.IN_PROGRESS, T.RESULT_TIMED_OUT): S.TIMED_OUT,
+    (S.IN_PROGRESS, T.RESULT_TIMED_OUT): S.OUTCOME_UNKNOWN,
     (S.IN_PROGRESS, T.PUSH_REJECTED): S.FAILED,
     (S.FAILED, T.PUSH_SENT): S.IN_PROGRESS,
     (S.FAILED, T.WAIT_FOR_PREREQUISITE): S.WAITING,
     (S.FAILED, T.PUSH_REJECTED): S.FAILED,
     (S.FAILED, T.RESET): S.NOT_PUSHED,
-    (S.TIMED_OUT, T.PUSH_SENT): S.IN_PROGRESS,
-    (S.TIMED_OUT, T.WAIT_FOR_PREREQUISITE): S.WAITING,
-    (S.TIMED_OUT, T.PUSH_REJECTED): S.FAILED,
+    (S.OUTCOME_UNKNOWN, T.PUSH_SENT_ANYWAY): S.IN_PROGRESS,
+    (S.OUTCOME_UNKNOWN, T.WAIT_FOR_PREREQUISITE_ANYWAY): S.WAITING,
+    (S.OUTCOME_UNKNOWN, T.PUSH_REJECTED): S.FAILED,  # only after "push again anyway"
     # A TimedOut operation may still have been written upstream (Codat's docs):
     # a later Success for the same key wins.
-    (S.TIMED_OUT, T.RESULT_SUCCESS): S.COMPLETE,
-    (S.TIMED_OUT, T.RESET): S.NOT_PUSHED,
+    (S.OUTCOME_UNKNOWN, T.RESULT_SUCCESS): S.COMPLETE,
 }
 
 RESULT_TRIGGERS = {"Success": T.RESULT_SUCCESS, "Failed": T.RESULT_FAILED, "TimedOut": T.RESULT_TIMED_OUT}
+
+
+# The trigger that sends (or queues) an expense in ``status``: the *_ANYWAY one for an
+# outcome-unknown expense, so the history says the user accepted the duplicate risk.
+SENDING_TRIGGERS = {T.PUSH_SENT: T.PUSH_SENT_ANYWAY, T.WAIT_FOR_PREREQUISITE: T.WAIT_FOR_PREREQUISITE_ANYWAY}
+
+
+def sending_trigger(status: ExpenseStatus, trigger: Trigger) -> Trigger:
+    return SENDING_TRIGGERS[trigger] if status is ExpenseStatus.OUTCOME_UNKNOWN else trigger
 
 
 def next_status(current: ExpenseStatus, trigger: Trigger) -> ExpenseStatus:

@@ -58,7 +58,7 @@ def test_fifty_expenses_reach_their_true_states(harness):
     for e in expenses(core):
         by_status.setdefault(S(e.status), []).append(e)
     assert len(by_status[S.COMPLETE]) == 40
-    assert len(by_status[S.FAILED]) == 5 and len(by_status[S.TIMED_OUT]) == 5
+    assert len(by_status[S.FAILED]) == 5 and len(by_status[S.OUTCOME_UNKNOWN]) == 5
     for e in by_status[S.FAILED]:
         assert "NOPE-BANK" in e.status_detail or "account" in e.status_detail.lower()
         with Session(core.db) as session:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
+from codatdesk.engine.results import (FETCHING_REASONS, OperationResult, describe_failure, dumps_list,
+                                      outcome_unknown_detail)
 from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
 from codatdesk.importer import ensure_company
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
@@ -105,6 +106,11 @@ class Applier:
 
     def submit_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
         self._put(("result", company_id, result, cause))
+
+    def reasons_unavailable(self, company_id: str, key: str, why: str) -> None:
+        """Fetching Codat's reasons for a Failed operation failed: the rows must not keep saying
+        "fetching…" (reconciliation and every start fetch them again until they arrive)."""
+        self._put(("no_reasons", key, why))
 
     def key_stored(self, key: str) -> None:
         """The pusher committed ``key``: deliveries parked for it can be applied now."""
@@ -187,6 +193,8 @@ class Applier:
             self._release_parked(item[1])
         elif kind == "resume":
             self._resume_chain(item[1])
+        elif kind == "no_reasons":
+            self._reasons_unavailable(item[1], item[2])
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
@@ -296,7 +304,7 @@ class Applier:
             self._apply_to_dependents(session, op, result, cause, outcome)
             return outcome
         if already == result.status and already != "Pending":
-            if result.has_details:
+            if result.has_details and _details_differ(op, result):
                 self._store_details(op, result)
                 self._refresh_failure_detail(session, op, outcome)
                 session.add(op)
@@ -348,9 +356,10 @@ class Applier:
         detail = None
         if result.status == "Failed":
             detail = describe_failure("Failed", op.error_message, _loads(op.validation_errors_json)) if result.has_details \
-                else "Codat rejected this expense; fetching the reasons…"
+                else FETCHING_REASONS
         elif result.status == "TimedOut":
-            detail = describe_failure("TimedOut", op.error_message, _loads(op.validation_errors_json))
+            detail = outcome_unknown_detail(describe_failure("TimedOut", op.error_message,
+                                                             _loads(op.validation_errors_json)))
         change_status(session, expense, trigger, cause, detail=detail)
         outcome.detail = f"expense {expense.id}: {result.status}"
 
@@ -405,6 +414,8 @@ class Applier:
         if op.data_type == "directCosts" and op.expense_id:
             expense = session.get(Expense, op.expense_id)
             if expense and expense.push_operation_key == op.key and ExpenseStatus(expense.status).is_final:
+                if ExpenseStatus(expense.status) is ExpenseStatus.OUTCOME_UNKNOWN:
+                    reason = outcome_unknown_detail(reason)
                 expense.status_detail = reason
                 session.add(expense)
                 outcome.expense_ids.append(expense.id)
@@ -417,6 +428,29 @@ class Applier:
                 session.add(expense)
                 outcome.expense_ids.append(expense.id)
         outcome.detail = "details stored"
+
+    def _reasons_unavailable(self, key: str, why: str) -> None:
+        with session_scope(self.db, durable=False) as session:
+            op = session.get(PushOperation, key)
+            if op is None or op.status != "Failed" or op.has_reasons:
+                return  # the reasons arrived meanwhile (or there is nothing to explain)
+            outcome = Outcome("applied", company_id=op.company_id)
+            later = f"Codat's reasons could not be fetched yet ({why}); they are fetched again at the next check."
+            if op.data_type == "directCosts" and op.expense_id:
+                expense = session.get(Expense, op.expense_id)
+                if expense and expense.push_operation_key == op.key and expense.status == ExpenseStatus.FAILED:
+                    expense.status_detail = f"Codat rejected this expense. {later}"
+                    session.add(expense)
+                    outcome.expense_ids.append(expense.id)
+            elif op.data_type != "directCosts":
+                what = _prerequisite_label(op)
+                for expense in session.exec(select(Expense).where(
+                        Expense.status == ExpenseStatus.FAILED, Expense.waiting_on_key == op.key)).all():
+                    expense.status_detail = f"{what} could not be created, so this expense was not sent. {later}"
+                    session.add(expense)
+                    outcome.expense_ids.append(expense.id)
+            outcome.snapshot(session)
+        self._after_commit(outcome)
 
     @staticmethod
     def _store_details(op: PushOperation, result: OperationResult) -> None:
@@ -490,6 +524,14 @@ class Applier:
                                       outcome)
             outcome.snapshot(session)
         self._after_commit(outcome)
+
+
+def _details_differ(op: PushOperation, result: OperationResult) -> bool:
+    """Would storing ``result``'s details change anything? (Reconciliation re-reads outcome-unknown
+    operations every run: the same answer again writes nothing.)"""
+    return (op.error_message, op.validation_errors_json, op.validation_warnings_json, op.status_code) != (
+        result.error_message, dumps_list(result.validation_errors), dumps_list(result.validation_warnings),
+        result.status_code)
 
 
 def _prerequisite_label(op: PushOperation) -> str:

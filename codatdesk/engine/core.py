@@ -74,6 +74,7 @@ class Core:
             key_stored=self.applier.key_stored,
             submit_result=self.applier.submit_result,
             resume_chain=self.applier.resume_chain,
+            reasons_unavailable=self.applier.reasons_unavailable,
         )
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
@@ -232,15 +233,21 @@ class Core:
         return self.applier.wait_idle(timeout)
 
     # -- actions -----------------------------------------------------------------------
-    def check_pushable(self, expense_ids: list[int]) -> list[PushProblem]:
-        return self.pusher.check(list(expense_ids))
+    def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
+        return self.pusher.check(list(expense_ids), again_anyway=again_anyway)
 
     def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
         return self.pusher.push(list(expense_ids), Cause.user(user))
 
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+        """Send outcome-unknown expenses again although Codat may have written them already (a possible
+        duplicate): only after the user was told so and confirmed."""
+        return self.pusher.push(list(expense_ids), Cause.user(user), again_anyway=True)
+
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
+        """Push every failed expense again. Outcome-unknown ones stay: they may be in the ledger."""
         with Session(self.db) as session:
-            query = select(Expense.id).where(Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))
+            query = select(Expense.id).where(Expense.status == ExpenseStatus.FAILED)
             if company_id:
                 query = query.where(Expense.company_id == company_id)
             ids = list(session.exec(query.order_by(Expense.id)).all())

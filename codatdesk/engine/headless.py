@@ -71,7 +71,14 @@ def _listener_running(settings: Settings) -> bool:
         return sock.connect_ex(("127.0.0.1", settings.get("listener.port"))) == 0
 
 
-def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: bool, wait_timeout: float) -> int:
+AGAIN_ANYWAY_WARNING = (
+    "warning: --again-anyway sends expenses whose earlier push Codat reported TimedOut. Codat documents that "
+    "a timed-out write may still reach the ledger, so each of them may end up in the ledger twice (a "
+    "duplicate). Check the ledger first; `codatdesk reconcile` asks Codat again.")
+
+
+def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: bool, wait_timeout: float,
+                 again_anyway: bool = False) -> int:
     """``codatdesk push``; returns an exit code as ``codatdesk.cli.PUSH_EXIT_CODES`` documents."""
     if not (ids or all_ready or retry_failed):
         print("codatdesk push: nothing to push (use ID..., --all-ready or --retry-failed)", file=sys.stderr)
@@ -83,8 +90,12 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
         if all_ready:
             chosen += session.exec(select(Expense.id).where(Expense.status == ExpenseStatus.NOT_PUSHED)).all()
         if retry_failed:
-            chosen += session.exec(select(Expense.id).where(
-                Expense.status.in_((ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)))).all()
+            chosen += session.exec(select(Expense.id).where(Expense.status == ExpenseStatus.FAILED)).all()
+            unknown = session.exec(select(Expense.id).where(Expense.status == ExpenseStatus.OUTCOME_UNKNOWN)).all()
+            if unknown:
+                print(f"{len(unknown)} expense(s) of unknown outcome are not retried: Codat timed out on them and "
+                      "they may be in the ledger already. Reconciliation settles them; to send them again "
+                      "regardless, use `codatdesk push --again-anyway ID...`.", file=sys.stderr)
         chosen = list(dict.fromkeys(chosen))
         # Only the ids typed on the command line can name nothing (the flags' ids come from the database).
         named = set(session.exec(select(Expense.id).where(Expense.id.in_(set(ids))))) if ids else set()
@@ -93,18 +104,20 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
     chosen = [i for i in chosen if i not in absent]
     if not chosen and not missing:
         print("nothing to push: no expense is " + " or ".join(
-            (["Not pushed"] if all_ready else []) + (["Push failed or Timed out"] if retry_failed else [])))
+            (["Not pushed"] if all_ready else []) + (["Push failed"] if retry_failed else [])))
         return 0
     if not chosen:
         print(f"push: 0 sent, {len(missing)} not sent", flush=True)
         _report_not_pushed(missing)
         return 1
+    if again_anyway:
+        print(AGAIN_ANYWAY_WARNING, file=sys.stderr, flush=True)
     core = Core(settings, db, listen=False)
     # Notices only: the batch's own "N sent, M not sent" does not count the ids that do not exist.
     core.bus.subscribe(lambda event: _print_notices(event) if isinstance(event, Notice) else None)
     core.applier.start()
     try:
-        batch = core.push(chosen)
+        batch = core.push_again_anyway(chosen) if again_anyway else core.push(chosen)
         batch.wait()
         not_pushed = missing + batch.problems + batch.unsent
         blocked = {p.expense_id for p in not_pushed}
@@ -167,7 +180,10 @@ def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: flo
     for e in rows:
         print(f"{e.id:>5}  {e.status.value:17}  {e.supplier_name[:24]:24}  {e.status_detail[:80]}")
     busy = [e for e in rows if not ExpenseStatus(e.status).is_final and e.status != ExpenseStatus.NOT_PUSHED]
-    failed = [e for e in rows if ExpenseStatus(e.status) in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+    failed = [e for e in rows if ExpenseStatus(e.status) in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN)]
+    if any(e.status == ExpenseStatus.OUTCOME_UNKNOWN for e in rows):
+        print("Outcome unknown: Codat timed out, and the expense may still reach the ledger; "
+              "`codatdesk reconcile` (or a running `codatdesk serve`) keeps asking Codat.", file=sys.stderr)
     if busy:
         print(f"{len(busy)} expense(s) still waiting for Codat after {timeout:.0f} s", file=sys.stderr)
         return 3
@@ -181,7 +197,7 @@ def reconcile_command() -> int:
     try:
         checked = core.reconciler.run_once(threshold=0)
         core.applier.wait_idle(30)
-        print(f"checked {checked} operation(s) in progress with Codat")
+        print(f"checked {checked} operation(s) with Codat (in progress, outcome unknown, reasons missing)")
         return 0
     finally:
         core.pusher.shutdown()

@@ -37,7 +37,7 @@ from codatdesk import jsonmoney
 from codatdesk.codat import CodatError, PushOutcomeUnknown
 from codatdesk.engine.results import OperationResult, describe_failure
 from codatdesk.events import ExpenseChanged
-from codatdesk.states import ExpenseStatus, Trigger, can_apply
+from codatdesk.states import ExpenseStatus, Trigger, can_apply, sending_trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
@@ -271,10 +271,13 @@ class LostAnswerRecovery:
                 status="Pending", requested_at=result.requested_at or attempt.started_at))
             if attempt.expense_id is not None:
                 expense = session.get(Expense, attempt.expense_id)
+                status = ExpenseStatus(expense.status) if expense is not None else None
                 # A dependent's push leaves it Waiting until the answer is stored: Waiting -> in progress too.
-                if expense is not None and can_apply(ExpenseStatus(expense.status), Trigger.PUSH_SENT):
-                    change_status(session, expense, Trigger.PUSH_SENT, Cause.reconciliation(result.key),
-                                  push_operation_key=result.key, detail=how)
+                # An outcome-unknown expense has an attempt only if the user pushed it again anyway.
+                trigger = sending_trigger(status, Trigger.PUSH_SENT) if status is not None else None
+                if status is not None and trigger is not None and can_apply(status, trigger):
+                    change_status(session, expense, trigger,
+                                  Cause.reconciliation(result.key), push_operation_key=result.key, detail=how)
             finish_attempt(session, attempt.id, "resolved", result.key, how)
         if attempt.expense_id is not None:
             self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))

@@ -10,6 +10,9 @@ Rules this module keeps:
   answer was lost leaves an attempt of unknown outcome, which ``lost_answers`` sends again
   with the same key and bytes while Codat keeps the first answer (90 minutes), or else
   matches to Codat's push history, before the expense may be pushed again.
+* An expense whose push Codat reported ``TimedOut`` (Outcome unknown) may be in the
+  ledger already: only ``push(..., again_anyway=True)`` sends it again, and says so
+  in its history.
 """
 
 from __future__ import annotations
@@ -36,13 +39,20 @@ from codatdesk.engine.results import OperationResult, describe_failure, dumps_li
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
 from codatdesk.money import is_known_currency
-from codatdesk.states import ExpenseStatus, Trigger
+from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Connection, Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
 _batch_ids = itertools.count(1)
+
+OUTCOME_UNKNOWN_PROBLEM = (
+    "Codat timed out on its last push, which may still be in the ledger (Codat: a timed-out write can "
+    "land later). codatdesk keeps checking with Codat; only \u201cPush again anyway\u201d "
+    "(codatdesk push --again-anyway) sends it again, at the risk of a duplicate")
+AGAIN_ANYWAY_DETAIL = ("Pushed again anyway: the earlier push timed out and may also be in the ledger "
+                       "(possible duplicate)")
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class PushBatch:
     # Expenses that passed the checks (not in ``problems``) but were not sent, each with why.
     unsent: list[PushProblem] = field(default_factory=list)
     cancelled: bool = False
+    # "Push again anyway": outcome-unknown expenses may be sent (the user accepted the duplicate risk).
+    again_anyway: bool = False
 
     @property
     def not_sent(self) -> int:
@@ -86,6 +98,7 @@ class PushEngine(LostAnswerRecovery):
         key_stored: Callable[[str], None],
         submit_result: Callable[[str, OperationResult, Cause], None],
         resume_chain: Callable[[str], None] = lambda key: None,
+        reasons_unavailable: Callable[[str, str, str], None] = lambda company_id, key, why: None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -96,6 +109,7 @@ class PushEngine(LostAnswerRecovery):
         self.key_stored = key_stored
         self.submit_result = submit_result
         self.resume_chain = resume_chain
+        self.reasons_unavailable = reasons_unavailable
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
@@ -131,7 +145,7 @@ class PushEngine(LostAnswerRecovery):
             pool.shutdown(wait=True, cancel_futures=True)
 
     # -- local checks -----------------------------------------------------------
-    def check(self, expense_ids: list[int]) -> list[PushProblem]:
+    def check(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
         problems: list[PushProblem] = []
         connection_states: dict[str, tuple[str | None, str | None]] = {}
         with Session(self.db) as session:
@@ -145,18 +159,24 @@ class PushEngine(LostAnswerRecovery):
                     connection_id = self.connection_for(expense.company_id)
                     conn = session.get(Connection, connection_id) if connection_id else None
                     connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
-                reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id])
+                reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
+                                            again_anyway=again_anyway)
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
 
     @staticmethod
     def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
-                     connection_status: str | None) -> list[str]:
+                     connection_status: str | None, *, again_anyway: bool = False) -> list[str]:
         status = ExpenseStatus(e.status)
         if status is ExpenseStatus.COMPLETE:
             return ["already in the ledger (Push complete)"]
         if status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
             return [f"already being pushed ({status.value})"]
+        if status is ExpenseStatus.OUTCOME_UNKNOWN and not again_anyway:
+            return [OUTCOME_UNKNOWN_PROBLEM]
+        if again_anyway and status is not ExpenseStatus.OUTCOME_UNKNOWN:
+            return [f"\u201cPush again anyway\u201d is only for expenses whose outcome is unknown; this one is "
+                    f"{status.value} (use Push)"]
         if outcome_unknown:
             return ["an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
                     "checked first"]
@@ -179,9 +199,11 @@ class PushEngine(LostAnswerRecovery):
         return reasons
 
     # -- pushing -----------------------------------------------------------------
-    def push(self, expense_ids: list[int], cause: Cause) -> PushBatch:
-        batch = PushBatch(next(_batch_ids), total=len(expense_ids))
-        batch.problems = self.check(expense_ids)
+    def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
+        """Send these expenses. ``again_anyway``: send outcome-unknown ones (and only those) again,
+        although the earlier push may be in the ledger: the caller has asked the user."""
+        batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
+        batch.problems = self.check(expense_ids, again_anyway=again_anyway)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
@@ -308,12 +330,18 @@ class PushEngine(LostAnswerRecovery):
         record_connection(self.db, self.bus, company_id, body)
         return str(body.get("status") or "unknown")
 
-    def _claim(self, session: Session, expense_id: int, *, dependent: bool) -> Expense | None:
+    def _claim(self, session: Session, expense_id: int, *, dependent: bool,
+               again_anyway: bool = False) -> Expense | None:
         expense = session.get(Expense, expense_id)
         if expense is None:
             return None
         status = ExpenseStatus(expense.status)
-        allowed = status is ExpenseStatus.WAITING if dependent else status.can_push
+        if dependent:
+            allowed = status is ExpenseStatus.WAITING
+        elif again_anyway:
+            allowed = status is ExpenseStatus.OUTCOME_UNKNOWN
+        else:
+            allowed = status.can_push
         return expense if allowed else None
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
@@ -327,7 +355,8 @@ class PushEngine(LostAnswerRecovery):
             with Session(self.db) as session:
                 resolver = reference.Resolver(session, company_id)
         with session_scope(self.db) as session:
-            expense = self._claim(session, expense_id, dependent=dependent)
+            expense = self._claim(session, expense_id, dependent=dependent,
+                                  again_anyway=batch is not None and batch.again_anyway)
             if expense is None or has_open_attempt(session, expense_id):
                 if batch is not None:
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
@@ -361,7 +390,9 @@ class PushEngine(LostAnswerRecovery):
                 session.add(PushOperation(
                     key=result.key, company_id=company_id, connection_id=connection_id, data_type="directCosts",
                     expense_id=expense_id, status="Pending", requested_at=result.requested_at or utcnow()))
-                change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=result.key)
+                trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.PUSH_SENT)
+                change_status(session, expense, trigger, cause, push_operation_key=result.key,
+                              detail=AGAIN_ANYWAY_DETAIL if trigger is Trigger.PUSH_SENT_ANYWAY else None)
                 finish_attempt(session, attempt.id, "sent", result.key)
             if batch is not None:
                 batch.sent += 1
@@ -391,10 +422,13 @@ class PushEngine(LostAnswerRecovery):
                     return
             with session_scope(self.db) as session:
                 for expense_id in dependents:
-                    expense = self._claim(session, expense_id, dependent=False)
+                    expense = self._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
                     if expense is not None:
-                        change_status(session, expense, Trigger.WAIT_FOR_PREREQUISITE, cause, waiting_on_key=key,
-                                      detail=f"Waiting for Codat to create the account {code} {name}".rstrip())
+                        trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.WAIT_FOR_PREREQUISITE)
+                        detail = f"Waiting for Codat to create the account {code} {name}".rstrip()
+                        if trigger is Trigger.WAIT_FOR_PREREQUISITE_ANYWAY:
+                            detail += f". {AGAIN_ANYWAY_DETAIL}"
+                        change_status(session, expense, trigger, cause, waiting_on_key=key, detail=detail)
             batch.sent += len(dependents)
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
@@ -423,7 +457,7 @@ class PushEngine(LostAnswerRecovery):
             with session_scope(self.db) as session:
                 finish_attempt(session, attempt.id, outcome, None, str(exc))
                 for expense_id in dependents:
-                    expense = self._claim(session, expense_id, dependent=False)
+                    expense = self._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
                     if expense is None:
                         continue
                     if rejected:
@@ -501,13 +535,23 @@ class PushEngine(LostAnswerRecovery):
         """Failed/TimedOut webhooks carry no reasons: read them from the push operation (in the pool)."""
         def work() -> None:
             try:
-                body = self.client().get_push_operation(company_id, key)
-            except CodatError as exc:
-                log.warning("could not fetch details of push %s: %s", key, exc)
-                return
-            self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))
+                self.fetch_details_now(company_id, key)
+            except CodatError:
+                pass  # logged, and the row says so; reconciliation asks again
 
         self.pool(company_id).submit(work)
+
+    def fetch_details_now(self, company_id: str, key: str) -> None:
+        """GET the push operation and hand it to the applier. When Codat cannot answer, the row is
+        told that its reasons are not fetched yet (``reasons_unavailable``) and the error is raised."""
+        try:
+            body = self.client().get_push_operation(company_id, key)
+        except CodatError as exc:
+            log.warning("could not fetch details of push %s: %s", key, exc)
+            self.reasons_unavailable(company_id, key, f"Codat answered {exc.status}" if exc.status
+                                     else "Codat could not be reached")
+            raise
+        self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))
 
 
 def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:

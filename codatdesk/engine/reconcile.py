@@ -1,9 +1,16 @@
 """Reconciliation: what webhooks missed, Codat's push history tells.
 
-On start, every ``reconcile.interval_seconds`` and on demand, each operation
-still Pending after ``reconcile.threshold_seconds`` is fetched from Codat and
-applied through the applier (the same state machine as webhooks). Requests run
-in the company's pool, so they share the 10-concurrent limit with pushes.
+On start, every ``reconcile.interval_seconds`` and on demand, Codat is asked (GET
+/push/{key}) about
+
+* each operation still Pending after ``reconcile.threshold_seconds``;
+* each TimedOut operation whose expense is still *Outcome unknown* (Codat: a timed-out
+  write may still land; a late Success turns the expense Push complete);
+* each Failed operation whose reasons never arrived (the fetch after the webhook failed,
+  or the process died before it ran), until they do;
+
+and the answers are applied through the applier (the same state machine as webhooks).
+Requests run in the company's pool, so they share the 10-concurrent limit with pushes.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from codatdesk.engine.pusher import PushEngine
 from codatdesk.engine.results import OperationResult
 from codatdesk.events import EventBus, Notice
 from codatdesk.store.history import Cause
-from codatdesk.store.models import PushAttempt, PushOperation, utcnow
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +92,30 @@ class Reconciler:
             self._wake.clear()
 
     def run_once(self, *, threshold: float) -> int:
-        """Fetch every operation Pending for longer than ``threshold`` seconds; returns how many."""
+        """Fetch every operation Pending for longer than ``threshold`` seconds, every outcome-unknown one and
+        every Failed one without its reasons; returns how many."""
         try:
             self.check_connections()
         except Exception:
             log.exception("connection check failed")
         cutoff = utcnow() - dt.timedelta(seconds=threshold)
         with Session(self.db) as session:
-            pending = session.exec(select(PushOperation).where(
-                PushOperation.status == "Pending", PushOperation.requested_at <= cutoff)).all()
+            pending = list(session.exec(select(PushOperation).where(
+                PushOperation.status == "Pending", PushOperation.requested_at <= cutoff)).all())
+            pending += session.exec(select(PushOperation).join(Expense, Expense.push_operation_key == PushOperation.key)
+                                    .where(PushOperation.status == "TimedOut", PushOperation.requested_at <= cutoff,
+                                           Expense.status == ExpenseStatus.OUTCOME_UNKNOWN)).all()
+            no_reasons = session.exec(select(PushOperation).where(
+                PushOperation.status == "Failed", PushOperation.status_code.is_(None),
+                PushOperation.error_message.is_(None), PushOperation.validation_errors_json.is_(None))).all()
             # Attempts still "sending" long after any request could last were left by a process that died.
             orphaned = utcnow() - self.pusher.orphan_after
             unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
                 (PushAttempt.outcome == "unknown")
                 | ((PushAttempt.outcome == "sending") & (PushAttempt.started_at <= orphaned)))).all())
         futures = [self.pusher.pool(op.company_id).submit(self._check, op.company_id, op.key) for op in pending]
+        futures += [self.pusher.pool(op.company_id).submit(self.pusher.fetch_details_now, op.company_id, op.key)
+                    for op in no_reasons]
         for company_id in unknown_companies:
             futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
         failures = 0
@@ -112,7 +129,7 @@ class Reconciler:
         if failures:
             self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
                                                "operation(s); it will try again.", topic="reconcile"))
-        return len(pending)
+        return len(pending) + len(no_reasons)
 
     def _check(self, company_id: str, key: str) -> None:
         try:

@@ -87,7 +87,7 @@ class OperationResult:
 def describe_failure(status: str, error_message: str | None, validation_errors: list[dict]) -> str:
     """A sentence an accountant can act on, from Codat's error message and validation errors."""
     if status == "TimedOut":
-        head = "Codat timed out writing this to the accounting software"
+        head = "Codat timed out waiting for the accounting software"
     else:
         head = "Codat rejected this expense"
     parts = []
@@ -101,6 +101,16 @@ def describe_failure(status: str, error_message: str | None, validation_errors: 
     if error_message:
         return f"{head}: {error_message}"
     return head + "."
+
+
+FETCHING_REASONS = "Codat rejected this expense; fetching the reasons…"
+
+
+def outcome_unknown_detail(reason: str) -> str:
+    """An outcome-unknown expense's explanation: what Codat said, and why it is not simply failed."""
+    return (f"{reason} It may still have been written: Codat's TimedOut does not undo a write already on "
+            "its way. codatdesk keeps checking with Codat and shows Push complete if it lands. Push it again "
+            "anyway only if you know it is not in the ledger: it could be written twice.")
 
 
 def dumps_list(items: list[dict]) -> str | None:

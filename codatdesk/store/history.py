@@ -54,14 +54,15 @@ def change_status(
     expense.status = after
     if push_operation_key is not None:
         expense.push_operation_key = push_operation_key
-    if trigger is Trigger.WAIT_FOR_PREREQUISITE:
+    if trigger in (Trigger.WAIT_FOR_PREREQUISITE, Trigger.WAIT_FOR_PREREQUISITE_ANYWAY):
         expense.waiting_on_key = waiting_on_key
-    elif trigger in (Trigger.PUSH_SENT, Trigger.RESET, Trigger.PUSH_REJECTED):
+    elif trigger in (Trigger.PUSH_SENT, Trigger.PUSH_SENT_ANYWAY, Trigger.RESET, Trigger.PUSH_REJECTED):
         # After PREREQUISITE_FAILED the key stays: it names the push that failed this expense.
         expense.waiting_on_key = None
     if detail is not None:
         expense.status_detail = detail
-    elif trigger in (Trigger.PUSH_SENT, Trigger.WAIT_FOR_PREREQUISITE, Trigger.RESET, Trigger.RESULT_SUCCESS):
+    elif trigger in (Trigger.PUSH_SENT, Trigger.PUSH_SENT_ANYWAY, Trigger.WAIT_FOR_PREREQUISITE,
+                     Trigger.WAIT_FOR_PREREQUISITE_ANYWAY, Trigger.RESET, Trigger.RESULT_SUCCESS):
         expense.status_detail = ""
     expense.updated_at = utcnow()
     session.add(expense)

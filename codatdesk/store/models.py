@@ -103,6 +103,11 @@ class PushOperation(SQLModel, table=True):
     validation_warnings_json: str | None = Field(default=None, sa_column=Column(Text))
     last_checked_at: dt.datetime | None = None
 
+    @property
+    def has_reasons(self) -> bool:
+        """Codat's own account of this operation (GET /push/{key}) is stored; a write webhook carries none."""
+        return self.status_code is not None or bool(self.error_message) or bool(self.validation_errors_json)
+
 
 class PushAttempt(SQLModel, table=True):
     """Written before a push POST leaves, with the POST's ``Idempotency-Key`` and exact body.

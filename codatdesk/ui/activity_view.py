@@ -60,7 +60,7 @@ VERDICTS: dict[str, tuple[ExpenseStatus, str]] = {
     "duplicate": (ExpenseStatus.NOT_PUSHED, "Received before (Codat retried); nothing changed."),
     "stale": (ExpenseStatus.NOT_PUSHED, "Older than what is already known, or for a replaced push; nothing changed."),
     "ignored": (ExpenseStatus.NOT_PUSHED, "An event type codatdesk does not act on."),
-    "unusable": (ExpenseStatus.TIMED_OUT, "Could not be read or matched to anything."),
+    "unusable": (ExpenseStatus.OUTCOME_UNKNOWN, "Could not be read or matched to anything."),
     "rejected": (ExpenseStatus.FAILED, "Refused before storing (signature or credentials); Codat will retry it."),
 }
 HEADERS = ("Received", "Event", "Verdict", "Why", "Expense", "Delivery id")

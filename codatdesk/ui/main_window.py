@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 NEEDS_ATTENTION = "attention"
 TAB_EXPENSES, TAB_MAPPING, TAB_CONNECTIONS, TAB_ACTIVITY = range(4)
 DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160, Column.ACCOUNT: 130,
-                  Column.NET: 78, Column.TAX: 66, Column.TOTAL: 84, Column.CURRENCY: 68, Column.STATUS: 146,
+                  Column.NET: 78, Column.TAX: 66, Column.TOTAL: 84, Column.CURRENCY: 68, Column.STATUS: 162,
                   Column.UPDATED: 124}
 
 
@@ -168,7 +168,8 @@ class MainWindow(QMainWindow):
         self.push_action = self._action("&Push selected", self.push_selected, "Ctrl+P",
                                         "Send the selected expenses to Codat", sp.SP_ArrowUp)
         self.retry_action = self._action("&Retry failed", self.retry_failed, "Ctrl+R",
-                                         "Push every failed or timed-out expense of this company again",
+                                         "Push every failed expense of this company again (not those of unknown "
+                                         "outcome: they may be in the ledger)",
                                          sp.SP_BrowserReload)
         self.import_action = self._action("&Import expenses…", self.choose_file_to_import, "Ctrl+I",
                                           "Add expenses from a CSV or Excel file (all lines or none)",
@@ -183,7 +184,10 @@ class MainWindow(QMainWindow):
         self.delete_action = self._action("&Delete", self.delete_selected, QKeySequence.StandardKey.Delete,
                                           "Delete the selected expenses that were never pushed", sp.SP_TrashIcon)
         self.reset_action = self._action("Mark as &not pushed", self.reset_selected, None,
-                                         "Put failed or timed-out expenses back to Not pushed")
+                                         "Put failed expenses back to Not pushed")
+        self.again_anyway_action = self._action(
+            "Push &again anyway…", self.push_again_anyway_selected, None,
+            "Send expenses of unknown outcome again, although Codat may have written them (risk of a duplicate)")
         self.copy_action = self._action("&Copy rows", self.copy_selected, QKeySequence.StandardKey.Copy,
                                         "Copy the selected rows as text")
         self.reconcile_action = self._action("Check with Codat &now", self.reconcile_now, "F5",
@@ -228,7 +232,7 @@ class MainWindow(QMainWindow):
         self.status_combo = QComboBox()
         self.status_combo.setAccessibleName("Status filter")
         self.status_combo.addItem("All statuses", None)
-        self.status_combo.addItem(status_icon(ExpenseStatus.FAILED, False), "Needs attention (failed, timed out)",
+        self.status_combo.addItem(status_icon(ExpenseStatus.FAILED, False), "Needs attention (failed, unknown)",
                                   NEEDS_ATTENTION)
         for status in ExpenseStatus:
             self.status_combo.addItem(status_icon(status, False), status.value, status.value)
@@ -350,8 +354,8 @@ class MainWindow(QMainWindow):
         for action in (self.import_action, self.export_action, None, self.settings_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         expense_menu = menu.addMenu("E&xpenses")
-        for action in (self.push_action, self.retry_action, None, self.add_action, self.edit_action,
-                       self.reset_action, self.delete_action, None, self.copy_action, self.find_action,
+        for action in (self.push_action, self.retry_action, self.again_anyway_action, None, self.add_action,
+                       self.edit_action, self.reset_action, self.delete_action, None, self.copy_action, self.find_action,
                        None, self.reconcile_action):
             expense_menu.addSeparator() if action is None else expense_menu.addAction(action)
         view_menu = menu.addMenu("&View")
@@ -480,7 +484,7 @@ class MainWindow(QMainWindow):
     def _style_notice(self) -> None:
         from codatdesk.ui.status_style import style_for
 
-        tones = style_for(ExpenseStatus.TIMED_OUT).tones(self._dark)
+        tones = style_for(ExpenseStatus.OUTCOME_UNKNOWN).tones(self._dark)
         self.notice_label.setStyleSheet(f"#noticeBar {{ background: {tones.background}; color: {tones.text}; "
                                         f"padding: 6px; border-radius: 4px; }}")
 
@@ -511,7 +515,8 @@ class MainWindow(QMainWindow):
         self.push_action.setEnabled(ready and bool(rows))
         self.edit_action.setEnabled(ready and len(rows) == 1 and rows[0].status in _editable())
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
-        self.reset_action.setEnabled(ready and bool(statuses & {ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT}))
+        self.reset_action.setEnabled(ready and ExpenseStatus.FAILED in statuses)
+        self.again_anyway_action.setEnabled(ready and ExpenseStatus.OUTCOME_UNKNOWN in statuses)
         self.copy_action.setEnabled(bool(rows))
         self.export_action.setEnabled(self.proxy.rowCount() > 0)
         self.retry_action.setEnabled(ready and self.company_id is not None)
@@ -557,7 +562,7 @@ class MainWindow(QMainWindow):
         if value is None:
             self.proxy.set_status_filter(None)
         elif value == NEEDS_ATTENTION:
-            self.proxy.set_status_filter({ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT})
+            self.proxy.set_status_filter({ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN})
         else:
             self.proxy.set_status_filter({ExpenseStatus(value)})
         self._update_count()
@@ -569,8 +574,8 @@ class MainWindow(QMainWindow):
 
     def _show_context_menu(self, position) -> None:  # noqa: ANN001
         menu = QMenu(self)
-        for action in (self.push_action, self.reset_action, None, self.edit_action, self.delete_action, None,
-                       self.copy_action):
+        for action in (self.push_action, self.again_anyway_action, self.reset_action, None, self.edit_action,
+                       self.delete_action, None, self.copy_action):
             menu.addSeparator() if action is None else menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(position))
 
@@ -626,14 +631,39 @@ class MainWindow(QMainWindow):
         self.pushStarted.emit(batch)
 
     def retry_failed(self) -> None:
+        """Push the failed expenses again. Outcome-unknown ones are not failed: they may be in the ledger."""
         company_id = self.company_id
         failed = [r.id for r in (self.model.row_at(i) for i in range(self.model.rowCount()))
-                  if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+                  if r.status is ExpenseStatus.FAILED]
         if not failed:
-            self.statusBar().showMessage("Nothing to retry: no failed or timed-out expenses here.", 6000)
+            self.statusBar().showMessage("Nothing to retry: no failed expenses here (expenses of unknown outcome "
+                                         "are settled by Codat's answer, or by Push again anyway).", 8000)
             return
         run_in_background(lambda: self.core.retry_failed(company_id), self._on_batch_started,
                           self._background_failed, owner=self)
+
+    def push_again_anyway_selected(self) -> None:
+        """Outcome unknown: Codat timed out, and the write may still land. Ask before sending it again."""
+        ids = [r.id for r in self.selected_rows() if r.status is ExpenseStatus.OUTCOME_UNKNOWN]
+        if not ids:
+            return
+        text = (f"Codat timed out on the last push of {len(ids)} expense(s). Codat documents that a timed-out "
+                "push may still be written to the accounting software later.\n\n"
+                "If you push again, the ledger may end up with each of them twice (a duplicate). codatdesk keeps "
+                "checking with Codat and turns them Push complete if the first push lands.\n\n"
+                "Push again only if you have checked the ledger and they are not there.")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Push again anyway?", text, QMessageBox.StandardButton.Cancel,
+                          self)
+        push_button = box.addButton(f"Push {len(ids)} again (risk a duplicate)", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: button is push_button and self._push_again_anyway(ids))
+        self.again_anyway_box = box
+        box.open()
+
+    def _push_again_anyway(self, ids: list[int]) -> None:
+        run_in_background(lambda: self.core.push_again_anyway(ids), self._on_batch_started, self._background_failed,
+                          owner=self)
 
     def reconcile_now(self) -> None:
         run_in_background(self.core.reconcile_now, lambda _r: self.statusBar().showMessage(
@@ -642,7 +672,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ other actions
 
     def reset_selected(self) -> None:
-        ids = [r.id for r in self.selected_rows() if r.status in (ExpenseStatus.FAILED, ExpenseStatus.TIMED_OUT)]
+        ids = [r.id for r in self.selected_rows() if r.status is ExpenseStatus.FAILED]
         if not ids:
             return
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Health reuses the status glyphs so "good/bad/working" look the same everywhere.
 HEALTH_GLYPH = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS,
-                "unknown": ExpenseStatus.NOT_PUSHED, "warn": ExpenseStatus.TIMED_OUT}
+                "unknown": ExpenseStatus.NOT_PUSHED, "warn": ExpenseStatus.OUTCOME_UNKNOWN}
 
 
 class PushProgressWidget(QWidget):

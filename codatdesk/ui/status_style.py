@@ -35,7 +35,7 @@ class StatusStyle:
     accent: str  # the Okabe–Ito anchor
     light: Tones
     dark: Tones
-    shape: str  # icon shape: circle|hourglass|arrows|check|cross|clock
+    shape: str  # icon shape: circle|hourglass|arrows|check|cross|question
     meaning: str  # one line for tooltips
 
     def tones(self, dark: bool) -> Tones:
@@ -64,10 +64,11 @@ STYLES: dict[ExpenseStatus, StatusStyle] = {
         S.FAILED, "vermillion", "#D55E00",
         Tones("#F4C0B4", "#5C1A0B", "#A8340F"), Tones("#6E2418", "#F6D2CA", "#F07A55"),
         "cross", "Codat or the accounting software refused it; see the details."),
-    S.TIMED_OUT: StatusStyle(
-        S.TIMED_OUT, "brown", "#9A6A2F",
-        Tones("#E5D8C9", "#3E2A13", "#6F4C22"), Tones("#523E25", "#E3D5C5", "#AE8859"),
-        "clock", "Codat gave up waiting for the accounting software; it may still have been written."),
+    S.OUTCOME_UNKNOWN: StatusStyle(
+        S.OUTCOME_UNKNOWN, "blue", "#0072B2",
+        Tones("#A8BFF4", "#0A1F5C", "#1D3FA8"), Tones("#183A86", "#DCE6FF", "#9DBBFF"),
+        "question", "Codat timed out: it may still have been written. codatdesk keeps checking with Codat; "
+                    "pushing again could write it twice."),
 }
 
 
@@ -180,12 +181,24 @@ def draw_shape(painter: QPainter, shape: str, rect: QRectF, colour: QColor) -> N
         d = r.width() * 0.22
         painter.drawLine(QPointF(c.x() - d, c.y() - d), QPointF(c.x() + d, c.y() + d))
         painter.drawLine(QPointF(c.x() - d, c.y() + d), QPointF(c.x() + d, c.y() - d))
-    elif shape == "clock":  # a clock face with a warning tick: time ran out
-        painter.drawEllipse(r.adjusted(s * 0.04, s * 0.04, -s * 0.04, -s * 0.04))
-        painter.drawLine(c, QPointF(c.x(), r.top() + r.height() * 0.22))
-        painter.drawLine(c, QPointF(r.left() + r.width() * 0.74, c.y()))
+    elif shape == "question":  # a diamond around a question mark: nobody knows yet
+        diamond = QPainterPath(QPointF(c.x(), r.top()))
+        for x, y in ((r.right(), c.y()), (c.x(), r.bottom()), (r.left(), c.y())):
+            diamond.lineTo(x, y)
+        diamond.closeSubpath()
+        painter.drawPath(diamond)
+        painter.setPen(QPen(colour, max(1.1, s * 0.085), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                            Qt.PenJoinStyle.RoundJoin))
+        k = s * 0.13  # radius of the hook
+        box = QRectF(c.x() - k, c.y() - s * 0.27, 2 * k, 2 * k)
+        hook = QPainterPath()
+        hook.arcMoveTo(box, 165)
+        hook.arcTo(box, 165, -255)
+        hook.lineTo(c.x(), c.y() + s * 0.09)
+        painter.drawPath(hook)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
-        painter.drawEllipse(c, s * 0.05, s * 0.05)
+        painter.drawEllipse(QPointF(c.x(), c.y() + s * 0.235), s * 0.06, s * 0.06)
     else:
         raise ValueError(f"unknown status shape {shape!r}")
     painter.restore()

@@ -151,7 +151,7 @@ def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # n
     Status changes go through ``change_status`` so the history is as the product writes it.
     """
     from codatdesk.importer import ensure_company
-    from codatdesk.states import Trigger
+    from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
     from codatdesk.store.db import session_scope
     from codatdesk.store.history import Cause, change_status
     from codatdesk.store.models import Expense, PushOperation
@@ -179,7 +179,9 @@ def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # n
                 session.add(PushOperation(key=spec["key"], company_id=company_id, connection_id="conn",
                                           data_type="directCosts", expense_id=expense.id,
                                           status=spec.get("op_status", "Pending")))
-                change_status(session, expense, Trigger.PUSH_SENT, Cause.user("seed"), push_operation_key=spec["key"])
+                # After a timed-out old push, only "push again anyway" sends it again.
+                change_status(session, expense, sending_trigger(ExpenseStatus(expense.status), Trigger.PUSH_SENT),
+                              Cause.user("seed"), push_operation_key=spec["key"])
                 final = {"Success": Trigger.RESULT_SUCCESS, "Failed": Trigger.RESULT_FAILED,
                          "TimedOut": Trigger.RESULT_TIMED_OUT}.get(spec.get("op_status", "Pending"))
                 if final is not None:

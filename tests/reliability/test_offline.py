@@ -25,7 +25,7 @@ pytestmark = pytest.mark.reliability
 
 PUSHES = sized(100, 500)
 PUSH_DELAY = sized(4, 12)  # seconds: long enough for the whole batch to be sent before the app closes
-TRUE_STATE = {"Success": S.COMPLETE, "Failed": S.FAILED, "TimedOut": S.TIMED_OUT}
+TRUE_STATE = {"Success": S.COMPLETE, "Failed": S.FAILED, "TimedOut": S.OUTCOME_UNKNOWN}
 
 
 class RateWatch:
@@ -99,7 +99,7 @@ def test_offline_then_reconciled_in_one_run(rig):
     assert len(write_events) == PUSHES and not log.delivered, "some webhook got through while the app was closed"
     assert all(a.status_code is None for a in log.attempts)  # every attempt failed to connect
     truth = {key: TRUE_STATE[op["status"]] for key, op in sandbox.push_operations.items()}
-    assert Counter(truth.values()) == {S.COMPLETE: PUSHES * 8 // 10, S.FAILED: PUSHES // 10, S.TIMED_OUT: PUSHES // 10}
+    assert Counter(truth.values()) == {S.COMPLETE: PUSHES * 8 // 10, S.FAILED: PUSHES // 10, S.OUTCOME_UNKNOWN: PUSHES // 10}
 
     rates.reset()
     sandbox.config.latency = 0.02  # requests overlap, so the concurrency limit matters

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.reliability
 DELIVERIES = sized(1_000, 10_000)
 SENDERS = 16
 MAX_BODY = 16 * 1024
-FINAL = {"Success": S.COMPLETE, "Failed": S.FAILED, "TimedOut": S.TIMED_OUT}
+FINAL = {"Success": S.COMPLETE, "Failed": S.FAILED, "TimedOut": S.OUTCOME_UNKNOWN}
 OPPOSITE = {"Success": "Failed", "Failed": "Success", "TimedOut": "Failed"}
 
 

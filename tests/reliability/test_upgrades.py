@@ -111,6 +111,10 @@ def fill_0001(engine: Engine) -> Callable[[Session], None]:
             "detail) VALUES (1, 1, 'Push in progress', 'Push complete', :at, 'Success', 'webhook', 'msg_1', '')"),
             {"at": at})
         conn.execute(text(
+            "INSERT INTO status_change (id, expense_id, from_status, to_status, at, trigger, cause_kind, cause_ref, "
+            "detail) VALUES (2, 3, 'Push in progress', 'Timed out', :at, 'TimedOut', 'webhook', 'msg_3', '')"),
+            {"at": at})
+        conn.execute(text(
             "INSERT INTO reference_record (id, company_id, data_type, codat_id, code, name, extra_json, fetched_at) "
             "VALUES (1, 'co-1', 'accounts', 'acc-1', '429', 'General Expenses', '{\"currency\": \"GBP\"}', :at)"),
             {"at": at})
@@ -127,6 +131,7 @@ def fill_0001(engine: Engine) -> Callable[[Session], None]:
             assert all(isinstance(v, Decimal) for v in (expense.net, expense.tax, expense.total))
             assert expense.net + expense.tax == expense.total
         assert session.get(models.Expense, 1).status.value == "Push complete"
+        assert session.get(models.Expense, 3).status is models.ExpenseStatus.OUTCOME_UNKNOWN  # "Timed out" (0002)
         assert session.get(models.Expense, 4).waiting_on_key == "key-acc"
         assert session.get(models.Expense, 1).description == "line 1\nline 2\t\u00e9"
         assert session.get(models.Company, "co-1").name == 'Caf\u00e9 \u00dcml\u00e4ut & "Co" \U0001F4B8'
@@ -135,6 +140,7 @@ def fill_0001(engine: Engine) -> Callable[[Session], None]:
         assert session.get(models.PushOperation, "key-acc").creates_code == "777"
         assert session.get(models.PushAttempt, 1).outcome == "sent"
         assert session.get(models.StatusChange, 1).cause_ref == "msg_1"
+        assert session.get(models.StatusChange, 2).to_status == "Outcome unknown"
         assert session.get(models.Connection, "conn-1").last_event_at == dt.datetime(
             2026, 11, 28, 10, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -144,7 +150,13 @@ def fill_0001(engine: Engine) -> Callable[[Session], None]:
 # A new migration adds its own filler here when its tables or columns change meaning.
 FILLERS: dict[str, Callable[[Engine], Callable[[Session], None]]] = {"0001": fill_0001}
 # A migration that changes stored values names how: revision -> (table, old row) -> expected row at head.
-TRANSFORMS: dict[str, Callable[[str, dict], dict]] = {}
+def outcome_unknown_0002(table: str, row: dict) -> dict:
+    """0002: the stored status "Timed out" is "Outcome unknown", in expenses and their history."""
+    columns = {"expense": ("status",), "status_change": ("from_status", "to_status")}.get(table, ())
+    return {k: ("Outcome unknown" if k in columns and v == "Timed out" else v) for k, v in row.items()}
+
+
+TRANSFORMS: dict[str, Callable[[str, dict], dict]] = {"0002_outcome_unknown": outcome_unknown_0002}
 
 
 # --- generic rows for every table and column of a revision (reflection) -------------------

@@ -245,3 +245,42 @@ def test_window_follows_a_palette_switch_to_dark_and_back(qtbot, harness, window
     finally:
         qapp.setPalette(original)
     qtbot.waitUntil(lambda: not window.model.dark, timeout=2000)
+
+
+def test_outcome_unknown_is_not_retried_and_push_again_anyway_asks_first(qtbot, harness, window):
+    """Codat timed out: the write may still land. Retry failed and the context menu leave the row alone;
+    "Push again anyway" names the duplicate risk and sends only once the user confirms."""
+    from PySide6.QtWidgets import QMessageBox
+
+    harness.import_rows([row(1, note=" [sandbox:timeout]"), row(2, bank="NOPE-BANK")])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    unknown_id, failed_id = sorted(window.model.ids())
+    window.push_ids([unknown_id, failed_id])
+    qtbot.waitUntil(lambda: statuses(window) == {unknown_id: ExpenseStatus.OUTCOME_UNKNOWN,
+                                                 failed_id: ExpenseStatus.FAILED}, timeout=15000)
+    assert window.model.display_text(window.model.row_for_id(unknown_id), Column.STATUS) == "Outcome unknown"
+    sandbox = harness.sandbox
+    sent = len(sandbox.push_operations)
+
+    with qtbot.waitSignal(window.pushStarted, timeout=10000) as started:
+        window.retry_action.trigger()
+    assert started.args[0].total == 1 and started.args[0].wait(10)  # the failed row only
+    harness.core.wait_idle()
+    assert len(sandbox.push_operations) == sent + 1
+
+    select_ids(window, [unknown_id])
+    assert window.again_anyway_action.isEnabled() and not window.reset_action.isEnabled()
+    window.again_anyway_action.trigger()
+    box = window.again_anyway_box
+    assert "duplicate" in box.text() and "twice" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()  # cancelled: nothing leaves
+    harness.core.wait_idle()
+    assert len(sandbox.push_operations) == sent + 1 and statuses(window)[unknown_id] is ExpenseStatus.OUTCOME_UNKNOWN
+
+    window.again_anyway_action.trigger()
+    box = window.again_anyway_box
+    confirm = next(b for b in box.buttons() if "risk a duplicate" in b.text())
+    with qtbot.waitSignal(window.pushStarted, timeout=10000) as started:
+        confirm.click()
+    assert started.args[0].wait(10) and started.args[0].sent == 1
+    assert len(sandbox.push_operations) == sent + 2

@@ -76,6 +76,8 @@ def test_render_main_window_light_and_dark(qtbot, harness, light_palette, ui_sta
     light = save(window, "main-light")
     complete = next(i for i in ids if window.model.row_for_id(i).status is ExpenseStatus.COMPLETE)
     assert pixel_colour_of_status_cell(window, complete) == style_for(ExpenseStatus.COMPLETE).light.background
+    unknown = next(i for i in ids if window.model.row_for_id(i).status is ExpenseStatus.OUTCOME_UNKNOWN)
+    assert pixel_colour_of_status_cell(window, unknown) == style_for(ExpenseStatus.OUTCOME_UNKNOWN).light.background
     window.tabs.setCurrentIndex(TAB_ACTIVITY)
     qtbot.wait(50)
     save(window, "activity-light")
@@ -92,6 +94,7 @@ def test_render_main_window_light_and_dark(qtbot, harness, light_palette, ui_sta
     qtbot.wait(50)
     dark = save(window, "main-dark")
     assert pixel_colour_of_status_cell(window, complete) == style_for(ExpenseStatus.COMPLETE).dark.background
+    assert pixel_colour_of_status_cell(window, unknown) == style_for(ExpenseStatus.OUTCOME_UNKNOWN).dark.background
 
     # The connection goes down: the banner, in dark.
     with session_scope(harness.core.db) as session:

@@ -5,14 +5,14 @@ the first answer (90 minutes: codatio/codat-docs docs/using-the-api/write-data/i
 Attempts made before this revision have neither and are resolved from Codat's push history.
 
 Revision ID: 0003_idempotency_key
-Revises: 0001
+Revises: 0002_outcome_unknown
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_idempotency_key"
-down_revision = "0001"
+down_revision = "0002_outcome_unknown"
 branch_labels = None
 depends_on = None
 
