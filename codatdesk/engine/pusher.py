@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
+from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
@@ -161,6 +162,10 @@ class PushEngine(LostAnswerRecovery):
                     connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
                 reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
                                             again_anyway=again_anyway)
+                if not reasons:
+                    _rate, missing_rate = fx.rate_to_send(session, expense)
+                    if missing_rate:
+                        reasons.append(missing_rate)
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
 
@@ -204,6 +209,7 @@ class PushEngine(LostAnswerRecovery):
         although the earlier push may be in the ledger: the caller has asked the user."""
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
         batch.problems = self.check(expense_ids, again_anyway=again_anyway)
+        self._note_missing_rates(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
@@ -266,6 +272,23 @@ class PushEngine(LostAnswerRecovery):
         for expense_id, company_id, status in changed:
             self.bus.publish(ExpenseChanged(expense_id, company_id, status))
 
+    def _note_missing_rates(self, problems: list[PushProblem]) -> None:
+        """A row held back for a missing currency rate says why on the row (``list``, the window)."""
+        missing = [p for p in problems if fx.is_missing_rate(p.reason)]
+        changed = []
+        if not missing:
+            return
+        with session_scope(self.db) as session:
+            for problem in missing:
+                expense = session.get(Expense, problem.expense_id)
+                if expense is not None and ExpenseStatus(expense.status).can_push \
+                        and expense.status_detail != problem.reason:
+                    expense.status_detail = problem.reason
+                    session.add(expense)
+                    changed.append((expense.id, expense.company_id, ExpenseStatus(expense.status).value))
+        for expense_id, company_id, status in changed:
+            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
@@ -278,7 +301,8 @@ class PushEngine(LostAnswerRecovery):
             return []
         client = self.client()
         with Session(self.db) as session:
-            cached = reference.has_cache(session, company_id)
+            # The base currency is read with the reference data; a cache from before it was read is refreshed.
+            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id)
         if not cached:
             try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
@@ -288,6 +312,16 @@ class PushEngine(LostAnswerRecovery):
                 self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
                                               f"({detail}); nothing was sent: push again")
                 return []
+        with Session(self.db) as session:
+            missing_rates = {}
+            for expense_id in ids:
+                _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
+                if missing_rate:
+                    missing_rates[expense_id] = missing_rate
+        if missing_rates:  # nothing of these leaves: QuickBooks Online would book them at a rate of 1
+            for expense_id, reason in missing_rates.items():
+                self._not_planned(batch, [expense_id], reason)
+            ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
             plans = {}
@@ -361,7 +395,14 @@ class PushEngine(LostAnswerRecovery):
                 if batch is not None:
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
-            body = build_direct_cost(expense, resolver)
+            rate, missing_rate = fx.rate_to_send(session, expense)
+            if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
+                if batch is not None:
+                    batch.unsent.append(PushProblem(expense_id, missing_rate))
+                expense.status_detail = missing_rate
+                session.add(expense)
+                return
+            body = build_direct_cost(expense, resolver, currency_rate=rate)
             # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
             # for again with both, even after a crash.
             attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id,
@@ -574,8 +615,13 @@ def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) ->
         bus.publish(ConnectionChanged(company_id, connection_id, conn.status))
 
 
-def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
-    """The directCost body Codat's Accounting API expects (amounts stay Decimal)."""
+def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
+                      currency_rate: Decimal | None = None) -> dict:
+    """The directCost body Codat's Accounting API expects (amounts stay Decimal).
+
+    ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
+    one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
+    payment; None (the base currency) leaves both out."""
     issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
     line: dict = {
         "description": expense.description or expense.supplier_name,
@@ -609,6 +655,9 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
     supplier_id = resolver.supplier(expense)
     if supplier_id:
         body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
+    if currency_rate is not None:
+        body["currencyRate"] = currency_rate
+        body["paymentAllocations"][0]["payment"]["currencyRate"] = currency_rate
     return {k: v for k, v in body.items() if v is not None}
 
 
