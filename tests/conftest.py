@@ -58,6 +58,22 @@ def memory_keyring(request):
 
 
 @pytest.fixture(autouse=True)
+def root_logging():
+    """A test that runs ``codatdesk.cli.main`` in-process configures logging (a stream handler on the
+    stderr pytest captures, a file in that test's folder): undo it, so no later test logs to a closed stream."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level, configured = list(root.handlers), root.level, getattr(root, "_codatdesk_configured", False)
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    root._codatdesk_configured = configured  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     from codatdesk import paths
 
