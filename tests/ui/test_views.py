@@ -31,7 +31,7 @@ def test_mapping_shows_how_each_value_matches_and_saves_a_hand_mapping(qtbot, ha
     assert rows[("account", "888")].outcome == NEEDS_YOU
     assert rows[("bankAccount", "090")].outcome == MATCHED
     assert "will make pushes fail" in window.mapping.summary.text()
-    assert rows[("supplier", "Supplier 1")].outcome == OPTIONAL  # pushes anyway, without a link
+    assert rows[("supplier", "Supplier 1")].outcome == NEEDS_YOU  # not pushed until mapped (#12)
 
     # Map 888 by hand to the first account offered.
     view = window.mapping
