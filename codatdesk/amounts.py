@@ -133,17 +133,10 @@ def format_amount(value: Decimal, currency: str | None, fmt: NumberFormat = PLAI
     return "-" + out if value < 0 else out
 
 
-def accepted_currency_marks(currency: str) -> set[str]:
-    """The ISO code and the symbols CLDR gives the currency in common locales (``£``, ``US$``, ``€``)."""
-    return _currency_marks(currency)
-
-
 @lru_cache(maxsize=512)
-def _currency_marks(currency: str) -> set[str]:
-    marks = {currency}
-    for locale in _SYMBOL_LOCALES:
-        marks.add(get_currency_symbol(currency, locale))
-    return marks
+def accepted_currency_marks(currency: str) -> frozenset[str]:
+    """The ISO code and the symbols CLDR gives the currency in common locales (``£``, ``US$``, ``€``)."""
+    return frozenset({currency, *(get_currency_symbol(currency, locale) for locale in _SYMBOL_LOCALES)})
 
 
 def parse_amount(text: str, currency: str | None = None, fmt: NumberFormat = PLAIN) -> Decimal:
@@ -272,7 +265,13 @@ def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None
         return detection
 
     formats = list(candidates or file_formats())
-    table = [(cell, readings(cell.text, cell.currency, formats)) for cell in cells]
+    seen: dict[tuple[str, str | None], dict[NumberFormat, Decimal]] = {}  # files repeat amounts a lot
+    table = []
+    for cell in cells:
+        key = (cell.text, cell.currency)
+        if key not in seen:
+            seen[key] = readings(cell.text, cell.currency, formats)
+        table.append((cell, seen[key]))
     readers = [f for f in formats if all(f in r for _c, r in table)]
     if readers:
         chosen = readers[0]
@@ -284,15 +283,7 @@ def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None
     for cell, found in table:
         where = (cell.line, cell.column)
         if chosen not in found:
-            try:
-                parse_amount(cell.text, cell.currency, chosen)
-            except MoneyError as exc:
-                reason = str(exc)
-            if found:
-                reason += "; " + ", ".join(
-                    f"in the format {f.example} it would read {v}" for f, v in found.items()
-                ) + f". The file's other amounts use {chosen.example}"
-            detection.problems[where] = reason
+            detection.problems[where] = _why_not(cell, chosen, found)
             continue
         distinct = {found[f] for f in readers if f in found}
         if len(distinct) > 1:
@@ -303,6 +294,19 @@ def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None
             continue
         detection.values[where] = found[chosen]
     return detection
+
+
+def _why_not(cell: AmountCell, chosen: NumberFormat, found: dict[NumberFormat, Decimal]) -> str:
+    try:
+        parse_amount(cell.text, cell.currency, chosen)
+        reason = f"{cell.text!r} does not fit the number format {chosen.example}"  # not reached: chosen failed
+    except MoneyError as exc:
+        reason = str(exc)
+    if found:
+        reason += "; " + ", ".join(f"in the format {f.example} it would read {found[f]}"
+                                   for f in _first_per_value(list(found), found))
+        reason += f". The file's other amounts use {chosen.example}"
+    return reason
 
 
 def _first_per_value(formats: Sequence[NumberFormat], found: dict[NumberFormat, Decimal]) -> list[NumberFormat]:

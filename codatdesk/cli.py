@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("register-webhook", help="create Codat's webhook consumer for this listener")
     p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
 
+    p = add("rates", help="the company's currency rates for foreign-currency expenses (Codat's currencyRate)",
+            description="A rate is units of the company's base currency for 1 unit of CURRENCY (Codat's "
+                        "currencyRate: base amount = amount x rate), e.g. `rates set EUR 0.85` in a GBP company. "
+                        "An expense uses its own currency_rate, else the latest rate valid on its date.")
+    p.add_argument("action", choices=("list", "set"), nargs="?", default="list", help="list (default) or set")
+    p.add_argument("currency", nargs="?", help="ISO 4217 code of the expenses' currency, e.g. EUR (set)")
+    p.add_argument("rate", nargs="?", help="base-currency units per 1 CURRENCY, in your number format (set)")
+    p.add_argument("--from", dest="valid_from", metavar="DATE", help="valid from this date, YYYY-MM-DD (default today)")
+    p.add_argument("--company", help="company id (default: the configured company)")
+    p.add_argument("--json", action="store_true", help="list as JSON (rates as exact strings)")
+
     p = add("settings", help="show or change settings; store credentials in the keyring")
     p.add_argument("action", nargs="?", choices=("show", "set", "set-secret"), default="show",
                    help="show (default); set KEY VALUE; set-secret NAME (value read from stdin or a prompt)")
@@ -112,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
+        "rates": _cmd_rates,
         "register-webhook": _cmd_register_webhook,
     }[command]
     try:
@@ -201,6 +213,7 @@ def expense_to_json(expense) -> dict:  # noqa: ANN001
         "tax": format(expense.tax, "f"),
         "total": format(expense.total, "f"),
         "currency": expense.currency,
+        "currency_rate": format(expense.currency_rate, "f") if expense.currency_rate is not None else None,
         "reference": expense.reference,
         "status": str(expense.status.value if hasattr(expense.status, "value") else expense.status),
         "push_operation_key": expense.push_operation_key,
@@ -242,6 +255,46 @@ def _cmd_list(args: argparse.Namespace) -> int:
         total = f"{format_amount(e.total, e.currency, fmt)} {e.currency}"
         print(f"{e.id:>5}  {e.expense_date.isoformat():10}  {e.supplier_name[:22]:22}  {total:>16}  "
               f"{e.status.value:17}  {e.status_detail[:60]}")
+    return 0
+
+
+def _cmd_rates(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from codatdesk.amounts import environment_format
+    from codatdesk.engine import currency
+    from codatdesk.money import MoneyError
+
+    engine = _open_store()
+    company_id = _default_company(engine, args.company)
+    if args.action == "set":
+        if not args.currency or not args.rate:
+            raise UserFacingError("usage: codatdesk rates set CURRENCY RATE [--from YYYY-MM-DD]")
+        try:
+            valid_from = dt.date.fromisoformat(args.valid_from) if args.valid_from else dt.date.today()
+        except ValueError:
+            raise UserFacingError(f"bad date {args.valid_from!r}; use YYYY-MM-DD") from None
+        try:
+            rate = currency.parse_rate(args.rate, environment_format())
+            entry = currency.set_rate(engine, company_id, args.currency, rate, valid_from)
+        except MoneyError as exc:
+            raise UserFacingError(str(exc)) from None
+        print(f"{entry.currency} from {entry.valid_from.isoformat()}: 1 {entry.currency} = "
+              f"{format(entry.rate, 'f')} in the company's base currency")
+        return 0
+    rates = currency.list_rates(engine, company_id)
+    if args.json:
+        json.dump({"format": JSON_FORMAT_VERSION, "company_id": company_id, "rates": [
+            {"currency": r.currency, "rate": format(r.rate, "f"), "valid_from": r.valid_from.isoformat()}
+            for r in rates]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not rates:
+        print("no rates")
+        return 0
+    print(f"{'CURRENCY':8}  {'VALID FROM':10}  RATE (base currency per 1 unit)")
+    for r in rates:
+        print(f"{r.currency:8}  {r.valid_from.isoformat():10}  {format(r.rate, 'f')}")
     return 0
 
 

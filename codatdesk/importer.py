@@ -17,6 +17,9 @@ tax                yes       tax amount
 total              yes       net + tax, exactly
 currency           yes       ISO 4217 code, e.g. ``GBP``
 reference          no        your reference (receipt number)
+currency_rate      no        units of the company's base currency for 1 unit of
+                             ``currency`` (Codat's ``currencyRate``), e.g. ``0.85``
+                             for EUR in a GBP company; read in the file's number format
 =================  ========  =====================================================
 
 CSV files may be separated by commas, semicolons or tabs, and encoded as UTF-8 (with or
@@ -59,6 +62,7 @@ from codatdesk.store.models import Company, Expense
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
 OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference")
 AMOUNT_COLUMNS = ("net", "tax", "total")
+RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
@@ -334,6 +338,8 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
                 for name in AMOUNT_COLUMNS:
                     if isinstance(values[name], str):
                         amount_cells.append(AmountCell(line, name, values[name], values["currency"]))
+                if isinstance(values[RATE_COLUMN], str):  # a rate has no currency, and any number of decimals
+                    amount_cells.append(AmountCell(line, RATE_COLUMN, values[RATE_COLUMN], None))
     except ImportError_ as exc:
         errors.append(LineError(exc.line, str(exc)))
     if not pending and not errors:
@@ -351,6 +357,15 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
                     row_errors.append(LineError(row.line, f"bad amount: {problem}", name))
                 else:
                     values[name] = detection.values[(row.line, name)]
+        if isinstance(values[RATE_COLUMN], str):
+            problem = detection.problems.get((row.line, RATE_COLUMN))
+            if problem:
+                row_errors.append(LineError(row.line, f"bad rate: {problem}", RATE_COLUMN))
+            else:
+                values[RATE_COLUMN] = detection.values[(row.line, RATE_COLUMN)]
+        if isinstance(values[RATE_COLUMN], Decimal) and values[RATE_COLUMN] <= 0:
+            row_errors.append(LineError(row.line, f"bad rate: a currency rate must be greater than 0, "
+                                                  f"not {values[RATE_COLUMN]}", RATE_COLUMN))
         if not row_errors and values["net"] + values["tax"] != values["total"]:
             row_errors.append(LineError(
                 row.line, f"totals do not add up: net {values['net']} + tax {values['tax']} "
@@ -437,6 +452,22 @@ def _parse_record(record: list[Any], index: dict[str, int], line: int) -> tuple[
                 values[name] = _number_cell(raw, currency)
             except MoneyError as exc:
                 errors.append(LineError(line, f"bad amount: {exc}", name))
+
+    raw_rate = cell(RATE_COLUMN)  # None (no column or empty cell): the rate table decides when pushing
+    rate_text = _text(raw_rate)
+    if isinstance(raw_rate, bool):
+        errors.append(LineError(line, f"bad rate: {raw_rate} is not a rate", RATE_COLUMN))
+    elif isinstance(raw_rate, float):
+        if raw_rate != raw_rate or raw_rate in (float("inf"), float("-inf")):
+            errors.append(LineError(line, "bad rate: not a number", RATE_COLUMN))
+        else:
+            values[RATE_COLUMN] = Decimal(format(raw_rate, f".{_EXCEL_DIGITS}g"))
+    elif isinstance(raw_rate, int | Decimal):
+        values[RATE_COLUMN] = Decimal(raw_rate)
+    elif _CONTROL.search(rate_text):
+        errors.append(LineError(line, "contains a control character; is this a text CSV file?", RATE_COLUMN))
+    else:
+        values[RATE_COLUMN] = rate_text or None
     return values, errors
 
 
@@ -507,6 +538,7 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *, bus: Event
                 description=v["description"], account_code=v["account_code"], account_name=v["account_name"],
                 bank_account_code=v["bank_account"], tax_code=v["tax_code"], net=v["net"], tax=v["tax"],
                 total=v["total"], currency=v["currency"], reference=v["reference"], source_key=key,
+                currency_rate=v.get(RATE_COLUMN),
             ))
             existing.add(key)
             report.added += 1

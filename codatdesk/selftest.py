@@ -32,7 +32,7 @@ from codatdesk import __version__, paths
 
 ALLOW_NO_KEYRING_ENV = "CODATDESK_SELFTEST_ALLOW_NO_KEYRING"
 # Every file the app opens through paths.resource() (tests/test_selftest.py keeps this in step).
-RESOURCES = ("icons/codatdesk.png", "sample-expenses.csv")
+RESOURCES = ("icons/codatdesk.png", "sample-expenses.csv", "examples/expenses-de.csv", "examples/expenses.xlsx")
 # Modules the walk must not import: the entry script would run the app, and Alembic's env.py
 # only makes sense inside a migration (the migrations are checked by running them).
 SKIP_MODULES = ("codatdesk.__main__", "codatdesk.store.migrations")
@@ -166,6 +166,23 @@ def check_resources(run: _Run) -> str:
     return f"{len(found)} resources in {paths.resources_dir()}, {len(versions)} migration script(s)"
 
 
+def check_files(run: _Run) -> str:
+    """Locale data, encodings and Excel: what reading an accountant's file needs is in the bundle."""
+    from codatdesk.amounts import number_format, parse_amount
+    from codatdesk.importer import parse_table, read_table
+
+    if parse_amount("1.234,56", "EUR", number_format("de_DE")) != parse_amount("1 234,56", "EUR", number_format("fr_FR")):
+        raise CheckFailed("German and French amounts read differently")
+    read = []
+    for name in ("examples/expenses-de.csv", "examples/expenses.xlsx"):
+        table = read_table(paths.resource(name))
+        rows, errors, how = parse_table(table)
+        if errors or len(rows) != 5:
+            raise CheckFailed(f"{name}: {len(rows)} rows, {', '.join(str(e) for e in errors[:2])}")
+        read.append(f"{name} ({table.encoding or table.sheet}{', ' + how if how else ''})")
+    return "read " + " and ".join(read)
+
+
 def check_tls(run: _Run) -> str:
     import ssl
 
@@ -297,6 +314,7 @@ CHECKS: list[tuple[str, Callable[[_Run], str]]] = [
     ("version", check_version),
     ("imports", check_imports),
     ("resources", check_resources),
+    ("files", check_files),
     ("tls", check_tls),
     ("migrations", check_migrations),
     ("keyring", check_keyring),

@@ -97,7 +97,7 @@ def test_bundle_self_test_passes(bundle, tmp_path):
         match = LINE.match(line)
         assert match, f"not a check line: {line!r}\n{report}"
         verdicts[match.group(2)] = match.group(1)
-    expected = {"version", "imports", "resources", "tls", "migrations", "keyring", "webhook-port", "sandbox",
+    expected = {"version", "imports", "resources", "files", "tls", "migrations", "keyring", "webhook-port", "sandbox",
                 "window", "push"}
     assert set(verdicts) == expected, report
     not_passed = {name: v for name, v in verdicts.items() if v != "PASS"}

@@ -38,8 +38,13 @@ def stored(db) -> list[tuple]:
              e.bank_account_code, e.tax_code, e.net, e.tax, e.total, e.currency, e.reference) for e in expenses]
 
 
+def stored_rates(db) -> list:
+    with Session(db) as session:
+        return [e.currency_rate for e in session.exec(select(Expense).order_by(Expense.id)).all()]
+
+
 def expected_rows() -> list[tuple]:
-    return [tuple(Decimal(v) if i in (7, 8, 9) else v for i, v in enumerate(row)) for row in examples_script().ROWS]
+    return [tuple(Decimal(v) if i in (7, 8, 9) else v for i, v in enumerate(row[:12])) for row in examples_script().ROWS]
 
 
 @pytest.mark.parametrize("name,how", [
@@ -56,6 +61,8 @@ def test_each_readme_example_imports_the_same_five_expenses(db, name, how):
         assert words in report.summary(), report.summary()
     rows = stored(db)
     assert rows == expected_rows()
+    rates = [Decimal(r) if r not in (None, "") else None for r in stored_rates(db)]
+    assert rates == [Decimal(row[12]) if row[12] else None for row in examples_script().ROWS]
 
 
 def test_the_csv_examples_match_their_script():

@@ -33,6 +33,9 @@ class RepeatingClient:
     def list_bank_accounts(self, company_id, connection_id):
         return [{"id": "a2", "accountName": "Bank"}] * 3
 
+    def get_company_info(self, company_id):
+        return {"companyName": "Co", "baseCurrency": "GBP"}
+
 
 def test_refresh_stores_each_record_once(db):
     counts = reference.refresh(db, RepeatingClient(), "co", "conn")  # IntegrityError before

@@ -41,7 +41,7 @@ def test_every_check_passes_from_source_one_line_each():
     assert list(found) == [name for name, _ in CHECKS]
     assert {name: v for name, (v, _) in found.items() if v != "PASS"} == {}, lines
     assert code == 0
-    assert re.match(r"^self-test: 10 passed, 0 warned, 0 failed in [\d.]+ s \(source, ", lines[-1])
+    assert re.match(r"^self-test: 11 passed, 0 warned, 0 failed in [\d.]+ s \(source, ", lines[-1])
     assert "Push complete" in found["push"][1]
     assert "12 rows" in found["window"][1]
 
@@ -114,4 +114,4 @@ def test_the_command_line_exit_code_and_the_keyring_allowance(tmp_path):
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout + done.stderr
     assert verdicts(lines)["keyring"][0] == "WARN"
-    assert "9 passed, 1 warned, 0 failed" in lines[-1]
+    assert "10 passed, 1 warned, 0 failed" in lines[-1]

@@ -325,6 +325,10 @@ class CodatClient:
 
     # ------------------------------------------------------------------ reference data
 
+    def get_company_info(self, company_id: str) -> dict[str, Any]:
+        """CompanyInfo (``GET /companies/{id}/data/info``): ``baseCurrency`` is the ledger's currency."""
+        return self._request("GET", f"/companies/{_segment(company_id)}/data/info")
+
     def list_accounts(self, company_id: str) -> list[dict[str, Any]]:
         return self._paged(f"/companies/{_segment(company_id)}/data/accounts")
 

@@ -20,7 +20,7 @@ from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "reference")
+          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference")
 
 
 class NotEditable(Exception):

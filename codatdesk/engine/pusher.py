@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
+from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
@@ -162,6 +163,10 @@ class PushEngine(LostAnswerRecovery):
                     connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
                 reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
                                             again_anyway=again_anyway)
+                if not reasons:
+                    _rate, missing_rate = fx.rate_to_send(session, expense)
+                    if missing_rate:
+                        reasons.append(missing_rate)
                 if _pushable_state(expense, expense_id in unknown, again_anyway) \
                         and expense.company_id != LOCAL_COMPANY_ID:
                     # Codat's lists, once read: what would be refused or guessed is explained here,
@@ -183,6 +188,9 @@ class PushEngine(LostAnswerRecovery):
         for p in problems:
             if _is_reference_problem(p.reason):
                 by_expense.setdefault(p.expense_id, []).append(p.reason)
+        for p in problems:  # a missing currency rate is said with them (alone, ``_note_missing_rates`` says it)
+            if p.expense_id in by_expense and fx.is_missing_rate(p.reason):
+                by_expense[p.expense_id].append(p.reason)
         if not by_expense:
             return
         changed = []
@@ -236,6 +244,7 @@ class PushEngine(LostAnswerRecovery):
         although the earlier push may be in the ledger: the caller has asked the user."""
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
         batch.problems = self.check(expense_ids, again_anyway=again_anyway)
+        self._note_missing_rates(batch.problems)
         self.record_blocked(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
@@ -299,6 +308,23 @@ class PushEngine(LostAnswerRecovery):
         for expense_id, company_id, status in changed:
             self.bus.publish(ExpenseChanged(expense_id, company_id, status))
 
+    def _note_missing_rates(self, problems: list[PushProblem]) -> None:
+        """A row held back for a missing currency rate says why on the row (``list``, the window)."""
+        missing = [p for p in problems if fx.is_missing_rate(p.reason)]
+        changed = []
+        if not missing:
+            return
+        with session_scope(self.db) as session:
+            for problem in missing:
+                expense = session.get(Expense, problem.expense_id)
+                if expense is not None and ExpenseStatus(expense.status).can_push \
+                        and expense.status_detail != problem.reason:
+                    expense.status_detail = problem.reason
+                    session.add(expense)
+                    changed.append((expense.id, expense.company_id, ExpenseStatus(expense.status).value))
+        for expense_id, company_id, status in changed:
+            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
@@ -311,7 +337,8 @@ class PushEngine(LostAnswerRecovery):
             return []
         client = self.client()
         with Session(self.db) as session:
-            cached = reference.has_cache(session, company_id)
+            # The base currency is read with the reference data; a cache from before it was read is refreshed.
+            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id)
         if not cached:
             try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
@@ -321,6 +348,16 @@ class PushEngine(LostAnswerRecovery):
                 self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
                                               f"({detail}); nothing was sent: push again")
                 return []
+        with Session(self.db) as session:
+            missing_rates = {}
+            for expense_id in ids:
+                _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
+                if missing_rate:
+                    missing_rates[expense_id] = missing_rate
+        if missing_rates:  # nothing of these leaves: QuickBooks Online would book them at a rate of 1
+            for expense_id, reason in missing_rates.items():
+                self._not_planned(batch, [expense_id], reason)
+            ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
             plans = {}
@@ -396,19 +433,24 @@ class PushEngine(LostAnswerRecovery):
                 if batch is not None:
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
-            try:
-                body = build_direct_cost(expense, resolver)
-            except UnresolvedReferences as exc:
-                # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
-                detail = "Not sent: " + "; ".join(exc.problems)
-                if dependent:
-                    change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
-                else:
-                    expense.status_detail = detail
-                    session.add(expense)
-                unresolved: tuple[str, str] | None = (detail, ExpenseStatus(expense.status).value)
+            rate, missing_rate = fx.rate_to_send(session, expense)
+            unresolved: tuple[str, str] | None = None
+            if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
+                expense.status_detail = missing_rate
+                session.add(expense)
+                unresolved = (missing_rate, ExpenseStatus(expense.status).value)
             else:
-                unresolved = None
+                try:
+                    body = build_direct_cost(expense, resolver, currency_rate=rate)
+                except UnresolvedReferences as exc:
+                    # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
+                    detail = "Not sent: " + "; ".join(exc.problems)
+                    if dependent:
+                        change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
+                    else:
+                        expense.status_detail = detail
+                        session.add(expense)
+                    unresolved = (detail, ExpenseStatus(expense.status).value)
             if unresolved is None:
                 # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
                 # for again with both, even after a crash.
@@ -636,11 +678,16 @@ class UnresolvedReferences(ValueError):
         self.problems = problems
 
 
-def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
+def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
+                      currency_rate: Decimal | None = None) -> dict:
     """The directCost body Codat's Accounting API expects (amounts stay Decimal).
 
     Every reference is resolved or the body is not built (``UnresolvedReferences``): no ref is
-    dropped (the ledger would apply a default) and no raw code is sent as an id."""
+    dropped (the ledger would apply a default) and no raw code is sent as an id.
+
+    ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
+    one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
+    payment; None (the base currency) leaves both out."""
     res = resolver.resolve(expense)
     if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
         raise UnresolvedReferences(res.problems or (
@@ -673,6 +720,9 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver) -> dict:
         "taxAmount": expense.tax,
         "totalAmount": expense.total,
     }
+    if currency_rate is not None:
+        body["currencyRate"] = currency_rate
+        body["paymentAllocations"][0]["payment"]["currencyRate"] = currency_rate
     return {k: v for k, v in body.items() if v is not None}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient
+from codatdesk.engine import currency
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, ReferenceRecord, utcnow
 
@@ -32,6 +33,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     }
     if connection_id:
         fetched["bankAccounts"] = client.list_bank_accounts(company_id, connection_id)
+    info = client.get_company_info(company_id)  # baseCurrency: which expenses need a currencyRate
     fetched = {data_type: _unique_by_id(data_type, records) for data_type, records in fetched.items()}
     with session_scope(db) as session:
         for data_type, records in fetched.items():
@@ -39,6 +41,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
                 ReferenceRecord.company_id == company_id, ReferenceRecord.data_type == data_type))
             for record in records:
                 session.add(_to_row(company_id, data_type, record))
+        currency.store_base_currency(session, company_id, info)
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 

@@ -300,6 +300,9 @@ def build_app(sandbox: "Sandbox") -> Starlette:
 
     # -- reference data --------------------------------------------------------------------
 
+    async def get_company_info(request: Request) -> Response:
+        return json_response(state.company_info(request.path_params["companyId"]))
+
     async def list_accounts(request: Request) -> Response:
         return page(request, state.cached_accounts(request.path_params["companyId"]), ACCOUNT_FIELDS, "Account")
 
@@ -496,6 +499,14 @@ def build_app(sandbox: "Sandbox") -> Starlette:
     async def sandbox_ledger(request: Request) -> Response:
         return json_response({"results": sandbox.ledger(request.path_params["companyId"])})
 
+    async def sandbox_bookings(request: Request) -> Response:
+        return json_response({"results": sandbox.bookings(request.path_params["companyId"])})
+
+    async def post_base_currency(request: Request) -> Response:
+        body = await read_object(request)
+        sandbox.set_base_currency(str(body.get("baseCurrency")), request.path_params["companyId"])
+        return json_response(state.company_info(request.path_params["companyId"]))
+
     async def sandbox_deliveries(request: Request) -> Response:
         return json_response(sandbox.deliverer.log.to_json())
 
@@ -516,6 +527,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         Route(company + "/connections", codat(create_connection), methods=["POST"]),
         Route(connection, codat(get_connection), methods=["GET"]),
         Route(connection, codat(patch_connection), methods=["PATCH"]),
+        Route(company + "/data/info", codat(get_company_info), methods=["GET"]),
         Route(company + "/data/accounts", codat(list_accounts), methods=["GET"]),
         Route(company + "/data/accounts/{accountId}", codat(get_account), methods=["GET"]),
         Route(company + "/data/suppliers", codat(list_suppliers), methods=["GET"]),
@@ -542,6 +554,8 @@ def build_app(sandbox: "Sandbox") -> Starlette:
               steering(post_connection_status), methods=["POST"]),
         Route("/_sandbox/webhooks/{webhookId}/secret", steering(consumer_secret), methods=["GET"]),
         Route("/_sandbox/companies/{companyId}/ledger", steering(sandbox_ledger), methods=["GET"]),
+        Route("/_sandbox/companies/{companyId}/bookings", steering(sandbox_bookings), methods=["GET"]),
+        Route("/_sandbox/companies/{companyId}/base-currency", steering(post_base_currency), methods=["POST"]),
         Route("/_sandbox/deliveries", steering(sandbox_deliveries), methods=["GET"]),
         Route("/_sandbox/wait-idle", steering(wait_idle), methods=["POST"]),
     ]

@@ -152,6 +152,16 @@ class Sandbox:
         with self.state.lock:
             return [dict(cost) for cost in self.state.company(company_id or self.company_id).direct_costs]
 
+    def bookings(self, company_id: str | None = None) -> list[dict[str, Any]]:
+        """What the platform booked for each direct cost in the company's base currency
+        (``baseTotalAmount`` = totalAmount x the rate applied; a null foreign rate books as 1, as QBO does)."""
+        with self.state.lock:
+            return [dict(b) for b in self.state.company(company_id or self.company_id).bookings]
+
+    def set_base_currency(self, currency: str, company_id: str | None = None) -> None:
+        """The ledger's currency as ``data/info`` reports it (GBP unless set)."""
+        self.state.set_base_currency(company_id or self.company_id, currency)
+
     def accounts(self, company_id: str | None = None) -> list[dict[str, Any]]:
         """The platform's chart of accounts (including written accounts not yet in Codat's cache)."""
         with self.state.lock:

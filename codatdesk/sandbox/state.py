@@ -173,6 +173,10 @@ class CompanyData:
     suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
     tax_rates: dict[str, dict[str, Any]] = field(default_factory=dict)
     direct_costs: list[dict[str, Any]] = field(default_factory=list)
+    # The ledger's currency (CompanyInfo.baseCurrency, GET /companies/{id}/data/info).
+    base_currency: str = ref.DEMO_CURRENCY
+    # What the platform booked for each direct cost, in the base currency (see ``booking``).
+    bookings: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SandboxState:
@@ -261,6 +265,28 @@ class SandboxState:
             data = self.company(company_id)
             return {**data.company, "tags": dict(data.company["tags"]),
                     "dataConnections": [dict(c) for c in data.connections.values()]}
+
+    def company_info(self, company_id: str) -> dict[str, Any]:
+        """CompanyInfo (CompanyDataset) as the accounting platform states it."""
+        with self.lock:
+            data = self.company(company_id)
+            return {
+                "companyName": data.company["name"],
+                "accountingPlatformRef": data.company["id"],
+                "companyLegalName": data.company["name"],
+                "addresses": [], "phoneNumbers": [], "webLinks": [],
+                "registrationNumber": None, "taxNumber": None,
+                "financialYearStartDate": "2026-04-01T00:00:00",
+                "baseCurrency": data.base_currency,
+                "sourceUrls": {},
+                "createdDate": data.company["created"],
+            }
+
+    def set_base_currency(self, company_id: str, currency: str) -> None:
+        if not isinstance(currency, str) or not _CURRENCY.match(currency):
+            raise ApiError(400, f"Currency {currency!r} is not a valid ISO 4217 code.")
+        with self.lock:
+            self.company(company_id).base_currency = currency
 
     def company_reference(self, company_id: str) -> dict[str, Any]:
         with self.lock:
@@ -376,6 +402,7 @@ class SandboxState:
                 **body, "id": record_id, "metadata": {"isDeleted": False},
                 "modifiedDate": now, "sourceModifiedDate": now,
             })
+            data.bookings.append(booking(record_id, body, data.base_currency))
             return record_id
         account = ref.account_record(
             self.ids.uuid(), body["nominalCode"], body["name"], body["fullyQualifiedCategory"],
@@ -388,6 +415,38 @@ class SandboxState:
     def pending_count(self) -> int:
         with self.lock:
             return sum(1 for record in self.push_operations.values() if record.is_pending)
+
+
+def booking(record_id: str, body: dict[str, Any], base_currency: str) -> dict[str, Any]:
+    """What the ledger holds in its base currency, as QuickBooks Online books it.
+
+    Codat's currencyRate is base-currency units per unit of the transaction's currency: base
+    amount = amount x rate (codatio/codat-docs ``static/oas/Codat-Sync-Expenses.json``, the
+    ``currencyRate`` examples). QBO takes a ``null`` rate as 1 (same description, "QuickBooks
+    Online | Transaction currency differs from base currency"): a foreign-currency push without a
+    rate is booked at amount x 1, the misbooking codatdesk prevents. The base currency books at 1.
+    """
+    currency = body.get("currency") or base_currency
+    sent = body.get("currencyRate")
+    foreign = currency != base_currency
+    rate = Decimal(sent) if foreign and _is_number(sent) else Decimal(1)
+    payment = (body.get("paymentAllocations") or [{}])[0].get("payment") or {}
+    payment_sent = payment.get("currencyRate")
+    payment_rate = Decimal(payment_sent) if foreign and _is_number(payment_sent) else Decimal(1)
+    total = Decimal(body["totalAmount"])
+    payment_total = Decimal(payment.get("totalAmount", total))
+    return {
+        "directCostId": record_id,
+        "currency": currency,
+        "baseCurrency": base_currency,
+        "currencyRateSent": sent,
+        "rateApplied": rate,
+        "nullRateBookedAsOne": foreign and sent is None,
+        "totalAmount": total,
+        "baseTotalAmount": total * rate,
+        "paymentRateApplied": payment_rate,
+        "paymentBaseTotalAmount": payment_total * payment_rate,
+    }
 
 
 # -- validation ------------------------------------------------------------------------
@@ -435,6 +494,7 @@ def evaluate_direct_cost(body: Any, data: CompanyData) -> list[dict[str, Any]]:
         errors.append(_item("Currency", "Currency must be provided.", validator))
     elif not isinstance(currency, str) or not _CURRENCY.match(currency):
         errors.append(_item("Currency", f"Currency {currency!r} is not a valid ISO 4217 code.", validator))
+    errors.extend(_rate_errors(body.get("currencyRate"), "CurrencyRate", validator))
     totals_ok = True
     for name in ("subTotal", "taxAmount", "totalAmount"):
         label = name[0].upper() + name[1:]
@@ -460,6 +520,16 @@ def evaluate_direct_cost(body: Any, data: CompanyData) -> list[dict[str, Any]]:
     errors.extend(_line_item_errors(body.get("lineItems"), data))
     errors.extend(_payment_errors(body.get("paymentAllocations"), data))
     return errors
+
+
+def _rate_errors(rate: Any, item_id: str, validator: str) -> list[dict[str, Any]]:
+    """A rate may be null (QBO then uses 1); given, it is a number > 0 (codat-docs
+    ``docs/payables/sync/update-bill.md``: "Currency Rate must be greater than 0")."""
+    if rate is None:
+        return []
+    if not _is_number(rate) or rate <= 0:
+        return [_item(item_id, f"Currency Rate must be a number greater than 0, not {rate}.", validator)]
+    return []
 
 
 def _line_item_errors(lines: Any, data: CompanyData) -> list[dict[str, Any]]:
@@ -499,6 +569,8 @@ def _payment_errors(allocations: Any, data: CompanyData) -> list[dict[str, Any]]
             continue
         if not isinstance(allocation.get("allocation"), dict):
             errors.append(_item(f"{prefix}.Allocation", "Allocation must be provided.", validator))
+        errors.extend(_rate_errors(allocation["payment"].get("currencyRate"), f"{prefix}.Payment.CurrencyRate",
+                                   validator))
         account_id = _ref_id(allocation["payment"], "accountRef")
         account = data.accounts.get(account_id) if isinstance(account_id, str) else None
         if not account_id:

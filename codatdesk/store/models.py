@@ -10,7 +10,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.types import Money
+from codatdesk.store.types import Money, Rate
 
 
 def utcnow() -> dt.datetime:
@@ -31,6 +31,9 @@ class Company(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)  # Codat company id
     name: str = Field(max_length=200)
     connection_id: str | None = Field(default=None, max_length=64)  # the accounting connection we push to
+    # Codat's CompanyInfo.baseCurrency (GET /companies/{id}/data/info), read with the reference data.
+    base_currency: str | None = Field(default=None, max_length=3)
+    base_currency_read_at: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -70,6 +73,9 @@ class Expense(SQLModel, table=True):
     tax: Decimal = Field(sa_column=Column(Money, nullable=False))
     total: Decimal = Field(sa_column=Column(Money, nullable=False))
     currency: str = Field(max_length=3)
+    # Codat's currencyRate: units of the company's base currency for one unit of ``currency``
+    # (base amount = amount x rate). None: take it from the company's rate table when pushing.
+    currency_rate: Decimal | None = Field(default=None, sa_column=Column(Rate, nullable=True))
     reference: str = Field(default="", max_length=100)
     status: ExpenseStatus = Field(
         default=ExpenseStatus.NOT_PUSHED, sa_column=Column(_STATUS_TYPE, nullable=False, index=True)
@@ -198,4 +204,19 @@ class Mapping(SQLModel, table=True):
     kind: str = Field(max_length=20)  # account|bankAccount|supplier|taxRate
     local_value: str = Field(max_length=200)
     codat_id: str = Field(max_length=100)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CurrencyRate(SQLModel, table=True):
+    """A rate the user keeps for a company: from ``valid_from`` on, one ``currency`` unit is ``rate``
+    units of the company's base currency (Codat's currencyRate convention), until a later entry."""
+
+    __tablename__ = "currency_rate"
+    __table_args__ = (UniqueConstraint("company_id", "currency", "valid_from", name="uq_currency_rate"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    currency: str = Field(max_length=3)
+    rate: Decimal = Field(sa_column=Column(Rate, nullable=False))
+    valid_from: dt.date
     updated_at: dt.datetime = Field(default_factory=utcnow)

@@ -19,20 +19,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HEADER = ["date", "supplier", "description", "account_code", "account_name", "bank_account", "tax_code",
-          "net", "tax", "total", "currency", "reference"]
+          "net", "tax", "total", "currency", "reference", "currency_rate"]
 ROWS = [
     ("2026-11-02", "Northern Rail", "Train to client site (Leeds)", "493", "Travel", "090", "INPUT2",
-     "45.00", "9.00", "54.00", "GBP", "EX-101"),
+     "45.00", "9.00", "54.00", "GBP", "EX-101", ""),
     ("2026-11-03", "Café Müller", "Team lunch, Berlin office", "429", "General Expenses", "090", "INPUT2",
-     "84.03", "15.97", "100.00", "EUR", "EX-102"),
+     "84.03", "15.97", "100.00", "EUR", "EX-102", "0.85"),
     ("2026-11-05", "Dell Technologies", "Laptop for new starter", "429", "General Expenses", "090", "INPUT2",
-     "1234.56", "246.91", "1481.47", "GBP", "EX-103"),
+     "1234.56", "246.91", "1481.47", "GBP", "EX-103", ""),
     ("2026-11-06", "Printing Co.", "Refund: misprinted flyers", "400", "Advertising", "090", "INPUT2",
-     "-120.00", "-24.00", "-144.00", "GBP", "EX-104"),
+     "-120.00", "-24.00", "-144.00", "GBP", "EX-104", ""),
     ("2026-11-09", "Royal Mail", "Parcels", "425", "Postage", "090", "",
-     "12.50", "0", "12.50", "GBP", "EX-105"),
+     "12.50", "0", "12.50", "GBP", "EX-105", ""),
 ]
 AMOUNTS = (7, 8, 9)
+RATE = 12  # GBP per 1 EUR for the one euro expense (the examples' company keeps its books in GBP)
 
 
 def written(value: str, decimal: str, group: str) -> str:
@@ -50,7 +51,8 @@ def csv_bytes(decimal: str, group: str, delimiter: str, encoding: str) -> bytes:
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in ROWS:
-        writer.writerow([written(v, decimal, group) if i in AMOUNTS else v for i, v in enumerate(row)])
+        writer.writerow([written(v, decimal, group) if i in AMOUNTS or (i == RATE and v) else v
+                         for i, v in enumerate(row)])
     return out.getvalue().encode(encoding)
 
 
@@ -66,6 +68,8 @@ def xlsx(path: Path, *, text_amounts: bool) -> None:
         cells[0] = dt.date.fromisoformat(row[0])
         for i in AMOUNTS:
             cells[i] = written(row[i], ",", "\u00a0") if text_amounts else float(row[i])
+        if row[RATE]:
+            cells[RATE] = written(row[RATE], ",", "\u00a0") if text_amounts else float(row[RATE])
         sheet.append(cells)
         sheet.cell(sheet.max_row, 1).number_format = "DD/MM/YYYY"  # displayed the UK way, read as a date
         for i in AMOUNTS:

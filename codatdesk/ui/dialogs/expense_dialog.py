@@ -43,6 +43,8 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "tax": ("&Tax", "tax", True),
     "total": ("T&otal", "total", True),
     "currency": ("&Currency", "currency", True),
+    # Codat's currencyRate: base-currency units per 1 unit of the currency (empty: the rate table's).
+    "currency_rate": ("Rate to &base currency", "currency_rate", False),
     "reference": ("&Reference", "reference", False),
 }
 _TEXT_LIMITS = {"supplier": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
@@ -90,6 +92,17 @@ def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, 
             errors[name] = f"not written like {format_amount(Decimal('1234.56'), 'GBP', fmt)} (your number format)"
         except MoneyError as exc:
             errors[name] = str(exc)
+    rate_text = (raw.get("currency_rate") or "").strip()
+    values["currency_rate"] = None
+    if rate_text:
+        try:
+            values["currency_rate"] = parse_amount(rate_text, None, fmt)
+            if values["currency_rate"] <= 0:
+                errors["currency_rate"] = "a rate must be greater than 0"
+        except FormatMismatch:
+            errors["currency_rate"] = f"not written like {format_amount(Decimal('0.85'), None, fmt)} (your number format)"
+        except MoneyError as exc:
+            errors["currency_rate"] = str(exc)
     if not any(k in errors for k in ("net", "tax", "total")) and all(k in values for k in ("net", "tax", "total")):
         if values["net"] + values["tax"] != values["total"]:
             errors["total"] = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
@@ -198,7 +211,8 @@ class ExpenseDialog(QDialog):
             elif isinstance(widget, QComboBox):
                 widget.setCurrentText(str(value))
             elif isinstance(widget, QLineEdit):
-                widget.setText(format_amount(value, values.get("currency"), self.number_format)
+                widget.setText(format_amount(value, None if name == "currency_rate" else values.get("currency"),
+                                             self.number_format)
                                if isinstance(value, Decimal) else str(value))
         self._total_follows = False
 
