@@ -88,13 +88,27 @@ def test_unknown_paid_from_is_blocked_not_sent_as_raw_code(harness):
                                       for p in problems), problems
 
 
-def test_paid_from_must_be_a_bank_account_in_the_expense_currency(harness):
-    core, problems, _ = push_blocked(harness, [row(1, bank="429"), row(2, bank="Business Bank Account")
-                                               .replace(",GBP,", ",EUR,")])
+def test_paid_from_must_be_a_bank_account_in_the_expense_or_base_currency(harness):
+    # codat-docs docs/expenses/fx-management.md: a USD expense in a GBP company is paid from a USD or a
+    # GBP account; two non-base currencies are never converted. This ledger's bank accounts are in GBP.
+    harness.sandbox.set_base_currency("USD")
+    eur = row(2, bank="Business Bank Account").replace(",GBP,", ",EUR,")
+    core, problems, _ = push_blocked(harness, [row(1, bank="429"), eur])
     by_id = {p.expense_id: p.reason for p in problems}
     first, second = (e.id for e in expenses(core))
     assert "payment account 429 is not a bank account" in by_id[first]
-    assert "is in GBP, not EUR" in by_id[second]
+    assert "is in GBP, not EUR or the company's USD" in by_id[second]
+
+
+def test_foreign_expense_may_be_paid_from_a_base_currency_account(harness):
+    eur = row(1, bank="Business Bank Account").replace(",GBP,", ",EUR,")
+    core, problems, _ = push_blocked(harness, [eur])
+    reasons = [p.reason for p in problems]
+    assert len(reasons) == 1 and "EUR expense in a GBP company" in reasons[0], reasons  # only the rate is missing
+    with Session(core.db) as session:
+        resolver = reference.Resolver(session, harness.sandbox.company_id)
+        match = resolver.explain("bankAccount", "Business Bank Account", currency="EUR")
+    assert match.codat_id and match.outcome == reference.MATCHED, match
 
 
 def _resolver_with(tmp_path, records):

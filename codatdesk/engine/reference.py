@@ -89,7 +89,9 @@ def has_cache(session: Session, company_id: str) -> bool:
 # * Only active records match: status "Active", or no status/"Unknown" (the platform does not say);
 #   "Archived", "Pending" and deleted records never do.
 # * "Paid from" matches only an active bank account (Codat's bankAccounts, or a chart-of-accounts
-#   account with isBankAccount) in the expense's currency, and never by an all-digits id: on ledgers
+#   account with isBankAccount) in the expense's currency or the company's base currency (codat-docs
+#   docs/expenses/fx-management.md: no conversion between two non-base currencies, so a USD expense in
+#   a GBP company is paid from a USD or a GBP account), and never by an all-digits id: on ledgers
 #   with small integer ids such a value is far likelier a code that is not there than an id.
 # * An unknown tax code, supplier or payment account blocks the push with a reason and a fix; nothing
 #   is dropped from the body (the ledger would silently apply the account's default VAT, and Xero's
@@ -170,6 +172,7 @@ class Resolver:
         self.mappings = {(m.kind, m.local_value.strip().casefold()): m.codat_id for m in session.exec(
             select(Mapping).where(Mapping.company_id == company_id))}
         self.records: dict[str, list[Candidate]] = {}
+        self.base_currency = (currency.base_currency(session, company_id) or "").upper()
         self._explained: dict[tuple, Match] = {}
         for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
                                 .order_by(ReferenceRecord.code, ReferenceRecord.name)):
@@ -192,10 +195,20 @@ class Resolver:
                     continue
                 if active_only and c.inactive_reason:
                     continue
-                if kind == "bankAccount" and currency and c.currency != currency.upper():
+                if kind == "bankAccount" and currency and c.currency not in self._payable_in(currency):
                     continue
                 seen.setdefault(c.codat_id, c)
         return list(seen.values())
+
+    def _payable_in(self, currency: str) -> set[str]:
+        """The currencies a payment account may be in for an expense in ``currency``: its own, or the base."""
+        return {c for c in (currency.upper(), self.base_currency) if c}
+
+    def _currencies_text(self, currency: str) -> str:
+        allowed = self._payable_in(currency)
+        if len(allowed) == 1:
+            return currency.upper()
+        return f"{currency.upper()} or the company's {self.base_currency}"
 
     def _record(self, kind: str, codat_id: str) -> Candidate | None:
         for data_type in _DATA_TYPES[kind]:
@@ -209,7 +222,7 @@ class Resolver:
                 account_name: str = "") -> Match:
         """How ``value`` (an account code, payment account, supplier name or tax code) resolves, or why not.
 
-        ``currency``: the expense's currency (payment accounts must be in it); ``tax``: the tax amount
+        ``currency``: the expense's currency (payment accounts must be in it or the base currency); ``tax``: the tax amount
         (an empty tax code means "no tax" only at zero tax); ``account_name``: an unknown account with a
         name is created on push."""
         key = (kind, value.strip().casefold(), (currency or "").upper(),
@@ -255,8 +268,8 @@ class Resolver:
     def _unusable(self, kind: str, record: Candidate, currency: str | None) -> str | None:
         if record.inactive_reason:
             return record.inactive_reason
-        if kind == "bankAccount" and currency and record.currency != currency.upper():
-            return f"in {record.currency or 'an unknown currency'}, not {currency.upper()}"
+        if kind == "bankAccount" and currency and record.currency not in self._payable_in(currency):
+            return f"in {record.currency or 'an unknown currency'}, not {self._currencies_text(currency)}"
         return None
 
     def _search(self, kind: str, value: str, currency: str | None) -> Match | None:
@@ -294,10 +307,12 @@ class Resolver:
                                     for c in near) if w), None)
             if why:
                 reason = (f"payment account {value} is {why}: codatdesk pays only from an active bank account "
-                          f"in the expense's currency; map it to one in Mappings, or edit the expense")
+                          f"in the expense's currency or the company's base currency; map it to one in Mappings, "
+                          f"or edit the expense")
             else:
                 reason = (f"payment account {value} is not one of the ledger's active bank accounts"
-                          f"{' in ' + currency.upper() if currency else ''}: map it in Mappings, or edit the expense")
+                          f"{' in ' + self._currencies_text(currency) if currency else ''}: map it in Mappings, "
+                          f"or edit the expense")
         elif kind == "supplier":
             why = next((c.inactive_reason for c in near if c.inactive_reason), None)
             reason = (f"supplier {value} is {why} in the ledger" if why else
@@ -326,7 +341,7 @@ class Resolver:
     # -- one expense ---------------------------------------------------------------------------
     def _explicit(self, kind: str, given: str | None, expense: Expense) -> Match | None:
         """An id stored on the expense itself (an account codatdesk created); a payment account still
-        has to be an active bank account in the expense's currency."""
+        has to be an active bank account in the expense's (or the base) currency."""
         if not given:
             return None
         if kind != "bankAccount":
