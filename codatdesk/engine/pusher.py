@@ -181,6 +181,11 @@ class PushEngine(LostAnswerRecovery):
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
 
+    def note_problems(self, problems: list[PushProblem]) -> None:
+        """A row held back for a missing rate or a reference says why on the row (``list``, the window)."""
+        self._note_missing_rates(problems)
+        self.record_blocked(problems)
+
     def record_blocked(self, problems: list[PushProblem]) -> None:
         """Reference problems found before sending are kept on the (not yet pushed) row, so ``list``
         and the details pane say why it was not sent. Not a status change: nothing was sent."""
@@ -244,8 +249,7 @@ class PushEngine(LostAnswerRecovery):
         although the earlier push may be in the ledger: the caller has asked the user."""
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
         batch.problems = self.check(expense_ids, again_anyway=again_anyway)
-        self._note_missing_rates(batch.problems)
-        self.record_blocked(batch.problems)
+        self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),

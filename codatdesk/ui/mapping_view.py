@@ -1,8 +1,8 @@
 """Mapping: how the codes and names in your expenses match Codat's accounts, suppliers and tax rates.
 
-The matching mirrors ``codatdesk.engine.reference.Resolver`` (hand-made mapping,
-then Codat id, code or name, case-insensitive) and says *how* each value matched,
-so an accountant can fix the ones that will not push before pushing.
+Each value is explained by ``codatdesk.engine.reference.Resolver.explain`` (the push's own
+rules: saved mapping, then code, then name, then Codat id; active records only) and says *how*
+it matched, so an accountant can fix the ones that would be held back before pushing.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class MappingRow:
     codat_label: str
     how: str  # sentence: "by nominal code", "mapped by hand", "will be created on push", ...
     outcome: str  # matched|created|needs you
+    currency: str = ""  # payment accounts: the currency most of its expenses are in
 
 
 def _label(record: ReferenceRecord) -> str:
@@ -111,7 +112,8 @@ def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow
             how = match.how if match.outcome != "blocked" else _fix_only(match.problem or match.how)
             outcome = {"matched": MATCHED, "created": CREATED}.get(match.outcome, NEEDS_YOU)
             rows.append(MappingRow(kind, value if value else NO_TAX_LABEL, local_name, count, match.codat_id,
-                                   match.label, how, outcome))
+                                   match.label, how, outcome,
+                                   currencies.get(value, "") if kind == "bankAccount" else ""))
     return rows, records
 
 
@@ -297,7 +299,7 @@ class MappingView(ReloadOnShow, QWidget):
         else:
             text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
         if needs:
-            text += f" <b>{needs} value(s) will make pushes fail until mapped.</b>"
+            text += f" <b>{needs} value(s) keep expenses from being sent until mapped or edited.</b>"
         if optional:
             text += f" {optional} supplier(s)/tax code(s) are not linked."
         self.summary.setText(text)
@@ -321,21 +323,21 @@ class MappingView(ReloadOnShow, QWidget):
         if row is None:
             return
         self.choice.addItem("— choose a Codat record —", None)
-        for record in self._offered(row.kind):  # only what a push may use: active (bank) records
+        for record in self._offered(row.kind, row.currency):  # only what a push may use: active (bank) records
             self.choice.addItem(f"{record.label}  [{DATA_TYPE_LABELS[record.data_type]}]", record.codat_id)
         if row.codat_id:
             position = self.choice.findData(row.codat_id)
             self.choice.setCurrentIndex(max(0, position))
         self.clear_button.setEnabled(row.how.startswith("by saved mapping"))
 
-    def _offered(self, kind: str) -> list:
+    def _offered(self, kind: str, currency: str = "") -> list:
         from codatdesk.engine.reference import Resolver
         from codatdesk.store.db import read_session
 
         if self._engine is None or self._company_id is None:
             return []
         with read_session(self._engine) as session:
-            return Resolver(session, self._company_id).candidates(kind)
+            return Resolver(session, self._company_id).candidates(kind, currency or None)
 
     def _save(self) -> None:
         row = self.selected_row()
