@@ -82,7 +82,7 @@ def seed_expenses(db, company_id: str, count: int, *, status: ExpenseStatus = Ex
                 "expense_date": start + dt.timedelta(days=rng.randint(0, 700)),
                 "supplier_name": rng.choice(SUPPLIERS), "description": f"{rng.choice(DESCRIPTIONS)} #{expense_id}",
                 "account_code": account_code, "account_name": "General Expenses", "bank_account_code": bank,
-                "tax_code": "", "net": net, "tax": tax, "total": net + tax, "currency": "GBP",
+                "tax_code": "INPUT2", "net": net, "tax": tax, "total": net + tax, "currency": "GBP",
                 "reference": f"R-{expense_id:07d}", "status": status, "push_operation_key": key,
                 "status_detail": "", "source_key": uuid.UUID(int=rng.getrandbits(128)).hex,
                 "created_at": now, "updated_at": now,
@@ -95,3 +95,19 @@ def seed_expenses(db, company_id: str, count: int, *, status: ExpenseStatus = Ex
         if operations:
             conn.execute(insert(PushOperation.__table__), operations)
     return [(e["id"], e["push_operation_key"]) for e in expenses]
+
+
+def map_suppliers(core, company_id: str) -> None:  # noqa: ANN001
+    """Map every benchmark supplier to the ledger's first supplier, as a user would in Mappings: an
+    expense whose supplier the ledger does not have is not sent (#12). Reads the lists first if needed."""
+    from sqlmodel import Session, select
+
+    from codatdesk.store.models import ReferenceRecord
+
+    with Session(core.db) as session:
+        supplier_id = session.exec(select(ReferenceRecord.codat_id).where(
+            ReferenceRecord.company_id == company_id, ReferenceRecord.data_type == "suppliers")).first()
+    if supplier_id is None:
+        raise AssertionError("no suppliers cached: refresh the reference data first")
+    for name in SUPPLIERS:
+        core.set_mapping(company_id, "supplier", name, supplier_id)

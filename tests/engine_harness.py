@@ -59,11 +59,38 @@ class Harness:
             self.secrets[:] = [self.sandbox.consumer_secret(consumer["id"])]
         return self.core
 
-    def import_rows(self, rows: list[str]) -> None:
+    def import_rows(self, rows: list[str], *, map_suppliers: bool = True) -> None:
+        """Import rows; ``map_suppliers``: map each supplier the ledger does not know to its first
+        supplier (as a user would in Mappings: codatdesk does not send an expense without one)."""
         path = self.tmp / f"import-{len(rows)}-{id(rows)}.csv"
         path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
         report = self.core.import_file(path, self.sandbox.company_id)
         assert report.ok, report.errors
+        if map_suppliers:
+            self.map_unknown_suppliers()
+
+    def close_bank_account_after_reading(self, code: str = "091") -> None:
+        """codatdesk reads the ledger (``code`` is a bank account there); then the ledger stops treating it
+        as one, so only Codat can refuse a push paid from it ("Account ... is not a bank account").
+        An unknown payment account never gets that far: it is blocked before sending."""
+        self.core.refresh_reference_data(self.sandbox.company_id)
+        data = self.sandbox.state.company(self.sandbox.company_id)
+        with self.sandbox.state.lock:
+            next(a for a in data.accounts.values() if a["nominalCode"] == code)["isBankAccount"] = False
+
+    def map_unknown_suppliers(self) -> None:
+        from sqlmodel import Session, select
+
+        from codatdesk.store.models import Expense
+
+        company_id = self.sandbox.company_id
+        suppliers = self.sandbox.suppliers(company_id)
+        known = {s["supplierName"].casefold() for s in suppliers}
+        with Session(self.core.db) as session:
+            names = set(session.exec(select(Expense.supplier_name).where(Expense.company_id == company_id)))
+        for name in sorted(names):
+            if name.casefold() not in known:
+                self.core.set_mapping(company_id, "supplier", name, suppliers[0]["id"])
 
     def stop_core(self) -> None:
         if self.core is not None:
@@ -80,7 +107,8 @@ class Harness:
 
 
 def row(i: int, *, account="429", name="General Expenses", bank="090", note="", net="10.00", tax="2.00",
-        total="12.00", supplier=None) -> str:
+        total="12.00", supplier=None, tax_code="INPUT2") -> str:
     description = f"Expense {i}{note}"
-    return (f"2026-11-{(i % 27) + 1:02d},{supplier or 'Supplier ' + str(i)},{description},{account},{name},{bank},,"
+    return (f"2026-11-{(i % 27) + 1:02d},{supplier or 'Supplier ' + str(i)},{description},{account},{name},{bank},"
+            f"{tax_code},"
             f"{net},{tax},{total},GBP,REF-{i}")

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from codatdesk.codat import CodatClient
 from codatdesk.engine import currency
 from codatdesk.engine.pusher import build_direct_cost
+from codatdesk.engine.reference import Resolution
 from codatdesk.importer import import_file
 from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
@@ -56,8 +57,8 @@ def pushed_and_final(harness) -> list[Expense]:
 
 def test_a_foreign_expense_with_a_rate_is_booked_at_amount_times_rate(harness):
     core = harness.start_core()
-    import_csv(harness, ["2026-11-03,Cafe,Lunch,429,General Expenses,090,,84.03,15.97,100.00,EUR,FX-1,0.85",
-                         "2026-11-04,Rail,Train,429,General Expenses,090,,10.00,2.00,12.00,GBP,FX-2,"])
+    import_csv(harness, ["2026-11-03,Costa Coffee,Lunch,429,General Expenses,090,INPUT2,84.03,15.97,100.00,EUR,FX-1,0.85",
+                         "2026-11-04,Trainline,Train,429,General Expenses,090,INPUT2,10.00,2.00,12.00,GBP,FX-2,"])
     rows = pushed_and_final(harness)
     assert [S(e.status) for e in rows] == [S.COMPLETE, S.COMPLETE]
     with Session(core.db) as session:
@@ -78,7 +79,7 @@ def test_the_rate_table_gives_the_rate_valid_on_the_expense_date(harness):
     company = harness.sandbox.company_id
     currency.set_rate(core.db, company, "usd", Decimal("0.781"), dt.date(2026, 1, 1))
     currency.set_rate(core.db, company, "USD", Decimal("0.5"), dt.date(2026, 12, 1))  # later: not for November
-    import_csv(harness, ["2026-11-03,Shop,Cable,429,General Expenses,090,,20.00,0.00,20.00,USD,FX-3"], HEADER)
+    import_csv(harness, ["2026-11-03,Staples,Cable,429,General Expenses,090,NONE,20.00,0.00,20.00,USD,FX-3"], HEADER)
     rows = pushed_and_final(harness)
     assert S(rows[0].status) is S.COMPLETE and rows[0].currency_rate is None
     (booking,) = harness.sandbox.bookings()
@@ -87,7 +88,7 @@ def test_the_rate_table_gives_the_rate_valid_on_the_expense_date(harness):
 
 def test_a_foreign_expense_without_a_rate_is_blocked_and_nothing_is_sent(harness):
     core = harness.start_core()
-    import_csv(harness, ["2026-11-03,Cafe,Lunch,429,General Expenses,090,,84.03,15.97,100.00,EUR,FX-4"], HEADER)
+    import_csv(harness, ["2026-11-03,Costa Coffee,Lunch,429,General Expenses,090,INPUT2,84.03,15.97,100.00,EUR,FX-4"], HEADER)
     (expense,) = expenses(core)
     batch = core.push([expense.id])
     assert batch.wait(30)
@@ -141,8 +142,8 @@ def test_a_request_with_a_rate_conforms_to_the_openapi_copy(db):
                                          "requestedOnUtc": "2026-11-03T00:00:00Z", "statusCode": 202,
                                          "dataConnectionKey": "d"})
 
-    class Resolver:
-        account = bank_account = tax_rate = supplier = staticmethod(lambda e: "id-1")
+    class Resolver:  # every reference resolved (the reference rules are tests/test_reference_rules.py's)
+        resolve = staticmethod(lambda e: Resolution("id-1", False, "id-1", "id-1", "id-1"))
 
     expense = Expense(company_id="c", expense_date=dt.date(2026, 11, 3), supplier_name="Cafe", account_code="429",
                       bank_account_code="090", net=Decimal("84.03"), tax=Decimal("15.97"), total=Decimal("100.00"),

@@ -192,7 +192,7 @@ def test_query_language_and_order(sb: Sandbox, client: httpx.Client) -> None:
 
 def test_suppliers_tax_rates_and_bank_accounts(sb: Sandbox, client: httpx.Client) -> None:
     suppliers = body_of(client.get(f"/companies/{sb.company_id}/data/suppliers"), ACCOUNTING, "Suppliers")["results"]
-    assert len(suppliers) == 3 and all(s["status"] == "Active" for s in suppliers)
+    assert len(suppliers) == 17 and all(s["status"] == "Active" for s in suppliers)
     body_of(client.get(f"/companies/{sb.company_id}/data/suppliers/{suppliers[0]['id']}"), ACCOUNTING, "Supplier")
     tax_rates = body_of(client.get(f"/companies/{sb.company_id}/data/taxRates"), ACCOUNTING, "TaxRates")["results"]
     assert {t["code"]: t["effectiveTaxRate"] for t in tax_rates}["INPUT2"] == 20

@@ -234,7 +234,27 @@ class Core:
 
     # -- actions -----------------------------------------------------------------------
     def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
-        return self.pusher.check(list(expense_ids), again_anyway=again_anyway)
+        """What would keep these expenses from being sent, before anything is sent. A company whose
+        Codat lists were never read has them read first, so even a first push explains unknown
+        suppliers, tax codes and payment accounts here rather than after the user pressed Push."""
+        self._read_reference_data_once(list(expense_ids))
+        problems = self.pusher.check(list(expense_ids), again_anyway=again_anyway)
+        self.pusher.note_problems(problems)  # the rows say why too, once the dialog is closed
+        return problems
+
+    def _read_reference_data_once(self, expense_ids: list[int]) -> None:
+        from codatdesk.engine import currency as fx
+        from codatdesk.importer import LOCAL_COMPANY_ID
+
+        with Session(self.db) as session:
+            companies = set(session.exec(select(Expense.company_id).where(Expense.id.in_(expense_ids))).all())
+            unread = [c for c in companies if c != LOCAL_COMPANY_ID and self.connection_for(c)
+                      and not (reference.has_cache(session, c) and fx.base_currency_read(session, c))]
+        for company_id in unread:
+            try:
+                self.refresh_reference_data(company_id)
+            except Exception:  # the push reads them again and says on each row why it could not
+                log.warning("reading Codat's lists for %s before the check failed", company_id, exc_info=True)
 
     def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
         return self.pusher.push(list(expense_ids), Cause.user(user))

@@ -149,6 +149,7 @@ class PushEngine(LostAnswerRecovery):
     def check(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
         problems: list[PushProblem] = []
         connection_states: dict[str, tuple[str | None, str | None]] = {}
+        resolvers: dict[str, reference.Resolver | None] = {}
         with Session(self.db) as session:
             unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome.in_(OPEN_OUTCOMES))).all())
             for expense_id in expense_ids:
@@ -166,8 +167,47 @@ class PushEngine(LostAnswerRecovery):
                     _rate, missing_rate = fx.rate_to_send(session, expense)
                     if missing_rate:
                         reasons.append(missing_rate)
+                if _pushable_state(expense, expense_id in unknown, again_anyway) \
+                        and expense.company_id != LOCAL_COMPANY_ID:
+                    # Codat's lists, once read: what would be refused or guessed is explained here,
+                    # before anything is sent (a company never read is checked after its first read).
+                    if expense.company_id not in resolvers:
+                        resolvers[expense.company_id] = (reference.Resolver(session, expense.company_id)
+                                                         if reference.has_cache(session, expense.company_id) else None)
+                    resolver = resolvers[expense.company_id]
+                    if resolver is not None:
+                        reasons.extend(r for r in resolver.resolve(expense).problems if r not in reasons
+                                       and not _reported_missing(r, reasons))
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
+
+    def note_problems(self, problems: list[PushProblem]) -> None:
+        """A row held back for a missing rate or a reference says why on the row (``list``, the window)."""
+        self._note_missing_rates(problems)
+        self.record_blocked(problems)
+
+    def record_blocked(self, problems: list[PushProblem]) -> None:
+        """Reference problems found before sending are kept on the (not yet pushed) row, so ``list``
+        and the details pane say why it was not sent. Not a status change: nothing was sent."""
+        by_expense: dict[int, list[str]] = {}
+        for p in problems:
+            if _is_reference_problem(p.reason):
+                by_expense.setdefault(p.expense_id, []).append(p.reason)
+        for p in problems:  # a missing currency rate is said with them (alone, ``_note_missing_rates`` says it)
+            if p.expense_id in by_expense and fx.is_missing_rate(p.reason):
+                by_expense[p.expense_id].append(p.reason)
+        if not by_expense:
+            return
+        changed = []
+        with session_scope(self.db) as session:
+            for expense_id, reasons in by_expense.items():
+                expense = session.get(Expense, expense_id)
+                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED:
+                    expense.status_detail = "Not sent: " + "; ".join(reasons)
+                    session.add(expense)
+                    changed.append((expense_id, expense.company_id))
+        for expense_id, company_id in changed:
+            self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.NOT_PUSHED.value))
 
     @staticmethod
     def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
@@ -209,7 +249,7 @@ class PushEngine(LostAnswerRecovery):
         although the earlier push may be in the ledger: the caller has asked the user."""
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
         batch.problems = self.check(expense_ids, again_anyway=again_anyway)
-        self._note_missing_rates(batch.problems)
+        self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
@@ -333,7 +373,9 @@ class PushEngine(LostAnswerRecovery):
         needs_account: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
             if res.problems:
-                batch.problems.extend(PushProblem(expense_id, p) for p in res.problems)
+                blocked = [PushProblem(expense_id, p) for p in res.problems]
+                batch.problems.extend(blocked)
+                self.record_blocked(blocked)
             elif res.account_needs_creation:
                 needs_account.setdefault(code, []).append(expense_id)
             else:
@@ -396,19 +438,36 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
             rate, missing_rate = fx.rate_to_send(session, expense)
+            unresolved: tuple[str, str] | None = None
             if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
-                if batch is not None:
-                    batch.unsent.append(PushProblem(expense_id, missing_rate))
                 expense.status_detail = missing_rate
                 session.add(expense)
-                return
-            body = build_direct_cost(expense, resolver, currency_rate=rate)
-            # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
-            # for again with both, even after a crash.
-            attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id,
-                                  idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
-            session.add(attempt)
-            session.flush()
+                unresolved = (missing_rate, ExpenseStatus(expense.status).value)
+            else:
+                try:
+                    body = build_direct_cost(expense, resolver, currency_rate=rate)
+                except UnresolvedReferences as exc:
+                    # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
+                    detail = "Not sent: " + "; ".join(exc.problems)
+                    if dependent:
+                        change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
+                    else:
+                        expense.status_detail = detail
+                        session.add(expense)
+                    unresolved = (detail, ExpenseStatus(expense.status).value)
+            if unresolved is None:
+                # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
+                # for again with both, even after a crash.
+                attempt = PushAttempt(company_id=company_id, data_type="directCosts", expense_id=expense_id,
+                                      idempotency_key=new_idempotency_key(),
+                                      request_json=jsonmoney.dumps(body).decode())
+                session.add(attempt)
+                session.flush()
+        if unresolved is not None:
+            if batch is not None:
+                batch.unsent.append(PushProblem(expense_id, unresolved[0]))
+            self.bus.publish(ExpenseChanged(expense_id, company_id, unresolved[1]))
+            return
         with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
@@ -615,13 +674,28 @@ def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) ->
         bus.publish(ConnectionChanged(company_id, connection_id, conn.status))
 
 
+class UnresolvedReferences(ValueError):
+    """An expense whose account, payment account, tax rate or supplier is not known: it is not sent."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
                       currency_rate: Decimal | None = None) -> dict:
     """The directCost body Codat's Accounting API expects (amounts stay Decimal).
 
+    Every reference is resolved or the body is not built (``UnresolvedReferences``): no ref is
+    dropped (the ledger would apply a default) and no raw code is sent as an id.
+
     ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
     one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
     payment; None (the base currency) leaves both out."""
+    res = resolver.resolve(expense)
+    if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
+        raise UnresolvedReferences(res.problems or (
+            f"the account {expense.account_code} is not created in the ledger yet",))
     issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
     line: dict = {
         "description": expense.description or expense.supplier_name,
@@ -630,20 +704,18 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         "subTotal": expense.net,
         "taxAmount": expense.tax,
         "totalAmount": expense.total,
-        "accountRef": {"id": resolver.account(expense)},
+        "accountRef": {"id": res.account_id},
+        "taxRateRef": {"id": res.tax_rate_id},
     }
-    tax_rate_id = resolver.tax_rate(expense)
-    if tax_rate_id:
-        line["taxRateRef"] = {"id": tax_rate_id}
-    bank_account_id = resolver.bank_account(expense) or expense.bank_account_code
     body: dict = {
         "issueDate": issue_date,
         "currency": expense.currency,
         "reference": expense.reference or None,
         "note": expense.description or None,
+        "contactRef": {"id": res.supplier_id, "dataType": "suppliers"},
         "lineItems": [line],
         "paymentAllocations": [{
-            "payment": {"accountRef": {"id": bank_account_id}, "currency": expense.currency,
+            "payment": {"accountRef": {"id": res.bank_account_id}, "currency": expense.currency,
                         "paidOnDate": issue_date, "totalAmount": expense.total},
             "allocation": {"currency": expense.currency, "allocatedOnDate": issue_date,
                            "totalAmount": expense.total},
@@ -652,13 +724,28 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         "taxAmount": expense.tax,
         "totalAmount": expense.total,
     }
-    supplier_id = resolver.supplier(expense)
-    if supplier_id:
-        body["contactRef"] = {"id": supplier_id, "dataType": "suppliers"}
     if currency_rate is not None:
         body["currencyRate"] = currency_rate
         body["paymentAllocations"][0]["payment"]["currencyRate"] = currency_rate
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _pushable_state(e: Expense, outcome_unknown: bool, again_anyway: bool) -> bool:
+    status = ExpenseStatus(e.status)
+    if outcome_unknown or status in (ExpenseStatus.COMPLETE, ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
+        return False
+    return (status is ExpenseStatus.OUTCOME_UNKNOWN) == again_anyway
+
+
+
+def _reported_missing(reason: str, reasons: list[str]) -> bool:
+    """"the supplier is missing" is said once, by the field checks."""
+    return reason in reasons or (reason.endswith(" is missing") and any(r.endswith(" is missing") and
+                                                                          reason.split()[1] in r for r in reasons))
+
+
+def _is_reference_problem(reason: str) -> bool:
+    return reason.startswith(("account ", "payment account ", "supplier ", "tax code ", "the expense has "))
 
 
 def _why_not_claimed(session: Session, expense_id: int) -> str:
@@ -680,4 +767,4 @@ def _done_future() -> Future:
     return future
 
 
-__all__ = ["PushEngine", "PushBatch", "PushProblem", "build_direct_cost", "record_connection", "dumps_list"]
+__all__ = ["PushEngine", "PushBatch", "PushProblem", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]

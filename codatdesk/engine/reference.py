@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -69,6 +70,8 @@ def _to_row(company_id: str, data_type: str, record: dict) -> ReferenceRecord:
         name = record.get("accountName") or record.get("name") or ""
     extra = {k: record.get(k) for k in ("isBankAccount", "status", "currency", "effectiveTaxRate", "type")
              if k in record}
+    if isinstance(record.get("metadata"), dict) and record["metadata"].get("isDeleted"):
+        extra["isDeleted"] = True
     return ReferenceRecord(company_id=company_id, data_type=data_type, codat_id=str(record.get("id")),
                            code=str(code), name=str(name), extra_json=json.dumps(extra, default=str),
                            fetched_at=utcnow())
@@ -77,6 +80,79 @@ def _to_row(company_id: str, data_type: str, record: dict) -> ReferenceRecord:
 def has_cache(session: Session, company_id: str) -> bool:
     return session.exec(select(ReferenceRecord.id).where(ReferenceRecord.company_id == company_id).limit(1)).first() \
         is not None
+
+
+# -- matching ----------------------------------------------------------------------------------
+# Rules (issue #12, "references are never dropped or guessed"):
+# * A value matches a saved mapping first, then a record's code, then its name, and a Codat id last;
+#   a code or name that two records share is ambiguous and matches neither.
+# * Only active records match: status "Active", or no status/"Unknown" (the platform does not say);
+#   "Archived", "Pending" and deleted records never do.
+# * "Paid from" matches only an active bank account (Codat's bankAccounts, or a chart-of-accounts
+#   account with isBankAccount) in the expense's currency or the company's base currency (codat-docs
+#   docs/expenses/fx-management.md: no conversion between two non-base currencies, so a USD expense in
+#   a GBP company is paid from a USD or a GBP account), and never by an all-digits id: on ledgers
+#   with small integer ids such a value is far likelier a code that is not there than an id.
+# * An unknown tax code, supplier or payment account blocks the push with a reason and a fix; nothing
+#   is dropped from the body (the ledger would silently apply the account's default VAT, and Xero's
+#   spend money needs a contact).
+# * An empty tax code means "no tax" only when the tax amount is zero and the company has mapped
+#   "no tax" (mapping kind "taxRate", local value "") to one of the integration's own rates.
+
+NO_TAX = ""  # the local value of the "no tax" mapping: the empty tax code
+KIND_LABELS = {"account": "account", "bankAccount": "payment account", "supplier": "supplier",
+               "taxRate": "tax code"}
+_DATA_TYPES = {"account": ("accounts",), "bankAccount": ("bankAccounts", "accounts"),
+               "supplier": ("suppliers",), "taxRate": ("taxRates",)}
+_INACTIVE_WORDS = {"archived": "archived", "pending": "pending"}
+
+MATCHED, CREATED, BLOCKED = "matched", "created", "blocked"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    data_type: str
+    codat_id: str
+    code: str
+    name: str
+    status: str
+    deleted: bool
+    is_bank: bool
+    currency: str
+
+    @property
+    def label(self) -> str:
+        return " \u00b7 ".join(p for p in (self.code, self.name) if p) or self.codat_id
+
+    @property
+    def inactive_reason(self) -> str | None:
+        if self.deleted:
+            return "deleted"
+        word = self.status.strip().casefold()
+        return None if word in ("", "active", "unknown") else (_INACTIVE_WORDS.get(word) or word)
+
+
+@dataclass(frozen=True)
+class Match:
+    """How one local value matched (or why it did not): what the Mapping view shows and the push uses."""
+
+    kind: str
+    value: str
+    codat_id: str | None
+    how: str  # "by saved mapping", "by nominal code", "by code", "by name", "by Codat id", or the reason
+    label: str = ""
+    outcome: str = MATCHED  # matched | created | blocked
+    problem: str | None = None  # reason and fix, when blocked
+
+
+def _candidate(rec: ReferenceRecord) -> Candidate:
+    try:
+        extra = json.loads(rec.extra_json or "{}")
+    except ValueError:
+        extra = {}
+    return Candidate(rec.data_type, rec.codat_id, rec.code or "", rec.name or "", str(extra.get("status") or ""),
+                     bool(extra.get("isDeleted")), rec.data_type == "bankAccounts" or extra.get("isBankAccount") is True,
+                     str(extra.get("currency") or "").upper())
 
 
 @dataclass(frozen=True)
@@ -93,61 +169,218 @@ class Resolver:
     """Matches codes and names against the cache and the user's mappings (loaded once per batch)."""
 
     def __init__(self, session: Session, company_id: str) -> None:
-        self.mappings = {(m.kind, m.local_value.casefold()): m.codat_id for m in session.exec(
+        self.mappings = {(m.kind, m.local_value.strip().casefold()): m.codat_id for m in session.exec(
             select(Mapping).where(Mapping.company_id == company_id))}
-        # Per data type: id, code and name (case-folded) -> Codat id. Ids win over codes, codes over names.
-        self._by_id: dict[str, dict[str, str]] = {}
-        self._by_code: dict[str, dict[str, str]] = {}
-        self._by_name: dict[str, dict[str, str]] = {}
-        for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)):
-            self._by_id.setdefault(rec.data_type, {}).setdefault(rec.codat_id.casefold(), rec.codat_id)
-            if rec.code:
-                self._by_code.setdefault(rec.data_type, {}).setdefault(rec.code.casefold(), rec.codat_id)
-            if rec.name:
-                self._by_name.setdefault(rec.data_type, {}).setdefault(rec.name.casefold(), rec.codat_id)
+        self.records: dict[str, list[Candidate]] = {}
+        self.base_currency = (currency.base_currency(session, company_id) or "").upper()
+        self._explained: dict[tuple, Match] = {}
+        for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
+                                .order_by(ReferenceRecord.code, ReferenceRecord.name)):
+            self.records.setdefault(rec.data_type, []).append(_candidate(rec))
+        # A bank account's status is its chart-of-accounts account's (Xero shares the id).
+        accounts = {c.codat_id: c for c in self.records.get("accounts", [])}
+        self.records["bankAccounts"] = [
+            Candidate(c.data_type, c.codat_id, c.code, c.name, accounts[c.codat_id].status if c.codat_id in accounts
+                      and not c.status else c.status, c.deleted or (c.codat_id in accounts and accounts[c.codat_id].deleted),
+                      True, c.currency or (accounts[c.codat_id].currency if c.codat_id in accounts else ""))
+            for c in self.records.get("bankAccounts", [])]
 
-    def _find(self, data_types: tuple[str, ...], value: str, *, by_code: bool = True) -> str | None:
-        wanted = value.strip().casefold()
-        if not wanted:
-            return None
-        for data_type in data_types:
-            indexes = (self._by_id, self._by_code, self._by_name) if by_code else (self._by_id, self._by_name)
-            for index in indexes:
-                found = index.get(data_type, {}).get(wanted)
-                if found is not None:
-                    return found
+    # -- the records a kind may match ---------------------------------------------------------
+    def candidates(self, kind: str, currency: str | None = None, *, active_only: bool = True) -> list[Candidate]:
+        """The records a value of this kind may match (also what the Mapping view offers), one per id."""
+        seen: dict[str, Candidate] = {}
+        for data_type in _DATA_TYPES[kind]:
+            for c in self.records.get(data_type, []):
+                if kind == "bankAccount" and not c.is_bank:
+                    continue
+                if active_only and c.inactive_reason:
+                    continue
+                if kind == "bankAccount" and currency and c.currency not in self._payable_in(currency):
+                    continue
+                seen.setdefault(c.codat_id, c)
+        return list(seen.values())
+
+    def _payable_in(self, currency: str) -> set[str]:
+        """The currencies a payment account may be in for an expense in ``currency``: its own, or the base."""
+        return {c for c in (currency.upper(), self.base_currency) if c}
+
+    def _currencies_text(self, currency: str) -> str:
+        allowed = self._payable_in(currency)
+        if len(allowed) == 1:
+            return currency.upper()
+        return f"{currency.upper()} or the company's {self.base_currency}"
+
+    def _record(self, kind: str, codat_id: str) -> Candidate | None:
+        for data_type in _DATA_TYPES[kind]:
+            for c in self.records.get(data_type, []):
+                if c.codat_id == codat_id and (kind != "bankAccount" or c.is_bank):
+                    return c
         return None
 
+    # -- explaining one value ------------------------------------------------------------------
+    def explain(self, kind: str, value: str, *, currency: str | None = None, tax: Decimal | None = None,
+                account_name: str = "") -> Match:
+        """How ``value`` (an account code, payment account, supplier name or tax code) resolves, or why not.
+
+        ``currency``: the expense's currency (payment accounts must be in it or the base currency); ``tax``: the tax amount
+        (an empty tax code means "no tax" only at zero tax); ``account_name``: an unknown account with a
+        name is created on push."""
+        key = (kind, value.strip().casefold(), (currency or "").upper(),
+               None if tax is None else Decimal(tax) == 0, bool(account_name.strip()))
+        match = self._explained.get(key)
+        if match is None or (kind == "account" and match.outcome == CREATED):
+            match = self._explained[key] = self._explain(kind, value, currency=currency, tax=tax,
+                                                         account_name=account_name)
+        return match
+
+    def _explain(self, kind: str, value: str, *, currency: str | None, tax: Decimal | None,
+                 account_name: str) -> Match:
+        what = KIND_LABELS[kind]
+        wanted = value.strip().casefold()
+        if kind == "taxRate" and not wanted:
+            return self._explain_no_tax(tax)
+        if not wanted:
+            return Match(kind, value, None, f"the {what} is missing", outcome=BLOCKED,
+                         problem=f"the {what} is missing")
+        mapped = self.mappings.get((kind, wanted))
+        if mapped:
+            return self._explain_mapped(kind, value, mapped, currency)
+        found = self._search(kind, value, currency)
+        if found is not None:
+            return found
+        return self._not_found(kind, value, currency, account_name)
+
+    def _explain_mapped(self, kind: str, value: str, mapped: str, currency: str | None) -> Match:
+        what = KIND_LABELS[kind]
+        record = self._record(kind, mapped)
+        if record is None:
+            if kind == "bankAccount":
+                reason = (f"{what} {value} is mapped to {mapped}, which is not a bank account in Codat's lists: "
+                          "refresh from Codat, or map it again in Mappings")
+                return Match(kind, value, None, reason, mapped, BLOCKED, reason)
+            return Match(kind, value, mapped, "by saved mapping (record not in the cached list yet: refresh)", mapped)
+        why = self._unusable(kind, record, currency)
+        if why:
+            reason = f"{what} {value} is mapped to {record.label}, which is {why}: map it again in Mappings"
+            return Match(kind, value, None, reason, record.label, BLOCKED, reason)
+        return Match(kind, value, record.codat_id, "by saved mapping", record.label)
+
+    def _unusable(self, kind: str, record: Candidate, currency: str | None) -> str | None:
+        if record.inactive_reason:
+            return record.inactive_reason
+        if kind == "bankAccount" and currency and record.currency not in self._payable_in(currency):
+            return f"in {record.currency or 'an unknown currency'}, not {self._currencies_text(currency)}"
+        return None
+
+    def _search(self, kind: str, value: str, currency: str | None) -> Match | None:
+        wanted = value.strip().casefold()
+        usable = self.candidates(kind, currency)
+        code_how = "by nominal code" if kind in ("account", "bankAccount") else "by code"
+        tests = [] if kind == "supplier" else [(lambda c: bool(c.code) and c.code.casefold() == wanted, code_how)]
+        tests.append((lambda c: bool(c.name) and c.name.casefold() == wanted, "by name"))
+        if not (kind == "bankAccount" and wanted.isdigit()):
+            tests.append((lambda c: c.codat_id.casefold() == wanted, "by Codat id"))
+        for test, how in tests:
+            hits = [c for c in usable if test(c)]
+            if len(hits) == 1:
+                return Match(kind, value, hits[0].codat_id, how, hits[0].label)
+            if len(hits) > 1:
+                reason = (f"{KIND_LABELS[kind]} {value} matches {len(hits)} records "
+                          f"({', '.join(h.label for h in hits[:3])}): map it to one in Mappings")
+                return Match(kind, value, None, reason, outcome=BLOCKED, problem=reason)
+        return None
+
+    def _not_found(self, kind: str, value: str, currency: str | None, account_name: str) -> Match:
+        what = KIND_LABELS[kind]
+        # Would it have matched without the active/bank/currency rules? Then say which rule stopped it.
+        wanted = value.strip().casefold()
+        near = [c for t in _DATA_TYPES[kind] for c in self.records.get(t, [])
+                if wanted in ((c.code.casefold() if kind != "supplier" else ""), c.name.casefold())]
+        if kind == "account":
+            if account_name.strip():
+                return Match(kind, value, None, "will be created on push", f"{value} \u00b7 {account_name}",
+                             CREATED)
+            reason = (f"account {value} is not in Codat's chart of accounts; map it in Mappings, or give it a name "
+                      "so it can be created")
+        elif kind == "bankAccount":
+            why = next((w for w in (self._unusable(kind, c, currency) if c.is_bank else "not a bank account"
+                                    for c in near) if w), None)
+            if why:
+                reason = (f"payment account {value} is {why}: codatdesk pays only from an active bank account "
+                          f"in the expense's currency or the company's base currency; map it to one in Mappings, "
+                          f"or edit the expense")
+            else:
+                reason = (f"payment account {value} is not one of the ledger's active bank accounts"
+                          f"{' in ' + self._currencies_text(currency) if currency else ''}: map it in Mappings, "
+                          f"or edit the expense")
+        elif kind == "supplier":
+            why = next((c.inactive_reason for c in near if c.inactive_reason), None)
+            reason = (f"supplier {value} is {why} in the ledger" if why else
+                      f"supplier {value} is not in the ledger's suppliers") + \
+                ": map it in Mappings, or edit the expense (codatdesk does not create suppliers yet)"
+        else:
+            why = next((c.inactive_reason for c in near if c.inactive_reason), None)
+            reason = (f"tax code {value} is {why} in the ledger" if why else
+                      f"tax code {value} is not in the ledger's tax rates") + ": map it in Mappings, or edit the expense"
+        return Match(kind, value, None, reason, outcome=BLOCKED, problem=reason)
+
+    def _explain_no_tax(self, tax: Decimal | None) -> Match:
+        if tax is not None and Decimal(tax) != 0:
+            reason = ("the expense has a tax amount but no tax code (the ledger would apply the account's default "
+                      "VAT): give the expense a tax code")
+            return Match("taxRate", NO_TAX, None, reason, outcome=BLOCKED, problem=reason)
+        mapped = self.mappings.get(("taxRate", NO_TAX))
+        if not mapped:
+            reason = ("the expense has no tax code and \u201cno tax\u201d is not mapped for this company: map "
+                      "\u201cno tax\u201d to the ledger's own rate in Mappings (Xero: NONE), or give the expense a "
+                      "tax code")
+            return Match("taxRate", NO_TAX, None, reason, outcome=BLOCKED, problem=reason)
+        match = self._explain_mapped("taxRate", "(no tax code)", mapped, None)
+        return Match("taxRate", NO_TAX, match.codat_id, match.how, match.label, match.outcome, match.problem)
+
+    # -- one expense ---------------------------------------------------------------------------
+    def _explicit(self, kind: str, given: str | None, expense: Expense) -> Match | None:
+        """An id stored on the expense itself (an account codatdesk created); a payment account still
+        has to be an active bank account in the expense's (or the base) currency."""
+        if not given:
+            return None
+        if kind != "bankAccount":
+            return Match(kind, given, given, "by Codat id", given)
+        record = self._record(kind, given)
+        why = "not a bank account in Codat's lists" if record is None else \
+            self._unusable(kind, record, expense.currency)
+        if why:
+            reason = f"payment account {given} is {why}: map it in Mappings, or edit the expense"
+            return Match(kind, given, None, reason, outcome=BLOCKED, problem=reason)
+        return Match(kind, given, given, "by Codat id", record.label)
+
+    def explain_expense(self, expense: Expense) -> dict[str, Match]:
+        return {
+            "account": self._explicit("account", expense.account_id, expense) or self.explain(
+                "account", expense.account_code, account_name=expense.account_name),
+            "bankAccount": self._explicit("bankAccount", expense.bank_account_id, expense) or self.explain(
+                "bankAccount", expense.bank_account_code, currency=expense.currency),
+            "taxRate": self._explicit("taxRate", expense.tax_rate_id, expense) or self.explain(
+                "taxRate", expense.tax_code, tax=expense.tax),
+            "supplier": self._explicit("supplier", expense.supplier_id, expense) or self.explain(
+                "supplier", expense.supplier_name),
+        }
+
     def account(self, expense: Expense) -> str | None:
-        return expense.account_id or self.mappings.get(("account", expense.account_code.casefold())) \
-            or self._find(("accounts",), expense.account_code)
+        return self.explain_expense(expense)["account"].codat_id
 
     def bank_account(self, expense: Expense) -> str | None:
-        if expense.bank_account_id:
-            return expense.bank_account_id
-        code = expense.bank_account_code
-        return self.mappings.get(("bankAccount", code.casefold())) or self._find(("bankAccounts", "accounts"), code)
+        return self.explain_expense(expense)["bankAccount"].codat_id
 
     def tax_rate(self, expense: Expense) -> str | None:
-        if expense.tax_rate_id:
-            return expense.tax_rate_id
-        return self.mappings.get(("taxRate", expense.tax_code.casefold())) or self._find(("taxRates",), expense.tax_code)
+        return self.explain_expense(expense)["taxRate"].codat_id
 
     def supplier(self, expense: Expense) -> str | None:
-        if expense.supplier_id:
-            return expense.supplier_id
-        return self.mappings.get(("supplier", expense.supplier_name.casefold())) \
-            or self._find(("suppliers",), expense.supplier_name, by_code=False)
+        return self.explain_expense(expense)["supplier"].codat_id
 
     def resolve(self, expense: Expense) -> Resolution:
-        account_id = self.account(expense)
-        problems = []
-        needs_creation = False
-        if account_id is None:
-            if expense.account_name.strip():
-                needs_creation = True
-            else:
-                problems.append(f"account {expense.account_code} is not in Codat's chart of accounts; "
-                                "map it, or give it a name so it can be created")
-        return Resolution(account_id, needs_creation, self.bank_account(expense), self.tax_rate(expense),
-                          self.supplier(expense), tuple(problems))
+        matches = self.explain_expense(expense)
+        problems = tuple(m.problem for m in matches.values() if m.problem)
+        return Resolution(matches["account"].codat_id, matches["account"].outcome == CREATED,
+                          matches["bankAccount"].codat_id, matches["taxRate"].codat_id,
+                          matches["supplier"].codat_id, problems)

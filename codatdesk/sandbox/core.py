@@ -167,6 +167,11 @@ class Sandbox:
         with self.state.lock:
             return [dict(account) for account in self.state.company(company_id or self.company_id).accounts.values()]
 
+    def suppliers(self, company_id: str | None = None) -> list[dict[str, Any]]:
+        """The ledger's suppliers."""
+        with self.state.lock:
+            return [dict(supplier) for supplier in self.state.company(company_id or self.company_id).suppliers.values()]
+
     # -- webhook consumers ---------------------------------------------------------------
 
     def add_webhook_consumer(self, url: str, event_types: list[str], secret: str | None = None, *,

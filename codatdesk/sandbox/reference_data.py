@@ -34,6 +34,22 @@ _SUPPLIERS: tuple[tuple[str, str], ...] = (
     ("Acme Office Supplies", "orders@acme-office.example"),
     ("Northern Rail", "tickets@northern-rail.example"),
     ("Printworks Ltd", "hello@printworks.example"),
+    # The suppliers of resources/sample-expenses.csv (and the README screenshots): codatdesk does not
+    # create suppliers yet, and an expense whose supplier is not in the ledger is not sent.
+    ("Adobe", "billing@adobe.example"),
+    ("Amazon Business", "orders@amazon-business.example"),
+    ("Amazon Web Services", "billing@aws.example"),
+    ("Costa Coffee", "accounts@costa.example"),
+    ("Figma", "billing@figma.example"),
+    ("Google Ads", "billing@google-ads.example"),
+    ("Premier Inn", "stays@premier-inn.example"),
+    ("Pret A Manger", "accounts@pret.example"),
+    ("Royal Mail", "business@royal-mail.example"),
+    ("Shell", "fuel@shell.example"),
+    ("Staples", "orders@staples.example"),
+    ("Trainline", "tickets@trainline.example"),
+    ("Uber", "business@uber.example"),
+    ("WeWork", "billing@wework.example"),
 )
 
 # (code, name, rate)

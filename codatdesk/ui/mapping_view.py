@@ -1,13 +1,14 @@
 """Mapping: how the codes and names in your expenses match Codat's accounts, suppliers and tax rates.
 
-The matching mirrors ``codatdesk.engine.reference.Resolver`` (hand-made mapping,
-then Codat id, code or name, case-insensitive) and says *how* each value matched,
-so an accountant can fix the ones that will not push before pushing.
+Each value is explained by ``codatdesk.engine.reference.Resolver.explain`` (the push's own
+rules: saved mapping, then code, then name, then Codat id; active records only) and says *how*
+it matched, so an accountant can fix the ones that would be held back before pushing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,7 +49,7 @@ DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "su
 
 # outcome -> how it looks (re-using the status styles: ok, will change, needs you)
 MATCHED, CREATED, OPTIONAL, NEEDS_YOU = "matched", "created", "optional", "needs you"
-# Red only for what will make a push fail; an unlinked supplier or tax rate still pushes.
+# Red for what will not be pushed (an unknown supplier, tax code or payment account blocks the push).
 _OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING,
                    OPTIONAL: ExpenseStatus.NOT_PUSHED, NEEDS_YOU: ExpenseStatus.FAILED}
 
@@ -63,6 +64,7 @@ class MappingRow:
     codat_label: str
     how: str  # sentence: "by nominal code", "mapped by hand", "will be created on push", ...
     outcome: str  # matched|created|needs you
+    currency: str = ""  # payment accounts: the currency most of its expenses are in
 
 
 def _label(record: ReferenceRecord) -> str:
@@ -70,64 +72,57 @@ def _label(record: ReferenceRecord) -> str:
 
 
 def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow], dict[str, list[ReferenceRecord]]]:
+    """One row per value the company's expenses use, explained by ``Resolver.explain`` (the push's own rules)."""
     from sqlmodel import func, select
 
+    from codatdesk.engine.reference import NO_TAX, Resolver
     from codatdesk.store.db import read_session
-    from codatdesk.store.models import Expense, Mapping, ReferenceRecord
+    from codatdesk.store.models import Expense, ReferenceRecord
 
     with read_session(engine) as session:
         records: dict[str, list[ReferenceRecord]] = {}
         for record in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
                                    .order_by(ReferenceRecord.code, ReferenceRecord.name)):
             records.setdefault(record.data_type, []).append(record)
-        mappings = {(m.kind, m.local_value.casefold()): m.codat_id
-                    for m in session.exec(select(Mapping).where(Mapping.company_id == company_id))}
+        resolver = Resolver(session, company_id)
         columns = {"account": Expense.account_code, "bankAccount": Expense.bank_account_code,
                    "supplier": Expense.supplier_name, "taxRate": Expense.tax_code}
         used: dict[str, Counter[str]] = {}
         for kind, column in columns.items():
             used[kind] = Counter({value: count for value, count in session.exec(
-                select(column, func.count()).where(Expense.company_id == company_id).group_by(column)) if value})
+                select(column, func.count()).where(Expense.company_id == company_id).group_by(column))
+                if value or kind == "taxRate"})
+        currencies: dict[str, str] = {}  # payment account -> the currency most of its expenses are in
+        for code, currency, _count in session.exec(
+                select(Expense.bank_account_code, Expense.currency, func.count()).where(
+                    Expense.company_id == company_id).group_by(Expense.bank_account_code, Expense.currency)
+                .order_by(func.count())):
+            currencies[code] = currency
         account_names = {code: name for code, name in session.exec(
             select(Expense.account_code, Expense.account_name).where(
                 Expense.company_id == company_id, Expense.account_name != ""))}
         session.expunge_all()
-    by_id = {r.codat_id: r for recs in records.values() for r in recs}
     rows = []
     for kind, counter in used.items():
-        _label_text, data_types, by_code = KINDS[kind]
         for value, count in sorted(counter.items(), key=lambda kv: kv[0].casefold()):
-            rows.append(_match(kind, value, account_names.get(value, "") if kind == "account" else "", count,
-                               [r for t in data_types for r in records.get(t, [])], by_code, mappings, by_id))
+            local_name = account_names.get(value, "") if kind == "account" else ""
+            match = resolver.explain(kind, value, currency=currencies.get(value) if kind == "bankAccount" else None,
+                                     tax=Decimal(0) if kind == "taxRate" and value == NO_TAX else None,
+                                     account_name=local_name)
+            how = match.how if match.outcome != "blocked" else _fix_only(match.problem or match.how)
+            outcome = {"matched": MATCHED, "created": CREATED}.get(match.outcome, NEEDS_YOU)
+            rows.append(MappingRow(kind, value if value else NO_TAX_LABEL, local_name, count, match.codat_id,
+                                   match.label, how, outcome,
+                                   currencies.get(value, "") if kind == "bankAccount" else ""))
     return rows, records
 
 
-def _match(kind: str, value: str, local_name: str, count: int, candidates: list[ReferenceRecord], by_code: bool,
-           mappings: dict[tuple[str, str], str], by_id: dict[str, ReferenceRecord]) -> MappingRow:
-    wanted = value.strip().casefold()
-    mapped = mappings.get((kind, wanted))
-    if mapped:
-        record = by_id.get(mapped)
-        label = _label(record) if record else mapped
-        how = "by saved mapping" if record else "by saved mapping (record not in the cached list yet: refresh)"
-        return MappingRow(kind, value, local_name, count, mapped, label, how, MATCHED)
-    for test, how in ((lambda r: r.codat_id.casefold() == wanted, "by Codat id"),
-                      (lambda r: by_code and bool(r.code) and r.code.casefold() == wanted,
-                       "by nominal code" if kind in ("account", "bankAccount") else "by code"),
-                      (lambda r: bool(r.name) and r.name.casefold() == wanted, "by name")):
-        for record in candidates:
-            if test(record):
-                return MappingRow(kind, value, local_name, count, record.codat_id, _label(record), how, MATCHED)
-    if kind == "account" and local_name:
-        return MappingRow(kind, value, local_name, count, None, f"{value} · {local_name}",
-                          "will be created on push", CREATED)
-    consequence, outcome = {
-        "account": ("not in Codat: map it, or give the expenses an account name so it can be created", NEEDS_YOU),
-        "bankAccount": ("not in Codat: Codat will refuse the push; map it to a bank account", NEEDS_YOU),
-        "supplier": ("not in Codat: pushed without a supplier link (map it to link one)", OPTIONAL),
-        "taxRate": ("not in Codat: pushed without a tax rate (map it to set one)", OPTIONAL),
-    }[kind]
-    return MappingRow(kind, value, local_name, count, None, "", consequence, outcome)
+NO_TAX_LABEL = "(no tax code)"
+
+
+def _fix_only(problem: str) -> str:
+    """The push's reason, said from the Mapping view: "not pushed: <reason>"."""
+    return f"not pushed: {problem}"
 
 
 class MappingModel(QAbstractTableModel):
@@ -304,7 +299,7 @@ class MappingView(ReloadOnShow, QWidget):
         else:
             text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
         if needs:
-            text += f" <b>{needs} value(s) will make pushes fail until mapped.</b>"
+            text += f" <b>{needs} value(s) keep expenses from being sent until mapped or edited.</b>"
         if optional:
             text += f" {optional} supplier(s)/tax code(s) are not linked."
         self.summary.setText(text)
@@ -328,13 +323,21 @@ class MappingView(ReloadOnShow, QWidget):
         if row is None:
             return
         self.choice.addItem("— choose a Codat record —", None)
-        for data_type in KINDS[row.kind][1]:
-            for record in self._records.get(data_type, []):
-                self.choice.addItem(f"{_label(record)}  [{DATA_TYPE_LABELS[data_type]}]", record.codat_id)
+        for record in self._offered(row.kind, row.currency):  # only what a push may use: active (bank) records
+            self.choice.addItem(f"{record.label}  [{DATA_TYPE_LABELS[record.data_type]}]", record.codat_id)
         if row.codat_id:
             position = self.choice.findData(row.codat_id)
             self.choice.setCurrentIndex(max(0, position))
         self.clear_button.setEnabled(row.how.startswith("by saved mapping"))
+
+    def _offered(self, kind: str, currency: str = "") -> list:
+        from codatdesk.engine.reference import Resolver
+        from codatdesk.store.db import read_session
+
+        if self._engine is None or self._company_id is None:
+            return []
+        with read_session(self._engine) as session:
+            return Resolver(session, self._company_id).candidates(kind, currency or None)
 
     def _save(self) -> None:
         row = self.selected_row()
@@ -361,7 +364,7 @@ class MappingView(ReloadOnShow, QWidget):
         def failed(error: BaseException) -> None:
             self.statusMessage.emit(f"Could not save the mapping: {error}")
 
-        run_in_background(lambda: self._set_mapping(company_id, row.kind, row.local_value, codat_id),
+        run_in_background(lambda: self._set_mapping(company_id, row.kind, "" if row.local_value == NO_TAX_LABEL else row.local_value, codat_id),
                           done, failed, owner=self)
 
     def _reselect_after_reload(self, row: MappingRow) -> None:

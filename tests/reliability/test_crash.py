@@ -150,7 +150,8 @@ def test_crash_and_restart(data_dir, tmp_path):
 
         # Rows to push, and rows in progress whose results arrive as a storm.
         csv = tmp_path / "pushes.csv"
-        csv.write_text(HEADER + "".join(row(i) + "\n" for i in range(PUSHES)), encoding="utf-8")
+        # A supplier the ledger knows: an unknown one is blocked before sending (#12).
+        csv.write_text(HEADER + "".join(row(i, supplier="Staples") + "\n" for i in range(PUSHES)), encoding="utf-8")
         assert import_file(db, csv, sandbox.company_id).ok
         specs = [{"key": f"crash-key-{i:05d}"} for i in range(STORM_EXPENSES)]
         storm_ids = seed_expenses(db, sandbox.company_id, specs)

@@ -99,9 +99,12 @@ def test_faulty_codat(rig):
                 events.append(event)
 
     core.bus.subscribe(keep)
-    rig.import_rows([row(i, bank="NOPE-BANK") if i % 10 == 3 else row(i) for i in range(EXPENSES)])
+    # Every tenth row pays from 091, which stops being a bank account once codatdesk has read the ledger:
+    # only Codat can refuse those (an unknown payment account would be blocked before sending, #12).
+    rig.import_rows([row(i, bank="091") if i % 10 == 3 else row(i) for i in range(EXPENSES)])
+    rig.close_bank_account_after_reading("091")
     with Session(core.db) as session:
-        refused = {e.id for e in session.exec(select(Expense)) if e.bank_account_code == "NOPE-BANK"}
+        refused = {e.id for e in session.exec(select(Expense)) if e.bank_account_code == "091"}
     rig.sandbox.config.update(FAULTS)
 
     def rows() -> list[Expense]:

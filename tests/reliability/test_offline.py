@@ -77,12 +77,15 @@ def test_offline_then_reconciled_in_one_run(rig):
     rows = []
     for i in range(PUSHES):
         if i % 10 == 3:
-            rows.append(row(i, bank="NOPE-BANK"))  # Codat: Failed
+            rows.append(row(i, bank="091"))  # Codat: Failed (091 stops being a bank account below)
         elif i % 10 == 7:
             rows.append(row(i, note=" [sandbox:timeout]"))  # Codat: TimedOut
         else:
             rows.append(row(i))
     rig.import_rows(rows)
+    # codatdesk reads the ledger, then 091 stops being a bank account there: only Codat can refuse those
+    # rows (an unknown payment account is blocked before sending, #12).
+    rig.close_bank_account_after_reading("091")
     with Session(core.db) as session:
         ids = list(session.exec(select(Expense.id).order_by(Expense.id)))
     batch = core.push(ids)

@@ -111,7 +111,8 @@ def test_serve_and_push_leave_no_secret_behind(data_dir, tmp_path):
         assert listening_addresses(port) == {"127.0.0.1"}, "serve listens beyond loopback"
 
         csv = tmp_path / "expenses.csv"
-        csv.write_text(HEADER + "".join(row(i) + "\n" for i in range(6)), encoding="utf-8")
+        csv.write_text(HEADER + "".join(row(i, supplier="Staples") + "\n" for i in range(6)),  # a known supplier (#12)
+                       encoding="utf-8")
         assert cli(["import", str(csv)], env).returncode == 0
         pushed = cli(["push", "--all-ready", "--wait-timeout", "60"], env)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr

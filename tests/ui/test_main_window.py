@@ -39,7 +39,10 @@ def select_ids(window, ids) -> None:
 
 
 def test_select_push_and_watch_rows_turn_green_or_red(qtbot, harness, window):
-    harness.import_rows([row(1), row(2), row(3, bank="NOPE-BANK")])  # the sandbox refuses an unknown bank account
+    # Codat refuses row 3: 091 stops being a bank account after codatdesk read the ledger (an unknown
+    # payment account would be blocked before sending, #12).
+    harness.import_rows([row(1), row(2), row(3, bank="091")])
+    harness.close_bank_account_after_reading("091")
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
     window.table.setFocus()
     window.table.selectAll()
@@ -57,7 +60,7 @@ def test_select_push_and_watch_rows_turn_green_or_red(qtbot, harness, window):
     failed = by_status[ExpenseStatus.FAILED][0]
     select_ids(window, [failed])
     # Codat's validation error and the history reach the details pane.
-    qtbot.waitUntil(lambda: "NOPE-BANK" in window.details.plain_text(), timeout=5000)
+    qtbot.waitUntil(lambda: "is not a bank account" in window.details.plain_text(), timeout=5000)
     text = window.details.plain_text()
     assert "Validation errors" in text and "Push in progress" in text and "Push failed" in text
     assert "directCosts.write" in text  # the webhook that moved it
@@ -186,7 +189,8 @@ def test_a_disconnected_connection_shows_a_banner(qtbot, harness, window):
 
 
 def test_fix_a_failed_expense_and_retry_it(qtbot, harness, window):
-    harness.import_rows([row(1, bank="NOPE-BANK")])
+    harness.import_rows([row(1, bank="091")])
+    harness.close_bank_account_after_reading("091")  # Codat refuses it: no longer a bank account
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     (expense_id,) = window.model.ids()
     window.push_ids([expense_id])
@@ -195,7 +199,7 @@ def test_fix_a_failed_expense_and_retry_it(qtbot, harness, window):
     assert window.edit_action.isEnabled()
     qtbot.keyClick(window.table, Qt.Key.Key_F2)
     dialog = window.expense_dialog
-    assert dialog.inputs["bank_account"].text() == "NOPE-BANK"
+    assert dialog.inputs["bank_account"].text() == "091"
     dialog.set_values({"bank_account": "090"})
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     qtbot.waitUntil(lambda: "090" in window.details.plain_text(), timeout=5000)
@@ -252,7 +256,8 @@ def test_outcome_unknown_is_not_retried_and_push_again_anyway_asks_first(qtbot, 
     "Push again anyway" names the duplicate risk and sends only once the user confirms."""
     from PySide6.QtWidgets import QMessageBox
 
-    harness.import_rows([row(1, note=" [sandbox:timeout]"), row(2, bank="NOPE-BANK")])
+    harness.import_rows([row(1, note=" [sandbox:timeout]"), row(2, bank="091")])
+    harness.close_bank_account_after_reading("091")  # Codat refuses row 2: no longer a bank account
     qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
     unknown_id, failed_id = sorted(window.model.ids())
     window.push_ids([unknown_id, failed_id])

@@ -18,7 +18,8 @@ def mapping_rows(window):
 
 
 def test_mapping_shows_how_each_value_matches_and_saves_a_hand_mapping(qtbot, harness, window):
-    harness.import_rows([row(1), row(2, account="999", name="Brand New Costs"), row(3, account="888", name="")])
+    harness.import_rows([row(1), row(2, account="999", name="Brand New Costs"), row(3, account="888", name="")],
+                        map_suppliers=False)  # "Supplier 1" is not in the ledger
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
     window.tabs.setCurrentIndex(1)
     window.mapping.request_refresh()
@@ -30,8 +31,9 @@ def test_mapping_shows_how_each_value_matches_and_saves_a_hand_mapping(qtbot, ha
     assert rows[("account", "999")].outcome == CREATED and rows[("account", "999")].how == "will be created on push"
     assert rows[("account", "888")].outcome == NEEDS_YOU
     assert rows[("bankAccount", "090")].outcome == MATCHED
-    assert "will make pushes fail" in window.mapping.summary.text()
-    assert rows[("supplier", "Supplier 1")].outcome == OPTIONAL  # pushes anyway, without a link
+    assert "keep expenses from being sent until mapped" in window.mapping.summary.text()
+    assert rows[("supplier", "Supplier 1")].outcome == NEEDS_YOU  # not pushed until mapped (#12)
+    assert rows[("supplier", "Supplier 1")].how.startswith("not pushed: supplier Supplier 1 is not in the ledger's")
 
     # Map 888 by hand to the first account offered.
     view = window.mapping
