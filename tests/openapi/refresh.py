@@ -5,9 +5,8 @@ Usage (by hand, from the repository root)::
     python tests/openapi/refresh.py FULL_SPEC_DIR            # rewrite the copies
     python tests/openapi/refresh.py FULL_SPEC_DIR --check    # exit 1 if a copy is out of date
 
-FULL_SPEC_DIR holds Codat's complete specs under the names in ``SOURCES`` (for
-example ``../shared/codat-reference/openapi``; README.md says where each file
-comes from). The tests never run this script and never read FULL_SPEC_DIR: they
+FULL_SPEC_DIR holds Codat's complete specs under the names in ``SOURCES`` (the team's
+reference folder, outside the repository; README.md says where each file comes from). The tests never run this script and never read FULL_SPEC_DIR: they
 read only the copies next to this file.
 
 Each trimmed copy keeps the paths, webhooks and component schemas listed in
@@ -245,7 +244,7 @@ def render(full_dir: Path, spec_file: str) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("full_dir", type=Path, help="folder with Codat's full specs (e.g. ../shared/codat-reference/openapi)")
+    parser.add_argument("full_dir", type=Path, help="folder with Codat's full specs (kept outside the repository)")
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a copy is out of date")
     args = parser.parse_args(argv)
     stale = []
