@@ -297,9 +297,10 @@ def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None
 
 
 def _why_not(cell: AmountCell, chosen: NumberFormat, found: dict[NumberFormat, Decimal]) -> str:
+    """Why ``cell`` is refused in the file's format ``chosen`` (which does not read it), and its other readings."""
     try:
         parse_amount(cell.text, cell.currency, chosen)
-        reason = f"{cell.text!r} does not fit the number format {chosen.example}"  # not reached: chosen failed
+        reason = f"{cell.text!r} does not fit the number format {chosen.example}"
     except MoneyError as exc:
         reason = str(exc)
     if found:

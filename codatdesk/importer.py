@@ -350,19 +350,14 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
     rows: list[ParsedRow] = []
     for row in pending:
         values, row_errors = dict(row.values), []
-        for name in AMOUNT_COLUMNS:
-            if isinstance(values[name], str):
+        for name in (*AMOUNT_COLUMNS, RATE_COLUMN):
+            if isinstance(values[name], str):  # text, read in the file's number format
                 problem = detection.problems.get((row.line, name))
                 if problem:
-                    row_errors.append(LineError(row.line, f"bad amount: {problem}", name))
+                    what = "rate" if name == RATE_COLUMN else "amount"
+                    row_errors.append(LineError(row.line, f"bad {what}: {problem}", name))
                 else:
                     values[name] = detection.values[(row.line, name)]
-        if isinstance(values[RATE_COLUMN], str):
-            problem = detection.problems.get((row.line, RATE_COLUMN))
-            if problem:
-                row_errors.append(LineError(row.line, f"bad rate: {problem}", RATE_COLUMN))
-            else:
-                values[RATE_COLUMN] = detection.values[(row.line, RATE_COLUMN)]
         if isinstance(values[RATE_COLUMN], Decimal) and values[RATE_COLUMN] <= 0:
             row_errors.append(LineError(row.line, f"bad rate: a currency rate must be greater than 0, "
                                                   f"not {values[RATE_COLUMN]}", RATE_COLUMN))

@@ -112,3 +112,19 @@ def row(i: int, *, account="429", name="General Expenses", bank="090", note="", 
     return (f"2026-11-{(i % 27) + 1:02d},{supplier or 'Supplier ' + str(i)},{description},{account},{name},{bank},"
             f"{tax_code},"
             f"{net},{tax},{total},GBP,REF-{i}")
+
+
+def expenses(core: Core) -> list:
+    """Every expense of ``core``'s database, by id."""
+    from sqlmodel import Session, select
+
+    from codatdesk.store.models import Expense
+
+    with Session(core.db) as session:
+        return list(session.exec(select(Expense).order_by(Expense.id)))
+
+
+def statuses(core: Core) -> list:
+    from codatdesk.states import ExpenseStatus
+
+    return [ExpenseStatus(e.status) for e in expenses(core)]

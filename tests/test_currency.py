@@ -21,7 +21,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Company, Expense
 from tests.conftest import wait_until
-from tests.engine_harness import Harness
+from tests.engine_harness import expenses, Harness
 from tests.openapi_schemas import validate
 
 HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference"
@@ -41,10 +41,6 @@ def import_csv(harness, lines: list[str], header: str = HEADER + ",currency_rate
     report = harness.core.import_file(path, harness.sandbox.company_id)
     assert report.ok, report.errors
 
-
-def expenses(core) -> list[Expense]:
-    with Session(core.db) as session:
-        return list(session.exec(select(Expense).order_by(Expense.id)))
 
 
 def pushed_and_final(harness) -> list[Expense]:

@@ -12,7 +12,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, row
+from tests.engine_harness import expenses, Harness, row, statuses
 
 
 @pytest.fixture
@@ -23,13 +23,6 @@ def harness(tmp_path):
     h.stop()
 
 
-def expenses(core) -> list[Expense]:
-    with Session(core.db) as session:
-        return list(session.exec(select(Expense).order_by(Expense.id)))
-
-
-def statuses(core) -> list[S]:
-    return [S(e.status) for e in expenses(core)]
 
 
 def all_final(core) -> bool:

@@ -18,7 +18,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushOperation, StatusChange
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, row
+from tests.engine_harness import expenses, Harness, row, statuses
 
 
 @pytest.fixture
@@ -29,13 +29,6 @@ def harness(tmp_path):
     h.stop()
 
 
-def expenses(core) -> list[Expense]:
-    with Session(core.db) as session:
-        return list(session.exec(select(Expense).order_by(Expense.id)))
-
-
-def statuses(core) -> list[S]:
-    return [S(e.status) for e in expenses(core)]
 
 
 def history(core, expense_id: int) -> list[StatusChange]:

@@ -11,9 +11,9 @@ from codatdesk.engine import reference
 from codatdesk.events import Notice
 from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
-from codatdesk.store.models import Expense, ReferenceRecord
+from codatdesk.store.models import ReferenceRecord
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, row
+from tests.engine_harness import expenses, Harness, row
 
 
 class RepeatingClient:
@@ -54,10 +54,6 @@ def harness(tmp_path):
     yield h
     h.stop()
 
-
-def expenses(core) -> list[Expense]:
-    with Session(core.db) as session:
-        return list(session.exec(select(Expense).order_by(Expense.id)))
 
 
 def test_a_push_batch_goes_through_lists_that_repeat_records_across_pages(harness):

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from codatdesk.engine import reference
 from codatdesk.engine.pusher import UnresolvedReferences, build_direct_cost
@@ -15,7 +15,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, ReferenceRecord
 from tests.conftest import wait_until
 from codatdesk.sandbox import SandboxConfig
-from tests.engine_harness import Harness, row
+from tests.engine_harness import expenses, Harness, row
 
 
 @pytest.fixture
@@ -25,10 +25,6 @@ def harness(tmp_path):
     yield h
     h.stop()
 
-
-def expenses(core):
-    with Session(core.db) as session:
-        return list(session.exec(select(Expense).order_by(Expense.id)))
 
 
 def push_blocked(harness, rows, *, map_suppliers=True):

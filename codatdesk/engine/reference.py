@@ -291,7 +291,6 @@ class Resolver:
         return None
 
     def _not_found(self, kind: str, value: str, currency: str | None, account_name: str) -> Match:
-        what = KIND_LABELS[kind]
         # Would it have matched without the active/bank/currency rules? Then say which rule stopped it.
         wanted = value.strip().casefold()
         near = [c for t in _DATA_TYPES[kind] for c in self.records.get(t, [])

@@ -10,6 +10,7 @@ import datetime as dt
 import gc
 import logging
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, QUrl, Signal
@@ -652,14 +653,9 @@ class MainWindow(QMainWindow):
                 "If you push again, the ledger may end up with each of them twice (a duplicate). codatdesk keeps "
                 "checking with Codat and turns them Push complete if the first push lands.\n\n"
                 "Push again only if you have checked the ledger and they are not there.")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Push again anyway?", text, QMessageBox.StandardButton.Cancel,
-                          self)
-        push_button = box.addButton(f"Push {len(ids)} again (risk a duplicate)", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: button is push_button and self._push_again_anyway(ids))
-        self.again_anyway_box = box
-        box.open()
+        self.again_anyway_box = self._confirm(QMessageBox.Icon.Warning, "Push again anyway?", text,
+                                              f"Push {len(ids)} again (risk a duplicate)",
+                                              lambda: self._push_again_anyway(ids))
 
     def _push_again_anyway(self, ids: list[int]) -> None:
         run_in_background(lambda: self.core.push_again_anyway(ids), self._on_batch_started, self._background_failed,
@@ -693,14 +689,19 @@ class MainWindow(QMainWindow):
         text = f"Delete {len(deletable)} expense(s) that were never pushed? This cannot be undone."
         if kept:
             text += f"\n\n{kept} selected expense(s) were pushed and stay (the ledger keeps its audit trail)."
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete expenses", text,
-                          QMessageBox.StandardButton.Cancel, self)
-        delete_button = box.addButton(f"&Delete {len(deletable)}", QMessageBox.ButtonRole.DestructiveRole)
+        self.delete_box = self._confirm(QMessageBox.Icon.Question, "Delete expenses", text,
+                                        f"&Delete {len(deletable)}", lambda: self._delete(deletable))
+
+    def _confirm(self, icon: QMessageBox.Icon, title: str, text: str, action: str,
+                 on_confirm: Callable[[], object]) -> QMessageBox:
+        """A window-modal question whose default is Cancel; ``on_confirm`` runs only for ``action``."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Cancel, self)
+        confirm = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: button is delete_button and self._delete(deletable))
-        self.delete_box = box
+        box.buttonClicked.connect(lambda button: button is confirm and on_confirm())
         box.open()
+        return box
 
     def _delete(self, ids: list[int]) -> None:
         def done(count: int) -> None:

@@ -9,7 +9,7 @@ from codatdesk.events import DeliveryRecorded
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Mapping
 from codatdesk.ui.main_window import TAB_ACTIVITY, TAB_CONNECTIONS
-from codatdesk.ui.mapping_view import CREATED, MATCHED, NEEDS_YOU, OPTIONAL
+from codatdesk.ui.mapping_view import CREATED, MATCHED, NEEDS_YOU
 from tests.engine_harness import row
 
 
