@@ -62,7 +62,7 @@ class Trigger(StrEnum):
     # The user chose to send an outcome-unknown row again, accepting that the earlier push may
     # be in the ledger already (a duplicate). The only way out of Outcome unknown by a push.
     PUSH_SENT_ANYWAY = "push sent again anyway"
-    WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite, pushing again anyway"
+    WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite (again anyway)"  # fits status_change.trigger (40)
 
 
 class InvalidTransition(Exception):

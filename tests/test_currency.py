@@ -178,3 +178,34 @@ def test_import_reads_the_rate_in_the_files_number_format(db, tmp_path):
                    encoding="utf-8")
     report = import_file(db, bad, "co")
     assert not report.ok and "greater than 0" in str(report.errors[0])
+
+
+def test_a_rate_is_never_left_out_because_the_base_currency_is_unknown(db):
+    """Codat's company info without a base currency: an expense with its own rate sends it; one without
+    is blocked (QuickBooks Online would book it at 1), and a company whose base was never read waits."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from codatdesk.engine import currency as fx
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import Expense as E
+
+    from codatdesk.importer import ensure_company
+
+    with session_scope(db) as session:
+        ensure_company(session, "c")
+
+        def expense(rate):
+            e = E(company_id="c", expense_date=dt.date(2026, 11, 2), supplier_name="s", account_code="429",
+                  net=Decimal("10"), tax=Decimal("0"), total=Decimal("10"), currency="EUR", currency_rate=rate,
+                  source_key=f"k{rate}-{id(object())}")
+            session.add(e)
+            session.flush()
+            return e
+
+        unread = expense(None)
+        assert fx.rate_to_send(session, unread) == (None, None)  # the engine reads the base currency first
+        fx.store_base_currency(session, "c", {})  # read, but Codat gave none
+        assert fx.rate_to_send(session, expense(Decimal("0.85"))) == (Decimal("0.85"), None)
+        rate, reason = fx.rate_to_send(session, expense(None))
+        assert rate is None and fx.is_missing_rate(reason) and "did not say the company's base currency" in reason

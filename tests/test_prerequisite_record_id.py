@@ -106,3 +106,16 @@ def test_a_resumed_chain_whose_id_is_missing_asks_again(chain):
     applier._resume_chain(KEY)
     assert fetched == [("co", KEY)]
     assert all(S(e.status) is S.WAITING for e in rows(db, ids))
+
+
+def test_the_new_record_id_is_the_created_change_of_the_pushed_type_or_the_lone_one_without_a_type():
+    from codatdesk.engine.results import created_record_id
+
+    supplier = {"type": "Modified", "recordRef": {"id": "s1", "dataType": "suppliers"}}
+    account = {"type": "Created", "recordRef": {"id": "a9", "dataType": "chartOfAccounts"}}
+    attachment = {"type": "Created", "recordRef": {"id": "f1", "dataType": "attachments"}}
+    assert created_record_id([supplier, attachment, account], "chartOfAccounts") == "a9"
+    assert created_record_id([attachment], "chartOfAccounts") is None
+    assert created_record_id([{"type": "Created", "recordRef": {"id": "a7"}}], "chartOfAccounts") == "a7"
+    untyped_two = [{"type": "Created", "recordRef": {"id": "x"}}, {"type": "Created", "recordRef": {"id": "y"}}]
+    assert created_record_id(untyped_two, "chartOfAccounts") is None  # two candidates: not guessed

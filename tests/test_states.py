@@ -73,3 +73,11 @@ def test_parse_status(text, expected):
 def test_parse_unknown_status_lists_the_choices():
     with pytest.raises(ValueError, match="Push complete"):
         ExpenseStatus.parse("green")
+
+
+def test_every_trigger_and_status_fits_its_history_column():
+    """status_change.trigger is VARCHAR(40) and the status columns VARCHAR(20): PostgreSQL enforces both."""
+    from codatdesk.states import ExpenseStatus, Trigger
+
+    assert max(len(t.value) for t in Trigger) <= 40
+    assert max(len(s.value) for s in ExpenseStatus) <= 20

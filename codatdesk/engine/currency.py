@@ -85,13 +85,22 @@ def table_rate(session: Session, company_id: str, currency: str, on: dt.date) ->
 def rate_to_send(session: Session, expense: Expense) -> tuple[Decimal | None, str | None]:
     """(the currencyRate to send, or None; a reason the expense must not be sent, or None).
 
-    Base currency not known yet: (None, None); the push engine reads it with the reference data first."""
+    Base currency not read yet: the expense's own rate if it has one, else (None, None); the push
+    engine reads the base currency with the reference data first. Read but not given by Codat:
+    blocked, since nobody can tell whether a rate is needed (QuickBooks Online books a missing one at 1).
+    """
     base = base_currency(session, expense.company_id)
     currency = (expense.currency or "").upper()
-    if not base or not currency or currency == base:
+    if currency and currency == base:
         return None, None
     if expense.currency_rate is not None:
         return expense.currency_rate, None
+    if not base:
+        if currency and base_currency_read(session, expense.company_id):
+            return None, (f"{currency} expense{MISSING_RATE_MARK}or the company's base currency): Codat did not "
+                          "say the company's base currency, so codatdesk cannot tell whether a rate is needed. "
+                          "Refresh the reference data, or add currency_rate to the row")
+        return None, None
     entry = table_rate(session, expense.company_id, currency, expense.expense_date)
     if entry is not None:
         return entry.rate, None

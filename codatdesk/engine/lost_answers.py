@@ -244,7 +244,8 @@ class LostAnswerRecovery:
                 self._adopt(owner, op)
                 settled += 1
         for attempt in [a for a in remaining if a.id not in waiting]:
-            if utcnow() - attempt.started_at >= self.unknown_grace:
+            # Grace from the last send: a resend under the same key may be in Codat and not yet in its history.
+            if utcnow() - (attempt.finished_at or attempt.started_at) >= self.unknown_grace:
                 # Nothing of this attempt's is in the ledger: any operation left in its window is a Failed or
                 # TimedOut one that time cannot attribute. Pushing again lets Codat say again.
                 self._declare_not_sent(attempt)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient
+from codatdesk.codat.errors import CodatNotFound
 from codatdesk.engine import currency
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, ReferenceRecord, utcnow
@@ -33,7 +34,11 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     }
     if connection_id:
         fetched["bankAccounts"] = client.list_bank_accounts(company_id, connection_id)
-    info = client.get_company_info(company_id)  # baseCurrency: which expenses need a currencyRate
+    try:
+        info = client.get_company_info(company_id)  # baseCurrency: which expenses need a currencyRate
+    except CodatNotFound:  # an integration without company info: the lists still count; rates block instead
+        log.warning("Codat has no company info for %s; foreign-currency expenses stay blocked", company_id)
+        info = {}
     fetched = {data_type: _unique_by_id(data_type, records) for data_type, records in fetched.items()}
     with session_scope(db) as session:
         for data_type, records in fetched.items():
@@ -364,18 +369,6 @@ class Resolver:
             "supplier": self._explicit("supplier", expense.supplier_id, expense) or self.explain(
                 "supplier", expense.supplier_name),
         }
-
-    def account(self, expense: Expense) -> str | None:
-        return self.explain_expense(expense)["account"].codat_id
-
-    def bank_account(self, expense: Expense) -> str | None:
-        return self.explain_expense(expense)["bankAccount"].codat_id
-
-    def tax_rate(self, expense: Expense) -> str | None:
-        return self.explain_expense(expense)["taxRate"].codat_id
-
-    def supplier(self, expense: Expense) -> str | None:
-        return self.explain_expense(expense)["supplier"].codat_id
 
     def resolve(self, expense: Expense) -> Resolution:
         matches = self.explain_expense(expense)

@@ -18,14 +18,15 @@ def created_record_id(changes: Any, data_type: str | None) -> str | None:
     ``recordRef.dataType`` is the pushed data type, not whichever entry comes first (a push may also
     report, say, a modified supplier or an attachment)."""
     wanted = _CREATED_TYPES.get(data_type or "", {data_type}) if data_type else None
-    for change in changes if isinstance(changes, list) else []:
-        if not isinstance(change, dict) or change.get("type") != "Created":
-            continue
-        ref = change.get("recordRef") or {}
-        if not isinstance(ref, dict) or not ref.get("id"):
-            continue
+    created = [ref for change in (changes if isinstance(changes, list) else [])
+               if isinstance(change, dict) and change.get("type") == "Created"
+               and isinstance(ref := change.get("recordRef") or {}, dict) and ref.get("id")]
+    for ref in created:
         if wanted is None or ref.get("dataType") in wanted:
             return str(ref["id"])
+    # The spec does not require recordRef.dataType: a lone Created change without one is the record pushed.
+    if len(created) == 1 and not created[0].get("dataType"):
+        return str(created[0]["id"])
     return None
 
 
