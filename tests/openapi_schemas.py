@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote
@@ -38,13 +38,19 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 __all__ = [
+    "REQUEST_SPECS",
+    "Operation",
+    "Parameter",
     "SchemaValidationError",
+    "matching_operations",
     "openapi_dir",
+    "operations",
     "schema_pointer",
-    "webhook_schema",
-    "validation_errors",
+    "security_scheme",
     "validate",
     "validate_webhook",
+    "validation_errors",
+    "webhook_schema",
 ]
 
 _BASE_URI = "https://openapi.codat.local/"
@@ -226,3 +232,119 @@ def validate(instance: Any, spec_file: str, schema: str, *, strict: bool = False
 def validate_webhook(body: Any, event_type: str, *, strict: bool = False) -> None:
     """Validate a webhook request body against its event type in Codat-Webhooks.json."""
     validate(body, "Codat-Webhooks.json", webhook_schema(event_type), strict=strict)
+
+
+# -- operations: which spec operation a request is, and what that operation declares -------------
+
+# The specs whose operations a CodatClient request may be (Sync for Expenses repeats a few Accounting
+# paths, e.g. push/accounts, with parameters of its own).
+REQUEST_SPECS = ("Codat-Accounting-2023.json", "Codat-Platform.json", "Codat-Sync-Expenses.json")
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class Parameter:
+    """One declared parameter of an operation; ``schema`` is a pointer for ``validation_errors``."""
+
+    __slots__ = ("location", "name", "required", "schema")
+
+    def __init__(self, name: str, location: str, required: bool, schema: str) -> None:
+        self.name, self.location, self.required, self.schema = name, location, required, schema
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.location} {self.name}{' required' if self.required else ''})"
+
+
+class Operation:
+    """A method on a path template of one spec, with its merged path- and operation-level parameters."""
+
+    __slots__ = ("body_schema", "method", "parameters", "security", "spec_file", "template")
+
+    def __init__(self, spec_file: str, method: str, template: str, parameters: dict[tuple[str, str], Parameter],
+                 body_schema: str | None, security: list[str]) -> None:
+        self.spec_file, self.method, self.template = spec_file, method, template
+        self.parameters, self.body_schema, self.security = parameters, body_schema, security
+
+    def __repr__(self) -> str:
+        return f"{self.spec_file} {self.method.upper()} {self.template}"
+
+    def declared(self, location: str) -> dict[str, Parameter]:
+        """Parameters in ``location`` ("path", "query", "header"); header names are lower-cased."""
+        return {(name.lower() if location == "header" else name): p
+                for (loc, name), p in self.parameters.items() if loc == location}
+
+    def path_values(self, path: str) -> dict[str, str] | None:
+        """``{name: value}`` of the template's placeholders, or None when ``path`` is not this template."""
+        wanted, given = self.template.strip("/").split("/"), path.strip("/").split("/")
+        if len(wanted) != len(given):
+            return None
+        values: dict[str, str] = {}
+        for pattern, segment in zip(wanted, given):
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not segment:
+                    return None
+                values[pattern[1:-1]] = unquote(segment)
+            elif pattern != segment:
+                return None
+        return values
+
+    @property
+    def literal_segments(self) -> int:
+        return sum(1 for s in self.template.strip("/").split("/") if not s.startswith("{"))
+
+
+def _deref(spec_file: str, pointer: str) -> tuple[str, Any]:
+    """Follow ``$ref``s from ``pointer`` to a node that is not one; returns its pointer and the node."""
+    node = _resolve_pointer(spec_file, pointer)
+    while isinstance(node, dict) and "$ref" in node:
+        pointer = node["$ref"]
+        node = _resolve_pointer(spec_file, pointer)
+    return pointer, node
+
+
+def _parameters(spec_file: str, pointer: str) -> dict[tuple[str, str], Parameter]:
+    found: dict[tuple[str, str], Parameter] = {}
+    node = _resolve_pointer(spec_file, pointer)
+    for index, _ in enumerate(node.get("parameters", []) if isinstance(node, dict) else []):
+        target, param = _deref(spec_file, f"{pointer}/parameters/{index}")
+        found[(param["in"], param["name"])] = Parameter(param["name"], param["in"], bool(param.get("required")),
+                                                        f"{target}/schema")
+    return found
+
+
+@cache
+def operations(spec_files: tuple[str, ...] = REQUEST_SPECS) -> tuple[Operation, ...]:
+    """Every operation of the specs (operation-level parameters override path-level ones, as OpenAPI says)."""
+    found: list[Operation] = []
+    for spec_file in spec_files:
+        document = _document(spec_file)
+        default_security = [name for item in document.get("security", []) for name in item]
+        for template, item in document.get("paths", {}).items():
+            path_pointer = "#/paths/" + _escape(template)
+            shared = _parameters(spec_file, path_pointer)
+            for method in _METHODS:
+                if method not in item:
+                    continue
+                pointer = f"{path_pointer}/{method}"
+                operation = item[method]
+                body = (operation.get("requestBody") or {}).get("content", {}).get("application/json")
+                body_schema = f"{pointer}/requestBody/content/application~1json/schema" if body else None
+                if body is None and "$ref" in (operation.get("requestBody") or {}):
+                    ref_pointer, resolved = _deref(spec_file, f"{pointer}/requestBody")
+                    if "application/json" in resolved.get("content", {}):
+                        body_schema = f"{ref_pointer}/content/application~1json/schema"
+                security = [name for entry in operation.get("security", []) for name in entry] \
+                    if "security" in operation else default_security
+                found.append(Operation(spec_file, method, template, {**shared, **_parameters(spec_file, pointer)},
+                                       body_schema, security))
+    return tuple(found)
+
+
+def matching_operations(method: str, path: str, spec_files: tuple[str, ...] = REQUEST_SPECS) -> list[Operation]:
+    """The operations a request may be, most specific template first (``options/directCosts`` before
+    ``options/{dataType}``)."""
+    hits = [op for op in operations(spec_files) if op.method == method.lower() and op.path_values(path) is not None]
+    return sorted(hits, key=lambda op: -op.literal_segments)
+
+
+def security_scheme(spec_file: str, name: str) -> dict[str, Any]:
+    return _document(spec_file)["components"]["securitySchemes"][name]
