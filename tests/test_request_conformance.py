@@ -15,9 +15,9 @@ import inspect
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 

@@ -420,15 +420,17 @@ class CodatClient:
         return list(results.values())
 
     def _has_next_page(self, body: dict[str, Any], collected: int, batch: int) -> bool:
-        # Codat omits _links.next on the last page; totalResults backs that up.
+        # codat-docs docs/using-the-api/paging.md: _links.next links the next page; totalResults counts the
+        # records. When they disagree, ask once more rather than drop records: an empty page, or one that
+        # only repeats records, ends the list (see _paged).
         links = body.get("_links")
         total = body.get("totalResults")
-        if isinstance(links, dict) and links and "next" not in links:
-            return False
-        if isinstance(total, int) and not isinstance(total, bool):
-            return collected < total
         if isinstance(links, dict) and "next" in links:
             return True
+        if isinstance(total, int) and not isinstance(total, bool):
+            return collected < total
+        if isinstance(links, dict) and links:
+            return False
         return batch >= self.page_size
 
     def _request(
