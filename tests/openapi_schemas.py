@@ -6,6 +6,8 @@ Usage::
     validate(body, "Codat-Platform.json", "PushOperation")
     validate(body, "Codat-Platform.json", "#/components/schemas/PushOperation", strict=True)
     validate(event, "Codat-Webhooks.json", webhook_schema("directCosts.write.successful"))
+    (op, *_) = matching_operations("POST", "/companies/c/connections/d/push/directCosts")
+    op.declared("query")  # {"timeoutInMinutes": Parameter(...)}; op.body_schema: a pointer for validate()
 
 OpenAPI 3.1 schemas are JSON Schema 2020-12, but Codat's specs still carry the
 OpenAPI 3.0 ``nullable: true`` keyword, which JSON Schema ignores. We rewrite it
