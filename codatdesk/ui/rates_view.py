@@ -249,12 +249,17 @@ class RatesView(QWidget):
         self._validate()
 
     def _select_entry(self, entry_id: int | None) -> None:
+        """Keep the entry being changed selected across a reload (the editor keeps what was typed)."""
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(EntryRole) == entry_id:
+            if entry_id is not None and self.table.item(row, 0).data(EntryRole) == entry_id:
                 self.table.blockSignals(True)
                 self.table.selectRow(row)
                 self.table.blockSignals(False)
+                self.save_button.setText("&Save changes")
+                self.delete_button.setEnabled(True)
                 return
+        if entry_id is not None:  # deleted meanwhile (here or by `codatdesk rates`)
+            self.start_new()
 
     def values(self) -> tuple[str, Decimal, dt.date] | str:
         """(currency, rate, valid from), or what is wrong, in plain words."""

@@ -7,7 +7,8 @@ and closes this dialog, since nothing has been sent yet.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -24,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from codatdesk.engine.fixes import NONE, Fix, fix_for
 
-COLUMNS = ["#", "Expense", "Why it cannot be pushed", "What to do"]
-FIX_COLUMN = 3
+COLUMNS = ["#", "Expense", "Why it cannot be pushed", "What to do", ""]
+FIX_COLUMN, ACTION_COLUMN = 3, 4
 
 
 class PushProblemsDialog(QDialog):
@@ -63,19 +64,22 @@ class PushProblemsDialog(QDialog):
             given = problem[3] if len(problem) > 3 else reason
             fix = given if isinstance(given, Fix) else fix_for(given)
             self.fixes.append(fix)
-            for column, value in enumerate((str(expense_id), what, reason)):
+            for column, value in enumerate((str(expense_id), what, reason, fix.text)):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
                 self.table.setItem(row, column, item)
-            self.table.setCellWidget(row, FIX_COLUMN, self._fix_cell(expense_id, fix))
+            self.table.setCellWidget(row, ACTION_COLUMN, self._fix_button(expense_id, fix))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(FIX_COLUMN, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(1, 200)
-        self.table.setColumnWidth(FIX_COLUMN, 300)
-        self.table.resizeRowsToContents()
+        header.setSectionResizeMode(ACTION_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnWidth(1, 180)
+        self.table.setColumnWidth(FIX_COLUMN, 280)
+        # Rows follow the columns' widths: wrapped at the width shown, not at the width before showing.
+        self._fit_rows = QTimer(self, singleShot=True, interval=0, timeout=self.table.resizeRowsToContents)
+        header.sectionResized.connect(lambda *_args: self._fit_rows.start())
 
         buttons = QDialogButtonBox()
         if pushable:
@@ -94,14 +98,14 @@ class PushProblemsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(1000, 420)
 
-    def _fix_cell(self, expense_id: int, fix: Fix) -> QWidget:
-        cell = QWidget()
-        text = QLabel(fix.text)
-        text.setWordWrap(True)
-        text.setToolTip(fix.text)
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_rows.start()
+
+    def _fix_button(self, expense_id: int, fix: Fix) -> QWidget:
+        cell = QWidget()  # the button, kept at its own height in a row as tall as the wrapped text
         row = QHBoxLayout(cell)
         row.setContentsMargins(4, 2, 4, 2)
-        row.addWidget(text, 1)
         button = None
         if fix.kind != NONE:
             button = QPushButton(fix.action_label)
