@@ -16,18 +16,19 @@ RATE_REASON = ("EUR expense in a GBP company needs a rate (GBP per 1 EUR) for 20
 
 
 @pytest.mark.parametrize(("reason", "kind", "mapping_kind"), [
-    ("supplier Acme Ltd is not in the ledger's suppliers: map it in Mappings, or edit the expense (codatdesk does "
-     "not create suppliers yet)", fixes.CREATE, "supplier"),
+    (("supplier Acme Ltd is not in the ledger's suppliers: map it in Mappings, or edit the expense (codatdesk "
+      "does not create suppliers yet)"), fixes.CREATE, "supplier"),
     ("supplier Acme is archived in the ledger: map it in Mappings, or edit the expense", fixes.MAP, "supplier"),
-    ("account 888 is not in Codat's chart of accounts; map it in Mappings, or give it a name so it can be created",
-     fixes.MAP, "account"),
-    ("payment account 091 is not one of the ledger's active bank accounts in GBP: map it in Mappings, or edit the "
-     "expense", fixes.MAP, "bankAccount"),
+    (("account 888 is not in Codat's chart of accounts; map it in Mappings, or give it a name so it can be "
+      "created"), fixes.MAP, "account"),
+    (("payment account 091 is not one of the ledger's active bank accounts in GBP: map it in Mappings, or edit "
+      "the expense"), fixes.MAP, "bankAccount"),
     ("tax code ZZZ is not in the ledger's tax rates: map it in Mappings, or edit the expense", fixes.MAP, "taxRate"),
-    ("the expense has no tax code and \u201cno tax\u201d is not mapped for this company: map \u201cno tax\u201d to "
-     "the ledger's own rate in Mappings (Xero: NONE), or give the expense a tax code", fixes.MAP, "taxRate"),
-    ("the expense has a tax amount but no tax code (the ledger would apply the account's default VAT): give the "
-     "expense a tax code", fixes.EDIT, None),
+    (("the expense has no tax code and \u201cno tax\u201d is not mapped for this company: map \u201cno "
+      "tax\u201d to the ledger's own rate in Mappings (Xero: NONE), or give the expense a tax code"), fixes.MAP,
+     "taxRate"),
+    (("the expense has a tax amount but no tax code (the ledger would apply the account's default VAT): give "
+      "the expense a tax code"), fixes.EDIT, None),
     ("the supplier is missing", fixes.EDIT, None),
     ("net 10.00 + tax 2.00 does not equal total 13.00", fixes.EDIT, None),
     ("'EU' is not an ISO 4217 currency", fixes.EDIT, None),

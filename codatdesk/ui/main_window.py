@@ -615,9 +615,8 @@ class MainWindow(QMainWindow):
         if not problems:
             self._start_push(pushable)
             return
-        from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
-
         from codatdesk.engine.fixes import fix_for
+        from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 
         dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason, fix_for(p))
                                      for p in problems], len(pushable), self)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from codatdesk.amounts import FormatMismatch, format_amount, parse_amount
+from codatdesk.amounts import FormatMismatch, NumberFormat, format_amount, parse_amount
 from codatdesk.money import MoneyError
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp, locale_number_format
@@ -49,7 +49,7 @@ COLUMNS = ("Currency", "Rate", "Valid from", "Set by", "Set at")
 EntryRole = Qt.ItemDataRole.UserRole
 
 
-def rate_sentence(rate: Decimal, currency: str, base: str | None, fmt) -> str:  # noqa: ANN001
+def rate_sentence(rate: Decimal, currency: str, base: str | None, fmt: NumberFormat) -> str:
     """``1 USD = 0.79 GBP``, in the user's number format; all the rate's decimals are shown."""
     return f"1 {currency} = {format_amount(rate, None, fmt)} {base or 'in the base currency'}"
 

@@ -98,7 +98,7 @@ class PushProblemsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(1000, 420)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_rows.start()
 

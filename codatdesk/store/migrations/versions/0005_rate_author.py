@@ -7,9 +7,8 @@ before this) have no author: NULL.
 Revision ID: 0005_rate_author
 Revises: 0004_currency_rate
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0005_rate_author"
 down_revision = "0004_currency_rate"
