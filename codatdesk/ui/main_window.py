@@ -376,8 +376,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
         for action in (self.push_action, self.retry_action, None, self.import_action, self.export_action, None,
-                       self.add_action, self.delete_action, None, self.reconcile_action, self.rates_action,
-                       self.settings_action):
+                       self.add_action, self.delete_action, None, self.reconcile_action, self.settings_action):
             toolbar.addSeparator() if action is None else toolbar.addAction(action)
         self.addToolBar(toolbar)
         self.toolbar = toolbar
