@@ -220,3 +220,4 @@ class CurrencyRate(SQLModel, table=True):
     rate: Decimal = Field(sa_column=Column(Rate, nullable=False))
     valid_from: dt.date
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=100)  # who set it last (None: unknown)

@@ -193,6 +193,8 @@ class MainWindow(QMainWindow):
                                         "Copy the selected rows as text")
         self.reconcile_action = self._action("Check with Codat &now", self.reconcile_now, "F5",
                                              "Ask Codat for the result of every push still in progress")
+        self.rates_action = self._action("Currency &rates…", lambda: self.open_rates(), None,
+                                         "The company's rates for expenses in other currencies")
         self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,",
                                             "Codat API key, company, webhook listener")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -357,7 +359,7 @@ class MainWindow(QMainWindow):
         expense_menu = menu.addMenu("E&xpenses")
         for action in (self.push_action, self.retry_action, self.again_anyway_action, None, self.add_action,
                        self.edit_action, self.reset_action, self.delete_action, None, self.copy_action, self.find_action,
-                       None, self.reconcile_action):
+                       None, self.reconcile_action, self.rates_action):
             expense_menu.addSeparator() if action is None else expense_menu.addAction(action)
         view_menu = menu.addMenu("&View")
         for number, name in enumerate(("&Expenses", "&Mapping", "&Connections", "&Webhook activity")):
@@ -439,6 +441,8 @@ class MainWindow(QMainWindow):
             except OSError:
                 log.warning("could not remember the last company", exc_info=True)
         self.mapping.set_company(company_id)
+        if getattr(self, "rates_dialog", None) is not None:
+            self.rates_dialog.view.set_company(company_id)
         self.refresh_banner()
         self._on_selection_changed()
 
@@ -521,7 +525,8 @@ class MainWindow(QMainWindow):
         self.copy_action.setEnabled(bool(rows))
         self.export_action.setEnabled(self.proxy.rowCount() > 0)
         self.retry_action.setEnabled(ready and self.company_id is not None)
-        for action in (self.add_action, self.import_action, self.reconcile_action, self.settings_action):
+        for action in (self.add_action, self.import_action, self.reconcile_action, self.settings_action,
+                       self.rates_action):
             action.setEnabled(ready)
 
     def _update_count(self, *_args: object) -> None:
@@ -609,11 +614,13 @@ class MainWindow(QMainWindow):
         if not problems:
             self._start_push(pushable)
             return
+        from codatdesk.engine.fixes import fix_for
         from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 
-        dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason) for p in problems],
-                                    len(pushable), self)
+        dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason, fix_for(p))
+                                     for p in problems], len(pushable), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fixRequested.connect(self.apply_fix)
         if pushable:
             dialog.accepted.connect(lambda: self._start_push(pushable))
         self.push_problems_dialog = dialog
@@ -833,19 +840,56 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ Codat lists and connections
 
     def refresh_reference_data(self, company_id: str) -> None:
-        def done(counts: dict[str, int]) -> None:
-            self.mapping.set_busy(False)
-            self.mapping.request_reload()
-            from codatdesk.ui.mapping_view import DATA_TYPE_LABELS
+        # The Mapping view shows the progress, the counts read and, in plain words, why not.
+        run_in_background(lambda: self.core.refresh_reference_data(company_id), self.mapping.refresh_finished,
+                          self.mapping.refresh_failed, owner=self)
 
-            self.statusBar().showMessage("Codat lists refreshed: " + ", ".join(
-                f"{n} {DATA_TYPE_LABELS.get(k, k)}" for k, n in counts.items()), 8000)
+    def open_rates(self, currency: str | None = None, valid_from: dt.date | None = None) -> None:
+        """The company's currency-rate table (one window, reused); ``currency``: start a rate for it."""
+        from codatdesk.engine import rate_table
+        from codatdesk.ui.rates_view import RatesDialog
 
-        def failed(error: BaseException) -> None:
-            self.mapping.set_busy(False)
-            self._background_failed(error)
+        if getattr(self, "rates_dialog", None) is None:
+            dialog = RatesDialog({
+                "read_engine": self.read_db,
+                "save": lambda company, code, rate, day, replacing: rate_table.save_rate(
+                    self.core.db, company, code, rate, day, replacing=replacing),
+                "delete": lambda company, rate_id: rate_table.delete_rate(self.core.db, company, rate_id),
+                "recheck": lambda company: rate_table.recheck_missing_rates(self.core.db, self.core.pusher, company),
+            }, self)
+            dialog.view.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            dialog.destroyed.connect(lambda _obj=None: setattr(self, "rates_dialog", None))
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.view.set_company(self.company_id)
+            self.rates_dialog = dialog
+        if currency:
+            self.rates_dialog.view.focus_currency(currency, valid_from)
+        self.rates_dialog.show()
+        self.rates_dialog.raise_()
+        self.rates_dialog.activateWindow()
 
-        run_in_background(lambda: self.core.refresh_reference_data(company_id), done, failed, owner=self)
+    def apply_fix(self, expense_id: int, fix: Any) -> None:
+        """A blocked expense's fix (``engine.fixes.Fix``) from explain-before-send: open the place to make it."""
+        from codatdesk.engine import fixes
+
+        row = self.model.row_for_id(expense_id)
+        if fix.kind in (fixes.MAP, fixes.CREATE) and fix.mapping_kind and row is not None:
+            value = {"account": row.account_code, "bankAccount": row.bank_account, "supplier": row.supplier,
+                     "taxRate": row.tax_code}[fix.mapping_kind]
+            self.mapping.focus_value(fix.mapping_kind, value)
+            self.tabs.setCurrentIndex(TAB_MAPPING)
+        elif fix.kind == fixes.EDIT and self.select_expense(expense_id):
+            self.edit_selected()
+        elif fix.kind == fixes.RATE:
+            self.open_rates(fix.currency or (row.currency if row else None), row.date if row else None)
+        elif fix.kind == fixes.REFRESH:
+            self.tabs.setCurrentIndex(TAB_MAPPING)
+            self.mapping.request_refresh()
+        elif fix.kind == fixes.SETTINGS:
+            self.open_settings()
+        elif fix.kind == fixes.RECONNECT:
+            self.tabs.setCurrentIndex(TAB_CONNECTIONS)
+        self.statusBar().showMessage(fix.text, 15_000)
 
     def check_connection(self, company_id: str) -> None:
         self.statusBar().showMessage("Asking Codat for the connection status…")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -118,6 +119,14 @@ def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow
 
 
 NO_TAX_LABEL = "(no tax code)"
+REREAD_TEXT = "Re-&read from Codat"
+
+
+def refresh_summary(counts: dict[str, int]) -> str:
+    """``{"accounts": 212, ...}`` -> "212 accounts, 48 suppliers, 9 tax rates, 3 bank accounts read from Codat."""
+    if not counts:
+        return "Codat's lists were read again."
+    return ", ".join(f"{n} {DATA_TYPE_LABELS.get(k, k)}" for k, n in counts.items()) + " read from Codat."
 
 
 def _fix_only(problem: str) -> str:
@@ -203,15 +212,28 @@ class MappingView(ReloadOnShow, QWidget):
 
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.refresh_button = QPushButton("Re&fresh from Codat")
-        self.refresh_button.setToolTip("Fetch the company's accounts, bank accounts, suppliers and tax rates again")
+        self.refresh_button = QPushButton(REREAD_TEXT)
+        self.refresh_button.setToolTip("Read the company's accounts, bank accounts, suppliers and tax rates from "
+                                       "Codat again (after a change in the accounting software)")
         self.refresh_button.clicked.connect(self.request_refresh)
+        self.progress = QProgressBar()  # busy (no steps known) while Codat's lists are read
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(120)
+        self.progress.setTextVisible(False)
+        self.progress.setAccessibleName("Reading from Codat")
+        self.progress.hide()
+        self.refresh_result = QLabel()  # "212 accounts, 48 suppliers, 9 tax rates read", or why not
+        self.refresh_result.setWordWrap(True)
+        self.refresh_result.setObjectName("refreshResult")
+        self.refresh_result.hide()
+        self._focus: tuple[str, str] | None = None  # (kind, value) to select after the next reload
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter values…")
         self.search.setClearButtonEnabled(True)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.search)
+        top.addWidget(self.progress)
         top.addWidget(self.refresh_button)
 
         self.model = MappingModel(self)
@@ -249,6 +271,7 @@ class MappingView(ReloadOnShow, QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.refresh_result)
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         self._on_current_changed()
@@ -264,12 +287,61 @@ class MappingView(ReloadOnShow, QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.refresh_button.setEnabled(not busy and self._company_id is not None)
-        self.refresh_button.setText("Refreshing…" if busy else "Re&fresh from Codat")
+        self.refresh_button.setText("Reading from Codat…" if busy else REREAD_TEXT)
+        self.progress.setVisible(busy)
+        if busy:
+            self._show_result("Reading the company's lists from Codat…", None)
 
     def request_refresh(self) -> None:
         if self._company_id:
             self.set_busy(True)
             self._refresh(self._company_id)
+
+    def refresh_finished(self, counts: dict[str, int]) -> None:
+        """Codat's lists were read: say how many of each, and show the matches they give."""
+        self.set_busy(False)
+        text = refresh_summary(counts)
+        self._show_result(text, True)
+        self.statusMessage.emit(text)
+        self.request_reload()
+
+    def refresh_failed(self, error: BaseException) -> None:
+        from codatdesk.ui.messages import user_message
+
+        self.set_busy(False)
+        title, text = user_message(error)
+        self._show_result(f"Could not read from Codat: {title}. {text} The lists read before are kept.", False)
+        self.statusMessage.emit(f"Could not read from Codat: {text}")
+
+    def _show_result(self, text: str, ok: bool | None) -> None:
+        status = {True: ExpenseStatus.COMPLETE, False: ExpenseStatus.FAILED}.get(ok, ExpenseStatus.NOT_PUSHED)
+        tones = style_for(status).tones(is_dark_palette())
+        self.refresh_result.setStyleSheet(f"#refreshResult {{ color: {tones.text}; background: {tones.background}; "
+                                          "padding: 4px; border-radius: 3px; }")
+        self.refresh_result.setText(text)
+        self.refresh_result.show()
+
+    def focus_value(self, kind: str, value: str) -> None:
+        """Select the row of ``value`` (a blocked expense's fix), now or once the view has reloaded."""
+        self._focus = (kind, value if value else NO_TAX_LABEL)
+        self.search.clear()
+        if not self._reload_pending and self.model.rows:
+            self._apply_focus()
+
+    def _apply_focus(self) -> None:
+        if self._focus is None:
+            return
+        kind, value = self._focus
+        for position, candidate in enumerate(self.model.rows):
+            if candidate.kind == kind and candidate.local_value.casefold() == value.casefold():
+                self._focus = None
+                index = self.proxy.mapFromSource(self.model.index(position, 0))
+                self.table.selectionModel().setCurrentIndex(
+                    index, self.table.selectionModel().SelectionFlag.ClearAndSelect
+                    | self.table.selectionModel().SelectionFlag.Rows)
+                self.table.scrollTo(index)
+                self.choice.setFocus()
+                return
 
     def set_engine(self, engine: Engine) -> None:
         self._engine = engine
@@ -295,7 +367,7 @@ class MappingView(ReloadOnShow, QWidget):
         needs = sum(r.outcome == NEEDS_YOU for r in rows)
         optional = sum(r.outcome == OPTIONAL for r in rows)
         if fetched is None:
-            text = "Codat's lists have not been fetched for this company yet. Press Refresh from Codat."
+            text = "Codat's lists have not been read for this company yet. Press Re-read from Codat."
         else:
             text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
         if needs:
@@ -304,6 +376,7 @@ class MappingView(ReloadOnShow, QWidget):
             text += f" {optional} supplier(s)/tax code(s) are not linked."
         self.summary.setText(text)
         self._on_current_changed()
+        self._apply_focus()
 
     def restyle(self) -> None:
         self.model.set_dark(is_dark_palette())

@@ -1,28 +1,45 @@
-"""Before anything is sent: which selected rows cannot be pushed, and why."""
+"""Before anything is sent: which selected rows cannot be pushed, why, and what to do about it.
+
+Each row's fix comes from ``engine.fixes.fix_for`` (the reason decides it); its button asks the
+window to open the right place (Mapping on the value, the expense, the rate table on the currency)
+and closes this dialog, since nothing has been sent yet.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from codatdesk.engine.fixes import NONE, Fix, fix_for
+
+COLUMNS = ["#", "Expense", "Why it cannot be pushed", "What to do", ""]
+FIX_COLUMN, ACTION_COLUMN = 3, 4
+
 
 class PushProblemsDialog(QDialog):
-    """Lists every problem; offers "Push the other N" when some rows can go.
+    """Lists every problem with its fix; offers "Push the other N" when some rows can go.
 
-    ``exec()`` returns Accepted only when the user chose to push the rest.
+    ``exec()`` returns Accepted only when the user chose to push the rest. ``fixRequested``
+    carries (expense id, Fix) when a fix button is pressed; the dialog then closes (rejected).
     """
 
-    def __init__(self, problems: list[tuple[int, str, str]], pushable: int, parent: QWidget | None = None) -> None:
-        """``problems``: (expense id, what the expense is, reason) per problem."""
+    fixRequested = Signal(int, object)
+
+    def __init__(self, problems: list[tuple], pushable: int, parent: QWidget | None = None) -> None:
+        """``problems``: (expense id, what the expense is, reason[, Fix or PushProblem]) per problem."""
         super().__init__(parent)
         self.setWindowTitle("Some expenses cannot be pushed")
         blocked = len({p[0] for p in problems})
@@ -31,26 +48,38 @@ class PushProblemsDialog(QDialog):
                     f"You can push the other {pushable} now and fix these later.")
         else:
             text = "None of the selected expenses can be pushed. Nothing has been sent."
-        intro = QLabel(text)
+        intro = QLabel(text + " A button under “What to do” opens the place to fix it.")
         intro.setWordWrap(True)
 
-        self.table = QTableWidget(len(problems), 3)
-        self.table.setHorizontalHeaderLabels(["#", "Expense", "Why it cannot be pushed"])
+        self.fixes: list[Fix] = []
+        self.fix_buttons: list[QPushButton | None] = []
+        self.table = QTableWidget(len(problems), len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
-        for row, (expense_id, what, reason) in enumerate(problems):
-            for column, value in enumerate((str(expense_id), what, reason)):
+        for row, problem in enumerate(problems):
+            expense_id, what, reason = problem[:3]
+            given = problem[3] if len(problem) > 3 else reason
+            fix = given if isinstance(given, Fix) else fix_for(given)
+            self.fixes.append(fix)
+            for column, value in enumerate((str(expense_id), what, reason, fix.text)):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
                 self.table.setItem(row, column, item)
+            self.table.setCellWidget(row, ACTION_COLUMN, self._fix_button(expense_id, fix))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(1, 240)
-        self.table.resizeRowsToContents()
+        header.setSectionResizeMode(FIX_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(ACTION_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnWidth(1, 180)
+        self.table.setColumnWidth(FIX_COLUMN, 280)
+        # Rows follow the columns' widths: wrapped at the width shown, not at the width before showing.
+        self._fit_rows = QTimer(self, singleShot=True, interval=0, timeout=self.table.resizeRowsToContents)
+        header.sectionResized.connect(lambda *_args: self._fit_rows.start())
 
         buttons = QDialogButtonBox()
         if pushable:
@@ -67,4 +96,26 @@ class PushProblemsDialog(QDialog):
         layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
-        self.resize(720, 360)
+        self.resize(1000, 420)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows.start()
+
+    def _fix_button(self, expense_id: int, fix: Fix) -> QWidget:
+        cell = QWidget()  # the button, kept at its own height in a row as tall as the wrapped text
+        row = QHBoxLayout(cell)
+        row.setContentsMargins(4, 2, 4, 2)
+        button = None
+        if fix.kind != NONE:
+            button = QPushButton(fix.action_label)
+            button.setAutoDefault(False)  # Enter still means "Push the other N"
+            button.setAccessibleName(f"{fix.action_label.rstrip('…')} expense {expense_id}")
+            button.clicked.connect(lambda _checked=False, i=expense_id, f=fix: self._choose(i, f))
+            row.addWidget(button)
+        self.fix_buttons.append(button)
+        return cell
+
+    def _choose(self, expense_id: int, fix: Fix) -> None:
+        self.fixRequested.emit(expense_id, fix)
+        self.reject()
