@@ -109,7 +109,7 @@ class Sandbox:
     # -- push operations ----------------------------------------------------------------
 
     def request_push(self, company_id: str, connection_id: str, data_type: str, body: Any,
-                     timeout_in_minutes: int | None) -> dict[str, Any]:
+                     timeout_in_minutes: int | None, *, allow_sync: bool = True) -> dict[str, Any]:
         """Record a Pending push, schedule its completion on the engine loop; return it as Codat answers (Pending)."""
         roll, jitter = self._push_roll()
         timed_out = wants_timeout(data_type, body) or roll < self.config.timeout_share
@@ -119,7 +119,8 @@ class Sandbox:
         if timeout_in_minutes is not None and delay > timeout_in_minutes * 60:
             # Codat flips the operation to TimedOut once timeoutInMinutes has passed.
             delay, timed_out = timeout_in_minutes * 60.0, True
-        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out)
+        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out,
+                                        allow_sync)
         with self.state.lock:
             answer = record.to_json()  # before scheduling: the POST always reports Pending
         with self._idle:

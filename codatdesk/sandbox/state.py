@@ -35,12 +35,17 @@ Failed (statusCode 400, ``errorMessage`` "Push failed for <Type>: see validation
     * fullyQualifiedCategory missing or not one of the options model's values;
     * currency present but not three upper-case letters; a read-only field is sent.
 
+  suppliers: see ``codatdesk.sandbox.suppliers`` (name required and unique, model lengths, status).
+
 Success (statusCode 200) otherwise: the record is created with a new id, which appears in
 ``changes[{type: "Created", recordRef: {id, dataType}}]`` and in the webhook's
 ``payload.record.id``. A created directCost is added to the ledger (``Sandbox.ledger``).
-A created account is added to the accounting platform at once (so a following directCost can
-use it) but, as in Codat, appears in ``GET /data/accounts`` only after
-``POST /companies/{id}/data/queue/chartOfAccounts`` (or ``/data/all``) refreshes the cache.
+A created record (account, supplier, direct cost) is in the accounting platform at once (so a
+following directCost can use it) but, as in Codat, shows in Codat's reads (``GET /data/accounts``,
+``/data/suppliers``, ``.../data/directCosts/{id}``) only after a sync of its data type:
+``POST /companies/{id}/data/queue/{dataType}`` (or ``/data/all``), or the push's own
+``allowSyncOnPushComplete`` (default true: "Allow a sync upon push completion", oas
+``Codat-Sync-Expenses.json`` parameter ``allowSyncOnPushComplete``; false: no sync).
 """
 
 from __future__ import annotations
@@ -56,8 +61,9 @@ from typing import Any
 
 from . import reference_data as ref
 from .jsonio import codat_time
+from .suppliers import SupplierRules, evaluate_supplier, supplier_record
 
-WRITE_DATA_TYPES = ("directCosts", "chartOfAccounts")
+WRITE_DATA_TYPES = ("directCosts", "chartOfAccounts", "suppliers")
 CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
 TIMEOUT_HOOK = "[sandbox:timeout]"
 READ_ONLY_FIELDS = ("id", "modifiedDate", "sourceModifiedDate")
@@ -68,6 +74,7 @@ STATUS_CODE_FAILED = 400
 STATUS_CODE_TIMED_OUT = 504
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+SUPPLIER_RULES = SupplierRules(registration_number_max=50, statuses=("Active", "InActive"))  # Xero's model
 
 
 class ApiError(Exception):
@@ -114,7 +121,10 @@ class PushRecord:
     completed_on: str | None = None
     error_message: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     record_id: str | None = None
+    # allowSyncOnPushComplete: a successful push refreshes Codat's cache of its data type.
+    allow_sync: bool = True
 
     @property
     def is_pending(self) -> bool:
@@ -134,7 +144,7 @@ class PushRecord:
             "timeoutInMinutes": self.timeout_in_minutes,
             "status": self.status,
             "errorMessage": self.error_message,
-            "validation": {"errors": list(self.errors), "warnings": []},
+            "validation": {"errors": list(self.errors), "warnings": list(self.warnings)},
             "statusCode": self.status_code,
         }
         if self.completed_on:  # the schema does not allow null here: absent while Pending
@@ -171,8 +181,10 @@ class CompanyData:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the platform's truth
     cached_account_ids: set[str] = field(default_factory=set)          # what Codat's cache shows
     suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cached_supplier_ids: set[str] = field(default_factory=set)
     tax_rates: dict[str, dict[str, Any]] = field(default_factory=dict)
     direct_costs: list[dict[str, Any]] = field(default_factory=list)
+    cached_direct_cost_ids: set[str] = field(default_factory=set)
     # The ledger's currency (CompanyInfo.baseCurrency, GET /companies/{id}/data/info).
     base_currency: str = ref.DEMO_CURRENCY
     # What the platform booked for each direct cost, in the base currency (see ``booking``).
@@ -242,6 +254,7 @@ class SandboxState:
                 data.cached_account_ids.add(account["id"])
             for supplier in ref.demo_suppliers(self.ids.uuid, now):
                 data.suppliers[supplier["id"]] = supplier
+                data.cached_supplier_ids.add(supplier["id"])
             for tax_rate in ref.demo_tax_rates(self.ids.uuid, now):
                 data.tax_rates[tax_rate["id"]] = tax_rate
 
@@ -333,17 +346,35 @@ class SandboxState:
             data = self.company(company_id)
             return [dict(a) for a in data.accounts.values() if a["id"] in data.cached_account_ids]
 
+    def cached_suppliers(self, company_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            data = self.company(company_id)
+            return [dict(s) for s in data.suppliers.values() if s["id"] in data.cached_supplier_ids]
+
+    def cached_direct_costs(self, company_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            data = self.company(company_id)
+            return [dict(c) for c in data.direct_costs if c["id"] in data.cached_direct_cost_ids]
+
     def refresh_cache(self, company_id: str, data_type: str) -> None:
+        """A sync of ``data_type``: Codat's cache now shows what the platform holds.
+
+        Codat does not store written records in its cache; they are read after a sync of their data
+        type (codat-docs ``docs/using-the-api/push.md``, "Access created or updated records")."""
         with self.lock:
             data = self.company(company_id)
             if data_type in ("chartOfAccounts", "bankAccounts", "all"):
                 data.cached_account_ids = set(data.accounts)
+            if data_type in ("suppliers", "all"):
+                data.cached_supplier_ids = set(data.suppliers)
+            if data_type in ("directCosts", "all"):
+                data.cached_direct_cost_ids = {cost["id"] for cost in data.direct_costs}
             data.company["lastSync"] = codat_time()
 
     # -- push operations -------------------------------------------------------------
 
     def create_push(self, company_id: str, connection_id: str, data_type: str, body: Any,
-                    timeout_in_minutes: int | None, timed_out: bool) -> PushRecord:
+                    timeout_in_minutes: int | None, timed_out: bool, allow_sync: bool = True) -> PushRecord:
         record = PushRecord(
             key=self.ids.uuid(),
             company_id=company_id,
@@ -353,6 +384,7 @@ class SandboxState:
             requested_on=codat_time(),
             timeout_in_minutes=timeout_in_minutes,
             timed_out=timed_out,
+            allow_sync=allow_sync,
         )
         with self.lock:
             self.push_operations[record.key] = record
@@ -378,7 +410,11 @@ class SandboxState:
                 record.error_message = "The push operation did not complete within the allowed time."
                 return record
             data = self.companies[record.company_id]
-            if record.data_type == "directCosts":
+            if record.data_type == "suppliers":
+                verdict = evaluate_supplier(record.body, list(data.suppliers.values()), SUPPLIER_RULES)
+                errors, label = verdict.errors, "Supplier"
+                record.warnings = verdict.warnings
+            elif record.data_type == "directCosts":
                 errors = evaluate_direct_cost(record.body, data)
                 label = "DirectCost"
             else:
@@ -391,11 +427,18 @@ class SandboxState:
                 return record
             record.record_id = self._apply(record, data)
             record.status, record.status_code = "Success", STATUS_CODE_SUCCESS
+            if record.allow_sync:
+                self.refresh_cache(record.company_id, record.data_type)
             return record
 
     def _apply(self, record: PushRecord, data: CompanyData) -> str:
         now = record.completed_on or codat_time()
         body = record.body
+        if record.data_type == "suppliers":
+            verdict = evaluate_supplier(body, list(data.suppliers.values()), SUPPLIER_RULES)
+            supplier = supplier_record(self.ids.uuid(), body, verdict.name or "", data.base_currency, now)
+            data.suppliers[supplier["id"]] = supplier
+            return supplier["id"]
         if record.data_type == "directCosts":
             record_id = self.ids.uuid()
             data.direct_costs.append({
@@ -615,6 +658,7 @@ def wants_timeout(data_type: str, body: Any) -> bool:
     """The deterministic ``[sandbox:timeout]`` hook."""
     if not isinstance(body, dict):
         return False
-    fields: tuple[str, ...] = ("note",) if data_type == "directCosts" else ("name", "description")
+    fields: tuple[str, ...] = {"directCosts": ("note",), "suppliers": ("supplierName",)}.get(
+        data_type, ("name", "description"))
     return any(isinstance(body.get(name), str) and TIMEOUT_HOOK in body[name] for name in fields)
 
