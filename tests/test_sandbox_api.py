@@ -248,8 +248,8 @@ def test_totals_compare_as_decimal(sb: Sandbox, client: httpx.Client) -> None:
     assert push_and_finish(sb, client, body)["status"] == "Success"
     raw = (b'{"issueDate":"2024-03-01","currency":"GBP","subTotal":100.005,"taxAmount":20.001,'
            b'"totalAmount":120.006,"lineItems":[{"quantity":1,"unitAmount":100.005,"accountRef":{"id":"%s"}}],'
-           b'"paymentAllocations":[{"payment":{"accountRef":{"id":"%s"}},"allocation":{}}]}'
-           % (account_ids(sb)["429"].encode(), account_ids(sb)["090"].encode()))
+           b'"paymentAllocations":[{"payment":{"accountRef":{"id":"%s"}},"allocation":{}}],"contactRef":{"id":"%s"}}'
+           % (account_ids(sb)["429"].encode(), account_ids(sb)["090"].encode(), body["contactRef"]["id"].encode()))
     pending = body_of(client.post(push_url(sb), content=raw, headers={"content-type": "application/json"}),
                       PLATFORM, "PushOperation")
     assert sb.wait_idle(5)

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import profiles
 from . import reference_data as ref
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import METHODS as IDEMPOTENT_METHODS
@@ -373,12 +374,14 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         })
 
     async def push_options(request: Request) -> Response:
-        state.connection(request.path_params["companyId"], request.path_params["connectionId"])
+        connection = state.connection(request.path_params["companyId"], request.path_params["connectionId"])
         data_type = request.path_params["dataType"]
-        model = ref.PUSH_OPTIONS.get(data_type)
+        profile = profiles.profile_for(connection["integrationKey"])
+        model = profiles.options(profile, data_type)
         if model is None:
-            raise ApiError(404, f"Data type {data_type} is not supported for writes by the {ref.PLATFORM_NAME} sandbox integration.")
-        return json_response(model())
+            raise ApiError(404, f"Data type {data_type} is not supported for writes by the {profile.name} sandbox "
+                                "integration.")
+        return json_response(model)
 
     # -- push --------------------------------------------------------------------------------
 

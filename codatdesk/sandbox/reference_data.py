@@ -285,15 +285,7 @@ def chart_of_accounts_options() -> dict[str, Any]:
     )
 
 
-def supplier_options() -> dict[str, Any]:
-    from .state import SUPPLIER_RULES
-    from .suppliers import supplier_options as model
-
-    return model(SUPPLIER_RULES)
-
-
 PUSH_OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "directCosts": direct_cost_options,
     "chartOfAccounts": chart_of_accounts_options,
-    "suppliers": supplier_options,
-}
+}  # the shared skeleton; each integration's own model: ``sandbox.profiles.options``

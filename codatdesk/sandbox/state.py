@@ -61,7 +61,9 @@ from typing import Any
 
 from . import reference_data as ref
 from .jsonio import codat_time
-from .suppliers import SupplierRules, evaluate_supplier, supplier_record
+from . import profiles
+from .profiles import Profile
+from .suppliers import evaluate_supplier, supplier_record
 
 WRITE_DATA_TYPES = ("directCosts", "chartOfAccounts", "suppliers")
 CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
@@ -74,7 +76,6 @@ STATUS_CODE_FAILED = 400
 STATUS_CODE_TIMED_OUT = 504
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-SUPPLIER_RULES = SupplierRules(registration_number_max=50, statuses=("Active", "InActive"))  # Xero's model
 
 
 class ApiError(Exception):
@@ -123,6 +124,7 @@ class PushRecord:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     record_id: str | None = None
+    record_data_type: str | None = None  # what was created, when the ledger wrote another type (Xero negatives)
     # allowSyncOnPushComplete: a successful push refreshes Codat's cache of its data type.
     allow_sync: bool = True
 
@@ -133,7 +135,9 @@ class PushRecord:
     def to_json(self) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "changes": (
-                [{"type": "Created", "recordRef": {"id": self.record_id, "dataType": self.data_type}, "attachmentId": None}]
+                [{"type": "Created", "recordRef": {"id": self.record_id,
+                                                   "dataType": self.record_data_type or self.data_type},
+                  "attachmentId": None}]
                 if self.record_id else None
             ),
             "dataType": self.data_type,
@@ -189,6 +193,14 @@ class CompanyData:
     base_currency: str = ref.DEMO_CURRENCY
     # What the platform booked for each direct cost, in the base currency (see ``booking``).
     bookings: list[dict[str, Any]] = field(default_factory=list)
+    # The integration behind the company's accounting connection (see ``profiles``).
+    platform_key: str = ref.PLATFORM_KEY
+    # On-premise ledgers: whether the desktop connector is reachable (sandbox knob; see Sandbox.set_connector_online).
+    connector_online: bool = False
+
+    @property
+    def profile(self) -> Profile:
+        return profiles.profile_for(self.platform_key)
 
 
 class SandboxState:
@@ -221,26 +233,31 @@ class SandboxState:
             self.companies[company_id] = CompanyData(company=company)
         return self.company_json(company_id)
 
-    def add_connection(self, company_id: str, status: str = "PendingAuth") -> dict[str, Any]:
+    def add_connection(self, company_id: str, status: str = "PendingAuth", platform_key: str = ref.PLATFORM_KEY,
+                       source_type: str = "Accounting", platform_name: str | None = None) -> dict[str, Any]:
         connection_id = self.ids.uuid()
         now = codat_time()
+        name = platform_name or (profiles.PROFILES[platform_key].name if platform_key in profiles.PROFILES
+                                 else platform_key)
         connection = {
             "id": connection_id,
-            "integrationId": "bf083d72-62c7-493e-aec9-81b4dbba7e2c",
-            "integrationKey": ref.PLATFORM_KEY,
+            "integrationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"codat-integration:{platform_key}")),
+            "integrationKey": platform_key,
             "sourceId": self.ids.uuid(),
-            "platformName": ref.PLATFORM_NAME,
+            "platformName": name,
             "linkUrl": f"https://link-api.codat.io/companies/{company_id}/connections/{connection_id}/start",
             "status": status,
             "lastSync": now if status == "Linked" else None,
             "created": now,
-            "sourceType": "Accounting",
+            "sourceType": source_type,
             "dataConnectionErrors": [],
             "connectionInfo": None,
         }
         with self.lock:
             data = self.company(company_id)
             data.connections[connection_id] = connection
+            if source_type == "Accounting":
+                data.platform_key = platform_key
             if status == "Linked":
                 data.company["lastSync"] = now
             return dict(connection)
@@ -410,15 +427,21 @@ class SandboxState:
                 record.error_message = "The push operation did not complete within the allowed time."
                 return record
             data = self.companies[record.company_id]
+            profile = data.profile
             if record.data_type == "suppliers":
-                verdict = evaluate_supplier(record.body, list(data.suppliers.values()), SUPPLIER_RULES)
+                verdict = evaluate_supplier(record.body, list(data.suppliers.values()), profile.suppliers)
                 errors, label = verdict.errors, "Supplier"
                 record.warnings = verdict.warnings
             elif record.data_type == "directCosts":
                 errors = evaluate_direct_cost(record.body, data)
+                errors += profiles.direct_cost_errors(record.body, profile, data.accounts, data.base_currency)
                 label = "DirectCost"
+                if not errors:
+                    record.warnings = profiles.direct_cost_warnings(record.body, profile)
             else:
                 errors = evaluate_account(record.body, data)
+                errors += [e for e in profiles.account_errors(record.body, profile)
+                           if e["itemId"] not in {known["itemId"] for known in errors}]
                 label = "Account"
             if errors:
                 record.status, record.status_code = "Failed", STATUS_CODE_FAILED
@@ -435,7 +458,7 @@ class SandboxState:
         now = record.completed_on or codat_time()
         body = record.body
         if record.data_type == "suppliers":
-            verdict = evaluate_supplier(body, list(data.suppliers.values()), SUPPLIER_RULES)
+            verdict = evaluate_supplier(body, list(data.suppliers.values()), data.profile.suppliers)
             supplier = supplier_record(self.ids.uuid(), body, verdict.name or "", data.base_currency, now)
             data.suppliers[supplier["id"]] = supplier
             return supplier["id"]
@@ -445,7 +468,10 @@ class SandboxState:
                 **body, "id": record_id, "metadata": {"isDeleted": False},
                 "modifiedDate": now, "sourceModifiedDate": now,
             })
-            data.bookings.append(booking(record_id, body, data.base_currency))
+            entry = booking(record_id, body, data.base_currency, data.profile, data.tax_rates)
+            if entry["bookedAs"] == profiles.REVERSE:
+                record.record_data_type = "directIncomes"
+            data.bookings.append(entry)
             return record_id
         account = ref.account_record(
             self.ids.uuid(), body["nominalCode"], body["name"], body["fullyQualifiedCategory"],
@@ -460,14 +486,17 @@ class SandboxState:
             return sum(1 for record in self.push_operations.values() if record.is_pending)
 
 
-def booking(record_id: str, body: dict[str, Any], base_currency: str) -> dict[str, Any]:
-    """What the ledger holds in its base currency, as QuickBooks Online books it.
+def booking(record_id: str, body: dict[str, Any], base_currency: str, profile: Profile | None = None,
+            tax_rates: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the ledger holds for a direct cost, in its base currency: amounts, tax, account, contact, bank.
 
     Codat's currencyRate is base-currency units per unit of the transaction's currency: base
     amount = amount x rate (codatio/codat-docs ``static/oas/Codat-Sync-Expenses.json``, the
     ``currencyRate`` examples). QBO takes a ``null`` rate as 1 (same description, "QuickBooks
     Online | Transaction currency differs from base currency"): a foreign-currency push without a
-    rate is booked at amount x 1, the misbooking codatdesk prevents. The base currency books at 1.
+    rate is booked at amount x 1, the misbooking codatdesk prevents (profiles that refuse a null
+    foreign rate never get here). The base currency books at 1. Xero writes a negative direct cost
+    as a positive receive-money transaction (codat-docs ``xero-faq.md``): ``bookedAs`` says which.
     """
     currency = body.get("currency") or base_currency
     sent = body.get("currencyRate")
@@ -477,18 +506,35 @@ def booking(record_id: str, body: dict[str, Any], base_currency: str) -> dict[st
     payment_sent = payment.get("currencyRate")
     payment_rate = Decimal(payment_sent) if foreign and _is_number(payment_sent) else Decimal(1)
     total = Decimal(body["totalAmount"])
+    tax = Decimal(body["taxAmount"])
     payment_total = Decimal(payment.get("totalAmount", total))
+    reversed_sign = profile is not None and profile.negative == profiles.REVERSE and total < 0
+    sign = Decimal(-1) if reversed_sign else Decimal(1)
+    lines = [line for line in body.get("lineItems") or [] if isinstance(line, dict)]
+    contact = body.get("contactRef") if isinstance(body.get("contactRef"), dict) else {}
+    bank = payment.get("accountRef") if isinstance(payment.get("accountRef"), dict) else {}
     return {
         "directCostId": record_id,
+        "bookedAs": profiles.REVERSE if reversed_sign else "spend money",
         "currency": currency,
         "baseCurrency": base_currency,
         "currencyRateSent": sent,
         "rateApplied": rate,
         "nullRateBookedAsOne": foreign and sent is None,
-        "totalAmount": total,
-        "baseTotalAmount": total * rate,
+        "totalAmount": total * sign,
+        "baseTotalAmount": total * rate * sign,
+        "baseTaxAmount": tax * rate * sign,
         "paymentRateApplied": payment_rate,
-        "paymentBaseTotalAmount": payment_total * payment_rate,
+        "paymentBaseTotalAmount": payment_total * payment_rate * sign,
+        "lines": [{
+            "accountId": _ref_id(line, "accountRef"),
+            "taxRateId": _ref_id(line, "taxRateRef"),
+            "effectiveTaxRate": (tax_rates or {}).get(_ref_id(line, "taxRateRef") or "", {}).get("effectiveTaxRate"),
+            "baseTaxAmount": Decimal(line["taxAmount"]) * rate * sign if _is_number(line.get("taxAmount")) else None,
+            "baseTotalAmount": Decimal(line["totalAmount"]) * rate * sign if _is_number(line.get("totalAmount")) else None,
+        } for line in lines],
+        "contactId": contact.get("id"),
+        "bankAccountId": bank.get("id"),
     }
 
 
@@ -633,19 +679,14 @@ def evaluate_account(body: Any, data: CompanyData) -> list[dict[str, Any]]:
     for name in READ_ONLY_FIELDS:
         if name in body:
             errors.append(_item(name[0].upper() + name[1:], f"{name} is read-only and must not be sent.", validator))
+    # Required flags, lengths and categories are the profile's create model (profiles.account_errors).
     code = body.get("nominalCode")
-    if not isinstance(code, str) or not code.strip():
-        errors.append(_item("NominalCode", "NominalCode must be provided.", validator))
-    elif len(code) > 10:
-        errors.append(_item("NominalCode", "NominalCode has a max length of 10 characters.", validator))
-    elif any(account["nominalCode"] == code for account in data.accounts.values()):
+    if code is not None and not isinstance(code, str):
+        errors.append(_item("NominalCode", "NominalCode must be a string.", validator))
+    elif code and any(account["nominalCode"] == code for account in data.accounts.values()):
         errors.append(_item("NominalCode", f"An account with nominal code {code} already exists.", validator))
     if not isinstance(body.get("name"), str) or not body["name"].strip():
         errors.append(_item("Name", "Name must be provided.", validator))
-    category = body.get("fullyQualifiedCategory")
-    if category not in ref.ACCOUNT_CATEGORIES:
-        errors.append(_item("FullyQualifiedCategory",
-                            f"FullyQualifiedCategory {category!r} is not one of the allowed options.", validator))
     currency = body.get("currency")
     if currency is not None and (not isinstance(currency, str) or not _CURRENCY.match(currency)):
         errors.append(_item("Currency", f"Currency {currency!r} is not a valid ISO 4217 code.", validator))
