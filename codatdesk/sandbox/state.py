@@ -1,6 +1,11 @@
 """In-memory model of the sandbox (companies, connections, ledger, push operations,
 webhook consumers) and the rules that decide how a push operation ends.
 
+The rules below are the ones every company shares; each company adds the rules of the integration
+behind its accounting connection (``codatdesk.sandbox.profiles``: Xero, QuickBooks Online, QuickBooks
+Desktop; create models, contact, lengths, categories, currency rate, negative amounts, on-premise
+waiting). ``docs/ledger-rules.md`` lists every rule with its source and its test.
+
 Push outcome rules (evaluated when the operation completes, ``push_delay`` seconds after
 the request, so a record created by an earlier push counts):
 
@@ -30,9 +35,9 @@ Failed (statusCode 400, ``errorMessage`` "Push failed for <Type>: see validation
     * lineItems[].taxRateRef.id is not a tax rate;
     * a read-only field (id, modifiedDate, sourceModifiedDate) is sent.
   chartOfAccounts (accounts)
-    * nominalCode missing, longer than 10 characters or already used in the ledger;
+    * nominalCode not a string or already used in the ledger (required flag and length: profile);
     * name missing;
-    * fullyQualifiedCategory missing or not one of the options model's values;
+    * fullyQualifiedCategory not one of the profile's options;
     * currency present but not three upper-case letters; a read-only field is sent.
 
   suppliers: see ``codatdesk.sandbox.suppliers`` (name required and unique, model lengths, status).
@@ -474,9 +479,9 @@ class SandboxState:
             data.bookings.append(entry)
             return record_id
         account = ref.account_record(
-            self.ids.uuid(), body["nominalCode"], body["name"], body["fullyQualifiedCategory"],
+            self.ids.uuid(), body.get("nominalCode"), body["name"], body["fullyQualifiedCategory"],
             bool(body.get("isBankAccount", False)), now,
-            description=body.get("description"), currency=body.get("currency") or ref.DEMO_CURRENCY,
+            description=body.get("description"), currency=body.get("currency") or data.base_currency,
         )
         data.accounts[account["id"]] = account
         return account["id"]
