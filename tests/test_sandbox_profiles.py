@@ -298,3 +298,21 @@ def test_page_overlap_repeats_records_in_every_list(sb: Sandbox, client: httpx.C
         first = client.get(path, params={"pageSize": 2}).json()["results"]
         second = client.get(path, params={"pageSize": 2, "page": 2}).json()["results"]
         assert first[-1]["id"] == second[0]["id"], path
+
+
+def test_a_replaced_connection_is_unlinked_and_names_its_successor(sb: Sandbox, client: httpx.Client) -> None:
+    receiver = Receiver()
+    try:
+        sb.add_webhook_consumer(receiver.url(), ["connection.connected", "connection.disconnected"])
+        new = sb.replace_connection(sb.company_id, sb.connection_id)
+        messages = receiver.wait_for(2)
+    finally:
+        receiver.stop()
+    old = client.get(f"/companies/{sb.company_id}/connections/{sb.connection_id}").json()
+    validate(old, PLATFORM, "Connection", strict=True)
+    assert old["status"] == "Unlinked" and new["id"] in old["dataConnectionErrors"][-1]["errorMessage"]
+    assert new["status"] == "Linked" and new["integrationKey"] == integrations.XERO
+    assert sorted(httpx.Response(200, content=m.body).json()["eventType"] for m in messages) == [
+        "connection.connected", "connection.disconnected"]
+    body = cost(sb, sb.company_id)
+    assert push(sb, client, sb.company_id, new["id"], body)["status"] == "Success"

@@ -119,6 +119,27 @@ class Sandbox:
                                                   self.state.company_reference(company_id), self._ids.uuid()))
         return connection
 
+    def replace_connection(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """Steering: the SMB links its ledger again and Codat gives it a new connection id. The old
+        connection turns Unlinked with an Active ``dataConnectionErrors`` entry naming the new id
+        (the text is a sandbox choice), firing ``connection.disconnected``; the new one is Linked
+        (``connection.connected``). Returns the new connection."""
+        old = self.state.connection(company_id, connection_id)
+        new = self.state.add_connection(company_id, "PendingAuth", old["integrationKey"], old["sourceType"],
+                                        old["platformName"])
+        self.set_connection_status(company_id, new["id"], "Linked")
+        with self.state.lock:
+            previous = old["status"]
+            old["status"] = "Unlinked"
+            old["dataConnectionErrors"] = [*(old["dataConnectionErrors"] or []), {
+                "statusCode": "410", "statusText": "Replaced",
+                "errorMessage": f"This connection was replaced by connection {new['id']}.",
+                "erroredOnUtc": new["created"], "status": "Active", "resolvedOnUtc": None}]
+            snapshot = dict(old)
+        self.deliverer.publish(connection_message("connection.disconnected", previous, snapshot,
+                                                  self.state.company_reference(company_id), self._ids.uuid()))
+        return dict(self.state.connection(company_id, new["id"]))
+
     def set_connector_online(self, company_id: str, online: bool = True) -> None:
         """Steering for on-premise ledgers: the desktop connector is (un)reachable. Going online completes
         the pushes that waited for it."""
