@@ -82,7 +82,8 @@ def run(size: str) -> dict[str, float]:
             probe = home / "startup.json"
             env = isolated_environment(home)
             env.update({"CODATDESK_API_KEY": sandbox.api_key, "CODATDESK_WEBHOOK_SECRETS": new_secret(),
-                        "CODATDESK_STARTUP_PROBE": str(probe)})
+                        "CODATDESK_STARTUP_PROBE": str(probe),
+                        "CODATDESK_STARTUP_PROBE_WAIT_MS": "30000"})  # rows are seeded: wait for them
             # Starts read cached bytecode, as an installed package (pip compiles it) or any second run
             # from a checkout does. An environment with PYTHONDONTWRITEBYTECODE would otherwise make
             # every measured start compile codatdesk's modules; the cache lives in the scratch folder

@@ -16,7 +16,9 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 ENV = "CODATDESK_STARTUP_PROBE"
-EMPTY_TABLE_WAIT_MS = 3000  # an empty table never paints rows: give up after this
+# An empty table never paints rows: give up after this. B5 seeds rows and allows longer
+# (``CODATDESK_STARTUP_PROBE_WAIT_MS``), as a loaded machine may take more than 3 s to fill it.
+EMPTY_TABLE_WAIT_MS = 3000
 
 
 class _Probe(QObject):
@@ -31,7 +33,7 @@ class _Probe(QObject):
         kind = event.type()
         if watched is self._window and kind == QEvent.Type.Show and self._marks["shown"] is None:
             self._marks["shown"] = time.monotonic()
-            QTimer.singleShot(EMPTY_TABLE_WAIT_MS, self._finish)
+            QTimer.singleShot(int(os.environ.get(f"{ENV}_WAIT_MS", EMPTY_TABLE_WAIT_MS)), self._finish)
         elif kind == QEvent.Type.Paint and self._marks["filled"] is None and self._window.model.rowCount() > 0:
             QTimer.singleShot(0, self._filled)  # after this paint is done
         return False
