@@ -1,6 +1,7 @@
 """Pushes whose answer was lost, or whose process died mid-request: asked again, or matched to Codat's history.
 
-A push POST that timed out, lost its connection or got a 5xx may have reached Codat.
+A push POST that timed out, lost its connection or kept getting a 5xx (the client resends a 5xx
+under the same key a few times first) may have reached Codat.
 Its ``PushAttempt`` stays open ("unknown"; "sending" for one a killed process left
 behind) and the expense cannot be pushed again until the outcome is known:
 
