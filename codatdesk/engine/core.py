@@ -65,6 +65,7 @@ class Core:
             fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
             push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
             on_reconnected=lambda company_id: self.reconcile_now(),
+            push_ended=lambda key, status: self.pusher.push_ended(key, status),
         )
         self.pusher = PushEngine(
             db, self.bus, self.client,

@@ -37,8 +37,10 @@ from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
+from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
+from codatdesk.integrations import default_timeout_minutes
 from codatdesk.money import is_known_currency
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
@@ -74,6 +76,8 @@ class PushBatch:
     cancelled: bool = False
     # "Push again anyway": outcome-unknown expenses may be sent (the user accepted the duplicate risk).
     again_anyway: bool = False
+    # Several expenses: sent with allowSyncOnPushComplete=false, one sync queued when all have ended.
+    bulk: bool = False
 
     @property
     def not_sent(self) -> int:
@@ -125,6 +129,7 @@ class PushEngine(LostAnswerRecovery):
         self._pools_lock = threading.Lock()
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self._resolve_locks: dict[str, threading.Lock] = {}
+        self.syncs = SyncAfterBatch(self._queue_sync_soon)
 
     # -- pools -------------------------------------------------------------------
     def pool(self, company_id: str) -> ThreadPoolExecutor:
@@ -252,6 +257,9 @@ class PushEngine(LostAnswerRecovery):
         self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
+        batch.bulk = len(ready) > 1
+        if batch.bulk:
+            self.syncs.open(batch.id)
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
                                   name=f"push-batch-{batch.id}", daemon=True)
         thread.start()
@@ -280,12 +288,34 @@ class PushEngine(LostAnswerRecovery):
             log.exception("push batch %s failed", batch.id)
             self.bus.publish(Notice("error", f"Pushing stopped: {exc}", topic="push"))
         finally:
+            self.syncs.close(batch.id)
             self._resolve_lost_answers(list(by_company))
             batch.done.set()
             message = f"{batch.sent} sent, {batch.not_sent + len(batch.problems)} not sent"
             if batch.cancelled:
                 message += " (cancelled)"
             self.bus.publish(PushProgress(batch.id, batch.total, batch.total, message, finished=True))
+
+    def push_ended(self, key: str, status: str) -> None:
+        """The applier committed a final status for ``key``: a bulk batch may now queue its sync."""
+        self.syncs.ended(key, status)
+
+    def _queue_sync_soon(self, company_id: str, data_type: str) -> None:
+        def work() -> None:
+            try:
+                self.client().queue_sync(company_id, data_type)
+            except CodatError as exc:  # Codat's next scheduled sync reads the records instead
+                log.warning("could not queue a sync of %s for %s: %s", data_type, company_id, exc)
+
+        try:
+            self.pool(company_id).submit(work)
+        except RuntimeError:  # shutting down
+            pass
+
+    def timeout_for(self, session: Session, connection_id: str) -> int | None:
+        """``timeoutInMinutes``: the user's setting, else a default for on-premise ledgers."""
+        conn = session.get(Connection, connection_id) if connection_id else None
+        return default_timeout_minutes(conn.integration_key if conn else None, self.timeout_in_minutes())
 
     def _resolve_lost_answers(self, company_ids: list[str]) -> None:
         """Answers lost during a batch are looked up in Codat's history once its pushes are no longer in flight."""
@@ -438,6 +468,7 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
             rate, missing_rate = fx.rate_to_send(session, expense)
+            timeout_in_minutes = self.timeout_for(session, connection_id)
             unresolved: tuple[str, str] | None = None
             if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
                 expense.status_detail = missing_rate
@@ -468,11 +499,13 @@ class PushEngine(LostAnswerRecovery):
                 batch.unsent.append(PushProblem(expense_id, unresolved[0]))
             self.bus.publish(ExpenseChanged(expense_id, company_id, unresolved[1]))
             return
+        bulk = batch is not None and batch.bulk
         with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
-                                                        timeout_in_minutes=self.timeout_in_minutes(),
-                                                        idempotency_key=attempt.idempotency_key)
+                                                        timeout_in_minutes=timeout_in_minutes,
+                                                        idempotency_key=attempt.idempotency_key,
+                                                        allow_sync_on_push_complete=False if bulk else None)
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
@@ -485,6 +518,8 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, detail))
                 return
             result = OperationResult.from_push_operation(answer)
+            if bulk:  # before the key is stored: its result cannot end it before it is counted
+                self.syncs.sent(batch.id, company_id, "directCosts", result.key)
             with session_scope(self.db) as session:
                 expense = session.get(Expense, expense_id)
                 session.add(PushOperation(
