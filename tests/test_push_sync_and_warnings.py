@@ -25,7 +25,7 @@ WARNING = {"itemId": "LineItems[0].TaxRateRef", "message": "The tax rate was rou
 class Recording(httpx.HTTPTransport):
     """Every request codatdesk sends, and what the sandbox held when a sync was queued."""
 
-    def __init__(self, sandbox) -> None:  # noqa: ANN001
+    def __init__(self, sandbox) -> None:
         super().__init__()
         self.sandbox = sandbox
         self.requests: list[httpx.Request] = []

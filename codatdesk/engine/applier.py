@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk.engine.results import (FETCHING_REASONS, OperationResult, describe_failure, describe_warnings,
-                                      dumps_list, outcome_unknown_detail)
+from codatdesk.engine.results import (FETCHING_REASONS, UNKNOWN_TO_CODAT, OperationResult, describe_failure,
+                                      describe_warnings, dumps_list, outcome_unknown_detail)
 from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
 from codatdesk.importer import ensure_company
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
@@ -116,6 +116,10 @@ class Applier:
         "fetching…" (reconciliation and every start fetch them again until they arrive)."""
         self._put(("no_reasons", key, why))
 
+    def operation_gone(self, company_id: str, key: str) -> None:
+        """Codat answers 404 for ``key`` long after it was sent: stop asking, and say so on the rows."""
+        self._put(("gone", key))
+
     def key_stored(self, key: str) -> None:
         """The pusher committed ``key``: deliveries parked for it can be applied now."""
         self._put(("key", key))
@@ -199,6 +203,8 @@ class Applier:
             self._resume_chain(item[1])
         elif kind == "no_reasons":
             self._reasons_unavailable(item[1], item[2])
+        elif kind == "gone":
+            self._operation_gone(item[1])
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
@@ -481,6 +487,40 @@ class Applier:
                     expense.status_detail = f"{what} could not be created, so this expense was not sent. {later}"
                     session.add(expense)
                     outcome.expense_ids.append(expense.id)
+            outcome.snapshot(session)
+        self._after_commit(outcome)
+
+    def _operation_gone(self, key: str) -> None:
+        with session_scope(self.db, durable=False) as session:
+            op = session.get(PushOperation, key)
+            if op is None or op.error_message == UNKNOWN_TO_CODAT or op.status == "Success" \
+                    or (op.status == "Failed" and op.has_reasons):
+                return
+            outcome = Outcome("applied", company_id=op.company_id)
+            was = op.status
+            op.error_message = UNKNOWN_TO_CODAT  # reconciliation stops asking about it
+            if was == "Pending":
+                op.status = "TimedOut"  # our ending, not Codat's: nobody can say whether it was written
+                op.completed_at = utcnow()
+                outcome.ended.append((op.key, op.status))
+            session.add(op)
+            expense = session.get(Expense, op.expense_id) if op.data_type == "directCosts" and op.expense_id else None
+            if expense is not None and expense.push_operation_key == op.key:
+                status = ExpenseStatus(expense.status)
+                if status is ExpenseStatus.IN_PROGRESS:
+                    change_status(session, expense, Trigger.RESULT_TIMED_OUT, Cause.reconciliation(key), detail=(
+                        f"{UNKNOWN_TO_CODAT}: whether it reached the ledger cannot be told. Look for it in the "
+                        "accounting software; if it is not there, push it again anyway."))
+                elif status in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN):
+                    expense.status_detail = (
+                        f"{UNKNOWN_TO_CODAT}, so its reasons cannot be read any more. "
+                        + ("Check the expense and push it again." if status is ExpenseStatus.FAILED else
+                           "Look for it in the accounting software; if it is not there, push it again anyway."))
+                    session.add(expense)
+                outcome.expense_ids.append(expense.id)
+            elif op.data_type != "directCosts" and was == "Pending":
+                self._apply_to_dependents(session, op, OperationResult(key=op.key, status="TimedOut"),
+                                          Cause.reconciliation(key), outcome)
             outcome.snapshot(session)
         self._after_commit(outcome)
 

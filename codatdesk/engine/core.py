@@ -76,6 +76,7 @@ class Core:
             submit_result=self.applier.submit_result,
             resume_chain=self.applier.resume_chain,
             reasons_unavailable=self.applier.reasons_unavailable,
+            operation_gone=self.applier.operation_gone,
         )
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import jsonmoney
-from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
+from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
@@ -104,6 +104,7 @@ class PushEngine(LostAnswerRecovery):
         submit_result: Callable[[str, OperationResult, Cause], None],
         resume_chain: Callable[[str], None] = lambda key: None,
         reasons_unavailable: Callable[[str, str, str], None] = lambda company_id, key, why: None,
+        operation_gone: Callable[[str, str], None] = lambda company_id, key: None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -115,6 +116,10 @@ class PushEngine(LostAnswerRecovery):
         self.submit_result = submit_result
         self.resume_chain = resume_chain
         self.reasons_unavailable = reasons_unavailable
+        self.operation_gone = operation_gone
+        # Codat answering 404 for one of our keys may be its history lagging behind the POST; after this
+        # long it is taken as final and the row says what to do (our choice: the docs give no figure).
+        self.gone_after = dt.timedelta(hours=1)
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
@@ -677,10 +682,22 @@ class PushEngine(LostAnswerRecovery):
         self.pool(company_id).submit(work)
 
     def fetch_details_now(self, company_id: str, key: str) -> None:
-        """GET the push operation and hand it to the applier. When Codat cannot answer, the row is
-        told that its reasons are not fetched yet (``reasons_unavailable``) and the error is raised."""
+        """GET the push operation and hand it to the applier (webhook follow-ups and reconciliation alike).
+        When Codat cannot answer, the row is told that its reasons are not fetched yet
+        (``reasons_unavailable``) and the error is raised. A 404 older than ``gone_after`` ends the
+        asking (``operation_gone``); a younger one is asked about again at the next run."""
         try:
             body = self.client().get_push_operation(company_id, key)
+        except CodatNotFound:
+            with Session(self.db) as session:
+                op = session.get(PushOperation, key)
+                requested_at = op.requested_at if op is not None else None
+            if requested_at is not None and utcnow() - _aware(requested_at) >= self.gone_after:
+                log.warning("push operation %s is unknown to Codat; giving up on it", key)
+                self.operation_gone(company_id, key)
+            else:
+                log.info("push operation %s is not known to Codat yet", key)
+            return
         except CodatError as exc:
             log.warning("could not fetch details of push %s: %s", key, exc)
             self.reasons_unavailable(company_id, key, f"Codat answered {exc.status}" if exc.status
@@ -794,6 +811,10 @@ def _why_not_claimed(session: Session, expense_id: int) -> str:
 
 def _error_text(exc: CodatError) -> str:
     return describe_failure("Failed", exc.message, exc.validation_errors).removeprefix("Codat rejected this expense: ")
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _done_future() -> Future:

@@ -118,6 +118,11 @@ def describe_warnings(validation_warnings: list[dict]) -> str | None:
     return "In the ledger; Codat warned: " + "; ".join(lines) + ". Check the entry in the accounting software."
 
 
+# Kept as the operation's error message once Codat answers 404 for it past ``PushEngine.gone_after``:
+# its reasons (or its outcome) will not arrive, so reconciliation stops asking.
+UNKNOWN_TO_CODAT = "Codat no longer knows this push operation (it answers 404 for it)"
+
+
 FETCHING_REASONS = "Codat rejected this expense; fetching the reasons…"
 
 
