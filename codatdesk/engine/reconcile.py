@@ -29,7 +29,7 @@ from codatdesk.engine.results import UNKNOWN_TO_CODAT, OperationResult
 from codatdesk.events import EventBus, Notice
 from codatdesk.store.history import Cause
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
+from codatdesk.store.models import Expense, PushAttempt, PushOperation, push_operation_has_reasons, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,7 @@ class Reconciler:
                                            Expense.status == ExpenseStatus.OUTCOME_UNKNOWN,
                                            PushOperation.error_message.is_distinct_from(UNKNOWN_TO_CODAT))).all()
             no_reasons = session.exec(select(PushOperation).where(
-                PushOperation.status == "Failed", PushOperation.status_code.is_(None),
-                PushOperation.error_message.is_(None), PushOperation.validation_errors_json.is_(None))).all()
+                PushOperation.status == "Failed", ~push_operation_has_reasons())).all()
             # Attempts still "sending" long after any request could last were left by a process that died.
             orphaned = utcnow() - self.pusher.orphan_after
             unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
