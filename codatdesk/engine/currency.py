@@ -71,10 +71,6 @@ def base_currency_read(session: Session, company_id: str) -> bool:
     return company is not None and company.base_currency_read_at is not None
 
 
-def is_missing_rate(reason: str) -> bool:
-    return MISSING_RATE_MARK in reason
-
-
 def table_rate(session: Session, company_id: str, currency: str, on: dt.date) -> CurrencyRate | None:
     """The user's rate for ``currency`` valid on ``on`` (the latest entry from on or before it)."""
     return session.exec(select(CurrencyRate).where(

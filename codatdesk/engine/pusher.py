@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -58,10 +59,23 @@ AGAIN_ANYWAY_DETAIL = ("Pushed again anyway: the earlier push timed out and may 
                        "(possible duplicate)")
 
 
+class ProblemKind(StrEnum):
+    """What kind of thing keeps an expense from being sent: callers decide by this, never by the text."""
+
+    STATE = "state"            # already pushed, in progress, outcome unknown, gone
+    FIELD = "field"            # a missing or inconsistent field of the expense
+    CONNECTION = "connection"  # no accounting connection, or not Linked
+    RATE = "rate"              # a foreign-currency expense without a currency rate
+    REFERENCE = "reference"    # account, payment account, tax code or supplier not resolved
+    MODEL = "model"            # the integration's create model refuses it
+    SENDING = "sending"        # found while sending: cancelled, Codat refused or could not be asked
+
+
 @dataclass(frozen=True)
 class PushProblem:
     expense_id: int
     reason: str
+    kind: ProblemKind = ProblemKind.SENDING
 
 
 @dataclass
@@ -165,18 +179,18 @@ class PushEngine(LostAnswerRecovery):
             for expense_id in expense_ids:
                 expense = session.get(Expense, expense_id)
                 if expense is None:
-                    problems.append(PushProblem(expense_id, "this expense no longer exists"))
+                    problems.append(PushProblem(expense_id, "this expense no longer exists", ProblemKind.STATE))
                     continue
                 if expense.company_id not in connection_states:
                     connection_id = self.connection_for(expense.company_id)
                     conn = session.get(Connection, connection_id) if connection_id else None
                     connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
-                reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
-                                            again_anyway=again_anyway)
-                if not reasons:
+                found = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
+                                          again_anyway=again_anyway)
+                if not found:
                     _rate, missing_rate = fx.rate_to_send(session, expense)
                     if missing_rate:
-                        reasons.append(missing_rate)
+                        found.append(PushProblem(expense_id, missing_rate, ProblemKind.RATE))
                 if _pushable_state(expense, expense_id in unknown, again_anyway) \
                         and expense.company_id != LOCAL_COMPANY_ID:
                     # Codat's lists, once read: what would be refused or guessed is explained here,
@@ -186,9 +200,11 @@ class PushEngine(LostAnswerRecovery):
                                                          if reference.has_cache(session, expense.company_id) else None)
                     resolver = resolvers[expense.company_id]
                     if resolver is not None:
-                        reasons.extend(r for r in resolver.resolve(expense).problems if r not in reasons
-                                       and not _reported_missing(r, reasons))
-                problems.extend(PushProblem(expense_id, r) for r in reasons)
+                        # An empty code or name is the field checks' to report ("the supplier is missing").
+                        found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
+                                     for m in resolver.explain_expense(expense).values()
+                                     if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
+                problems.extend(found)
         return problems
 
     def note_problems(self, problems: list[PushProblem]) -> None:
@@ -201,10 +217,10 @@ class PushEngine(LostAnswerRecovery):
         and the details pane say why it was not sent. Not a status change: nothing was sent."""
         by_expense: dict[int, list[str]] = {}
         for p in problems:
-            if _is_reference_problem(p.reason):
+            if p.kind is ProblemKind.REFERENCE:
                 by_expense.setdefault(p.expense_id, []).append(p.reason)
         for p in problems:  # a missing currency rate is said with them (alone, ``_note_missing_rates`` says it)
-            if p.expense_id in by_expense and fx.is_missing_rate(p.reason):
+            if p.expense_id in by_expense and p.kind is ProblemKind.RATE:
                 by_expense[p.expense_id].append(p.reason)
         if not by_expense:
             return
@@ -212,8 +228,11 @@ class PushEngine(LostAnswerRecovery):
         with session_scope(self.db) as session:
             for expense_id, reasons in by_expense.items():
                 expense = session.get(Expense, expense_id)
-                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED:
-                    expense.status_detail = "Not sent: " + "; ".join(reasons)
+                detail = "Not sent: " + "; ".join(reasons)
+                # Only a real change is written and published (the same check runs before and during a push).
+                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED \
+                        and expense.status_detail != detail:
+                    expense.status_detail = detail
                     session.add(expense)
                     changed.append((expense_id, expense.company_id))
         for expense_id, company_id in changed:
@@ -221,37 +240,44 @@ class PushEngine(LostAnswerRecovery):
 
     @staticmethod
     def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
-                     connection_status: str | None, *, again_anyway: bool = False) -> list[str]:
+                     connection_status: str | None, *, again_anyway: bool = False) -> list[PushProblem]:
         status = ExpenseStatus(e.status)
+        state = None
         if status is ExpenseStatus.COMPLETE:
-            return ["already in the ledger (Push complete)"]
-        if status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
-            return [f"already being pushed ({status.value})"]
-        if status is ExpenseStatus.OUTCOME_UNKNOWN and not again_anyway:
-            return [OUTCOME_UNKNOWN_PROBLEM]
-        if again_anyway and status is not ExpenseStatus.OUTCOME_UNKNOWN:
-            return [f"\u201cPush again anyway\u201d is only for expenses whose outcome is unknown; this one is "
-                    f"{status.value} (use Push)"]
-        if outcome_unknown:
-            return ["an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
-                    "checked first"]
-        reasons = []
+            state = "already in the ledger (Push complete)"
+        elif status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
+            state = f"already being pushed ({status.value})"
+        elif status is ExpenseStatus.OUTCOME_UNKNOWN and not again_anyway:
+            state = OUTCOME_UNKNOWN_PROBLEM
+        elif again_anyway and status is not ExpenseStatus.OUTCOME_UNKNOWN:
+            state = (f"\u201cPush again anyway\u201d is only for expenses whose outcome is unknown; this one is "
+                     f"{status.value} (use Push)")
+        elif outcome_unknown:
+            state = ("an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
+                     "checked first")
+        if state is not None:
+            return [PushProblem(e.id, state, ProblemKind.STATE)]
+        problems = []
+
+        def add(kind: ProblemKind, reason: str) -> None:
+            problems.append(PushProblem(e.id, reason, kind))
+
         if e.company_id == LOCAL_COMPANY_ID:
-            reasons.append("no Codat company is chosen for this expense yet (Settings > Codat)")
+            add(ProblemKind.CONNECTION, "no Codat company is chosen for this expense yet (Settings > Codat)")
         for label, value in (("supplier", e.supplier_name), ("account code", e.account_code),
                              ("payment account", e.bank_account_code), ("currency", e.currency)):
             if not str(value or "").strip():
-                reasons.append(f"the {label} is missing")
+                add(ProblemKind.FIELD, f"the {label} is missing")
         if e.currency and not is_known_currency(e.currency):
-            reasons.append(f"{e.currency!r} is not an ISO 4217 currency")
+            add(ProblemKind.FIELD, f"{e.currency!r} is not an ISO 4217 currency")
         if Decimal(e.net) + Decimal(e.tax) != Decimal(e.total):
-            reasons.append(f"net {e.net} + tax {e.tax} does not equal total {e.total}")
+            add(ProblemKind.FIELD, f"net {e.net} + tax {e.tax} does not equal total {e.total}")
         if e.company_id != LOCAL_COMPANY_ID:
             if connection_id is None:
-                reasons.append("the company has no accounting connection chosen (Settings > Codat)")
+                add(ProblemKind.CONNECTION, "the company has no accounting connection chosen (Settings > Codat)")
             elif connection_status is not None and connection_status != "Linked":
-                reasons.append(f"the accounting connection is {connection_status}: reconnect it first")
-        return reasons
+                add(ProblemKind.CONNECTION, f"the accounting connection is {connection_status}: reconnect it first")
+        return problems
 
     # -- pushing -----------------------------------------------------------------
     def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
@@ -333,14 +359,15 @@ class PushEngine(LostAnswerRecovery):
             except RuntimeError:  # shutting down: reconciliation does it at the next start
                 pass
 
-    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str) -> None:
+    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str,
+                     kind: ProblemKind = ProblemKind.SENDING) -> None:
         """Rows that could not be planned: the batch reports them and each row says why."""
-        batch.problems.extend(PushProblem(expense_id, reason) for expense_id in ids)
+        batch.problems.extend(PushProblem(expense_id, reason, kind) for expense_id in ids)
         changed = []
         with session_scope(self.db) as session:
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                if expense is not None and ExpenseStatus(expense.status).can_push:
+                if expense is not None and ExpenseStatus(expense.status).can_push and expense.status_detail != reason:
                     expense.status_detail = reason
                     session.add(expense)
                     changed.append((expense_id, expense.company_id, ExpenseStatus(expense.status).value))
@@ -349,7 +376,7 @@ class PushEngine(LostAnswerRecovery):
 
     def _note_missing_rates(self, problems: list[PushProblem]) -> None:
         """A row held back for a missing currency rate says why on the row (``list``, the window)."""
-        missing = [p for p in problems if fx.is_missing_rate(p.reason)]
+        missing = [p for p in problems if p.kind is ProblemKind.RATE]
         changed = []
         if not missing:
             return
@@ -372,7 +399,8 @@ class PushEngine(LostAnswerRecovery):
         status = self.verify_connection(company_id, connection_id)
         if status != "Linked":
             for expense_id in ids:
-                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it"))
+                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it",
+                                                  ProblemKind.CONNECTION))
             return []
         client = self.client()
         with Session(self.db) as session:
@@ -387,15 +415,16 @@ class PushEngine(LostAnswerRecovery):
                 self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
                                               f"({detail}); nothing was sent: push again")
                 return []
-        with Session(self.db) as session:
-            missing_rates = {}
-            for expense_id in ids:
-                _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
-                if missing_rate:
-                    missing_rates[expense_id] = missing_rate
+        missing_rates = {}
+        if not cached:  # ``check`` ran on these lists already; only a fresh read can change its answer
+            with Session(self.db) as session:
+                for expense_id in ids:
+                    _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
+                    if missing_rate:
+                        missing_rates[expense_id] = missing_rate
         if missing_rates:  # nothing of these leaves: QuickBooks Online would book them at a rate of 1
             for expense_id, reason in missing_rates.items():
-                self._not_planned(batch, [expense_id], reason)
+                self._not_planned(batch, [expense_id], reason, ProblemKind.RATE)
             ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
@@ -408,7 +437,7 @@ class PushEngine(LostAnswerRecovery):
         needs_account: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
             if res.problems:
-                blocked = [PushProblem(expense_id, p) for p in res.problems]
+                blocked = [PushProblem(expense_id, p, ProblemKind.REFERENCE) for p in res.problems]
                 batch.problems.extend(blocked)
                 self.record_blocked(blocked)
             elif res.account_needs_creation:
@@ -790,16 +819,6 @@ def _pushable_state(e: Expense, outcome_unknown: bool, again_anyway: bool) -> bo
 
 
 
-def _reported_missing(reason: str, reasons: list[str]) -> bool:
-    """"the supplier is missing" is said once, by the field checks."""
-    return reason in reasons or (reason.endswith(" is missing") and any(r.endswith(" is missing") and
-                                                                          reason.split()[1] in r for r in reasons))
-
-
-def _is_reference_problem(reason: str) -> bool:
-    return reason.startswith(("account ", "payment account ", "supplier ", "tax code ", "the expense has "))
-
-
 def _why_not_claimed(session: Session, expense_id: int) -> str:
     expense = session.get(Expense, expense_id)
     if expense is None:
@@ -823,4 +842,4 @@ def _done_future() -> Future:
     return future
 
 
-__all__ = ["PushEngine", "PushBatch", "PushProblem", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]
+__all__ = ["PushEngine", "PushBatch", "PushProblem", "ProblemKind", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]
