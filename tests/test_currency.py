@@ -208,4 +208,4 @@ def test_a_rate_is_never_left_out_because_the_base_currency_is_unknown(db):
         fx.store_base_currency(session, "c", {})  # read, but Codat gave none
         assert fx.rate_to_send(session, expense(Decimal("0.85"))) == (Decimal("0.85"), None)
         rate, reason = fx.rate_to_send(session, expense(None))
-        assert rate is None and fx.MISSING_RATE_MARK in reason and "did not say the company's base currency" in reason
+        assert rate is None and fx.is_missing_rate(reason) and "did not say the company's base currency" in reason

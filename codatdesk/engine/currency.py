@@ -71,6 +71,12 @@ def base_currency_read(session: Session, company_id: str) -> bool:
     return company is not None and company.base_currency_read_at is not None
 
 
+def is_missing_rate(reason: str) -> bool:
+    """For text already stored on a row (``status_detail``). A ``PushProblem`` says it by its kind
+    (``ProblemKind.RATE``): match on that, not on this."""
+    return MISSING_RATE_MARK in reason
+
+
 def table_rate(session: Session, company_id: str, currency: str, on: dt.date) -> CurrencyRate | None:
     """The user's rate for ``currency`` valid on ``on`` (the latest entry from on or before it)."""
     return session.exec(select(CurrencyRate).where(
