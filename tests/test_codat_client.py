@@ -532,14 +532,18 @@ def test_on_wait_callback_failure_does_not_break_the_request(waits: Waits) -> No
 
 
 @pytest.mark.parametrize("status", [500, 502, 504, 507])
-def test_push_5xx_means_outcome_unknown_and_is_not_retried(make_client, waits: Waits, status: int) -> None:
+def test_push_5xx_is_resent_with_the_same_key_then_outcome_unknown(make_client, waits: Waits, status: int) -> None:
     rec = Recorder(codat_error(status, "upstream hiccup"))
-    client = make_client(rec)
+    client = make_client(rec, max_retries=2)
     before = dt.datetime.now(dt.timezone.utc)
     with pytest.raises(PushOutcomeUnknown) as info:
         push(client)
     error = info.value
-    assert len(rec.requests) == 1 and waits.sleeps == []
+    # Bounded, with backoff, under one key and the same bytes: Codat cannot make a second record of it.
+    assert len(rec.requests) == 3 and len(waits.sleeps) == 2
+    assert [reason for reason, _ in waits.reported] == ["server error", "server error"]
+    assert len({r.headers["Idempotency-Key"] for r in rec.requests}) == 1
+    assert len({r.content for r in rec.requests}) == 1
     assert error.data_type == "directCosts" and error.company_id == COMPANY and error.connection_id == CONNECTION
     assert before <= error.started_at <= dt.datetime.now(dt.timezone.utc)
     assert isinstance(error.cause, CodatServerError) and error.cause.status == status
@@ -547,6 +551,19 @@ def test_push_5xx_means_outcome_unknown_and_is_not_retried(make_client, waits: W
     assert error.processed is None
     assert "upstream hiccup" in error.message
     assert not isinstance(error, (CodatServerError, CodatUnavailable))  # must be handled deliberately
+
+
+def test_push_5xx_then_an_answer_is_that_answer(make_client, waits: Waits) -> None:
+    rec = Recorder(codat_error(502, "bad gateway"), ok(PUSH_OPERATION))
+    assert push(make_client(rec))["pushOperationKey"] == PUSH_OPERATION["pushOperationKey"]
+    assert len(rec.requests) == 2 and rec.requests[0].headers["Idempotency-Key"] == rec.requests[1].headers["Idempotency-Key"]
+
+
+def test_push_5xx_then_422_is_outcome_unknown(make_client, waits: Waits) -> None:
+    """After a 500 the first request may be in Codat: a 422 to the resend cannot say what it did."""
+    rec = Recorder(codat_error(500), codat_error(422, "another body"))
+    with pytest.raises(PushOutcomeUnknown):
+        push(make_client(rec))
 
 
 LOST_ANSWERS = [httpx.ReadTimeout("timed out"), httpx.ReadError("Connection reset by peer"),
@@ -587,12 +604,14 @@ def test_push_connect_failure_is_not_processed(make_client, waits: Waits, exc: E
     assert len(rec.requests) == 1 and waits.sleeps == []
 
 
-def test_push_503_is_not_processed(make_client, waits: Waits) -> None:
+def test_push_503_is_resent_and_not_processed_when_it_stays(make_client, waits: Waits) -> None:
     rec = Recorder(codat_error(503, "Down for maintenance", statusCode=500), ok(PUSH_OPERATION))
+    assert push(make_client(rec))["pushOperationKey"] == PUSH_OPERATION["pushOperationKey"]
+    rec = Recorder(codat_error(503, "Down for maintenance", statusCode=500))
     with pytest.raises(CodatServerError) as info:
-        push(make_client(rec))
+        push(make_client(rec, max_retries=1))
     assert info.value.status == 503 and info.value.processed is False
-    assert len(rec.requests) == 1 and waits.sleeps == []
+    assert len(rec.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -657,11 +676,10 @@ def test_every_create_post_carries_an_idempotency_key_and_reads_do_not(make_clie
     assert all("Idempotency-Key" not in r.headers for r in rec.requests if r.method == "GET")
 
 
-def test_a_push_5xx_is_not_resent_because_codat_keeps_it_under_the_key(make_client, waits: Waits) -> None:
+def test_a_push_5xx_after_a_lost_answer_is_resent_with_the_same_key(make_client, waits: Waits) -> None:
     rec = Recorder(httpx.ReadTimeout("lost"), codat_error(500), ok(PUSH_OPERATION))
-    with pytest.raises(PushOutcomeUnknown) as info:
-        push(make_client(rec))
-    assert len(rec.requests) == 2 and info.value.status == 500
+    assert push(make_client(rec))["pushOperationKey"] == PUSH_OPERATION["pushOperationKey"]
+    assert len(rec.requests) == 3 and len({r.headers["Idempotency-Key"] for r in rec.requests}) == 1
 
 
 def test_409_after_a_lost_answer_means_in_progress_and_is_resent(make_client, waits: Waits) -> None:
@@ -684,8 +702,10 @@ def test_a_resend_that_cannot_tell_what_the_first_request_did_is_outcome_unknown
                                                                                  status: int) -> None:
     rec = Recorder(codat_error(status))
     with pytest.raises(PushOutcomeUnknown) as info:
-        make_client(rec).push_direct_cost(COMPANY, CONNECTION, DIRECT_COST, idempotency_key="k", resend=True)
-    assert info.value.status == status and len(rec.requests) == 1
+        make_client(rec, max_retries=2).push_direct_cost(COMPANY, CONNECTION, DIRECT_COST, idempotency_key="k",
+                                                         resend=True)
+    # A 503 is resent (bounded) under the same key before it counts.
+    assert info.value.status == status and len(rec.requests) == (3 if status == 503 else 1)
 
 
 def test_a_resend_answered_400_is_a_rejection(make_client) -> None:

@@ -16,25 +16,35 @@ from tests.conftest import wait_until
 from tests.engine_harness import expenses, Harness, row
 
 
-class RepeatingClient:
-    """A client whose lists repeat records (as a server paging by offset can), and one without an id."""
+def _repeating_pages(request):
+    """Lists served by offset paging that repeat records across pages (and one supplier without an id)."""
+    import httpx
 
-    def list_accounts(self, company_id):
-        a = {"id": "a1", "nominalCode": "429", "name": "General"}
-        return [a, {"id": "a2", "nominalCode": "090", "name": "Bank", "isBankAccount": True},
-                {**a, "name": "General (read later)"}]
+    a = {"id": "a1", "nominalCode": "429", "name": "General"}
+    pages = {"accounts": [[a, {"id": "a2", "nominalCode": "090", "name": "Bank", "isBankAccount": True}],
+                          [{**a, "name": "General (read later)"}]],
+             "suppliers": [[{"id": "s1", "supplierName": "Acme"}], [{"id": "s1", "supplierName": "Acme"},
+                                                                    {"supplierName": "No id"}]],
+             "taxRates": [[]],
+             "bankAccounts": [[{"id": "a2", "accountName": "Bank"}], [{"id": "a2", "accountName": "Bank"}]]}
+    if request.url.path.endswith("/data/info"):
+        return httpx.Response(200, json={"companyName": "Co", "baseCurrency": "GBP"})
+    served = pages[request.url.path.rsplit("/", 1)[-1]]
+    number = int(request.url.params["page"])
+    results = served[number - 1] if number <= len(served) else []
+    links = {"self": {"href": "x"}, **({"next": {"href": "x"}} if number < len(served) else {})}
+    return httpx.Response(200, json={"results": results, "pageNumber": number, "pageSize": 2,
+                                     "totalResults": 99, "_links": links})
 
-    def list_suppliers(self, company_id):
-        return [{"id": "s1", "supplierName": "Acme"}, {"id": "s1", "supplierName": "Acme"}, {"supplierName": "No id"}]
 
-    def list_tax_rates(self, company_id):
-        return []
+class RepeatingClient(CodatClient):
+    """The real client, paging through lists that repeat records across pages."""
 
-    def list_bank_accounts(self, company_id, connection_id):
-        return [{"id": "a2", "accountName": "Bank"}] * 3
+    def __init__(self):
+        import httpx
 
-    def get_company_info(self, company_id):
-        return {"companyName": "Co", "baseCurrency": "GBP"}
+        super().__init__("key", "https://codat.test", transport=httpx.MockTransport(_repeating_pages), page_size=2)
+
 
 
 def test_refresh_stores_each_record_once(db):

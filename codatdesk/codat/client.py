@@ -8,8 +8,9 @@ Retry policy
 
 Requests fall into three kinds:
 
-* **safe**: GETs, ``DELETE /webhooks/{id}``, and ``PATCH`` of a connection status
-  (setting the same status twice changes nothing). Retried.
+* **safe**: GETs, ``DELETE /webhooks/{id}``, ``PATCH`` of a connection status (setting the
+  same status twice changes nothing) and ``POST .../data/queue/{dataType}`` (a second sync
+  writes nothing). Retried.
 * **write**: ``POST /webhooks`` (creates a consumer).
 * **push**: ``POST .../push/directCosts`` and ``.../push/accounts``. A resend
   without protection could create a second record in the customer's ledger.
@@ -21,8 +22,11 @@ request with the same key and body; the same key while the first request is in p
 gets 409, with another body 422; a 429 is not kept, so the same key may be sent again
 (codatio/codat-docs ``docs/using-the-api/write-data/idempotency.md``). So a create POST
 whose answer was lost is resent **with the same key and the same bytes**, never with a
-new key: the answer to the resend is the answer to the first request. Codat also keeps
-5xx answers under the key, so a 5xx is not resent (the resend would replay it).
+new key: the answer to the resend is the answer to the first request. A push answered 5xx is
+resent the same way (bounded, with backoff): the key makes that safe. Codat keeps a 5xx it produced
+under the key and replays it (idempotency.md: "and ``5xx`` server errors"), so such a resend only
+costs a request; a 5xx from in front of that cache (a gateway 502/504, a 503 during maintenance)
+gets a fresh, authoritative answer. Resending 5xx pushes is our choice; the docs only make it safe.
 
 "Sent before" below means this key may already have reached Codat: an earlier try in
 this call lost its answer or met 409, or the caller says so (``resend=True``: the engine
@@ -40,8 +44,8 @@ replaying an attempt of unknown outcome).
 |   connection reset / closed after sending       |                | retries: **PushOutcomeUnknown**            | CodatUnavailable, processed=None |
 | 409 after the key was sent before               | -              | backoff, resend (first request in progress); out of retries: PushOutcomeUnknown             |
 | 422 / 401 / 403 / 404 after the key was sent before | -          | **PushOutcomeUnknown** (the key cannot tell what the first request did)                      |
-| 503 (maintenance)                               | backoff, retry | CodatServerError, processed=False (safe); sent before: PushOutcomeUnknown                    |
-| 500, 502, 504 and any other 5xx                 | backoff, retry | **PushOutcomeUnknown** (kept under the key: not resent) | CodatServerError, processed=None |
+| 503 (maintenance)                               | backoff, retry | backoff, resend, same key; out of retries: CodatServerError, processed=False; sent before: PushOutcomeUnknown |
+| 500, 502, 504 and any other 5xx                 | backoff, retry | backoff, resend, same key; out of retries: **PushOutcomeUnknown** | CodatServerError, processed=None |
 | 401 / 403                                       | CodatAuthError (processed=False), all kinds                                                  |
 | 404                                             | CodatNotFound (processed=False), all kinds                                                   |
 | other 4xx (400 validation, 402, 409, 422, ...)  | CodatError (processed=False), all kinds                                                      |
@@ -278,13 +282,20 @@ class CodatClient:
         timeout_in_minutes: int | None = None,
         idempotency_key: str | None = None,
         resend: bool = False,
+        allow_sync_on_push_complete: bool | None = None,
     ) -> dict[str, Any]:
         """Create a direct cost; returns the PushOperation (normally ``status: Pending``).
 
         ``idempotency_key``: the GUID stored with the push attempt (a new one if None); ``resend``:
-        this key may have reached Codat already (see the retry table)."""
-        params = {"timeoutInMinutes": str(int(timeout_in_minutes))} if timeout_in_minutes is not None else None
-        return self._push(company_id, connection_id, "directCosts", "directCosts", direct_cost, params,
+        this key may have reached Codat already (see the retry table). ``allow_sync_on_push_complete``:
+        Codat's query parameter ("Allow a sync upon push completion", default true); None leaves it
+        out. A bulk push sends False and queues one sync when the batch has ended (``queue_sync``)."""
+        params: dict[str, str] = {}
+        if timeout_in_minutes is not None:
+            params["timeoutInMinutes"] = str(int(timeout_in_minutes))
+        if allow_sync_on_push_complete is not None:
+            params["allowSyncOnPushComplete"] = "true" if allow_sync_on_push_complete else "false"
+        return self._push(company_id, connection_id, "directCosts", "directCosts", direct_cost, params or None,
                           idempotency_key, resend)
 
     def push_account(
@@ -300,6 +311,12 @@ class CodatClient:
         return self._request(
             "GET", f"{self._connection_path(company_id, connection_id)}/options/{_segment(data_type)}"
         )
+
+    def queue_sync(self, company_id: str, data_type: str) -> dict[str, Any]:
+        """Queue a sync of one data type (``POST /companies/{id}/data/queue/{dataType}``): records a push
+        wrote are read from Codat's cache only after it. Returns the PullOperation."""
+        # Retried like a read: queuing the same sync twice writes nothing (at worst one more sync).
+        return self._request("POST", f"/companies/{_segment(company_id)}/data/queue/{_segment(data_type)}")
 
     def get_push_operation(self, company_id: str, push_operation_key: str) -> dict[str, Any]:
         return self._request(
@@ -508,6 +525,14 @@ class CodatClient:
                 if kind is _Kind.PUSH and sent_before:
                     raise self._outcome_unknown(push, started_at, error, method, path) from error
                 raise error
+
+            if status >= 500 and kind is _Kind.PUSH and keyed and failures < self.max_retries:
+                # Same key, same bytes: Codat cannot make a second record of it. A 503 is maintenance
+                # (nothing done); any other 5xx may have reached Codat.
+                sent_before = sent_before or status != 503
+                failures += 1
+                self._wait("server error", self._backoff(failures))
+                continue
 
             if status == 409 and keyed and sent_before and failures < self.max_retries:
                 # The first request under this key is still in progress: its answer will be kept.

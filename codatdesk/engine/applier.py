@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk.engine.results import (FETCHING_REASONS, OperationResult, describe_failure, dumps_list,
-                                      outcome_unknown_detail)
+from codatdesk.engine.results import (FETCHING_REASONS, UNKNOWN_TO_CODAT, OperationResult, describe_failure,
+                                      describe_warnings, dumps_list, outcome_unknown_detail)
 from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
 from codatdesk.importer import ensure_company
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
-from codatdesk.store.models import Connection, Expense, Mapping, PushOperation, WebhookDelivery, utcnow
+from codatdesk.store.models import (Connection, Expense, Mapping, PushOperation, StatusChange, WebhookDelivery,
+                                    utcnow)
 from codatdesk.webhooks import ConnectionEvent, IgnoredEvent, UnusableEvent, WriteResult, parse_event
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Outcome:
     connection_changes: list[ConnectionChanged] = field(default_factory=list)
     reconnected: bool = False
     changed: list[ExpenseChanged] = field(default_factory=list)  # taken inside the transaction, published after it
+    ended: list[tuple[str, str]] = field(default_factory=list)  # (key, final status) of pushes that just ended
 
     def snapshot(self, session: Session) -> None:
         """Record the affected expenses as committed (identity-map hits: no extra query)."""
@@ -73,6 +75,7 @@ class Applier:
         push_dependents: Callable[[list[int], str], None] | None = None,
         on_reconnected: Callable[[str], None] | None = None,
         on_selftest: Callable[[str], None] | None = None,
+        push_ended: Callable[[str, str], None] | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -80,6 +83,7 @@ class Applier:
         self.push_dependents = push_dependents or (lambda ids, key: None)
         self.on_reconnected = on_reconnected or (lambda company_id: None)
         self.on_selftest = on_selftest or (lambda delivery_id: None)
+        self.push_ended = push_ended or (lambda key, status: None)
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -111,6 +115,10 @@ class Applier:
         """Fetching Codat's reasons for a Failed operation failed: the rows must not keep saying
         "fetching…" (reconciliation and every start fetch them again until they arrive)."""
         self._put(("no_reasons", key, why))
+
+    def operation_gone(self, company_id: str, key: str) -> None:
+        """Codat answers 404 for ``key`` long after it was sent: stop asking, and say so on the rows."""
+        self._put(("gone", key))
 
     def key_stored(self, key: str) -> None:
         """The pusher committed ``key``: deliveries parked for it can be applied now."""
@@ -195,6 +203,8 @@ class Applier:
             self._resume_chain(item[1])
         elif kind == "no_reasons":
             self._reasons_unavailable(item[1], item[2])
+        elif kind == "gone":
+            self._operation_gone(item[1])
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
@@ -306,7 +316,10 @@ class Applier:
         if already == result.status and already != "Pending":
             if result.has_details and _details_differ(op, result):
                 self._store_details(op, result)
-                self._refresh_failure_detail(session, op, outcome)
+                if already == "Success":
+                    self._show_warnings(session, op, outcome)
+                else:
+                    self._refresh_failure_detail(session, op, outcome)
                 session.add(op)
                 return outcome
             outcome.verdict, outcome.detail = "stale", f"operation already {already}"
@@ -323,6 +336,7 @@ class Applier:
             return outcome
 
         op.status = result.status
+        outcome.ended.append((op.key, op.status))
         op.completed_at = result.completed_at or utcnow()
         op.record_id = result.record_id or op.record_id
         op.last_checked_at = utcnow() if result.has_details else op.last_checked_at
@@ -335,6 +349,9 @@ class Applier:
         else:
             self._apply_to_dependents(session, op, result, cause, outcome)
         if result.status in ("Failed", "TimedOut") and not result.has_details:
+            outcome.fetch_details_for.append((op.company_id, op.key))
+        elif result.status == "Success" and op.data_type == "directCosts" and not result.has_details:
+            # A write webhook carries no validation warnings: one GET of the push operation reads them.
             outcome.fetch_details_for.append((op.company_id, op.key))
         return outcome
 
@@ -360,6 +377,8 @@ class Applier:
         elif result.status == "TimedOut":
             detail = outcome_unknown_detail(describe_failure("TimedOut", op.error_message,
                                                              _loads(op.validation_errors_json)))
+        elif result.status == "Success":
+            detail = describe_warnings(_loads(op.validation_warnings_json))
         change_status(session, expense, trigger, cause, detail=detail)
         outcome.detail = f"expense {expense.id}: {result.status}"
 
@@ -408,6 +427,25 @@ class Applier:
                           detail=f"{what} could not be created, so this expense was not sent. {reason}")
         outcome.detail = f"{what} failed; {len(waiting)} expense(s) failed with it"
 
+    def _show_warnings(self, session: Session, op: PushOperation, outcome: Outcome) -> None:
+        """A Success read after its webhook: Codat's warnings go on the row and on the history entry of
+        that Success (the change they belong to), so neither hides them."""
+        outcome.detail = "details stored"
+        warning = describe_warnings(_loads(op.validation_warnings_json))
+        expense = session.get(Expense, op.expense_id) if op.data_type == "directCosts" and op.expense_id else None
+        if warning is None or expense is None or expense.push_operation_key != op.key \
+                or ExpenseStatus(expense.status) is not ExpenseStatus.COMPLETE:
+            return
+        expense.status_detail = warning
+        session.add(expense)
+        entry = session.exec(select(StatusChange).where(
+            StatusChange.expense_id == expense.id, StatusChange.to_status == ExpenseStatus.COMPLETE.value)
+            .order_by(StatusChange.id.desc())).first()
+        if entry is not None and not entry.detail:
+            entry.detail = warning
+            session.add(entry)
+        outcome.expense_ids.append(expense.id)
+
     def _refresh_failure_detail(self, session: Session, op: PushOperation, outcome: Outcome) -> None:
         """Details arrived after the status: rewrite the explanation on the affected expenses."""
         reason = describe_failure(op.status, op.error_message, _loads(op.validation_errors_json))
@@ -449,6 +487,40 @@ class Applier:
                     expense.status_detail = f"{what} could not be created, so this expense was not sent. {later}"
                     session.add(expense)
                     outcome.expense_ids.append(expense.id)
+            outcome.snapshot(session)
+        self._after_commit(outcome)
+
+    def _operation_gone(self, key: str) -> None:
+        with session_scope(self.db, durable=False) as session:
+            op = session.get(PushOperation, key)
+            if op is None or op.error_message == UNKNOWN_TO_CODAT or op.status == "Success" \
+                    or (op.status == "Failed" and op.has_reasons):
+                return
+            outcome = Outcome("applied", company_id=op.company_id)
+            was = op.status
+            op.error_message = UNKNOWN_TO_CODAT  # reconciliation stops asking about it
+            if was == "Pending":
+                op.status = "TimedOut"  # our ending, not Codat's: nobody can say whether it was written
+                op.completed_at = utcnow()
+                outcome.ended.append((op.key, op.status))
+            session.add(op)
+            expense = session.get(Expense, op.expense_id) if op.data_type == "directCosts" and op.expense_id else None
+            if expense is not None and expense.push_operation_key == op.key:
+                status = ExpenseStatus(expense.status)
+                if status is ExpenseStatus.IN_PROGRESS:
+                    change_status(session, expense, Trigger.RESULT_TIMED_OUT, Cause.reconciliation(key), detail=(
+                        f"{UNKNOWN_TO_CODAT}: whether it reached the ledger cannot be told. Look for it in the "
+                        "accounting software; if it is not there, push it again anyway."))
+                elif status in (ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN):
+                    expense.status_detail = (
+                        f"{UNKNOWN_TO_CODAT}, so its reasons cannot be read any more. "
+                        + ("Check the expense and push it again." if status is ExpenseStatus.FAILED else
+                           "Look for it in the accounting software; if it is not there, push it again anyway."))
+                    session.add(expense)
+                outcome.expense_ids.append(expense.id)
+            elif op.data_type != "directCosts" and was == "Pending":
+                self._apply_to_dependents(session, op, OperationResult(key=op.key, status="TimedOut"),
+                                          Cause.reconciliation(key), outcome)
             outcome.snapshot(session)
         self._after_commit(outcome)
 
@@ -496,6 +568,8 @@ class Applier:
             self.fetch_details(company_id, key)
         for ids, key in outcome.dependents_ready:
             self.push_dependents(ids, key)
+        for key, status in outcome.ended:
+            self.push_ended(key, status)
         if outcome.reconnected and outcome.company_id:
             self.on_reconnected(outcome.company_id)
 

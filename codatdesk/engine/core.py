@@ -65,6 +65,7 @@ class Core:
             fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
             push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
             on_reconnected=lambda company_id: self.reconcile_now(),
+            push_ended=lambda key, status: self.pusher.push_ended(key, status),
         )
         self.pusher = PushEngine(
             db, self.bus, self.client,
@@ -75,6 +76,7 @@ class Core:
             submit_result=self.applier.submit_result,
             resume_chain=self.applier.resume_chain,
             reasons_unavailable=self.applier.reasons_unavailable,
+            operation_gone=self.applier.operation_gone,
         )
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,

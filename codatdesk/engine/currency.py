@@ -72,6 +72,8 @@ def base_currency_read(session: Session, company_id: str) -> bool:
 
 
 def is_missing_rate(reason: str) -> bool:
+    """For text already stored on a row (``status_detail``). A ``PushProblem`` says it by its kind
+    (``ProblemKind.RATE``): match on that, not on this."""
     return MISSING_RATE_MARK in reason
 
 

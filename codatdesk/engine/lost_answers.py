@@ -1,6 +1,7 @@
 """Pushes whose answer was lost, or whose process died mid-request: asked again, or matched to Codat's history.
 
-A push POST that timed out, lost its connection or got a 5xx may have reached Codat.
+A push POST that timed out, lost its connection or kept getting a 5xx (the client resends a 5xx
+under the same key a few times first) may have reached Codat.
 Its ``PushAttempt`` stays open ("unknown"; "sending" for one a killed process left
 behind) and the expense cannot be pushed again until the outcome is known:
 
@@ -18,7 +19,7 @@ behind) and the expense cannot be pushed again until the outcome is known:
 
 ``LostAnswerRecovery`` is a part of ``PushEngine`` (a mixin, for the size of one
 module); it uses the engine's ``db``, ``bus``, ``client``, ``connection_for``,
-``key_stored``, ``submit_result``, ``timeout_in_minutes``, ``unknown_grace``, ``orphan_after``,
+``key_stored``, ``submit_result``, ``timeout_for``, ``unknown_grace``, ``orphan_after``,
 ``idempotency_window``, ``started_at`` and its in-flight registry.
 """
 
@@ -135,12 +136,14 @@ class LostAnswerRecovery:
         if not connection_id:
             return False
         body = jsonmoney.loads(attempt.request_json)
+        with Session(self.db) as session:
+            timeout_in_minutes = self.timeout_for(session, connection_id)
         client = self.client()
         try:
             with self._sending(attempt.id, company_id, attempt.data_type):
                 if attempt.data_type == "directCosts":
                     answer = client.push_direct_cost(company_id, connection_id, body,
-                                                     timeout_in_minutes=self.timeout_in_minutes(),
+                                                     timeout_in_minutes=timeout_in_minutes,
                                                      idempotency_key=attempt.idempotency_key, resend=True)
                 else:
                     answer = client.push_account(company_id, connection_id, body,

@@ -26,19 +26,22 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import jsonmoney
-from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
+from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
+from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
+from codatdesk.integrations import default_timeout_minutes
 from codatdesk.money import is_known_currency
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
@@ -56,10 +59,23 @@ AGAIN_ANYWAY_DETAIL = ("Pushed again anyway: the earlier push timed out and may 
                        "(possible duplicate)")
 
 
+class ProblemKind(StrEnum):
+    """What kind of thing keeps an expense from being sent: callers decide by this, never by the text."""
+
+    STATE = "state"            # already pushed, in progress, outcome unknown, gone
+    FIELD = "field"            # a missing or inconsistent field of the expense
+    CONNECTION = "connection"  # no accounting connection, or not Linked
+    RATE = "rate"              # a foreign-currency expense without a currency rate
+    REFERENCE = "reference"    # account, payment account, tax code or supplier not resolved
+    MODEL = "model"            # the integration's create model refuses it
+    SENDING = "sending"        # found while sending: cancelled, Codat refused or could not be asked
+
+
 @dataclass(frozen=True)
 class PushProblem:
     expense_id: int
     reason: str
+    kind: ProblemKind = ProblemKind.SENDING
 
 
 @dataclass
@@ -74,6 +90,8 @@ class PushBatch:
     cancelled: bool = False
     # "Push again anyway": outcome-unknown expenses may be sent (the user accepted the duplicate risk).
     again_anyway: bool = False
+    # Several expenses: sent with allowSyncOnPushComplete=false, one sync queued when all have ended.
+    bulk: bool = False
 
     @property
     def not_sent(self) -> int:
@@ -100,6 +118,7 @@ class PushEngine(LostAnswerRecovery):
         submit_result: Callable[[str, OperationResult, Cause], None],
         resume_chain: Callable[[str], None] = lambda key: None,
         reasons_unavailable: Callable[[str, str, str], None] = lambda company_id, key, why: None,
+        operation_gone: Callable[[str, str], None] = lambda company_id, key: None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -111,6 +130,10 @@ class PushEngine(LostAnswerRecovery):
         self.submit_result = submit_result
         self.resume_chain = resume_chain
         self.reasons_unavailable = reasons_unavailable
+        self.operation_gone = operation_gone
+        # Codat answering 404 for one of our keys may be its history lagging behind the POST; after this
+        # long it is taken as final and the row says what to do (our choice: the docs give no figure).
+        self.gone_after = dt.timedelta(hours=1)
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
@@ -125,6 +148,7 @@ class PushEngine(LostAnswerRecovery):
         self._pools_lock = threading.Lock()
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self._resolve_locks: dict[str, threading.Lock] = {}
+        self.syncs = SyncAfterBatch(self._queue_sync_soon)
 
     # -- pools -------------------------------------------------------------------
     def pool(self, company_id: str) -> ThreadPoolExecutor:
@@ -155,18 +179,18 @@ class PushEngine(LostAnswerRecovery):
             for expense_id in expense_ids:
                 expense = session.get(Expense, expense_id)
                 if expense is None:
-                    problems.append(PushProblem(expense_id, "this expense no longer exists"))
+                    problems.append(PushProblem(expense_id, "this expense no longer exists", ProblemKind.STATE))
                     continue
                 if expense.company_id not in connection_states:
                     connection_id = self.connection_for(expense.company_id)
                     conn = session.get(Connection, connection_id) if connection_id else None
                     connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
-                reasons = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
-                                            again_anyway=again_anyway)
-                if not reasons:
+                found = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
+                                          again_anyway=again_anyway)
+                if not found:
                     _rate, missing_rate = fx.rate_to_send(session, expense)
                     if missing_rate:
-                        reasons.append(missing_rate)
+                        found.append(PushProblem(expense_id, missing_rate, ProblemKind.RATE))
                 if _pushable_state(expense, expense_id in unknown, again_anyway) \
                         and expense.company_id != LOCAL_COMPANY_ID:
                     # Codat's lists, once read: what would be refused or guessed is explained here,
@@ -176,9 +200,11 @@ class PushEngine(LostAnswerRecovery):
                                                          if reference.has_cache(session, expense.company_id) else None)
                     resolver = resolvers[expense.company_id]
                     if resolver is not None:
-                        reasons.extend(r for r in resolver.resolve(expense).problems if r not in reasons
-                                       and not _reported_missing(r, reasons))
-                problems.extend(PushProblem(expense_id, r) for r in reasons)
+                        # An empty code or name is the field checks' to report ("the supplier is missing").
+                        found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
+                                     for m in resolver.explain_expense(expense).values()
+                                     if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
+                problems.extend(found)
         return problems
 
     def note_problems(self, problems: list[PushProblem]) -> None:
@@ -191,10 +217,10 @@ class PushEngine(LostAnswerRecovery):
         and the details pane say why it was not sent. Not a status change: nothing was sent."""
         by_expense: dict[int, list[str]] = {}
         for p in problems:
-            if _is_reference_problem(p.reason):
+            if p.kind is ProblemKind.REFERENCE:
                 by_expense.setdefault(p.expense_id, []).append(p.reason)
         for p in problems:  # a missing currency rate is said with them (alone, ``_note_missing_rates`` says it)
-            if p.expense_id in by_expense and fx.is_missing_rate(p.reason):
+            if p.expense_id in by_expense and p.kind is ProblemKind.RATE:
                 by_expense[p.expense_id].append(p.reason)
         if not by_expense:
             return
@@ -202,8 +228,11 @@ class PushEngine(LostAnswerRecovery):
         with session_scope(self.db) as session:
             for expense_id, reasons in by_expense.items():
                 expense = session.get(Expense, expense_id)
-                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED:
-                    expense.status_detail = "Not sent: " + "; ".join(reasons)
+                detail = "Not sent: " + "; ".join(reasons)
+                # Only a real change is written and published (the same check runs before and during a push).
+                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED \
+                        and expense.status_detail != detail:
+                    expense.status_detail = detail
                     session.add(expense)
                     changed.append((expense_id, expense.company_id))
         for expense_id, company_id in changed:
@@ -211,37 +240,44 @@ class PushEngine(LostAnswerRecovery):
 
     @staticmethod
     def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
-                     connection_status: str | None, *, again_anyway: bool = False) -> list[str]:
+                     connection_status: str | None, *, again_anyway: bool = False) -> list[PushProblem]:
         status = ExpenseStatus(e.status)
+        state = None
         if status is ExpenseStatus.COMPLETE:
-            return ["already in the ledger (Push complete)"]
-        if status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
-            return [f"already being pushed ({status.value})"]
-        if status is ExpenseStatus.OUTCOME_UNKNOWN and not again_anyway:
-            return [OUTCOME_UNKNOWN_PROBLEM]
-        if again_anyway and status is not ExpenseStatus.OUTCOME_UNKNOWN:
-            return [f"\u201cPush again anyway\u201d is only for expenses whose outcome is unknown; this one is "
-                    f"{status.value} (use Push)"]
-        if outcome_unknown:
-            return ["an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
-                    "checked first"]
-        reasons = []
+            state = "already in the ledger (Push complete)"
+        elif status in (ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
+            state = f"already being pushed ({status.value})"
+        elif status is ExpenseStatus.OUTCOME_UNKNOWN and not again_anyway:
+            state = OUTCOME_UNKNOWN_PROBLEM
+        elif again_anyway and status is not ExpenseStatus.OUTCOME_UNKNOWN:
+            state = (f"\u201cPush again anyway\u201d is only for expenses whose outcome is unknown; this one is "
+                     f"{status.value} (use Push)")
+        elif outcome_unknown:
+            state = ("an earlier push has no answer yet (or its answer was lost); Codat's push history is being "
+                     "checked first")
+        if state is not None:
+            return [PushProblem(e.id, state, ProblemKind.STATE)]
+        problems = []
+
+        def add(kind: ProblemKind, reason: str) -> None:
+            problems.append(PushProblem(e.id, reason, kind))
+
         if e.company_id == LOCAL_COMPANY_ID:
-            reasons.append("no Codat company is chosen for this expense yet (Settings > Codat)")
+            add(ProblemKind.CONNECTION, "no Codat company is chosen for this expense yet (Settings > Codat)")
         for label, value in (("supplier", e.supplier_name), ("account code", e.account_code),
                              ("payment account", e.bank_account_code), ("currency", e.currency)):
             if not str(value or "").strip():
-                reasons.append(f"the {label} is missing")
+                add(ProblemKind.FIELD, f"the {label} is missing")
         if e.currency and not is_known_currency(e.currency):
-            reasons.append(f"{e.currency!r} is not an ISO 4217 currency")
+            add(ProblemKind.FIELD, f"{e.currency!r} is not an ISO 4217 currency")
         if Decimal(e.net) + Decimal(e.tax) != Decimal(e.total):
-            reasons.append(f"net {e.net} + tax {e.tax} does not equal total {e.total}")
+            add(ProblemKind.FIELD, f"net {e.net} + tax {e.tax} does not equal total {e.total}")
         if e.company_id != LOCAL_COMPANY_ID:
             if connection_id is None:
-                reasons.append("the company has no accounting connection chosen (Settings > Codat)")
+                add(ProblemKind.CONNECTION, "the company has no accounting connection chosen (Settings > Codat)")
             elif connection_status is not None and connection_status != "Linked":
-                reasons.append(f"the accounting connection is {connection_status}: reconnect it first")
-        return reasons
+                add(ProblemKind.CONNECTION, f"the accounting connection is {connection_status}: reconnect it first")
+        return problems
 
     # -- pushing -----------------------------------------------------------------
     def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
@@ -252,6 +288,9 @@ class PushEngine(LostAnswerRecovery):
         self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
+        batch.bulk = len(ready) > 1
+        if batch.bulk:
+            self.syncs.open(batch.id)
         thread = threading.Thread(target=self._run_batch, args=(batch, ready, cause),
                                   name=f"push-batch-{batch.id}", daemon=True)
         thread.start()
@@ -280,12 +319,34 @@ class PushEngine(LostAnswerRecovery):
             log.exception("push batch %s failed", batch.id)
             self.bus.publish(Notice("error", f"Pushing stopped: {exc}", topic="push"))
         finally:
+            self.syncs.close(batch.id)
             self._resolve_lost_answers(list(by_company))
             batch.done.set()
             message = f"{batch.sent} sent, {batch.not_sent + len(batch.problems)} not sent"
             if batch.cancelled:
                 message += " (cancelled)"
             self.bus.publish(PushProgress(batch.id, batch.total, batch.total, message, finished=True))
+
+    def push_ended(self, key: str, status: str) -> None:
+        """The applier committed a final status for ``key``: a bulk batch may now queue its sync."""
+        self.syncs.ended(key, status)
+
+    def _queue_sync_soon(self, company_id: str, data_type: str) -> None:
+        def work() -> None:
+            try:
+                self.client().queue_sync(company_id, data_type)
+            except CodatError as exc:  # Codat's next scheduled sync reads the records instead
+                log.warning("could not queue a sync of %s for %s: %s", data_type, company_id, exc)
+
+        try:
+            self.pool(company_id).submit(work)
+        except RuntimeError:  # shutting down
+            pass
+
+    def timeout_for(self, session: Session, connection_id: str) -> int | None:
+        """``timeoutInMinutes``: the user's setting, else a default for on-premise ledgers."""
+        conn = session.get(Connection, connection_id) if connection_id else None
+        return default_timeout_minutes(conn.integration_key if conn else None, self.timeout_in_minutes())
 
     def _resolve_lost_answers(self, company_ids: list[str]) -> None:
         """Answers lost during a batch are looked up in Codat's history once its pushes are no longer in flight."""
@@ -298,14 +359,15 @@ class PushEngine(LostAnswerRecovery):
             except RuntimeError:  # shutting down: reconciliation does it at the next start
                 pass
 
-    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str) -> None:
+    def _not_planned(self, batch: PushBatch, ids: list[int], reason: str,
+                     kind: ProblemKind = ProblemKind.SENDING) -> None:
         """Rows that could not be planned: the batch reports them and each row says why."""
-        batch.problems.extend(PushProblem(expense_id, reason) for expense_id in ids)
+        batch.problems.extend(PushProblem(expense_id, reason, kind) for expense_id in ids)
         changed = []
         with session_scope(self.db) as session:
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                if expense is not None and ExpenseStatus(expense.status).can_push:
+                if expense is not None and ExpenseStatus(expense.status).can_push and expense.status_detail != reason:
                     expense.status_detail = reason
                     session.add(expense)
                     changed.append((expense_id, expense.company_id, ExpenseStatus(expense.status).value))
@@ -314,7 +376,7 @@ class PushEngine(LostAnswerRecovery):
 
     def _note_missing_rates(self, problems: list[PushProblem]) -> None:
         """A row held back for a missing currency rate says why on the row (``list``, the window)."""
-        missing = [p for p in problems if fx.is_missing_rate(p.reason)]
+        missing = [p for p in problems if p.kind is ProblemKind.RATE]
         changed = []
         if not missing:
             return
@@ -337,7 +399,8 @@ class PushEngine(LostAnswerRecovery):
         status = self.verify_connection(company_id, connection_id)
         if status != "Linked":
             for expense_id in ids:
-                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it"))
+                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it",
+                                                  ProblemKind.CONNECTION))
             return []
         client = self.client()
         with Session(self.db) as session:
@@ -352,15 +415,16 @@ class PushEngine(LostAnswerRecovery):
                 self._not_planned(batch, ids, f"Codat's accounts, suppliers and tax rates could not be read "
                                               f"({detail}); nothing was sent: push again")
                 return []
-        with Session(self.db) as session:
-            missing_rates = {}
-            for expense_id in ids:
-                _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
-                if missing_rate:
-                    missing_rates[expense_id] = missing_rate
+        missing_rates = {}
+        if not cached:  # ``check`` ran on these lists already; only a fresh read can change its answer
+            with Session(self.db) as session:
+                for expense_id in ids:
+                    _rate, missing_rate = fx.rate_to_send(session, session.get(Expense, expense_id))
+                    if missing_rate:
+                        missing_rates[expense_id] = missing_rate
         if missing_rates:  # nothing of these leaves: QuickBooks Online would book them at a rate of 1
             for expense_id, reason in missing_rates.items():
-                self._not_planned(batch, [expense_id], reason)
+                self._not_planned(batch, [expense_id], reason, ProblemKind.RATE)
             ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
@@ -373,7 +437,7 @@ class PushEngine(LostAnswerRecovery):
         needs_account: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
             if res.problems:
-                blocked = [PushProblem(expense_id, p) for p in res.problems]
+                blocked = [PushProblem(expense_id, p, ProblemKind.REFERENCE) for p in res.problems]
                 batch.problems.extend(blocked)
                 self.record_blocked(blocked)
             elif res.account_needs_creation:
@@ -438,6 +502,7 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
                 return
             rate, missing_rate = fx.rate_to_send(session, expense)
+            timeout_in_minutes = self.timeout_for(session, connection_id)
             unresolved: tuple[str, str] | None = None
             if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
                 expense.status_detail = missing_rate
@@ -468,11 +533,13 @@ class PushEngine(LostAnswerRecovery):
                 batch.unsent.append(PushProblem(expense_id, unresolved[0]))
             self.bus.publish(ExpenseChanged(expense_id, company_id, unresolved[1]))
             return
+        bulk = batch is not None and batch.bulk
         with self._sending(attempt.id, company_id, "directCosts"):
             try:
                 answer = self.client().push_direct_cost(company_id, connection_id, body,
-                                                        timeout_in_minutes=self.timeout_in_minutes(),
-                                                        idempotency_key=attempt.idempotency_key)
+                                                        timeout_in_minutes=timeout_in_minutes,
+                                                        idempotency_key=attempt.idempotency_key,
+                                                        allow_sync_on_push_complete=False if bulk else None)
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
@@ -485,6 +552,8 @@ class PushEngine(LostAnswerRecovery):
                     batch.unsent.append(PushProblem(expense_id, detail))
                 return
             result = OperationResult.from_push_operation(answer)
+            if bulk:  # before the key is stored: its result cannot end it before it is counted
+                self.syncs.sent(batch.id, company_id, "directCosts", result.key)
             with session_scope(self.db) as session:
                 expense = session.get(Expense, expense_id)
                 session.add(PushOperation(
@@ -642,10 +711,22 @@ class PushEngine(LostAnswerRecovery):
         self.pool(company_id).submit(work)
 
     def fetch_details_now(self, company_id: str, key: str) -> None:
-        """GET the push operation and hand it to the applier. When Codat cannot answer, the row is
-        told that its reasons are not fetched yet (``reasons_unavailable``) and the error is raised."""
+        """GET the push operation and hand it to the applier (webhook follow-ups and reconciliation alike).
+        When Codat cannot answer, the row is told that its reasons are not fetched yet
+        (``reasons_unavailable``) and the error is raised. A 404 older than ``gone_after`` ends the
+        asking (``operation_gone``); a younger one is asked about again at the next run."""
         try:
             body = self.client().get_push_operation(company_id, key)
+        except CodatNotFound:
+            with Session(self.db) as session:
+                op = session.get(PushOperation, key)
+                requested_at = op.requested_at if op is not None else None
+            if requested_at is not None and utcnow() - _aware(requested_at) >= self.gone_after:
+                log.warning("push operation %s is unknown to Codat; giving up on it", key)
+                self.operation_gone(company_id, key)
+            else:
+                log.info("push operation %s is not known to Codat yet", key)
+            return
         except CodatError as exc:
             log.warning("could not fetch details of push %s: %s", key, exc)
             self.reasons_unavailable(company_id, key, f"Codat answered {exc.status}" if exc.status
@@ -738,16 +819,6 @@ def _pushable_state(e: Expense, outcome_unknown: bool, again_anyway: bool) -> bo
 
 
 
-def _reported_missing(reason: str, reasons: list[str]) -> bool:
-    """"the supplier is missing" is said once, by the field checks."""
-    return reason in reasons or (reason.endswith(" is missing") and any(r.endswith(" is missing") and
-                                                                          reason.split()[1] in r for r in reasons))
-
-
-def _is_reference_problem(reason: str) -> bool:
-    return reason.startswith(("account ", "payment account ", "supplier ", "tax code ", "the expense has "))
-
-
 def _why_not_claimed(session: Session, expense_id: int) -> str:
     expense = session.get(Expense, expense_id)
     if expense is None:
@@ -761,10 +832,14 @@ def _error_text(exc: CodatError) -> str:
     return describe_failure("Failed", exc.message, exc.validation_errors).removeprefix("Codat rejected this expense: ")
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def _done_future() -> Future:
     future: Future = Future()
     future.set_result(None)
     return future
 
 
-__all__ = ["PushEngine", "PushBatch", "PushProblem", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]
+__all__ = ["PushEngine", "PushBatch", "PushProblem", "ProblemKind", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]

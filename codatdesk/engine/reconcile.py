@@ -23,13 +23,13 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk.codat import CodatClient, CodatError, CodatNotFound
+from codatdesk.codat import CodatClient, CodatError
 from codatdesk.engine.pusher import PushEngine
-from codatdesk.engine.results import OperationResult
+from codatdesk.engine.results import UNKNOWN_TO_CODAT, OperationResult
 from codatdesk.events import EventBus, Notice
 from codatdesk.store.history import Cause
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
+from codatdesk.store.models import Expense, PushAttempt, PushOperation, push_operation_has_reasons, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -104,18 +104,17 @@ class Reconciler:
                 PushOperation.status == "Pending", PushOperation.requested_at <= cutoff)).all())
             pending += session.exec(select(PushOperation).join(Expense, Expense.push_operation_key == PushOperation.key)
                                     .where(PushOperation.status == "TimedOut", PushOperation.requested_at <= cutoff,
-                                           Expense.status == ExpenseStatus.OUTCOME_UNKNOWN)).all()
+                                           Expense.status == ExpenseStatus.OUTCOME_UNKNOWN,
+                                           PushOperation.error_message.is_distinct_from(UNKNOWN_TO_CODAT))).all()
             no_reasons = session.exec(select(PushOperation).where(
-                PushOperation.status == "Failed", PushOperation.status_code.is_(None),
-                PushOperation.error_message.is_(None), PushOperation.validation_errors_json.is_(None))).all()
+                PushOperation.status == "Failed", ~push_operation_has_reasons())).all()
             # Attempts still "sending" long after any request could last were left by a process that died.
             orphaned = utcnow() - self.pusher.orphan_after
             unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
                 (PushAttempt.outcome == "unknown")
                 | ((PushAttempt.outcome == "sending") & (PushAttempt.started_at <= orphaned)))).all())
-        futures = [self.pusher.pool(op.company_id).submit(self._check, op.company_id, op.key) for op in pending]
-        futures += [self.pusher.pool(op.company_id).submit(self.pusher.fetch_details_now, op.company_id, op.key)
-                    for op in no_reasons]
+        futures = [self.pusher.pool(op.company_id).submit(self.pusher.fetch_details_now, op.company_id, op.key)
+                   for op in [*pending, *no_reasons]]
         for company_id in unknown_companies:
             futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
         failures = 0
@@ -130,11 +129,3 @@ class Reconciler:
             self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
                                                "operation(s); it will try again.", topic="reconcile"))
         return len(pending) + len(no_reasons)
-
-    def _check(self, company_id: str, key: str) -> None:
-        try:
-            body = self.client().get_push_operation(company_id, key)
-        except CodatNotFound:
-            log.warning("push operation %s is unknown to Codat", key)
-            return
-        self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))

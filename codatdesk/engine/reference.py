@@ -24,9 +24,8 @@ log = logging.getLogger(__name__)
 def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str | None) -> dict[str, int]:
     """Fetch every reference list from Codat (HTTP first, then one short transaction).
 
-    Each list holds a record once: offset paging can serve a record twice (the client already
-    de-duplicates while paging; this is the store's own guard against ``uq_reference_record``),
-    and a record without an id cannot be referenced, so it is left out."""
+    Each list holds a record once (the client de-duplicates by id while paging: offset paging can
+    serve a record twice); a record without an id cannot be referenced, so it is left out."""
     fetched: dict[str, list[dict]] = {
         "accounts": client.list_accounts(company_id),
         "suppliers": client.list_suppliers(company_id),
@@ -39,7 +38,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     except CodatNotFound:  # an integration without company info: the lists still count; rates block instead
         log.warning("Codat has no company info for %s; foreign-currency expenses stay blocked", company_id)
         info = {}
-    fetched = {data_type: _unique_by_id(data_type, records) for data_type, records in fetched.items()}
+    fetched = {data_type: _with_ids(data_type, records) for data_type, records in fetched.items()}
     with session_scope(db) as session:
         for data_type, records in fetched.items():
             session.exec(delete(ReferenceRecord).where(  # type: ignore[call-overload]
@@ -50,17 +49,14 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 
-def _unique_by_id(data_type: str, records: list[dict]) -> list[dict]:
-    unique: dict[str, dict] = {}
-    for record in records:
-        record_id = record.get("id") if isinstance(record, dict) else None
-        if record_id in (None, ""):
-            log.warning("a %s record without an id was left out of the reference data", data_type)
-            continue
-        unique[str(record_id)] = record  # the later copy was read later
-    if len(unique) < len(records):
-        log.info("%s: %d repeated or unusable record(s) left out", data_type, len(records) - len(unique))
-    return list(unique.values())
+def _with_ids(data_type: str, records: list[dict]) -> list[dict]:
+    """A record without an id cannot be referenced: left out. (Repeats across pages are the client's
+    job: ``CodatClient._paged`` de-duplicates by id while paging.)"""
+    kept = [r for r in records if isinstance(r, dict) and r.get("id") not in (None, "")]
+    if len(kept) < len(records):
+        log.warning("%d %s record(s) without an id left out of the reference data", len(records) - len(kept),
+                    data_type)
+    return kept
 
 
 def _to_row(company_id: str, data_type: str, record: dict) -> ReferenceRecord:

@@ -91,17 +91,36 @@ def describe_failure(status: str, error_message: str | None, validation_errors: 
         head = "Codat timed out waiting for the accounting software"
     else:
         head = "Codat rejected this expense"
-    parts = []
-    for error in validation_errors:
-        message = str(error.get("message") or "").strip()
-        item = str(error.get("itemId") or "").strip()
-        if message:
-            parts.append(f"{message}" + (f" ({item})" if item and item not in message else ""))
+    parts = validation_lines(validation_errors)
     if parts:
         return f"{head}: " + "; ".join(parts)
     if error_message:
         return f"{head}: {error_message}"
     return head + "."
+
+
+def validation_lines(items: list[dict]) -> list[str]:
+    """Codat's validation entries ``{itemId, message, validatorName}`` as "message (itemId)"."""
+    lines = []
+    for item in items:
+        message = str(item.get("message") or "").strip() if isinstance(item, dict) else ""
+        where = str(item.get("itemId") or "").strip() if isinstance(item, dict) else ""
+        if message:
+            lines.append(message + (f" ({where})" if where and where not in message else ""))
+    return lines
+
+
+def describe_warnings(validation_warnings: list[dict]) -> str | None:
+    """A successful push's ``validation.warnings``: it is in the ledger, but Codat flagged something to check."""
+    lines = validation_lines(validation_warnings)
+    if not lines:
+        return None
+    return "In the ledger; Codat warned: " + "; ".join(lines) + ". Check the entry in the accounting software."
+
+
+# Kept as the operation's error message once Codat answers 404 for it past ``PushEngine.gone_after``:
+# its reasons (or its outcome) will not arrive, so reconciliation stops asking.
+UNKNOWN_TO_CODAT = "Codat no longer knows this push operation (it answers 404 for it)"
 
 
 FETCHING_REASONS = "Codat rejected this expense; fetching the reasons…"

@@ -111,8 +111,17 @@ class PushOperation(SQLModel, table=True):
 
     @property
     def has_reasons(self) -> bool:
-        """Codat's own account of this operation (GET /push/{key}) is stored; a write webhook carries none."""
+        """Codat's own account of this operation (GET /push/{key}) is stored; a write webhook carries none.
+        The same test in SQL: :func:`push_operation_has_reasons` (keep the two together)."""
         return self.status_code is not None or bool(self.error_message) or bool(self.validation_errors_json)
+
+
+def push_operation_has_reasons():
+    """``PushOperation.has_reasons`` as a SQL condition (a SQLModel table cannot hold a hybrid property)."""
+    from sqlalchemy import func, or_
+
+    return or_(PushOperation.status_code.is_not(None), func.coalesce(PushOperation.error_message, "") != "",
+               func.coalesce(PushOperation.validation_errors_json, "") != "")
 
 
 class PushAttempt(SQLModel, table=True):

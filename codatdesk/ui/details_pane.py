@@ -132,7 +132,10 @@ def render_html(details: ExpenseDetails, dark: bool) -> str:
             out.append("<p><b>Validation errors</b></p><ul>" + "".join(f"<li>{_e(m)}</li>" for m in errors) + "</ul>")
         warnings = validation_messages(op.validation_warnings_json)
         if warnings:
-            out.append("<p>Validation warnings</p><ul>" + "".join(f"<li>{_e(m)}</li>" for m in warnings) + "</ul>")
+            # On a Success these are all Codat says about the booking: worth checking in the ledger.
+            head = "Codat's warnings (the push succeeded; check the entry in the ledger)" \
+                if op.status == "Success" else "Codat's warnings"
+            out.append(f"<p><b>{_e(head)}</b></p><ul>" + "".join(f"<li>{_e(m)}</li>" for m in warnings) + "</ul>")
 
     out.append("<h4>Status history</h4>")
     if details.history:
