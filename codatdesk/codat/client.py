@@ -315,8 +315,10 @@ class CodatClient:
     def queue_sync(self, company_id: str, data_type: str) -> dict[str, Any]:
         """Queue a sync of one data type (``POST /companies/{id}/data/queue/{dataType}``): records a push
         wrote are read from Codat's cache only after it. Returns the PullOperation."""
-        # Retried like a read: queuing the same sync twice writes nothing (at worst one more sync).
-        return self._request("POST", f"/companies/{_segment(company_id)}/data/queue/{_segment(data_type)}")
+        # Retried like a read: queuing the same sync twice writes nothing (at worst one more sync). Codat
+        # takes an Idempotency-Key on every POST (codat-docs docs/using-the-api/write-data/idempotency.md).
+        return self._request("POST", f"/companies/{_segment(company_id)}/data/queue/{_segment(data_type)}",
+                             idempotency_key=new_idempotency_key())
 
     def get_push_operation(self, company_id: str, push_operation_key: str) -> dict[str, Any]:
         return self._request(

@@ -51,11 +51,17 @@ class Fix:
 
 
 def fix_for(problem: object) -> Fix:
-    """The fix for a reason (a string) or a PushProblem (its ``kind`` wins when it names a fix)."""
+    """The fix for a reason (a string) or a PushProblem. A ``kind`` that names a fix wins; a broader
+    category (``ProblemKind.REFERENCE``: map *or* create) only decides when the reason says nothing."""
     reason = problem if isinstance(problem, str) else str(getattr(problem, "reason", ""))
     derived = _from_reason(reason)
     given = getattr(problem, "kind", None)
-    kind = given if given in FIX_KINDS else _KIND_SYNONYMS.get(str(given or "").lower())
+    if given in FIX_KINDS:
+        kind = given
+    else:
+        kind = _KIND_SYNONYMS.get(str(given or "").lower())
+        if derived.kind != NONE:
+            return derived
     if kind is None or kind == derived.kind:
         return derived
     return Fix(kind, derived.text if derived.kind != NONE else _GENERIC_TEXT[kind], derived.mapping_kind,

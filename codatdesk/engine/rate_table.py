@@ -111,7 +111,7 @@ def delete_rate(db: Engine, company_id: str, rate_id: int) -> None:
 def recheck_missing_rates(db: Engine, pusher: Any, company_id: str) -> Recheck:
     """After the table changed: rows it unblocked lose their "needs a rate" note (other reasons the
     push engine finds stay on them), rows it blocked get one. ``pusher``: the core's PushEngine."""
-    from codatdesk.engine.pusher import PushProblem
+    from codatdesk.engine.pusher import ProblemKind, PushProblem
 
     with Session(db) as session:
         base = fx.base_currency(session, company_id)
@@ -126,7 +126,7 @@ def recheck_missing_rates(db: Engine, pusher: Any, company_id: str) -> Recheck:
             if reason is None and fx.is_missing_rate(expense.status_detail or ""):
                 unblocked.append(expense.id)
             elif reason is not None and reason not in (expense.status_detail or ""):
-                missing.append(PushProblem(expense.id, reason))
+                missing.append(PushProblem(expense.id, reason, ProblemKind.RATE))
     changed = []
     if unblocked:
         with session_scope(db) as session:
