@@ -135,6 +135,31 @@ class Core:
         if connection_id:
             values["codat.connection_id"] = connection_id
         self.settings.update(values)
+        self._tag_for_webhooks(company_id)
+
+    def served_company_ids(self) -> list[str]:
+        """The Codat companies this app pushes for: their webhooks are asked for, others' dropped."""
+        from codatdesk.importer import LOCAL_COMPANY_ID
+
+        with Session(self.db) as session:
+            ids = list(session.exec(select(Company.id).where(Company.connection_id.is_not(None))).all())
+        if self.company_id and self.company_id not in ids:
+            ids.append(self.company_id)
+        return [c for c in ids if c != LOCAL_COMPANY_ID]
+
+    def _registrar(self):  # noqa: ANN202
+        from codatdesk.tunnel import WebhookRegistrar
+
+        registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)
+        registrar.served_companies = self.served_company_ids
+        return registrar
+
+    def _tag_for_webhooks(self, company_id: str) -> None:
+        """A newly served company gets this installation's tag, so the registered consumer receives its
+        events (in the company's pool: never on the caller's thread). Before any registration: nothing."""
+        registrar = self._registrar()
+        if registrar.is_registered:
+            self.pusher.pool(company_id).submit(registrar.tag_company, company_id)
 
     def connection_for(self, company_id: str) -> str | None:
         with Session(self.db) as session:
@@ -187,6 +212,7 @@ class Core:
 
         self.tunnel = TunnelStack(s, self.listener.url, self.bus, self.client,
                                   webhook_credentials=self._webhook_credentials)
+        self.tunnel.registrar.served_companies = self.served_company_ids
         self.selftest_listeners.append(self.tunnel.delivery_seen)
         self.tunnel.start()
 
@@ -210,11 +236,9 @@ class Core:
         if url is None:
             if self.tunnel is None:
                 raise RuntimeError("the listener is not running")
+            self.tunnel.registrar.served_companies = self.served_company_ids
             return self.tunnel.register_webhook()
-        from codatdesk.tunnel import WebhookRegistrar
-
-        registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)
-        return registrar.ensure_registered(url)
+        return self._registrar().ensure_registered(url)
 
     def stop(self) -> None:
         if not self._started:
