@@ -60,3 +60,18 @@ def replacement_for(current_id: str, integration_key: str | None,
     # The dead connection's integration is unknown (never read): only an unambiguous successor counts.
     linked = [c for c in others if is_accounting(c) and c.get("status") == LINKED]
     return linked[0] if len(linked) == 1 else None
+
+
+def find_replacement(client: Any, company_id: str, dead_id: str,
+                     integration_key: str | None) -> dict[str, Any] | None:
+    """Ask Codat for the company's connections; the Linked accounting one that replaces ``dead_id``."""
+    found = replacement_for(dead_id, integration_key, client.list_connections(company_id))
+    return dict(found) if found is not None else None
+
+
+def replaced_notice(company_name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    platform = new.get("platformName") or new.get("integrationKey") or "accounting software"
+    was = old.get("status") or "gone"
+    return (f"The {platform} connection of {company_name} was replaced: connection {old.get('id')} is {was}, and "
+            f"{new.get('id')} is Linked to the same {platform}. codatdesk now pushes to {new.get('id')}; nothing "
+            "is sent to the old one.")

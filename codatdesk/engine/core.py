@@ -76,6 +76,7 @@ class Core:
             resume_chain=self.applier.resume_chain,
             reasons_unavailable=self.applier.reasons_unavailable,
         )
+        self.pusher.connection_replaced = self._connection_replaced
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
@@ -169,6 +170,21 @@ class Core:
         if company_id == self.company_id:
             return self.settings.get("codat.connection_id")
         return None
+
+    def _connection_replaced(self, company_id: str, old: dict, new: dict) -> None:
+        """Codat has a Linked accounting connection to the same ledger under a new id: push there
+        from now on (the store and, for the chosen company, the settings), and say so."""
+        from codatdesk.engine.connections import replaced_notice
+
+        with session_scope(self.db) as session:
+            company = ensure_company(session, company_id)
+            company.connection_id = str(new["id"])
+            session.add(company)
+            name = company.name
+        if company_id == self.company_id:
+            self.settings.update({"codat.connection_id": str(new["id"])})
+        log.info("connection of %s replaced: %s -> %s", company_id, old.get("id"), new.get("id"))
+        self.bus.publish(Notice("warning", replaced_notice(name, old, new), topic="connection"))
 
     def check_connection(self, company_id: str | None = None) -> str:
         company_id = company_id or self.company_id
