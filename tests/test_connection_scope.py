@@ -8,7 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from codatdesk.engine.connections import accounting_connections, pick_accounting, replacement_for
+from codatdesk.engine.connections import (
+    accounting_connections,
+    pick_accounting,
+    replacement_for,
+)
 from codatdesk.events import Notice, StatusReport
 from codatdesk.sandbox import SandboxConfig
 from codatdesk.store.db import session_scope

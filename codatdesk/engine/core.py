@@ -148,7 +148,7 @@ class Core:
             ids.append(self.company_id)
         return [c for c in ids if c != LOCAL_COMPANY_ID]
 
-    def _registrar(self):  # noqa: ANN202
+    def _registrar(self):
         from codatdesk.tunnel import WebhookRegistrar
 
         registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)

@@ -73,7 +73,7 @@ class WebhookRegistrar:
         self.state_path = Path(state_path) if state_path else default_state_path()
         self.event_types = tuple(event_types)
         # The Codat companies to receive events for (the core sets it; none: the tag alone is registered).
-        self.served_companies: Callable[[], list[str]] = served_companies or (lambda: [])
+        self.served_companies: Callable[[], list[str]] = served_companies or list
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ remembered consumers
@@ -257,7 +257,7 @@ class WebhookRegistrar:
                 client.update_company_tags(company_id, tags)
                 log.info("tagged company %s for this installation's webhooks", company_id)
             return True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a worker thread: any failure becomes the notice below
             log.warning("could not tag company %s: %s", company_id, exc)
             self._notice("warning", f"Codat will not send webhooks for company {company_id}: codatdesk could not "
                                     f"mark it as one of this app's companies ({exc}). Push results still arrive "
