@@ -162,6 +162,7 @@ def set_local_status(core, connection_id: str, status: str) -> None:
 def test_a_stale_local_unlinked_does_not_block_a_push(harness):
     core = harness.start_core()
     harness.import_rows([row(1), row(2), row(3)])
+    assert core.reconciler.wait_for_run(0, 30)  # its connection check is over: it stores no newer status
     set_local_status(core, harness.sandbox.connection_id, "Unlinked")  # the user relinked since
     asked = count_calls(core, "get_connection")
     problems = core.check_pushable([e.id for e in expenses(core)])
@@ -173,6 +174,7 @@ def test_codat_saying_unlinked_blocks_even_when_the_store_says_linked(harness):
     core = harness.start_core()
     harness.import_rows([row(1)])
     sb = harness.sandbox
+    assert core.reconciler.wait_for_run(0, 30)  # the store says Linked (the start-up check)
     with sb.state.lock:  # no webhook: the platform side changed silently
         sb.state.companies[sb.company_id].connections[sb.connection_id]["status"] = "Deauthorized"
     problems = core.check_pushable([e.id for e in expenses(core)])
