@@ -121,12 +121,12 @@ def signed_post(harness, body: dict, msg_id: str):
     return httpx.post(harness.core.listener_url, content=raw, headers=headers, timeout=5)
 
 
-def write_event(key: str, status: str = "Success", event_id: str = "evt") -> dict:
+def write_event(key: str, status: str = "Success", event_id: str = "evt", company_id: str = "x") -> dict:
     kind = "successful" if status == "Success" else "unsuccessful"
     return {"id": event_id, "eventType": f"directCosts.write.{kind}", "generatedDate": "2026-11-28T10:00:00Z",
             "payload": {"id": key, "type": "Create", "connectionId": "c", "status": status,
                         "requestedOnDate": "2026-11-28T09:59:00Z", "completedOnDate": "2026-11-28T10:00:00Z",
-                        "record": {"id": "rec-1"}, "referenceCompany": {"id": "x", "name": "Test Co"}}}
+                        "record": {"id": "rec-1"}, "referenceCompany": {"id": company_id, "name": "Test Co"}}}
 
 
 def delivery(core, msg_id: str) -> WebhookDelivery | None:
@@ -142,7 +142,8 @@ def test_a_delivery_that_arrives_before_its_key_is_stored_is_parked_then_applied
     core = harness.start_core()
     harness.import_rows([row(1)])
     (expense,) = expenses(core)
-    assert signed_post(harness, write_event("k-early"), "msg_early").status_code == 200
+    # Early, for a company this app serves (another company's would be dropped, not parked).
+    assert signed_post(harness, write_event("k-early", company_id=expense.company_id), "msg_early").status_code == 200
     wait_until(lambda: (d := delivery(core, "msg_early")) and d.verdict == "parked", 5, message="parked")
     with session_scope(core.db) as session:
         session.add(PushOperation(key="k-early", company_id=expense.company_id, connection_id="c",

@@ -138,7 +138,7 @@ def test_consumers_we_did_not_create_are_reported_never_deleted(registrar, clien
 def test_existing_consumer_for_the_url_is_adopted_without_a_new_secret(registrar, client, sandbox):
     sb, _ = sandbox
     url = "https://delta.example.com/webhooks/codat"
-    existing = sb.add_webhook_consumer(url, list(APP_EVENT_TYPES))
+    existing = sb.add_webhook_consumer(url, list(APP_EVENT_TYPES), company_tags=registrar.company_tags)
     assert registrar.ensure_registered(url)["id"] == existing["id"]
     assert codat_consumers(client) == {existing["id"]: url}
     assert registrar.is_registered and not registrar.secret_pending

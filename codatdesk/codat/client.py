@@ -259,6 +259,10 @@ class CodatClient:
     def get_company(self, company_id: str) -> dict[str, Any]:
         return self._request("GET", f"/companies/{_segment(company_id)}")
 
+    def update_company_tags(self, company_id: str, tags: Mapping[str, str]) -> dict[str, Any]:
+        """Update company with only ``tags`` (they replace the company's tags; name and description stay)."""
+        return self._request("PATCH", f"/companies/{_segment(company_id)}", json_body={"tags": dict(tags)})
+
     def list_connections(self, company_id: str) -> list[dict[str, Any]]:
         return self._paged(f"/companies/{_segment(company_id)}/connections")
 

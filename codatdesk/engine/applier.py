@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from codatdesk.engine.connections import ACCOUNTING
 from codatdesk.engine.results import (FETCHING_REASONS, UNKNOWN_TO_CODAT, OperationResult, describe_failure,
                                       describe_warnings, dumps_list, outcome_unknown_detail)
-from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged
-from codatdesk.importer import ensure_company
+from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged, Notice, StatusReport
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import (Connection, Expense, Mapping, PushOperation, StatusChange, WebhookDelivery,
                                     utcnow)
 from codatdesk.webhooks import ConnectionEvent, IgnoredEvent, UnusableEvent, WriteResult, parse_event
+from codatdesk.webhooks import scope
 
 log = logging.getLogger(__name__)
 SELFTEST_EVENT = "codatdesk.selftest"
@@ -51,7 +52,7 @@ class Outcome:
     fetch_details_for: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key)
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
     connection_changes: list[ConnectionChanged] = field(default_factory=list)
-    reconnected: bool = False
+    reconnected: bool = False  # also: a connection appeared or went away (the chosen one may be replaced)
     changed: list[ExpenseChanged] = field(default_factory=list)  # taken inside the transaction, published after it
     ended: list[tuple[str, str]] = field(default_factory=list)  # (key, final status) of pushes that just ended
 
@@ -89,6 +90,7 @@ class Applier:
         self._idle = threading.Condition()
         self._pending = 0
         self._parked_keys: set[str] = set()  # keys with parked deliveries (applier thread only)
+        self._dropped_companies: set[str] = set()  # companies already named in a notice (applier thread only)
 
     # -- queue -----------------------------------------------------------------
     def start(self) -> None:
@@ -133,7 +135,11 @@ class Applier:
             ids = session.exec(
                 select(WebhookDelivery.id).where(WebhookDelivery.verdict == "pending").order_by(WebhookDelivery.id)
             ).all()
-        for row_id in ids:
+            # Parked before codatdesk knew which companies it serves: applied again, they are dropped.
+            foreign = [row.id for row in session.exec(
+                select(WebhookDelivery).where(WebhookDelivery.verdict == "parked")).all()
+                if not scope.is_served(session, row.company_id)]
+        for row_id in [*ids, *foreign]:
             self.enqueue_delivery(row_id)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -237,6 +243,9 @@ class Applier:
         for event, outcome in done:  # committed: now it may be seen
             self.bus.publish(event)
             self._after_commit(outcome)
+        dropped = [outcome.company_id for _event, outcome in done if outcome.verdict == scope.DROPPED]
+        if dropped:
+            self._report_dropped(dropped)
 
     def _apply_delivery_row(self, session: Session, row: WebhookDelivery) -> Outcome:
         try:
@@ -249,6 +258,12 @@ class Applier:
                 return Outcome("ignored", "tunnel self-test")
             return Outcome("ignored", f"{event.event_type} is not used by codatdesk")
         cause = Cause.webhook(row.delivery_id)
+        company_id = event.company_id or (row.company_id if isinstance(event, WriteResult) else None)
+        # Another company's event (a shared Codat client): counted and dropped, never parked or stored.
+        # A result for a push of ours is applied whatever the company (we pushed it: it was served).
+        ours = isinstance(event, WriteResult) and session.get(PushOperation, event.push_operation_key) is not None
+        if company_id and not ours and not scope.is_served(session, company_id):
+            return Outcome(scope.DROPPED, f"company {company_id} is not served by codatdesk", company_id=company_id)
         if isinstance(event, WriteResult):
             row.push_operation_key = event.push_operation_key
             result = OperationResult(
@@ -535,13 +550,17 @@ class Applier:
     def _apply_connection(self, session: Session, event: ConnectionEvent) -> Outcome:
         if not event.connection_id:
             return Outcome("unusable", "connection event without a connection id")
+        if event.source_type and event.source_type != ACCOUNTING:
+            return Outcome("ignored", f"a {event.source_type} connection: codatdesk pushes to accounting "
+                                      "connections only", company_id=event.company_id)
         conn = session.get(Connection, event.connection_id)
         company_id = event.company_id or (conn.company_id if conn else None)
         if company_id is None:
             return Outcome("unusable", "connection event without a company id")
         if conn is not None and conn.last_event_at and event.generated_at and event.generated_at <= conn.last_event_at:
             return Outcome("stale", "a newer connection event was already applied", company_id=company_id)
-        ensure_company(session, company_id)
+        if not scope.is_served(session, company_id):  # a legacy event without the company in its body
+            return Outcome(scope.DROPPED, f"company {company_id} is not served by codatdesk", company_id=company_id)
         was = conn.status if conn else None
         if conn is None:
             conn = Connection(id=event.connection_id, company_id=company_id)
@@ -556,7 +575,26 @@ class Applier:
         outcome = Outcome("applied", f"connection {conn.id} is {conn.status}", company_id=company_id)
         outcome.connection_changes.append(ConnectionChanged(company_id, conn.id, conn.status))
         outcome.reconnected = conn.status == "Linked" and was not in (None, "Linked")
+        # A new Linked connection, or the end of one, may replace the company's chosen connection:
+        # the connection check (reconciliation) follows it.
+        outcome.reconnected |= (conn.status == "Linked" and was is None) or conn.status == "Deleted"
         return outcome
+
+    def _report_dropped(self, company_ids: list[str | None]) -> None:
+        """Deliveries for companies we do not serve: counted (activity view, ``serve``), then forgotten."""
+        with Session(self.db) as session:
+            total = scope.dropped_count(session)
+        log.info("dropped %d webhook deliveries for companies codatdesk does not serve (%d so far): %s",
+                 len(company_ids), total, ", ".join(sorted({c or "?" for c in company_ids})))
+        self.bus.publish(StatusReport("dropped_deliveries", str(total)))
+        new = sorted({c for c in company_ids if c} - self._dropped_companies)
+        if new:
+            self._dropped_companies.update(new)
+            self.bus.publish(Notice("info", f"Webhooks arrived for {len(new)} Codat compan"
+                                            f"{'y' if len(new) == 1 else 'ies'} this app does not serve "
+                                            f"({', '.join(new)}); they were dropped ({total} so far). Nothing to "
+                                            "do, unless one of them should be served: then choose it in Settings.",
+                                    topic="webhook_scope"))
 
     # -- after commit --------------------------------------------------------------
     def _after_commit(self, outcome: Outcome) -> None:

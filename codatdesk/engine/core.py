@@ -78,6 +78,7 @@ class Core:
             reasons_unavailable=self.applier.reasons_unavailable,
             operation_gone=self.applier.operation_gone,
         )
+        self.pusher.connection_replaced = self._connection_replaced
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
@@ -137,6 +138,31 @@ class Core:
         if connection_id:
             values["codat.connection_id"] = connection_id
         self.settings.update(values)
+        self._tag_for_webhooks(company_id)
+
+    def served_company_ids(self) -> list[str]:
+        """The Codat companies this app pushes for: their webhooks are asked for, others' dropped."""
+        from codatdesk.importer import LOCAL_COMPANY_ID
+
+        with Session(self.db) as session:
+            ids = list(session.exec(select(Company.id).where(Company.connection_id.is_not(None))).all())
+        if self.company_id and self.company_id not in ids:
+            ids.append(self.company_id)
+        return [c for c in ids if c != LOCAL_COMPANY_ID]
+
+    def _registrar(self):
+        from codatdesk.tunnel import WebhookRegistrar
+
+        registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)
+        registrar.served_companies = self.served_company_ids
+        return registrar
+
+    def _tag_for_webhooks(self, company_id: str) -> None:
+        """A newly served company gets this installation's tag, so the registered consumer receives its
+        events (in the company's pool: never on the caller's thread). Before any registration: nothing."""
+        registrar = self._registrar()
+        if registrar.is_registered:
+            self.pusher.pool(company_id).submit(registrar.tag_company, company_id)
 
     def connection_for(self, company_id: str) -> str | None:
         with Session(self.db) as session:
@@ -146,6 +172,21 @@ class Core:
         if company_id == self.company_id:
             return self.settings.get("codat.connection_id")
         return None
+
+    def _connection_replaced(self, company_id: str, old: dict, new: dict) -> None:
+        """Codat has a Linked accounting connection to the same ledger under a new id: push there
+        from now on (the store and, for the chosen company, the settings), and say so."""
+        from codatdesk.engine.connections import replaced_notice
+
+        with session_scope(self.db) as session:
+            company = ensure_company(session, company_id)
+            company.connection_id = str(new["id"])
+            session.add(company)
+            name = company.name
+        if company_id == self.company_id:
+            self.settings.update({"codat.connection_id": str(new["id"])})
+        log.info("connection of %s replaced: %s -> %s", company_id, old.get("id"), new.get("id"))
+        self.bus.publish(Notice("warning", replaced_notice(name, old, new), topic="connection"))
 
     def check_connection(self, company_id: str | None = None) -> str:
         company_id = company_id or self.company_id
@@ -189,6 +230,7 @@ class Core:
 
         self.tunnel = TunnelStack(s, self.listener.url, self.bus, self.client,
                                   webhook_credentials=self._webhook_credentials)
+        self.tunnel.registrar.served_companies = self.served_company_ids
         self.selftest_listeners.append(self.tunnel.delivery_seen)
         self.tunnel.start()
 
@@ -212,11 +254,9 @@ class Core:
         if url is None:
             if self.tunnel is None:
                 raise RuntimeError("the listener is not running")
+            self.tunnel.registrar.served_companies = self.served_company_ids
             return self.tunnel.register_webhook()
-        from codatdesk.tunnel import WebhookRegistrar
-
-        registrar = self.tunnel.registrar if self.tunnel is not None else WebhookRegistrar(self.client, self.bus)
-        return registrar.ensure_registered(url)
+        return self._registrar().ensure_registered(url)
 
     def stop(self) -> None:
         if not self._started:

@@ -34,6 +34,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
+from codatdesk.engine import connections
 from codatdesk.engine import currency as fx
 from codatdesk.engine import reference
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
@@ -134,6 +135,8 @@ class PushEngine(LostAnswerRecovery):
         # Codat answering 404 for one of our keys may be its history lagging behind the POST; after this
         # long it is taken as final and the row says what to do (our choice: the docs give no figure).
         self.gone_after = dt.timedelta(hours=1)
+        # (company id, old connection, new connection): the core makes the new one the company's choice.
+        self.connection_replaced: Callable[[str, dict, dict], None] = lambda company_id, old, new: None
         self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
         # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
         # "sending" after it belongs to a process that died mid-request, and counts as unknown.
@@ -182,9 +185,7 @@ class PushEngine(LostAnswerRecovery):
                     problems.append(PushProblem(expense_id, "this expense no longer exists", ProblemKind.STATE))
                     continue
                 if expense.company_id not in connection_states:
-                    connection_id = self.connection_for(expense.company_id)
-                    conn = session.get(Connection, connection_id) if connection_id else None
-                    connection_states[expense.company_id] = (connection_id, conn.status if conn else None)
+                    connection_states[expense.company_id] = self._connection_state(expense.company_id)
                 found = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
                                           again_anyway=again_anyway)
                 if not found:
@@ -206,6 +207,23 @@ class PushEngine(LostAnswerRecovery):
                                      if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
                 problems.extend(found)
         return problems
+
+    def _connection_state(self, company_id: str) -> tuple[str | None, str | None]:
+        """(connection id, status) as Codat says now, once per company per check: a stale local
+        "Unlinked" after the user relinked must not block. Codat unreachable: the stored status."""
+        if company_id == LOCAL_COMPANY_ID or not self.connection_for(company_id):
+            return self.connection_for(company_id), None
+        try:
+            status = self.verify_connection(company_id, self.connection_for(company_id))
+        except Exception:  # no API key yet, a closed pool: the check still answers from the store
+            log.warning("asking Codat for %s's connection failed", company_id, exc_info=True)
+            status = None
+        connection_id = self.connection_for(company_id)  # a replaced connection was followed
+        if status is None or status.startswith("unknown"):
+            with Session(self.db) as session:
+                conn = session.get(Connection, connection_id)
+            status = conn.status if conn else None
+        return connection_id, status
 
     def note_problems(self, problems: list[PushProblem]) -> None:
         """A row held back for a missing rate or a reference says why on the row (``list``, the window)."""
@@ -395,8 +413,8 @@ class PushEngine(LostAnswerRecovery):
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
     def _plan_company(self, batch: PushBatch, company_id: str, ids: list[int], cause: Cause) -> list[Future]:
-        connection_id = self.connection_for(company_id)
-        status = self.verify_connection(company_id, connection_id)
+        status = self.verify_connection(company_id, self.connection_for(company_id))
+        connection_id = self.connection_for(company_id)  # after a replaced connection was followed
         if status != "Linked":
             for expense_id in ids:
                 batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it",
@@ -463,12 +481,34 @@ class PushEngine(LostAnswerRecovery):
         try:
             body = self.call(company_id, self.client().get_connection, company_id, connection_id)
         except CodatError as exc:
-            log.warning("connection check failed: %s", exc)
-            with Session(self.db) as session:
-                conn = session.get(Connection, connection_id)
-            return conn.status if conn else f"unknown ({exc.message})"
+            if exc.status != 404:
+                log.warning("connection check failed: %s", exc)
+                with Session(self.db) as session:
+                    conn = session.get(Connection, connection_id)
+                return conn.status if conn else f"unknown ({exc.message})"
+            body = {"id": connection_id, "status": "Deleted"}  # Codat no longer has it
         record_connection(self.db, self.bus, company_id, body)
-        return str(body.get("status") or "unknown")
+        status = str(body.get("status") or "unknown")
+        if status != "Linked":
+            status = self._follow_replacement(company_id, body) or status
+        return status
+
+    def _follow_replacement(self, company_id: str, dead: dict) -> str | None:
+        """The chosen connection is down or gone: switch to its replacement if Codat has one."""
+        with Session(self.db) as session:
+            conn = session.get(Connection, str(dead.get("id")))
+            integration_key = dead.get("integrationKey") or (conn.integration_key if conn else None)
+        try:
+            new = self.call(company_id, connections.find_replacement, self.client(), company_id,
+                            str(dead.get("id")), integration_key)
+        except CodatError as exc:
+            log.warning("listing %s's connections failed: %s", company_id, exc)
+            return None
+        if new is None:
+            return None
+        record_connection(self.db, self.bus, company_id, new)
+        self.connection_replaced(company_id, dead, new)
+        return str(new.get("status"))
 
     def _claim(self, session: Session, expense_id: int, *, dependent: bool,
                again_anyway: bool = False) -> Expense | None:

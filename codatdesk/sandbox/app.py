@@ -272,6 +272,24 @@ def build_app(sandbox: "Sandbox") -> Starlette:
     async def get_company(request: Request) -> Response:
         return json_response(state.company_json(request.path_params["companyId"]))
 
+    async def update_company(request: Request) -> Response:
+        """Update company (Codat-Platform.json ``update-company``): fields left out or null are kept;
+        ``tags`` replaces the company's tags (at most 10, codat-docs docs/using-the-api/managing-companies.md)."""
+        data = state.company(request.path_params["companyId"])
+        body = await read_object(request)
+        tags = body.get("tags")
+        if tags is not None and (not isinstance(tags, dict) or len(tags) > 10
+                                 or not all(isinstance(v, str) and len(v) <= 100 for v in tags.values())):
+            raise bad_request("Company tags must be at most 10 string values of up to 100 characters.",
+                              "Company", "UpdateCompany")
+        with state.lock:
+            for field_name in ("name", "description"):
+                if isinstance(body.get(field_name), str):
+                    data.company[field_name] = body[field_name]
+            if tags is not None:
+                data.company["tags"] = dict(tags)
+        return json_response(state.company_json(request.path_params["companyId"]))
+
     async def list_connections(request: Request) -> Response:
         data = state.company(request.path_params["companyId"])
         with state.lock:
@@ -526,6 +544,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         Route("/companies", codat(list_companies), methods=["GET"]),
         Route("/companies", codat(create_company), methods=["POST"]),
         Route(company, codat(get_company), methods=["GET"]),
+        Route(company, codat(update_company), methods=["PATCH"]),
         Route(company + "/connections", codat(list_connections), methods=["GET"]),
         Route(company + "/connections", codat(create_connection), methods=["POST"]),
         Route(connection, codat(get_connection), methods=["GET"]),

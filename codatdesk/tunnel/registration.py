@@ -9,6 +9,12 @@ the previous one (``secrets.add_signing_secret`` keeps both during the switch).
 Which consumers are "ours" is remembered in a small JSON file in the data dir
 (ids and URLs only; no secrets). Consumers with the same listener path that we did
 not create (another install on the same Codat account) are reported, never deleted.
+
+The consumer asks Codat only for the companies this installation serves: it is registered
+with one company tag of this installation, and each served company carries that tag
+(``codatdesk.webhooks.scope`` says why and cites Codat's rules). The installation id lives
+in the same JSON file. Companies are tagged before the consumer is created, so no event of
+theirs is filtered out in between; ``tag_company`` tags one more company later.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import logging
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from codatdesk import secrets
 from codatdesk.events import EventBus, Notice, StatusReport
+from codatdesk.webhooks import scope
 
 from .urls import url_path
 
@@ -58,26 +66,47 @@ class WebhookRegistrar:
     """``client_factory`` returns a CodatClient; it is not closed here (the core shares one)."""
 
     def __init__(self, client_factory: Callable[[], Any], bus: EventBus, state_path: Path | None = None,
-                 *, event_types: tuple[str, ...] = APP_EVENT_TYPES) -> None:
+                 *, event_types: tuple[str, ...] = APP_EVENT_TYPES,
+                 served_companies: Callable[[], list[str]] | None = None) -> None:
         self._client_factory = client_factory
         self.bus = bus
         self.state_path = Path(state_path) if state_path else default_state_path()
         self.event_types = tuple(event_types)
+        # The Codat companies to receive events for (the core sets it; none: the tag alone is registered).
+        self.served_companies: Callable[[], list[str]] = served_companies or list
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ remembered consumers
 
-    def remembered(self) -> list[dict[str, Any]]:
-        """Consumers we created, as recorded locally: [{id, url, registered_at, secret_pending}]."""
+    def _read_state(self) -> dict[str, Any]:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return []
+            return {}
         except (OSError, json.JSONDecodeError) as exc:
             log.warning("cannot read %s (%s); treating it as empty", self.state_path, exc)
-            return []
-        consumers = data.get("consumers") if isinstance(data, dict) else None
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def remembered(self) -> list[dict[str, Any]]:
+        """Consumers we created, as recorded locally: [{id, url, registered_at, secret_pending}]."""
+        consumers = self._read_state().get("consumers")
         return [c for c in consumers or [] if isinstance(c, dict) and c.get("id")]
+
+    @property
+    def install_id(self) -> str:
+        """This installation's id (made once, kept with the consumers): the key of its company tag."""
+        with self._lock:
+            install_id = self._read_state().get("install_id")
+            if not isinstance(install_id, str) or not install_id:
+                install_id = uuid.uuid4().hex[:12]
+                self._save(self.remembered(), install_id=install_id)
+            return install_id
+
+    @property
+    def company_tags(self) -> list[str]:
+        """The consumer's ``companyTags``: this installation's one tag."""
+        return [scope.consumer_tag(self.install_id)]
 
     @property
     def is_registered(self) -> bool:
@@ -89,11 +118,12 @@ class WebhookRegistrar:
         """A consumer was created whose signing secret the user has not entered yet."""
         return any(c.get("secret_pending") for c in self.remembered())
 
-    def _save(self, consumers: list[dict[str, Any]]) -> None:
+    def _save(self, consumers: list[dict[str, Any]], *, install_id: str | None = None) -> None:
+        install_id = install_id or self._read_state().get("install_id")
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".webhook-consumers-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"consumers": consumers}, fh, indent=2)
+            json.dump({"consumers": consumers, **({"install_id": install_id} if install_id else {})}, fh, indent=2)
             fh.write("\n")
         os.replace(tmp, self.state_path)
 
@@ -120,11 +150,15 @@ class WebhookRegistrar:
                 self._notice("error", f"Could not read the webhook registrations from Codat: {exc}")
                 raise
             remembered = {c["id"]: c for c in self.remembered()}
-            current = next((c for c in existing if c.get("url") == url and not self._missing_types(c)), None)
+            tags = self.company_tags
+            current = next((c for c in existing if c.get("url") == url and not self._missing_types(c)
+                            and sorted(c.get("companyTags") or []) == tags), None)
             created = False
             if current is None:
+                # Tagged first: once the consumer filters, an untagged served company's events are lost.
+                self.tag_served_companies(client)
                 try:
-                    current = client.create_webhook_consumer(url, self.event_types)
+                    current = client.create_webhook_consumer(url, self.event_types, tags)
                 except Exception as exc:
                     self._notice("error", f"Could not register the webhook {url} with Codat: {exc}")
                     raise
@@ -205,6 +239,31 @@ class WebhookRegistrar:
             self._save(entries)
         self._notice("info", "The new webhook signing secret is saved; the previous one is still accepted "
                              "for deliveries already on their way.")
+
+    # ------------------------------------------------------------------ company tags
+
+    def tag_served_companies(self, client: Any | None = None) -> list[str]:
+        """Tag every served company; returns those that could not be tagged (each named in a notice)."""
+        client = client or self._client_factory()
+        return [c for c in dict.fromkeys(self.served_companies()) if not self.tag_company(c, client)]
+
+    def tag_company(self, company_id: str, client: Any | None = None) -> bool:
+        """Give ``company_id`` this installation's tag in Codat (Update company), keeping its other
+        tags; True when it carries it. Never raises: a failure is a notice."""
+        try:
+            client = client or self._client_factory()
+            tags = scope.with_our_tag((client.get_company(company_id) or {}).get("tags"), self.install_id)
+            if tags is not None:
+                client.update_company_tags(company_id, tags)
+                log.info("tagged company %s for this installation's webhooks", company_id)
+            return True
+        except Exception as exc:  # noqa: BLE001 - a worker thread: any failure becomes the notice below
+            log.warning("could not tag company %s: %s", company_id, exc)
+            self._notice("warning", f"Codat will not send webhooks for company {company_id}: codatdesk could not "
+                                    f"mark it as one of this app's companies ({exc}). Push results still arrive "
+                                    "through reconciliation, only later; free one of its tags in the Codat Portal "
+                                    "and register the webhook again to get them at once.")
+            return False
 
     # ------------------------------------------------------------------ helpers
 

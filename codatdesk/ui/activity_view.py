@@ -61,6 +61,7 @@ VERDICTS: dict[str, tuple[ExpenseStatus, str]] = {
     "stale": (ExpenseStatus.NOT_PUSHED, "Older than what is already known, or for a replaced push; nothing changed."),
     "ignored": (ExpenseStatus.NOT_PUSHED, "An event type codatdesk does not act on."),
     "unusable": (ExpenseStatus.OUTCOME_UNKNOWN, "Could not be read or matched to anything."),
+    "dropped": (ExpenseStatus.NOT_PUSHED, "For a Codat company this app does not serve; counted, nothing changed."),
     "rejected": (ExpenseStatus.FAILED, "Refused before storing (signature or credentials); Codat will retry it."),
 }
 HEADERS = ("Received", "Event", "Verdict", "Why", "Expense", "Delivery id")
@@ -109,6 +110,22 @@ def load_deliveries(engine: Engine, *, after_id: int = 0, inbox_ids: Collection[
     records.sort(key=lambda record: record[0])  # oldest first: the model appends in arrival order
     return [ActivityRow(d, _aware(at), t, v, detail, e, True, inbox_id)
             for inbox_id, d, at, t, v, detail, e in records]
+
+
+def load_dropped_count(engine: Engine) -> int:
+    """Deliveries dropped because they were for a company this app does not serve."""
+    from codatdesk.store.db import read_session
+    from codatdesk.webhooks.scope import dropped_count
+
+    with read_session(engine) as session:
+        return dropped_count(session)
+
+
+def dropped_text(count: int) -> str:
+    if not count:
+        return ""
+    return (f"{count} deliver{'y' if count == 1 else 'ies'} for other Codat companies dropped: this app does not "
+            "serve them (the webhook registration asks Codat for this app's companies only).")
 
 
 class ActivityModel(QAbstractTableModel):
@@ -268,6 +285,10 @@ class ActivityView(ReloadOnShow, QWidget):
         verdict_label = QLabel("&Verdict:")
         verdict_label.setBuddy(self.verdict)
         self.count_label = QLabel()
+        self.dropped_label = QLabel()  # events for companies we do not serve: counted here, not listed
+        self.dropped_label.setWordWrap(True)
+        self.dropped_label.setAccessibleName("Dropped deliveries")
+        self.dropped_label.hide()
         top = QHBoxLayout()
         top.addWidget(search_label)
         top.addWidget(self.search, 1)
@@ -292,6 +313,7 @@ class ActivityView(ReloadOnShow, QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.dropped_label)
         layout.addWidget(self.table, 1)
 
         self._reload_timer = QTimer(self)
@@ -322,6 +344,9 @@ class ActivityView(ReloadOnShow, QWidget):
         self.model.merge(rows)
         self._open_ids.difference_update(self.model.trim_stored(MAX_STORED))
         self._update_count()
+        text = dropped_text(load_dropped_count(self._engine))
+        self.dropped_label.setText(text)
+        self.dropped_label.setVisible(bool(text))
 
     def on_delivery_recorded(self, event: DeliveryRecorded) -> None:
         if event.verdict == "rejected":  # never stored: this event is all there is of it

@@ -506,14 +506,18 @@ class SettingsForm(QWidget):
     def _show_connections(self, connections: list[dict]) -> None:
         combo = self.fields["codat.connection_id"].widget
         assert isinstance(combo, QComboBox)
+        from codatdesk.engine.connections import accounting_connections
+
         current = self.fields["codat.connection_id"].raw_value() or self.settings.get("codat.connection_id")
         combo.clear()
-        for conn in connections:
+        # Direct costs go to the accounting software: banking and expense connections are not offered.
+        offered = accounting_connections(connections)
+        for conn in offered:
             platform = conn.get("platformName") or conn.get("integrationKey") or "?"
             combo.addItem(f"{platform} · {conn.get('status', '?')}  ({conn.get('id')})", conn.get("id"))
         position = combo.findData(current) if current else -1
-        if position < 0:  # prefer a linked accounting connection
-            position = next((i for i, c in enumerate(connections) if c.get("status") == "Linked"), 0 if connections else -1)
+        if position < 0:  # Linked ones come first
+            position = 0 if offered else -1
         combo.setCurrentIndex(position)
 
 

@@ -71,6 +71,7 @@ class ConnectionEvent:
     errors: tuple[dict, ...]  # dataConnectionErrors
     generated_at: dt.datetime | None
     legacy: bool = False
+    source_type: str | None = None  # Accounting|Banking|Commerce|Other|Unknown (Codat's Connection.sourceType)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def _parse_current(document: dict, event_type: str) -> Event:
             link_url=_text(connection, "linkUrl"),
             errors=_errors(_get(connection, "dataConnectionErrors")),
             generated_at=generated_at,
+            source_type=_text(connection, "sourceType"),
         )
 
     if event_type.startswith(IGNORED_PREFIXES):

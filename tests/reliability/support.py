@@ -88,12 +88,15 @@ def new_secret(seed: bytes) -> str:
     return "whsec_" + base64.b64encode(seed.ljust(32, b"#")[:32]).decode()
 
 
+EVENT_COMPANY = "company"
+
+
 def write_event(key: str, status: str, event_id: str, *, data_type: str = "directCosts") -> bytes:
     """A write-result webhook body in Codat's current envelope."""
     outcome = "successful" if status == "Success" else "unsuccessful"
     payload: dict = {"id": key, "type": "Create", "connectionId": "conn", "status": status,
                      "requestedOnDate": "2026-11-28T09:59:00Z", "completedOnDate": "2026-11-28T10:00:00Z",
-                     "referenceCompany": {"id": "company", "name": "Reliability Co"}}
+                     "referenceCompany": {"id": EVENT_COMPANY, "name": "Reliability Co"}}
     if status == "Success":
         payload["record"] = {"id": f"rec-{key}"}
     return json.dumps({"id": event_id, "eventType": f"{data_type}.write.{outcome}",
@@ -159,6 +162,8 @@ def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # n
     ids: list[int] = []
     with session_scope(db) as session:
         ensure_company(session, company_id, "Reliability Co")
+        # The company ``write_event`` names is one this app serves (another's events are dropped).
+        ensure_company(session, EVENT_COMPANY, "Reliability Co").connection_id = "conn"
         for n, spec in enumerate(specs):
             expense = Expense(
                 company_id=company_id, expense_date=dt.date(2026, 11, 1 + n % 28), supplier_name=f"Supplier {n}",
