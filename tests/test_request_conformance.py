@@ -190,6 +190,7 @@ def answer(request: httpx.Request) -> httpx.Response:
 CASES: dict[str, list[Callable[[CodatClient], Any]]] = {
     "list_companies": [lambda c: c.list_companies()],
     "get_company": [lambda c: c.get_company(COMPANY)],
+    "update_company_tags": [lambda c: c.update_company_tags(COMPANY, {"region": "uk", "codatdesk-1234": "served"})],
     "list_connections": [lambda c: c.list_connections(COMPANY)],
     "get_connection": [lambda c: c.get_connection(COMPANY, CONNECTION)],
     "patch_connection": [lambda c: c.patch_connection(COMPANY, CONNECTION, "Unlinked")],
