@@ -36,6 +36,9 @@ class RepeatingClient:
     def get_company_info(self, company_id):
         return {"companyName": "Co", "baseCurrency": "GBP"}
 
+    def push_options(self, company_id, connection_id, data_type):
+        return {"type": "Object", "displayName": data_type, "required": True, "properties": {}}
+
 
 def test_refresh_stores_each_record_once(db):
     counts = reference.refresh(db, RepeatingClient(), "co", "conn")  # IntegrityError before

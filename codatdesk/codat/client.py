@@ -329,6 +329,12 @@ class CodatClient:
         """CompanyInfo (``GET /companies/{id}/data/info``): ``baseCurrency`` is the ledger's currency."""
         return self._request("GET", f"/companies/{_segment(company_id)}/data/info")
 
+    def queue_sync(self, company_id: str, data_type: str) -> dict[str, Any]:
+        """Queue a sync of one data type (``POST /companies/{id}/data/queue/{dataType}``): records a push
+        wrote are served only after it (codat-docs ``docs/using-the-api/push.md``). Repeating it is
+        harmless, so it is retried like a read."""
+        return self._request("POST", f"/companies/{_segment(company_id)}/data/queue/{_segment(data_type)}")
+
     def list_accounts(self, company_id: str) -> list[dict[str, Any]]:
         return self._paged(f"/companies/{_segment(company_id)}/data/accounts")
 

@@ -17,6 +17,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -33,8 +34,9 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
+from codatdesk.engine import create_models, reference
 from codatdesk.engine import currency as fx
-from codatdesk.engine import reference
+from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
@@ -150,6 +152,7 @@ class PushEngine(LostAnswerRecovery):
         problems: list[PushProblem] = []
         connection_states: dict[str, tuple[str | None, str | None]] = {}
         resolvers: dict[str, reference.Resolver | None] = {}
+        models: dict[str, create_models.Models] = {}
         with Session(self.db) as session:
             unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome.in_(OPEN_OUTCOMES))).all())
             for expense_id in expense_ids:
@@ -174,10 +177,16 @@ class PushEngine(LostAnswerRecovery):
                     if expense.company_id not in resolvers:
                         resolvers[expense.company_id] = (reference.Resolver(session, expense.company_id)
                                                          if reference.has_cache(session, expense.company_id) else None)
+                        models[expense.company_id] = create_models.Models.load(
+                            session, expense.company_id, connection_states[expense.company_id][0])
                     resolver = resolvers[expense.company_id]
                     if resolver is not None:
-                        reasons.extend(r for r in resolver.resolve(expense).problems if r not in reasons
+                        resolution = resolver.resolve(expense)
+                        reasons.extend(r for r in resolution.problems if r not in reasons
                                        and not _reported_missing(r, reasons))
+                        if not reasons:  # the ledger's create model: what it would refuse
+                            reasons.extend(model_problems(expense, resolution, models[expense.company_id],
+                                                          fx.rate_to_send(session, expense)[0]))
                 problems.extend(PushProblem(expense_id, r) for r in reasons)
         return problems
 
@@ -342,7 +351,8 @@ class PushEngine(LostAnswerRecovery):
         client = self.client()
         with Session(self.db) as session:
             # The base currency is read with the reference data; a cache from before it was read is refreshed.
-            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id)
+            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id) \
+                and create_models.is_fresh(session, company_id, connection_id)  # a day old, or another connection
         if not cached:
             try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
@@ -364,11 +374,15 @@ class PushEngine(LostAnswerRecovery):
             ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
+            models = create_models.Models.load(session, company_id, connection_id)
             plans = {}
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                plans[expense_id] = (resolver.resolve(expense), expense.account_code, expense.account_name,
-                                     expense.currency)
+                res = resolver.resolve(expense)
+                if not res.problems:  # what the ledger's create model would refuse is not sent either
+                    res = dataclasses.replace(res, problems=tuple(model_problems(
+                        expense, res, models, fx.rate_to_send(session, expense)[0])))
+                plans[expense_id] = (res, expense.account_code, expense.account_name, expense.currency)
         direct: list[int] = []
         needs_account: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
@@ -381,7 +395,7 @@ class PushEngine(LostAnswerRecovery):
             else:
                 direct.append(expense_id)
         futures = [self.pool(company_id).submit(self._send_direct_cost, batch, company_id, connection_id, i, cause,
-                                                resolver=resolver)
+                                                resolver=resolver, models=models)
                    for i in direct]
         for code, dependents in needs_account.items():
             _, _, name, currency = plans[dependents[0]]
@@ -422,14 +436,16 @@ class PushEngine(LostAnswerRecovery):
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
                           cause: Cause, *, dependent: bool = False,
-                          resolver: reference.Resolver | None = None) -> None:
+                          resolver: reference.Resolver | None = None,
+                          models: create_models.Models | None = None) -> None:
         if batch is not None and batch.cancelled:
             batch.unsent.append(PushProblem(expense_id, "the push was cancelled"))
             return
-        if resolver is None:
+        if resolver is None or models is None:
             # Loading the mappings and Codat's lists is a read: keep it out of the write transaction.
             with Session(self.db) as session:
-                resolver = reference.Resolver(session, company_id)
+                resolver = resolver or reference.Resolver(session, company_id)
+                models = models or create_models.Models.load(session, company_id, connection_id)
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent,
                                   again_anyway=batch is not None and batch.again_anyway)
@@ -445,7 +461,7 @@ class PushEngine(LostAnswerRecovery):
                 unresolved = (missing_rate, ExpenseStatus(expense.status).value)
             else:
                 try:
-                    body = build_direct_cost(expense, resolver, currency_rate=rate)
+                    body = build_direct_cost(expense, resolver, currency_rate=rate, models=models)
                 except UnresolvedReferences as exc:
                     # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
                     detail = "Not sent: " + "; ".join(exc.problems)
@@ -539,8 +555,13 @@ class PushEngine(LostAnswerRecovery):
 
     def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
                       currency: str, dependents: list[int], cause: Cause) -> str | None:
-        body = {"nominalCode": code, "name": name, "fullyQualifiedCategory": "Expense.DirectCosts",
-                "type": "Expense", "status": "Active", "currency": currency, "isBankAccount": False}
+        with Session(self.db) as session:
+            plan = create_models.account_body(create_models.Models.load(session, company_id, connection_id),
+                                              code, name, currency)
+        if plan.body is None:  # the model changed since planning: nothing leaves that it would refuse
+            self._not_planned(batch, dependents, "Not sent: " + "; ".join(plan.problems))
+            return None
+        body = plan.body
         with session_scope(self.db) as session:
             attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code,
                                   idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
@@ -569,7 +590,7 @@ class PushEngine(LostAnswerRecovery):
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
             return None
-        result = OperationResult.from_push_operation(answer)
+        result = with_record_id(self.client(), company_id, code, OperationResult.from_push_operation(answer))
         with session_scope(self.db) as session:
             session.add(PushOperation(
                 key=result.key, company_id=company_id, connection_id=connection_id, data_type="chartOfAccounts",
@@ -651,7 +672,13 @@ class PushEngine(LostAnswerRecovery):
             self.reasons_unavailable(company_id, key, f"Codat answered {exc.status}" if exc.status
                                      else "Codat could not be reached")
             raise
-        self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))
+        result = OperationResult.from_push_operation(body)
+        if result.data_type in ("chartOfAccounts", "accounts"):
+            with Session(self.db) as session:
+                op = session.get(PushOperation, key)
+                code = op.creates_code if op else None
+            result = with_record_id(self.client(), company_id, code, result)
+        self.submit_result(company_id, result, Cause.reconciliation(key))
 
 
 def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:
@@ -683,7 +710,7 @@ class UnresolvedReferences(ValueError):
 
 
 def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
-                      currency_rate: Decimal | None = None) -> dict:
+                      currency_rate: Decimal | None = None, models: create_models.Models | None = None) -> dict:
     """The directCost body Codat's Accounting API expects (amounts stay Decimal).
 
     Every reference is resolved or the body is not built (``UnresolvedReferences``): no ref is
@@ -691,11 +718,21 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
 
     ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
     one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
-    payment; None (the base currency) leaves both out."""
+    payment; None (the base currency) leaves both out. ``models``: the connection's create models;
+    a body they would refuse is not built either."""
     res = resolver.resolve(expense)
     if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
         raise UnresolvedReferences(res.problems or (
             f"the account {expense.account_code} is not created in the ledger yet",))
+    body = direct_cost_body(expense, res, currency_rate)
+    problems = models.direct_cost_problems(body) if models is not None else []
+    if problems:
+        raise UnresolvedReferences(tuple(problems))
+    return body
+
+
+def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate: Decimal | None) -> dict:
+    """The body from resolved ids (a placeholder id for an account still to be created)."""
     issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
     line: dict = {
         "description": expense.description or expense.supplier_name,
@@ -704,7 +741,7 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         "subTotal": expense.net,
         "taxAmount": expense.tax,
         "totalAmount": expense.total,
-        "accountRef": {"id": res.account_id},
+        "accountRef": {"id": res.account_id or _TO_BE_CREATED},
         "taxRateRef": {"id": res.tax_rate_id},
     }
     body: dict = {
@@ -730,6 +767,20 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
     return {k: v for k, v in body.items() if v is not None}
 
 
+_TO_BE_CREATED = "(to be created)"
+
+
+def model_problems(expense: Expense, res: reference.Resolution, models: create_models.Models,
+                   currency_rate: Decimal | None) -> list[str]:
+    """What the connection's create models would refuse: the direct cost's body, and the body of an
+    account that must be created first."""
+    problems: list[str] = list(models.direct_cost_problems(direct_cost_body(expense, res, currency_rate)))
+    if res.account_needs_creation:
+        problems.extend(create_models.account_body(models, expense.account_code, expense.account_name,
+                                                   expense.currency).problems)
+    return problems
+
+
 def _pushable_state(e: Expense, outcome_unknown: bool, again_anyway: bool) -> bool:
     status = ExpenseStatus(e.status)
     if outcome_unknown or status in (ExpenseStatus.COMPLETE, ExpenseStatus.IN_PROGRESS, ExpenseStatus.WAITING):
@@ -745,7 +796,7 @@ def _reported_missing(reason: str, reasons: list[str]) -> bool:
 
 
 def _is_reference_problem(reason: str) -> bool:
-    return reason.startswith(("account ", "payment account ", "supplier ", "tax code ", "the expense has "))
+    return isinstance(reason, create_models.ModelProblem) or reason.startswith(("account ", "payment account ", "supplier ", "tax code ", "the expense has "))
 
 
 def _why_not_claimed(session: Session, expense_id: int) -> str:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient
 from codatdesk.codat.errors import CodatNotFound
-from codatdesk.engine import currency
+from codatdesk.engine import create_models, currency
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, ReferenceRecord, utcnow
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str | None) -> dict[str, int]:
-    """Fetch every reference list from Codat (HTTP first, then one short transaction).
+    """Fetch every reference list from Codat (HTTP first, then one short transaction), and the
+    connection's create models with them (``create_models.refresh``), so whatever re-reads one reads both.
 
     Each list holds a record once: offset paging can serve a record twice (the client already
     de-duplicates while paging; this is the store's own guard against ``uq_reference_record``),
@@ -47,6 +48,8 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
             for record in records:
                 session.add(_to_row(company_id, data_type, record))
         currency.store_base_currency(session, company_id, info)
+    if connection_id:
+        create_models.refresh(db, client, company_id, connection_id)
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 

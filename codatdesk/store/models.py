@@ -220,3 +220,19 @@ class CurrencyRate(SQLModel, table=True):
     rate: Decimal = Field(sa_column=Column(Rate, nullable=False))
     valid_from: dt.date
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CreateModel(SQLModel, table=True):
+    """An integration's create model (Codat's PushOption tree, ``GET .../options/{dataType}``) per
+    connection: what a push of that data type must carry. ``model_json`` None: the integration does
+    not support creating that data type (Codat answered 404)."""
+
+    __tablename__ = "create_model"
+    __table_args__ = (UniqueConstraint("company_id", "connection_id", "data_type", name="uq_create_model"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    connection_id: str = Field(max_length=64)
+    data_type: str = Field(max_length=40)  # directCosts|chartOfAccounts|suppliers
+    model_json: str | None = Field(default=None, sa_column=Column(Text))
+    fetched_at: dt.datetime = Field(default_factory=utcnow)
