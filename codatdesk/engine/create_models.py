@@ -92,7 +92,7 @@ def parse_length(details: str) -> tuple[int | None, int | None] | None:
     Lenient: Codat writes these by hand, differently per integration."""
     if m := _BETWEEN.search(details):
         return int(m.group(1)), int(m.group(2))
-    if m := _EXACT.search(details):
+    if (m := _EXACT.search(details)) and not _MAX_AFTER.search(details):
         return int(m.group(1)), int(m.group(1))
     high = next((int(m.group(1)) for m in (_MAX_BEFORE.search(details), _MAX_AFTER.search(details)) if m), None)
     low = int(m.group(1)) if (m := _MIN.search(details)) else None

@@ -1,0 +1,60 @@
+"""A created account whose Success names no id: codatdesk queues a chartOfAccounts sync and finds
+the account by its code in the re-read chart of accounts (Codat serves pushed records only after a
+sync: codat-docs docs/using-the-api/push.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from codatdesk.codat import CodatClient
+from codatdesk.engine.created_lookup import find_account_id, with_record_id
+from codatdesk.engine.results import OperationResult
+from codatdesk.sandbox import Sandbox, SandboxConfig
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def sb():
+    box = Sandbox(SandboxConfig(push_delay=0.05))
+    yield box
+    box.shutdown()
+
+
+@pytest.fixture
+def client(sb):
+    with CodatClient(sb.api_key, "http://codat.sandbox", transport=sb.transport(), sleep=lambda s: None) as c:
+        yield c
+
+
+def test_a_success_without_the_id_finds_the_account_by_code_after_a_sync(sb, client):
+    answer = client.push_account(sb.company_id, sb.connection_id, {
+        "nominalCode": "486", "name": "Software", "fullyQualifiedCategory": "Expense.Overhead"})
+    key = answer["pushOperationKey"]
+    wait_until(lambda: sb.push_operations[key]["status"] == "Success", 10, message="account created")
+    assert not any(a.get("nominalCode") == "486" for a in client.list_accounts(sb.company_id))  # not synced yet
+    without_id = OperationResult(key=key, status="Success", data_type="chartOfAccounts", has_details=True)
+    found = with_record_id(client, sb.company_id, "486", without_id, delays=(0.0,))
+    (created,) = [a for a in sb.accounts() if a["nominalCode"] == "486"]
+    assert found.record_id == created["id"]
+
+
+def test_nothing_is_guessed_when_the_code_is_not_found_once_or_is_shared():
+    class Client:
+        queued: list = []
+
+        def queue_sync(self, company_id, data_type):
+            self.queued.append(data_type)
+            return {}
+
+        def list_accounts(self, company_id):
+            return [{"id": "a1", "nominalCode": "485"}, {"id": "a2", "nominalCode": "485"}]
+
+    result = OperationResult(key="k", status="Success", data_type="chartOfAccounts", has_details=True)
+    client = Client()
+    assert with_record_id(client, "co", "486", result, delays=(0.0, 0.0)).record_id is None
+    assert with_record_id(client, "co", "485", result, delays=(0.0,)).record_id is None
+    assert client.queued == ["chartOfAccounts", "chartOfAccounts"]
+    failed = OperationResult(key="k", status="Failed", data_type="chartOfAccounts")
+    assert with_record_id(client, "co", "486", failed) is failed
+    assert find_account_id([{"id": "x", "nominalCode": "486 "}, {"id": "y", "nominalCode": "486",
+                                                               "metadata": {"isDeleted": True}}], "486") == "x"
