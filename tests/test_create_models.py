@@ -20,7 +20,6 @@ from codatdesk.store.models import CreateModel
 from tests.conftest import wait_until
 from tests.engine_harness import Harness, expenses, row
 
-
 # -- the length rules, as Codat writes them ---------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "bounds"), [
@@ -98,8 +97,8 @@ def test_a_code_too_long_for_the_ledger_is_stopped_before_sending():
     plan = account_body(models(), "ACCT-000486", "Software", "GBP")
     assert plan.body is None
     assert plan.problems == (
-        "account ACCT-000486 cannot be created: the account code is 11 characters long; Xero takes at most 10: "
-        "use a shorter account code, or map the code to an existing account in Mappings",)
+        ("account ACCT-000486 cannot be created: the account code is 11 characters long; Xero takes at most 10: "
+        "use a shorter account code, or map the code to an existing account in Mappings"),)
 
 
 def test_a_ledger_that_cannot_create_accounts_or_a_model_not_read_blocks():
@@ -123,8 +122,8 @@ def test_a_direct_cost_is_checked_for_required_fields_lengths_and_allowed_values
     assert problems == [
         "the reference is 22 characters long; Xero takes at most 21: shorten it (edit the expense)",
         "the currency 'USD' is not one Xero allows (GBP): edit the expense",
-        "Xero requires Due Date (dueDate), and this expense has none: codatdesk cannot send it yet; enter this one "
-        "in the ledger yourself",
+        ("Xero requires Due Date (dueDate), and this expense has none: codatdesk cannot send it yet; enter this one "
+        "in the ledger yourself"),
         "the description is 12 characters long; Xero takes at most 10: shorten it (edit the expense)",
     ]
     assert all(isinstance(p, create_models.ModelProblem) for p in problems)

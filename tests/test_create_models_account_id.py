@@ -40,7 +40,8 @@ def test_a_success_without_the_id_finds_the_account_by_code_after_a_sync(sb, cli
 
 def test_nothing_is_guessed_when_the_code_is_not_found_once_or_is_shared():
     class Client:
-        queued: list = []
+        def __init__(self):
+            self.queued = []
 
         def queue_sync(self, company_id, data_type):
             self.queued.append(data_type)

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,3 +265,35 @@ def account_body(models: Models, code: str, name: str, currency: str) -> Account
     problems = tuple(ModelProblem(f"account {code} cannot be created: {p}")
                      for p in check(body, rule, models.ledger, _ACCOUNT_FIELDS))
     return AccountPlan(None if problems else body, problems)
+
+
+# -- what was read, in words (``codatdesk refresh``) ------------------------------------------------
+
+def describe(models: Models) -> list[str]:
+    """One line per data type: what the ledger requires, its length limits and its value lists."""
+    lines = []
+    for data_type in MODEL_DATA_TYPES:
+        if data_type not in models.by_type:
+            lines.append(f"{data_type}: create model not read")
+            continue
+        rule = models.by_type[data_type]
+        if rule is None:
+            lines.append(f"{data_type}: {models.ledger} cannot create these through Codat")
+            continue
+        flat = list(_flatten(rule))
+        required = [path for path, r in flat if r.required]
+        limits = [f"{path} \u2264 {r.max_length}" for path, r in flat if r.max_length is not None]
+        choices = [f"{path} ({len(r.allowed)})" for path, r in flat if r.allowed]
+        text = f"{data_type}: {len(required)} required field(s)"
+        if limits:
+            text += "; at most: " + ", ".join(limits)
+        if choices:
+            text += "; allowed values: " + ", ".join(choices)
+        lines.append(text)
+    return lines
+
+
+def _flatten(rule: Rule, prefix: str = "") -> Iterator[tuple[str, Rule]]:
+    for name, prop in rule.properties.items():
+        yield f"{prefix}{name}", prop
+        yield from _flatten(prop, f"{prefix}{name}.")
