@@ -59,3 +59,35 @@ def test_nothing_is_guessed_when_the_code_is_not_found_once_or_is_shared():
     assert with_record_id(client, "co", "486", failed) is failed
     assert find_account_id([{"id": "x", "nominalCode": "486 "}, {"id": "y", "nominalCode": "486",
                                                                "metadata": {"isDeleted": True}}], "486") == "x"
+
+
+def test_reading_the_push_operation_falls_back_to_the_chart_of_accounts(db):
+    """The engine's read of a Success without the id (fetch_details_now) hands the applier the id
+    found by code, so the dependents go on instead of failing."""
+    from codatdesk.engine.pusher import PushEngine
+    from codatdesk.events import EventBus
+    from codatdesk.importer import ensure_company
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import PushOperation
+
+    with session_scope(db) as session:
+        ensure_company(session, "co", "Co")
+        session.add(PushOperation(key="k1", company_id="co", connection_id="conn", data_type="chartOfAccounts",
+                                  creates_code="486", status="Success"))
+
+    class Client:
+        def get_push_operation(self, company_id, key):
+            return {"pushOperationKey": key, "dataType": "chartOfAccounts", "status": "Success", "changes": None,
+                    "statusCode": 200}
+
+        def queue_sync(self, company_id, data_type):
+            return {}
+
+        def list_accounts(self, company_id):
+            return [{"id": "acc-486", "nominalCode": "486"}]
+
+    submitted = []
+    engine = PushEngine(db, EventBus(), Client, connection_for=lambda c: "conn", key_stored=lambda k: None,
+                        submit_result=lambda company, result, cause: submitted.append(result))
+    engine.fetch_details_now("co", "k1")
+    assert [(r.key, r.status, r.record_id) for r in submitted] == [("k1", "Success", "acc-486")]
