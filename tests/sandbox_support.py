@@ -38,8 +38,10 @@ def direct_cost(sb: Sandbox, *, expense_code: str = "429", bank_code: str = "090
                 tax: str = "2.00", total: str = "12.00", **overrides: Any) -> dict[str, Any]:
     """A valid directCost body (numbers as JSON numbers via raw JSON text)."""
     ids = account_ids(sb)
+    supplier = next(s for s in sb.suppliers() if s["supplierName"] == "Acme Office Supplies")
     body: dict[str, Any] = {
         "issueDate": "2024-03-01T00:00:00",
+        "contactRef": {"id": supplier["id"], "dataType": "suppliers"},  # Xero requires a contact
         "currency": "GBP",
         "reference": "EXP-1",
         "note": "Taxi to client",

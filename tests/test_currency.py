@@ -103,12 +103,14 @@ def test_a_foreign_expense_without_a_rate_is_blocked_and_nothing_is_sent(harness
 def test_a_null_rate_posted_directly_is_booked_at_1_as_quickbooks_online_does(harness):
     client = CodatClient(harness.sandbox.api_key, base_url=harness.server.base_url, sleep=lambda s: None)
     sb = harness.sandbox
+    company_id, connection_id = sb.add_company("Books on QuickBooks Online", "qhyg")  # the demo company is Xero
     try:
-        assert client.get_company_info(sb.company_id)["baseCurrency"] == "GBP"
-        bank = next(a["id"] for a in client.list_accounts(sb.company_id) if a.get("isBankAccount"))
-        account = next(a["id"] for a in client.list_accounts(sb.company_id) if a.get("nominalCode") == "429")
+        assert client.get_company_info(company_id)["baseCurrency"] == "GBP"
+        bank = next(a["id"] for a in client.list_accounts(company_id) if a.get("isBankAccount"))
+        account = next(a["id"] for a in client.list_accounts(company_id) if a.get("nominalCode") == "429")
+        supplier = sb.suppliers(company_id)[0]["id"]
         day = "2026-11-03T00:00:00"
-        body = {"issueDate": day, "currency": "EUR", "currencyRate": None,
+        body = {"issueDate": day, "currency": "EUR", "currencyRate": None, "contactRef": {"id": supplier},
                 "lineItems": [{"unitAmount": Decimal("100.00"), "quantity": Decimal(1), "subTotal": Decimal("100.00"),
                                "taxAmount": Decimal(0), "totalAmount": Decimal("100.00"),
                                "accountRef": {"id": account}}],
@@ -117,12 +119,12 @@ def test_a_null_rate_posted_directly_is_booked_at_1_as_quickbooks_online_does(ha
                                         "allocation": {"currency": "EUR", "allocatedOnDate": day,
                                                        "totalAmount": Decimal("100.00")}}],
                 "subTotal": Decimal("100.00"), "taxAmount": Decimal(0), "totalAmount": Decimal("100.00")}
-        answer = client.push_direct_cost(sb.company_id, sb.connection_id, body)
-        wait_until(lambda: client.get_push_operation(sb.company_id, answer["pushOperationKey"])["status"] != "Pending",
+        answer = client.push_direct_cost(company_id, connection_id, body)
+        wait_until(lambda: client.get_push_operation(company_id, answer["pushOperationKey"])["status"] != "Pending",
                    10, message="push done")
     finally:
         client.close()
-    (booking,) = sb.bookings()
+    (booking,) = sb.bookings(company_id)
     assert booking["nullRateBookedAsOne"] and booking["rateApplied"] == 1
     assert booking["baseTotalAmount"] == Decimal("100.00")  # EUR 100 booked as GBP 100: the misbooking
 

@@ -16,7 +16,7 @@ Error choices where Codat's docs are silent:
 * push to a connection that is not ``Linked`` -> 400 "Data connection ... is <status>";
 * body that is not JSON, or not an object -> 400; bad ``timeoutInMinutes`` -> 400;
 * malformed ``query``/``orderBy`` or unknown property -> 400 (service ClientsApi);
-* options for a data type other than directCosts/chartOfAccounts -> 404.
+* options for a data type other than directCosts/chartOfAccounts/suppliers -> 404.
 
 ``/_sandbox/...`` paths need no auth (loopback steering for scripts and tests).
 """
@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import profiles
 from . import reference_data as ref
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import METHODS as IDEMPOTENT_METHODS
@@ -319,10 +320,11 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             return [dict(record) for record in getattr(data, attribute).values()]
 
     async def list_suppliers(request: Request) -> Response:
-        return page(request, _records(request, "suppliers"), SUPPLIER_FIELDS, "Supplier")
+        return page(request, state.cached_suppliers(request.path_params["companyId"]), SUPPLIER_FIELDS, "Supplier")
 
     async def get_supplier(request: Request) -> Response:
-        return _one(_records(request, "suppliers"), request.path_params["supplierId"], "supplier")
+        return _one(state.cached_suppliers(request.path_params["companyId"]), request.path_params["supplierId"],
+                    "supplier")
 
     async def list_tax_rates(request: Request) -> Response:
         return page(request, _records(request, "tax_rates"), TAX_RATE_FIELDS, "TaxRate")
@@ -342,12 +344,10 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         return _one(_bank_accounts(request), request.path_params["accountId"], "bank account")
 
     async def get_direct_cost(request: Request) -> Response:
-        # Served from the platform's ledger at once (real Codat may need a sync before a new record shows).
+        # Codat's cache: a written direct cost shows after a sync of directCosts (see state.refresh_cache).
         company_id = request.path_params["companyId"]
         state.connection(company_id, request.path_params["connectionId"])
-        with state.lock:
-            costs = [dict(cost) for cost in state.company(company_id).direct_costs]
-        return _one(costs, request.path_params["directCostId"], "direct cost")
+        return _one(state.cached_direct_costs(company_id), request.path_params["directCostId"], "direct cost")
 
     def _one(records: list[dict[str, Any]], record_id: str, label: str) -> Response:
         for record in records:
@@ -374,12 +374,14 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         })
 
     async def push_options(request: Request) -> Response:
-        state.connection(request.path_params["companyId"], request.path_params["connectionId"])
+        connection = state.connection(request.path_params["companyId"], request.path_params["connectionId"])
         data_type = request.path_params["dataType"]
-        model = ref.PUSH_OPTIONS.get(data_type)
+        profile = profiles.profile_for(connection["integrationKey"])
+        model = profiles.options(profile, data_type)
         if model is None:
-            raise ApiError(404, f"Data type {data_type} is not supported for writes by the {ref.PLATFORM_NAME} sandbox integration.")
-        return json_response(model())
+            raise ApiError(404, f"Data type {data_type} is not supported for writes by the {profile.name} sandbox "
+                                "integration.")
+        return json_response(model)
 
     # -- push --------------------------------------------------------------------------------
 
@@ -401,7 +403,8 @@ def build_app(sandbox: "Sandbox") -> Starlette:
             if allow_sync not in ("true", "false"):
                 raise bad_request("allowSyncOnPushComplete must be true or false.", "AllowSyncOnPushComplete")
             body = await read_object(request)
-            return json_response(sandbox.request_push(company_id, connection_id, data_type, body, timeout_in_minutes))
+            return json_response(sandbox.request_push(company_id, connection_id, data_type, body, timeout_in_minutes,
+                                                      allow_sync=allow_sync == "true"))
 
         return create
 
@@ -542,6 +545,7 @@ def build_app(sandbox: "Sandbox") -> Starlette:
         Route(connection + "/options/{dataType}", codat(push_options), methods=["GET"]),
         Route(connection + "/push/directCosts", codat(push_handler("directCosts"), push=True), methods=["POST"]),
         Route(connection + "/push/accounts", codat(push_handler("chartOfAccounts"), push=True), methods=["POST"]),
+        Route(connection + "/push/suppliers", codat(push_handler("suppliers"), push=True), methods=["POST"]),
         Route(company + "/push", codat(list_push), methods=["GET"]),
         Route(company + "/push/{pushOperationKey}", codat(get_push), methods=["GET"]),
         Route("/webhooks", codat(list_webhooks), methods=["GET"]),

@@ -14,6 +14,7 @@ from .idempotency import IdempotencyCache
 from .delivery import Deliverer, company_message, connection_event_type, connection_message, new_secret, write_message
 from .limits import RateLimiter
 from .loop import LoopThread
+from .profiles import PROFILES
 from .state import ApiError, Consumer, IdFactory, SandboxState, wants_timeout
 
 MAX_CONSUMERS = 50
@@ -44,6 +45,7 @@ class Sandbox:
         self.limiter = RateLimiter(self.config, self._linked_company_count)
         self.idempotency = IdempotencyCache(lambda: self.config.idempotency_ttl)
         self.dropped_push_answers = 0  # push answers lost by ``push_drop_rate`` after the push took effect
+        self._parked: set[str] = set()  # on-premise pushes waiting for the desktop connector
 
         company = self.state.create_company(ref.DEMO_COMPANY_NAME, "Demo company of the codatdesk sandbox")
         self.company_id: str = company["id"]
@@ -90,12 +92,68 @@ class Sandbox:
         return company
 
     def create_connection(self, company_id: str, platform_key: str = ref.PLATFORM_KEY) -> dict[str, Any]:
-        if platform_key != ref.PLATFORM_KEY:
-            raise ApiError(404, f"Integration {platform_key} is not enabled in the sandbox (only {ref.PLATFORM_KEY}).")
-        connection = self.state.add_connection(company_id, "PendingAuth")
+        if platform_key not in PROFILES:
+            raise ApiError(404, f"Integration {platform_key} is not enabled in the sandbox "
+                                f"(only {', '.join(sorted(PROFILES))}).")
+        connection = self.state.add_connection(company_id, "PendingAuth", platform_key)
         self.deliverer.publish(connection_message("connection.created", "PendingAuth", connection,
                                                   self.state.company_reference(company_id), self._ids.uuid()))
         return connection
+
+    def add_company(self, name: str, platform_key: str = ref.PLATFORM_KEY, *, tags: dict[str, str] | None = None,
+                    base_currency: str = ref.DEMO_CURRENCY) -> tuple[str, str]:
+        """Steering: a company with a Linked accounting connection to ``platform_key`` and the demo ledger.
+        Returns (company id, connection id)."""
+        company_id = self.create_company(name, None, tags)["id"]
+        connection_id = self.create_connection(company_id, platform_key)["id"]
+        self.set_connection_status(company_id, connection_id, "Linked")
+        self.state.seed_ledger(company_id)
+        self.state.set_base_currency(company_id, base_currency)
+        return company_id, connection_id
+
+    def add_source_connection(self, company_id: str, source_type: str, platform_key: str,
+                              platform_name: str) -> dict[str, Any]:
+        """Steering: a Linked connection of another ``sourceType`` (``Banking``, ``Expense``) on a company."""
+        connection = self.state.add_connection(company_id, "Linked", platform_key, source_type, platform_name)
+        self.deliverer.publish(connection_message("connection.connected", "PendingAuth", connection,
+                                                  self.state.company_reference(company_id), self._ids.uuid()))
+        return connection
+
+    def replace_connection(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """Steering: the SMB links its ledger again and Codat gives it a new connection id. The old
+        connection turns Unlinked with an Active ``dataConnectionErrors`` entry naming the new id
+        (the text is a sandbox choice), firing ``connection.disconnected``; the new one is Linked
+        (``connection.connected``). Returns the new connection."""
+        old = self.state.connection(company_id, connection_id)
+        new = self.state.add_connection(company_id, "PendingAuth", old["integrationKey"], old["sourceType"],
+                                        old["platformName"])
+        self.set_connection_status(company_id, new["id"], "Linked")
+        with self.state.lock:
+            previous = old["status"]
+            old["status"] = "Unlinked"
+            old["dataConnectionErrors"] = [*(old["dataConnectionErrors"] or []), {
+                "statusCode": "410", "statusText": "Replaced",
+                "errorMessage": f"This connection was replaced by connection {new['id']}.",
+                "erroredOnUtc": new["created"], "status": "Active", "resolvedOnUtc": None}]
+            snapshot = dict(old)
+        self.deliverer.publish(connection_message("connection.disconnected", previous, snapshot,
+                                                  self.state.company_reference(company_id), self._ids.uuid()))
+        return dict(self.state.connection(company_id, new["id"]))
+
+    def set_connector_online(self, company_id: str, online: bool = True) -> None:
+        """Steering for on-premise ledgers: the desktop connector is (un)reachable. Going online completes
+        the pushes that waited for it."""
+        with self.state.lock:
+            data = self.state.company(company_id)
+            data.connector_online = online
+            waiting = [r.key for r in self.state.push_operations.values()
+                       if r.company_id == company_id and r.is_pending and r.key in self._parked]
+            for key in waiting:
+                self._parked.discard(key)
+        for key in waiting if online else []:
+            with self._idle:
+                self._scheduled += 1
+            self._engine.call_soon(self._engine.loop.call_later, self.config.push_delay, self._complete_push, key)
 
     def set_connection_status(self, company_id: str, connection_id: str, status: str) -> dict[str, Any]:
         """Change a connection's status as the SMB or the platform would, firing the connection webhook."""
@@ -109,7 +167,7 @@ class Sandbox:
     # -- push operations ----------------------------------------------------------------
 
     def request_push(self, company_id: str, connection_id: str, data_type: str, body: Any,
-                     timeout_in_minutes: int | None) -> dict[str, Any]:
+                     timeout_in_minutes: int | None, *, allow_sync: bool = True) -> dict[str, Any]:
         """Record a Pending push, schedule its completion on the engine loop; return it as Codat answers (Pending)."""
         roll, jitter = self._push_roll()
         timed_out = wants_timeout(data_type, body) or roll < self.config.timeout_share
@@ -119,9 +177,20 @@ class Sandbox:
         if timeout_in_minutes is not None and delay > timeout_in_minutes * 60:
             # Codat flips the operation to TimedOut once timeoutInMinutes has passed.
             delay, timed_out = timeout_in_minutes * 60.0, True
-        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out)
+        record = self.state.create_push(company_id, connection_id, data_type, body, timeout_in_minutes, timed_out,
+                                        allow_sync)
         with self.state.lock:
             answer = record.to_json()  # before scheduling: the POST always reports Pending
+            data = self.state.company(company_id)
+            offline = data.profile.on_premise and not data.connector_online
+        if offline:
+            # An on-premise write waits for the desktop connector: Pending indefinitely, or TimedOut after
+            # timeoutInMinutes (codat-docs docs/using-the-api/push.md, "Timeouts").
+            if timeout_in_minutes is None:
+                with self.state.lock:
+                    self._parked.add(record.key)
+                return answer
+            record.timed_out, delay = True, timeout_in_minutes * 60.0
         with self._idle:
             self._scheduled += 1
         self._engine.call_soon(self._engine.loop.call_later, delay, self._complete_push, record.key)

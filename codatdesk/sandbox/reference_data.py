@@ -288,4 +288,4 @@ def chart_of_accounts_options() -> dict[str, Any]:
 PUSH_OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "directCosts": direct_cost_options,
     "chartOfAccounts": chart_of_accounts_options,
-}
+}  # the shared skeleton; each integration's own model: ``sandbox.profiles.options``

@@ -1,6 +1,11 @@
 """In-memory model of the sandbox (companies, connections, ledger, push operations,
 webhook consumers) and the rules that decide how a push operation ends.
 
+The rules below are the ones every company shares; each company adds the rules of the integration
+behind its accounting connection (``codatdesk.sandbox.profiles``: Xero, QuickBooks Online, QuickBooks
+Desktop; create models, contact, lengths, categories, currency rate, negative amounts, on-premise
+waiting). ``docs/ledger-rules.md`` lists every rule with its source and its test.
+
 Push outcome rules (evaluated when the operation completes, ``push_delay`` seconds after
 the request, so a record created by an earlier push counts):
 
@@ -30,17 +35,22 @@ Failed (statusCode 400, ``errorMessage`` "Push failed for <Type>: see validation
     * lineItems[].taxRateRef.id is not a tax rate;
     * a read-only field (id, modifiedDate, sourceModifiedDate) is sent.
   chartOfAccounts (accounts)
-    * nominalCode missing, longer than 10 characters or already used in the ledger;
+    * nominalCode not a string or already used in the ledger (required flag and length: profile);
     * name missing;
-    * fullyQualifiedCategory missing or not one of the options model's values;
+    * fullyQualifiedCategory not one of the profile's options;
     * currency present but not three upper-case letters; a read-only field is sent.
+
+  suppliers: see ``codatdesk.sandbox.suppliers`` (name required and unique, model lengths, status).
 
 Success (statusCode 200) otherwise: the record is created with a new id, which appears in
 ``changes[{type: "Created", recordRef: {id, dataType}}]`` and in the webhook's
 ``payload.record.id``. A created directCost is added to the ledger (``Sandbox.ledger``).
-A created account is added to the accounting platform at once (so a following directCost can
-use it) but, as in Codat, appears in ``GET /data/accounts`` only after
-``POST /companies/{id}/data/queue/chartOfAccounts`` (or ``/data/all``) refreshes the cache.
+A created record (account, supplier, direct cost) is in the accounting platform at once (so a
+following directCost can use it) but, as in Codat, shows in Codat's reads (``GET /data/accounts``,
+``/data/suppliers``, ``.../data/directCosts/{id}``) only after a sync of its data type:
+``POST /companies/{id}/data/queue/{dataType}`` (or ``/data/all``), or the push's own
+``allowSyncOnPushComplete`` (default true: "Allow a sync upon push completion", oas
+``Codat-Sync-Expenses.json`` parameter ``allowSyncOnPushComplete``; false: no sync).
 """
 
 from __future__ import annotations
@@ -56,8 +66,11 @@ from typing import Any
 
 from . import reference_data as ref
 from .jsonio import codat_time
+from . import profiles
+from .profiles import Profile
+from .suppliers import evaluate_supplier, supplier_record
 
-WRITE_DATA_TYPES = ("directCosts", "chartOfAccounts")
+WRITE_DATA_TYPES = ("directCosts", "chartOfAccounts", "suppliers")
 CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
 TIMEOUT_HOOK = "[sandbox:timeout]"
 READ_ONLY_FIELDS = ("id", "modifiedDate", "sourceModifiedDate")
@@ -114,7 +127,11 @@ class PushRecord:
     completed_on: str | None = None
     error_message: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     record_id: str | None = None
+    record_data_type: str | None = None  # what was created, when the ledger wrote another type (Xero negatives)
+    # allowSyncOnPushComplete: a successful push refreshes Codat's cache of its data type.
+    allow_sync: bool = True
 
     @property
     def is_pending(self) -> bool:
@@ -123,7 +140,9 @@ class PushRecord:
     def to_json(self) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "changes": (
-                [{"type": "Created", "recordRef": {"id": self.record_id, "dataType": self.data_type}, "attachmentId": None}]
+                [{"type": "Created", "recordRef": {"id": self.record_id,
+                                                   "dataType": self.record_data_type or self.data_type},
+                  "attachmentId": None}]
                 if self.record_id else None
             ),
             "dataType": self.data_type,
@@ -134,7 +153,7 @@ class PushRecord:
             "timeoutInMinutes": self.timeout_in_minutes,
             "status": self.status,
             "errorMessage": self.error_message,
-            "validation": {"errors": list(self.errors), "warnings": []},
+            "validation": {"errors": list(self.errors), "warnings": list(self.warnings)},
             "statusCode": self.status_code,
         }
         if self.completed_on:  # the schema does not allow null here: absent while Pending
@@ -171,12 +190,22 @@ class CompanyData:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the platform's truth
     cached_account_ids: set[str] = field(default_factory=set)          # what Codat's cache shows
     suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cached_supplier_ids: set[str] = field(default_factory=set)
     tax_rates: dict[str, dict[str, Any]] = field(default_factory=dict)
     direct_costs: list[dict[str, Any]] = field(default_factory=list)
+    cached_direct_cost_ids: set[str] = field(default_factory=set)
     # The ledger's currency (CompanyInfo.baseCurrency, GET /companies/{id}/data/info).
     base_currency: str = ref.DEMO_CURRENCY
     # What the platform booked for each direct cost, in the base currency (see ``booking``).
     bookings: list[dict[str, Any]] = field(default_factory=list)
+    # The integration behind the company's accounting connection (see ``profiles``).
+    platform_key: str = ref.PLATFORM_KEY
+    # On-premise ledgers: whether the desktop connector is reachable (sandbox knob; see Sandbox.set_connector_online).
+    connector_online: bool = False
+
+    @property
+    def profile(self) -> Profile:
+        return profiles.profile_for(self.platform_key)
 
 
 class SandboxState:
@@ -209,26 +238,31 @@ class SandboxState:
             self.companies[company_id] = CompanyData(company=company)
         return self.company_json(company_id)
 
-    def add_connection(self, company_id: str, status: str = "PendingAuth") -> dict[str, Any]:
+    def add_connection(self, company_id: str, status: str = "PendingAuth", platform_key: str = ref.PLATFORM_KEY,
+                       source_type: str = "Accounting", platform_name: str | None = None) -> dict[str, Any]:
         connection_id = self.ids.uuid()
         now = codat_time()
+        name = platform_name or (profiles.PROFILES[platform_key].name if platform_key in profiles.PROFILES
+                                 else platform_key)
         connection = {
             "id": connection_id,
-            "integrationId": "bf083d72-62c7-493e-aec9-81b4dbba7e2c",
-            "integrationKey": ref.PLATFORM_KEY,
+            "integrationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"codat-integration:{platform_key}")),
+            "integrationKey": platform_key,
             "sourceId": self.ids.uuid(),
-            "platformName": ref.PLATFORM_NAME,
+            "platformName": name,
             "linkUrl": f"https://link-api.codat.io/companies/{company_id}/connections/{connection_id}/start",
             "status": status,
             "lastSync": now if status == "Linked" else None,
             "created": now,
-            "sourceType": "Accounting",
+            "sourceType": source_type,
             "dataConnectionErrors": [],
             "connectionInfo": None,
         }
         with self.lock:
             data = self.company(company_id)
             data.connections[connection_id] = connection
+            if source_type == "Accounting":
+                data.platform_key = platform_key
             if status == "Linked":
                 data.company["lastSync"] = now
             return dict(connection)
@@ -242,6 +276,7 @@ class SandboxState:
                 data.cached_account_ids.add(account["id"])
             for supplier in ref.demo_suppliers(self.ids.uuid, now):
                 data.suppliers[supplier["id"]] = supplier
+                data.cached_supplier_ids.add(supplier["id"])
             for tax_rate in ref.demo_tax_rates(self.ids.uuid, now):
                 data.tax_rates[tax_rate["id"]] = tax_rate
 
@@ -333,17 +368,35 @@ class SandboxState:
             data = self.company(company_id)
             return [dict(a) for a in data.accounts.values() if a["id"] in data.cached_account_ids]
 
+    def cached_suppliers(self, company_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            data = self.company(company_id)
+            return [dict(s) for s in data.suppliers.values() if s["id"] in data.cached_supplier_ids]
+
+    def cached_direct_costs(self, company_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            data = self.company(company_id)
+            return [dict(c) for c in data.direct_costs if c["id"] in data.cached_direct_cost_ids]
+
     def refresh_cache(self, company_id: str, data_type: str) -> None:
+        """A sync of ``data_type``: Codat's cache now shows what the platform holds.
+
+        Codat does not store written records in its cache; they are read after a sync of their data
+        type (codat-docs ``docs/using-the-api/push.md``, "Access created or updated records")."""
         with self.lock:
             data = self.company(company_id)
             if data_type in ("chartOfAccounts", "bankAccounts", "all"):
                 data.cached_account_ids = set(data.accounts)
+            if data_type in ("suppliers", "all"):
+                data.cached_supplier_ids = set(data.suppliers)
+            if data_type in ("directCosts", "all"):
+                data.cached_direct_cost_ids = {cost["id"] for cost in data.direct_costs}
             data.company["lastSync"] = codat_time()
 
     # -- push operations -------------------------------------------------------------
 
     def create_push(self, company_id: str, connection_id: str, data_type: str, body: Any,
-                    timeout_in_minutes: int | None, timed_out: bool) -> PushRecord:
+                    timeout_in_minutes: int | None, timed_out: bool, allow_sync: bool = True) -> PushRecord:
         record = PushRecord(
             key=self.ids.uuid(),
             company_id=company_id,
@@ -353,6 +406,7 @@ class SandboxState:
             requested_on=codat_time(),
             timeout_in_minutes=timeout_in_minutes,
             timed_out=timed_out,
+            allow_sync=allow_sync,
         )
         with self.lock:
             self.push_operations[record.key] = record
@@ -378,11 +432,21 @@ class SandboxState:
                 record.error_message = "The push operation did not complete within the allowed time."
                 return record
             data = self.companies[record.company_id]
-            if record.data_type == "directCosts":
+            profile = data.profile
+            if record.data_type == "suppliers":
+                verdict = evaluate_supplier(record.body, list(data.suppliers.values()), profile.suppliers)
+                errors, label = verdict.errors, "Supplier"
+                record.warnings = verdict.warnings
+            elif record.data_type == "directCosts":
                 errors = evaluate_direct_cost(record.body, data)
+                errors += profiles.direct_cost_errors(record.body, profile, data.accounts, data.base_currency)
                 label = "DirectCost"
+                if not errors:
+                    record.warnings = profiles.direct_cost_warnings(record.body, profile)
             else:
                 errors = evaluate_account(record.body, data)
+                errors += [e for e in profiles.account_errors(record.body, profile)
+                           if e["itemId"] not in {known["itemId"] for known in errors}]
                 label = "Account"
             if errors:
                 record.status, record.status_code = "Failed", STATUS_CODE_FAILED
@@ -391,23 +455,33 @@ class SandboxState:
                 return record
             record.record_id = self._apply(record, data)
             record.status, record.status_code = "Success", STATUS_CODE_SUCCESS
+            if record.allow_sync:
+                self.refresh_cache(record.company_id, record.data_type)
             return record
 
     def _apply(self, record: PushRecord, data: CompanyData) -> str:
         now = record.completed_on or codat_time()
         body = record.body
+        if record.data_type == "suppliers":
+            verdict = evaluate_supplier(body, list(data.suppliers.values()), data.profile.suppliers)
+            supplier = supplier_record(self.ids.uuid(), body, verdict.name or "", data.base_currency, now)
+            data.suppliers[supplier["id"]] = supplier
+            return supplier["id"]
         if record.data_type == "directCosts":
             record_id = self.ids.uuid()
             data.direct_costs.append({
                 **body, "id": record_id, "metadata": {"isDeleted": False},
                 "modifiedDate": now, "sourceModifiedDate": now,
             })
-            data.bookings.append(booking(record_id, body, data.base_currency))
+            entry = booking(record_id, body, data.base_currency, data.profile, data.tax_rates)
+            if entry["bookedAs"] == profiles.REVERSE:
+                record.record_data_type = "directIncomes"
+            data.bookings.append(entry)
             return record_id
         account = ref.account_record(
-            self.ids.uuid(), body["nominalCode"], body["name"], body["fullyQualifiedCategory"],
+            self.ids.uuid(), body.get("nominalCode"), body["name"], body["fullyQualifiedCategory"],
             bool(body.get("isBankAccount", False)), now,
-            description=body.get("description"), currency=body.get("currency") or ref.DEMO_CURRENCY,
+            description=body.get("description"), currency=body.get("currency") or data.base_currency,
         )
         data.accounts[account["id"]] = account
         return account["id"]
@@ -417,14 +491,17 @@ class SandboxState:
             return sum(1 for record in self.push_operations.values() if record.is_pending)
 
 
-def booking(record_id: str, body: dict[str, Any], base_currency: str) -> dict[str, Any]:
-    """What the ledger holds in its base currency, as QuickBooks Online books it.
+def booking(record_id: str, body: dict[str, Any], base_currency: str, profile: Profile | None = None,
+            tax_rates: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the ledger holds for a direct cost, in its base currency: amounts, tax, account, contact, bank.
 
     Codat's currencyRate is base-currency units per unit of the transaction's currency: base
     amount = amount x rate (codatio/codat-docs ``static/oas/Codat-Sync-Expenses.json``, the
     ``currencyRate`` examples). QBO takes a ``null`` rate as 1 (same description, "QuickBooks
     Online | Transaction currency differs from base currency"): a foreign-currency push without a
-    rate is booked at amount x 1, the misbooking codatdesk prevents. The base currency books at 1.
+    rate is booked at amount x 1, the misbooking codatdesk prevents (profiles that refuse a null
+    foreign rate never get here). The base currency books at 1. Xero writes a negative direct cost
+    as a positive receive-money transaction (codat-docs ``xero-faq.md``): ``bookedAs`` says which.
     """
     currency = body.get("currency") or base_currency
     sent = body.get("currencyRate")
@@ -434,18 +511,35 @@ def booking(record_id: str, body: dict[str, Any], base_currency: str) -> dict[st
     payment_sent = payment.get("currencyRate")
     payment_rate = Decimal(payment_sent) if foreign and _is_number(payment_sent) else Decimal(1)
     total = Decimal(body["totalAmount"])
+    tax = Decimal(body["taxAmount"])
     payment_total = Decimal(payment.get("totalAmount", total))
+    reversed_sign = profile is not None and profile.negative == profiles.REVERSE and total < 0
+    sign = Decimal(-1) if reversed_sign else Decimal(1)
+    lines = [line for line in body.get("lineItems") or [] if isinstance(line, dict)]
+    contact = body.get("contactRef") if isinstance(body.get("contactRef"), dict) else {}
+    bank = payment.get("accountRef") if isinstance(payment.get("accountRef"), dict) else {}
     return {
         "directCostId": record_id,
+        "bookedAs": profiles.REVERSE if reversed_sign else "spend money",
         "currency": currency,
         "baseCurrency": base_currency,
         "currencyRateSent": sent,
         "rateApplied": rate,
         "nullRateBookedAsOne": foreign and sent is None,
-        "totalAmount": total,
-        "baseTotalAmount": total * rate,
+        "totalAmount": total * sign,
+        "baseTotalAmount": total * rate * sign,
+        "baseTaxAmount": tax * rate * sign,
         "paymentRateApplied": payment_rate,
-        "paymentBaseTotalAmount": payment_total * payment_rate,
+        "paymentBaseTotalAmount": payment_total * payment_rate * sign,
+        "lines": [{
+            "accountId": _ref_id(line, "accountRef"),
+            "taxRateId": _ref_id(line, "taxRateRef"),
+            "effectiveTaxRate": (tax_rates or {}).get(_ref_id(line, "taxRateRef") or "", {}).get("effectiveTaxRate"),
+            "baseTaxAmount": Decimal(line["taxAmount"]) * rate * sign if _is_number(line.get("taxAmount")) else None,
+            "baseTotalAmount": Decimal(line["totalAmount"]) * rate * sign if _is_number(line.get("totalAmount")) else None,
+        } for line in lines],
+        "contactId": contact.get("id"),
+        "bankAccountId": bank.get("id"),
     }
 
 
@@ -590,19 +684,14 @@ def evaluate_account(body: Any, data: CompanyData) -> list[dict[str, Any]]:
     for name in READ_ONLY_FIELDS:
         if name in body:
             errors.append(_item(name[0].upper() + name[1:], f"{name} is read-only and must not be sent.", validator))
+    # Required flags, lengths and categories are the profile's create model (profiles.account_errors).
     code = body.get("nominalCode")
-    if not isinstance(code, str) or not code.strip():
-        errors.append(_item("NominalCode", "NominalCode must be provided.", validator))
-    elif len(code) > 10:
-        errors.append(_item("NominalCode", "NominalCode has a max length of 10 characters.", validator))
-    elif any(account["nominalCode"] == code for account in data.accounts.values()):
+    if code is not None and not isinstance(code, str):
+        errors.append(_item("NominalCode", "NominalCode must be a string.", validator))
+    elif code and any(account["nominalCode"] == code for account in data.accounts.values()):
         errors.append(_item("NominalCode", f"An account with nominal code {code} already exists.", validator))
     if not isinstance(body.get("name"), str) or not body["name"].strip():
         errors.append(_item("Name", "Name must be provided.", validator))
-    category = body.get("fullyQualifiedCategory")
-    if category not in ref.ACCOUNT_CATEGORIES:
-        errors.append(_item("FullyQualifiedCategory",
-                            f"FullyQualifiedCategory {category!r} is not one of the allowed options.", validator))
     currency = body.get("currency")
     if currency is not None and (not isinstance(currency, str) or not _CURRENCY.match(currency)):
         errors.append(_item("Currency", f"Currency {currency!r} is not a valid ISO 4217 code.", validator))
@@ -615,6 +704,7 @@ def wants_timeout(data_type: str, body: Any) -> bool:
     """The deterministic ``[sandbox:timeout]`` hook."""
     if not isinstance(body, dict):
         return False
-    fields: tuple[str, ...] = ("note",) if data_type == "directCosts" else ("name", "description")
+    fields: tuple[str, ...] = {"directCosts": ("note",), "suppliers": ("supplierName",)}.get(
+        data_type, ("name", "description"))
     return any(isinstance(body.get(name), str) and TIMEOUT_HOOK in body[name] for name in fields)
 
