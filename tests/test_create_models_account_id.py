@@ -27,8 +27,10 @@ def client(sb):
 
 
 def test_a_success_without_the_id_finds_the_account_by_code_after_a_sync(sb, client):
-    answer = client.push_account(sb.company_id, sb.connection_id, {
-        "nominalCode": "486", "name": "Software", "fullyQualifiedCategory": "Expense.Overhead"})
+    # Without the sync on completion (Codat's allowSyncOnPushComplete=false), as a bulk push sends it.
+    answer = client._push(sb.company_id, sb.connection_id, "accounts", "chartOfAccounts", {
+        "nominalCode": "486", "name": "Software", "fullyQualifiedCategory": "Expense.Overhead"},
+        {"allowSyncOnPushComplete": "false"}, None, False)
     key = answer["pushOperationKey"]
     wait_until(lambda: sb.push_operations[key]["status"] == "Success", 10, message="account created")
     assert not any(a.get("nominalCode") == "486" for a in client.list_accounts(sb.company_id))  # not synced yet
