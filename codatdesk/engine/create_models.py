@@ -297,3 +297,30 @@ def _flatten(rule: Rule, prefix: str = "") -> Iterator[tuple[str, Rule]]:
     for name, prop in rule.properties.items():
         yield f"{prefix}{name}", prop
         yield from _flatten(prop, f"{prefix}{name}.")
+
+
+# -- a new supplier's body -------------------------------------------------------------------------
+
+_SUPPLIER_FIELDS = {
+    "supplierName": ("the supplier's name",
+                     "shorten it (edit the expense), or map it to an existing supplier in Mappings"),
+}
+
+
+def supplier_body(models: Models, name: str) -> AccountPlan:
+    """The suppliers body for a supplier the ledger lacks: its name (and status Active when the model
+    knows it), checked against the connection's supplier model before anything is sent."""
+    if "suppliers" not in models.by_type:
+        return AccountPlan(None, (ModelProblem(
+            f"supplier {name} must be created, but {models.ledger}'s supplier model is not read yet: refresh "
+            "(codatdesk refresh), then push again"),))
+    rule = models.by_type["suppliers"]
+    if rule is None:
+        return AccountPlan(None, (ModelProblem(
+            f"supplier {name} is not in {models.ledger}, and Codat cannot create suppliers there: create it in "
+            "the ledger (or map it in Mappings), refresh, then push again"),))
+    wanted = {"supplierName": name, "status": "Active"}
+    body = {k: v for k, v in wanted.items() if k in rule.properties}
+    problems = tuple(ModelProblem(f"supplier {name} cannot be created: {p}")
+                     for p in check(body, rule, models.ledger, _SUPPLIER_FIELDS))
+    return AccountPlan(None if problems else body, problems)

@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import create_models, reference
+from codatdesk.engine import create_models, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
@@ -376,6 +376,7 @@ class PushEngine(LostAnswerRecovery):
             resolver = reference.Resolver(session, company_id)
             models = create_models.Models.load(session, company_id, connection_id)
             plans = {}
+            supplier_names: dict[int, str] = {}
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
                 res = resolver.resolve(expense)
@@ -383,13 +384,17 @@ class PushEngine(LostAnswerRecovery):
                     res = dataclasses.replace(res, problems=tuple(model_problems(
                         expense, res, models, fx.rate_to_send(session, expense)[0])))
                 plans[expense_id] = (res, expense.account_code, expense.account_name, expense.currency)
+                supplier_names[expense_id] = expense.supplier_name
         direct: list[int] = []
         needs_account: dict[str, list[int]] = {}
+        needs_supplier: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
             if res.problems:
                 blocked = [PushProblem(expense_id, p) for p in res.problems]
                 batch.problems.extend(blocked)
                 self.record_blocked(blocked)
+            elif res.supplier_needs_creation:
+                needs_supplier.setdefault(supplier_names[expense_id], []).append(expense_id)
             elif res.account_needs_creation:
                 needs_account.setdefault(code, []).append(expense_id)
             else:
@@ -403,6 +408,10 @@ class PushEngine(LostAnswerRecovery):
                 self._create_account_then_wait, batch, company_id, connection_id, code, name, currency,
                 dependents, cause))
             # The dependents are counted by the account future (one future, several expenses).
+            futures.extend(_done_future() for _ in dependents[1:])
+        for name, dependents in needs_supplier.items():
+            futures.append(self.pool(company_id).submit(
+                suppliers.create_then_wait, self, batch, company_id, connection_id, name, dependents, cause))
             futures.extend(_done_future() for _ in dependents[1:])
         return futures
 
@@ -749,7 +758,7 @@ def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate:
         "currency": expense.currency,
         "reference": expense.reference or None,
         "note": expense.description or None,
-        "contactRef": {"id": res.supplier_id, "dataType": "suppliers"},
+        "contactRef": {"id": res.supplier_id or _TO_BE_CREATED, "dataType": "suppliers"},
         "lineItems": [line],
         "paymentAllocations": [{
             "payment": {"accountRef": {"id": res.bank_account_id}, "currency": expense.currency,
@@ -778,6 +787,11 @@ def model_problems(expense: Expense, res: reference.Resolution, models: create_m
     if res.account_needs_creation:
         problems.extend(create_models.account_body(models, expense.account_code, expense.account_name,
                                                    expense.currency).problems)
+    if res.supplier_needs_creation:
+        problems.extend(create_models.supplier_body(models, expense.supplier_name).problems)
+        if res.account_needs_creation:  # one prerequisite per expense (sandbox choice: chains stay one deep)
+            problems.append(f"supplier {expense.supplier_name} and account {expense.account_code} are both new: "
+                            "map one of them in Mappings (or create it in the ledger and refresh), then push again")
     return problems
 
 

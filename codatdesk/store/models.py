@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -34,6 +34,8 @@ class Company(SQLModel, table=True):
     # Codat's CompanyInfo.baseCurrency (GET /companies/{id}/data/info), read with the reference data.
     base_currency: str | None = Field(default=None, max_length=3)
     base_currency_read_at: dt.datetime | None = None
+    # The user allows codatdesk to create a supplier the ledger lacks (a dependent push before the expense).
+    create_suppliers: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 

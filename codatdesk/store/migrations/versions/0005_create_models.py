@@ -1,4 +1,5 @@
-"""create models: each connection's PushOption trees (required fields, lengths, allowed values)
+"""create models: each connection's PushOption trees (required fields, lengths, allowed values),
+and whether codatdesk may create a company's missing suppliers
 
 Read from ``GET /companies/{id}/connections/{id}/options/{dataType}`` (codat-docs
 ``docs/using-the-api/push.md``, "Get model") so an expense a ledger would refuse is stopped
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A plain ADD COLUMN (a batch rebuild of ``company`` would trip the expenses' foreign keys).
+    op.add_column("company", sa.Column("create_suppliers", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "create_model",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -34,3 +37,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_create_model_company_id", table_name="create_model")
     op.drop_table("create_model")
+    with op.batch_alter_table("company", schema=None) as batch_op:
+        batch_op.drop_column("create_suppliers")
