@@ -93,3 +93,21 @@ def test_reading_the_push_operation_falls_back_to_the_chart_of_accounts(db):
                         submit_result=lambda company, result, cause: submitted.append(result))
     engine.fetch_details_now("co", "k1")
     assert [(r.key, r.status, r.record_id) for r in submitted] == [("k1", "Success", "acc-486")]
+
+
+def test_a_supplier_created_without_its_id_is_found_by_name_after_a_suppliers_sync():
+    class Client:
+        def __init__(self):
+            self.queued = []
+
+        def queue_sync(self, company_id, data_type):
+            self.queued.append(data_type)
+            return {}
+
+        def list_suppliers(self, company_id):
+            return [{"id": "s1", "supplierName": "Acme"}, {"id": "s2", "supplierName": "Nobody Ltd"}]
+
+    client = Client()
+    result = OperationResult(key="k", status="Success", data_type="suppliers", has_details=True)
+    assert with_record_id(client, "co", "nobody ltd", result, delays=(0.0,)).record_id == "s2"
+    assert client.queued == ["suppliers"]

@@ -60,3 +60,21 @@ def test_an_expense_whose_supplier_and_account_are_both_new_is_held_back(harness
     core.refresh_reference_data(harness.sandbox.company_id)
     (problem,) = core.check_pushable([expenses(core)[0].id])
     assert "supplier Nobody Ltd and account 486 are both new" in problem.reason
+
+
+def test_a_supplier_name_too_long_for_the_ledger_is_not_sent():
+    from codatdesk.engine.create_models import Models, Rule, supplier_body
+
+    model = {"type": "Object", "displayName": "Supplier", "required": True, "properties": {
+        "supplierName": {"type": "String", "displayName": "Supplier Name", "description": "x", "required": True,
+                         "validation": {"warnings": [{"field": "SupplierName", "details": "Max length of 41 characters."}]}},
+        "status": {"type": "String", "displayName": "Status", "description": "x", "required": False,
+                   "options": [{"value": "Active", "type": "String", "displayName": "Active", "required": False}]},
+    }}
+    models = Models("QuickBooks Desktop", {"suppliers": Rule.parse("suppliers", model)})
+    assert supplier_body(models, "Acme").body == {"supplierName": "Acme", "status": "Active"}
+    (reason,) = supplier_body(models, "A" * 42).problems
+    assert reason == (f"supplier {'A' * 42} cannot be created: the supplier's name is 42 characters long; "
+                      "QuickBooks Desktop takes at most 41: shorten it (edit the expense), or map it to an existing "
+                      "supplier in Mappings")
+    assert "Codat cannot create suppliers there" in supplier_body(Models("Sage", {"suppliers": None}), "A").problems[0]

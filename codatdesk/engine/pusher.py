@@ -682,7 +682,7 @@ class PushEngine(LostAnswerRecovery):
                                      else "Codat could not be reached")
             raise
         result = OperationResult.from_push_operation(body)
-        if result.data_type in ("chartOfAccounts", "accounts"):
+        if result.data_type in ("chartOfAccounts", "accounts", "suppliers"):
             with Session(self.db) as session:
                 op = session.get(PushOperation, key)
                 code = op.creates_code if op else None

@@ -20,6 +20,7 @@ from codatdesk import jsonmoney
 from codatdesk.codat import CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import create_models
+from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import finish_attempt
 from codatdesk.engine.results import OperationResult
 from codatdesk.events import ExpenseChanged
@@ -108,7 +109,7 @@ def _push_supplier(engine: PushEngine, batch: PushBatch, company_id: str, connec
             finish_attempt(session, attempt.id, outcome, None, str(exc))
         engine._not_planned(batch, dependents, detail)
         return None
-    result = OperationResult.from_push_operation(answer)
+    result = with_record_id(engine.client(), company_id, name, OperationResult.from_push_operation(answer))
     with session_scope(engine.db) as session:
         session.add(PushOperation(
             key=result.key, company_id=company_id, connection_id=connection_id, data_type="suppliers",
