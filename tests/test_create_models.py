@@ -207,3 +207,18 @@ def test_an_account_code_too_long_for_the_ledger_is_not_sent(harness):
 
 def statuses_of(core) -> list:
     return [ExpenseStatus(e.status) for e in expenses(core)]
+
+
+def test_a_database_whose_models_were_never_read_still_creates_accounts(harness):
+    """After upgrading from 0004 the lists are cached but no model is: the batch reads the models
+    before planning instead of blocking the account's expenses as "model not read"."""
+    core = harness.start_core()
+    harness.import_rows([row(1, account="486", name="Software subscriptions")])
+    core.refresh_reference_data(harness.sandbox.company_id)
+    with session_scope(core.db) as session:
+        for model in session.exec(select(CreateModel)):
+            session.delete(model)
+    assert core.check_pushable([expenses(core)[0].id]) == []
+    batch = core.push([expenses(core)[0].id])
+    assert batch.wait(20) and batch.sent == 1
+    wait_until(lambda: statuses_of(core) == [ExpenseStatus.COMPLETE], 20, message="account, then the expense")

@@ -782,16 +782,17 @@ _TO_BE_CREATED = "(to be created)"
 def model_problems(expense: Expense, res: reference.Resolution, models: create_models.Models,
                    currency_rate: Decimal | None) -> list[str]:
     """What the connection's create models would refuse: the direct cost's body, and the body of an
-    account that must be created first."""
+    account or supplier that must be created first. A model not read yet says nothing here: the
+    batch reads it before planning (and the prerequisite's own push checks it again)."""
     problems: list[str] = list(models.direct_cost_problems(direct_cost_body(expense, res, currency_rate)))
-    if res.account_needs_creation:
+    if res.account_needs_creation and "chartOfAccounts" in models.by_type:
         problems.extend(create_models.account_body(models, expense.account_code, expense.account_name,
                                                    expense.currency).problems)
-    if res.supplier_needs_creation:
+    if res.supplier_needs_creation and "suppliers" in models.by_type:
         problems.extend(create_models.supplier_body(models, expense.supplier_name).problems)
-        if res.account_needs_creation:  # one prerequisite per expense (sandbox choice: chains stay one deep)
-            problems.append(f"supplier {expense.supplier_name} and account {expense.account_code} are both new: "
-                            "map one of them in Mappings (or create it in the ledger and refresh), then push again")
+    if res.supplier_needs_creation and res.account_needs_creation:  # sandbox choice: one prerequisite per expense
+        problems.append(f"supplier {expense.supplier_name} and account {expense.account_code} are both new: "
+                        "map one of them in Mappings (or create it in the ledger and refresh), then push again")
     return problems
 
 
