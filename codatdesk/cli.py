@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("reconcile", help="check every operation in progress with Codat once")
 
+    p = add("refresh", help="re-read Codat's reference lists and create models and print what was read")
+    p.add_argument("--company", help="company id (default: the configured company)")
+
+    p = add("suppliers", help="whether codatdesk may create suppliers the ledger lacks (before their expenses)")
+    p.add_argument("--create", choices=("on", "off"), help="on: create a missing supplier first; off (default): "
+                   "block the expense until the supplier is mapped")
+    p.add_argument("--company", help="company id (default: the configured company)")
+
     p = add("register-webhook", help="create Codat's webhook consumer for this listener")
     p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
 
@@ -123,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
-        "rates": _cmd_rates,
+        "rates": _cmd_rates, "refresh": _cmd_refresh, "suppliers": _cmd_suppliers,
         "register-webhook": _cmd_register_webhook,
     }[command]
     try:
@@ -374,6 +382,54 @@ def _cmd_register_webhook(args: argparse.Namespace) -> int:
     print(f"webhook consumer {consumer.get('id')} -> {consumer.get('url')}")
     print("Codat shows its signing secret only in the Portal (the sandbox prints it): store it with\n"
           "  codatdesk settings set-secret webhook_signing_secrets")
+    return 0
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from codatdesk.codat import CodatError
+    from codatdesk.engine import create_models
+    from codatdesk.engine.core import Core
+    from codatdesk.settings import Settings
+
+    core = Core(Settings(), _open_store(), listen=False)
+    try:
+        company_id = _default_company(core.db, args.company)
+        connection_id = core.connection_for(company_id)
+        status = core.pusher.verify_connection(company_id, connection_id)  # also stores the ledger's name
+        try:
+            counts = core.refresh_reference_data(company_id)
+        except CodatError as exc:
+            raise UserFacingError(f"Codat's lists could not be read: {exc.message}") from None
+        print(f"read from Codat for company {company_id} (connection {connection_id or 'none chosen'}, "
+              f"{status}):")
+        for data_type, count in counts.items():
+            print(f"  {data_type}: {count} record(s)")
+        with Session(core.db) as session:
+            models = create_models.Models.load(session, company_id, connection_id)
+        for line in create_models.describe(models):
+            print(f"  {line}")
+        return 0
+    finally:
+        core.pusher.shutdown()
+
+
+def _cmd_suppliers(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from codatdesk.engine import suppliers
+    from codatdesk.store.models import Company
+
+    engine = _open_store()
+    company_id = _default_company(engine, args.company)
+    if args.create is not None:
+        suppliers.set_supplier_creation(engine, company_id, args.create == "on")
+    with Session(engine) as session:
+        company = session.get(Company, company_id)
+        allowed = bool(company and company.create_suppliers)
+    print(f"company {company_id}: codatdesk " + ("creates a supplier the ledger lacks before its expense" if allowed
+                                                 else "does not create suppliers (an unknown supplier blocks its expense)"))
     return 0
 
 

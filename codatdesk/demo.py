@@ -19,6 +19,7 @@ from codatdesk.store.db import file_url, open_database
 DEMO_EVENT_TYPES = [
     "directCosts.write.successful", "directCosts.write.unsuccessful",
     "chartOfAccounts.write.successful", "chartOfAccounts.write.unsuccessful",
+    "suppliers.write.successful", "suppliers.write.unsuccessful",
     "connection.created", "connection.connected", "connection.disconnected",
     "connection.reconnected", "connection.failed", "connection.deleted",
 ]

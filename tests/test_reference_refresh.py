@@ -46,6 +46,9 @@ class RepeatingClient(CodatClient):
         super().__init__("key", "https://codat.test", transport=httpx.MockTransport(_repeating_pages), page_size=2)
 
 
+    def push_options(self, company_id, connection_id, data_type):
+        return {"type": "Object", "displayName": data_type, "required": True, "properties": {}}
+
 
 def test_refresh_stores_each_record_once(db):
     counts = reference.refresh(db, RepeatingClient(), "co", "conn")  # IntegrityError before

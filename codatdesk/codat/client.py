@@ -310,6 +310,14 @@ class CodatClient:
         return self._push(company_id, connection_id, "accounts", "chartOfAccounts", account, None,
                           idempotency_key, resend)
 
+    def push_supplier(
+        self, company_id: str, connection_id: str, supplier: Mapping[str, Any], *,
+        idempotency_key: str | None = None, resend: bool = False,
+    ) -> dict[str, Any]:
+        """Create a supplier (``POST .../push/suppliers``); the PushOperation's dataType is ``suppliers``."""
+        return self._push(company_id, connection_id, "suppliers", "suppliers", supplier, None,
+                          idempotency_key, resend)
+
     def push_options(self, company_id: str, connection_id: str, data_type: str) -> dict[str, Any]:
         """The integration's create model (PushOption tree) for ``data_type``."""
         return self._request(

@@ -145,6 +145,9 @@ class LostAnswerRecovery:
                     answer = client.push_direct_cost(company_id, connection_id, body,
                                                      timeout_in_minutes=timeout_in_minutes,
                                                      idempotency_key=attempt.idempotency_key, resend=True)
+                elif attempt.data_type == "suppliers":
+                    answer = client.push_supplier(company_id, connection_id, body,
+                                                  idempotency_key=attempt.idempotency_key, resend=True)
                 else:
                     answer = client.push_account(company_id, connection_id, body,
                                                  idempotency_key=attempt.idempotency_key, resend=True)

@@ -17,6 +17,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -34,9 +35,9 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import connections
+from codatdesk.engine import connections, create_models, reference, suppliers
 from codatdesk.engine import currency as fx
-from codatdesk.engine import reference
+from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
@@ -177,6 +178,7 @@ class PushEngine(LostAnswerRecovery):
         problems: list[PushProblem] = []
         connection_states: dict[str, tuple[str | None, str | None]] = {}
         resolvers: dict[str, reference.Resolver | None] = {}
+        models: dict[str, create_models.Models] = {}
         with Session(self.db) as session:
             unknown = set(session.exec(select(PushAttempt.expense_id).where(PushAttempt.outcome.in_(OPEN_OUTCOMES))).all())
             for expense_id in expense_ids:
@@ -199,12 +201,18 @@ class PushEngine(LostAnswerRecovery):
                     if expense.company_id not in resolvers:
                         resolvers[expense.company_id] = (reference.Resolver(session, expense.company_id)
                                                          if reference.has_cache(session, expense.company_id) else None)
+                        models[expense.company_id] = create_models.Models.load(
+                            session, expense.company_id, connection_states[expense.company_id][0])
                     resolver = resolvers[expense.company_id]
                     if resolver is not None:
                         # An empty code or name is the field checks' to report ("the supplier is missing").
                         found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
                                      for m in resolver.explain_expense(expense).values()
                                      if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
+                        if not found:  # the ledger's create model: what it would refuse
+                            found.extend(PushProblem(expense_id, str(r), ProblemKind.MODEL) for r in model_problems(
+                                expense, resolver.resolve(expense), models[expense.company_id],
+                                fx.rate_to_send(session, expense)[0]))
                 problems.extend(found)
         return problems
 
@@ -235,7 +243,7 @@ class PushEngine(LostAnswerRecovery):
         and the details pane say why it was not sent. Not a status change: nothing was sent."""
         by_expense: dict[int, list[str]] = {}
         for p in problems:
-            if p.kind is ProblemKind.REFERENCE:
+            if p.kind in (ProblemKind.REFERENCE, ProblemKind.MODEL):
                 by_expense.setdefault(p.expense_id, []).append(p.reason)
         for p in problems:  # a missing currency rate is said with them (alone, ``_note_missing_rates`` says it)
             if p.expense_id in by_expense and p.kind is ProblemKind.RATE:
@@ -423,7 +431,8 @@ class PushEngine(LostAnswerRecovery):
         client = self.client()
         with Session(self.db) as session:
             # The base currency is read with the reference data; a cache from before it was read is refreshed.
-            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id)
+            cached = reference.has_cache(session, company_id) and fx.base_currency_read(session, company_id) \
+                and create_models.is_fresh(session, company_id, connection_id)  # a day old, or another connection
         if not cached:
             try:
                 self.call(company_id, reference.refresh, self.db, client, company_id, connection_id)
@@ -446,24 +455,34 @@ class PushEngine(LostAnswerRecovery):
             ids = [i for i in ids if i not in missing_rates]
         with Session(self.db) as session:
             resolver = reference.Resolver(session, company_id)
+            models = create_models.Models.load(session, company_id, connection_id)
             plans = {}
+            supplier_names: dict[int, str] = {}
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                plans[expense_id] = (resolver.resolve(expense), expense.account_code, expense.account_name,
-                                     expense.currency)
+                res = resolver.resolve(expense)
+                if not res.problems:  # what the ledger's create model would refuse is not sent either
+                    res = dataclasses.replace(res, problems=tuple(model_problems(
+                        expense, res, models, fx.rate_to_send(session, expense)[0])))
+                plans[expense_id] = (res, expense.account_code, expense.account_name, expense.currency)
+                supplier_names[expense_id] = expense.supplier_name
         direct: list[int] = []
         needs_account: dict[str, list[int]] = {}
+        needs_supplier: dict[str, list[int]] = {}
         for expense_id, (res, code, name, currency) in plans.items():
             if res.problems:
-                blocked = [PushProblem(expense_id, p, ProblemKind.REFERENCE) for p in res.problems]
+                blocked = [PushProblem(expense_id, str(p), ProblemKind.MODEL if isinstance(p, create_models.ModelProblem)
+                                       else ProblemKind.REFERENCE) for p in res.problems]
                 batch.problems.extend(blocked)
                 self.record_blocked(blocked)
+            elif res.supplier_needs_creation:
+                needs_supplier.setdefault(supplier_names[expense_id], []).append(expense_id)
             elif res.account_needs_creation:
                 needs_account.setdefault(code, []).append(expense_id)
             else:
                 direct.append(expense_id)
         futures = [self.pool(company_id).submit(self._send_direct_cost, batch, company_id, connection_id, i, cause,
-                                                resolver=resolver)
+                                                resolver=resolver, models=models)
                    for i in direct]
         for code, dependents in needs_account.items():
             _, _, name, currency = plans[dependents[0]]
@@ -471,6 +490,10 @@ class PushEngine(LostAnswerRecovery):
                 self._create_account_then_wait, batch, company_id, connection_id, code, name, currency,
                 dependents, cause))
             # The dependents are counted by the account future (one future, several expenses).
+            futures.extend(_done_future() for _ in dependents[1:])
+        for name, dependents in needs_supplier.items():
+            futures.append(self.pool(company_id).submit(
+                suppliers.create_then_wait, self, batch, company_id, connection_id, name, dependents, cause))
             futures.extend(_done_future() for _ in dependents[1:])
         return futures
 
@@ -526,14 +549,16 @@ class PushEngine(LostAnswerRecovery):
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
                           cause: Cause, *, dependent: bool = False,
-                          resolver: reference.Resolver | None = None) -> None:
+                          resolver: reference.Resolver | None = None,
+                          models: create_models.Models | None = None) -> None:
         if batch is not None and batch.cancelled:
             batch.unsent.append(PushProblem(expense_id, "the push was cancelled"))
             return
-        if resolver is None:
+        if resolver is None or models is None:
             # Loading the mappings and Codat's lists is a read: keep it out of the write transaction.
             with Session(self.db) as session:
-                resolver = reference.Resolver(session, company_id)
+                resolver = resolver or reference.Resolver(session, company_id)
+                models = models or create_models.Models.load(session, company_id, connection_id)
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent,
                                   again_anyway=batch is not None and batch.again_anyway)
@@ -550,7 +575,7 @@ class PushEngine(LostAnswerRecovery):
                 unresolved = (missing_rate, ExpenseStatus(expense.status).value)
             else:
                 try:
-                    body = build_direct_cost(expense, resolver, currency_rate=rate)
+                    body = build_direct_cost(expense, resolver, currency_rate=rate, models=models)
                 except UnresolvedReferences as exc:
                     # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
                     detail = "Not sent: " + "; ".join(exc.problems)
@@ -648,8 +673,13 @@ class PushEngine(LostAnswerRecovery):
 
     def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
                       currency: str, dependents: list[int], cause: Cause) -> str | None:
-        body = {"nominalCode": code, "name": name, "fullyQualifiedCategory": "Expense.DirectCosts",
-                "type": "Expense", "status": "Active", "currency": currency, "isBankAccount": False}
+        with Session(self.db) as session:
+            plan = create_models.account_body(create_models.Models.load(session, company_id, connection_id),
+                                              code, name, currency)
+        if plan.body is None:  # the model changed since planning: nothing leaves that it would refuse
+            self._not_planned(batch, dependents, "Not sent: " + "; ".join(plan.problems))
+            return None
+        body = plan.body
         with session_scope(self.db) as session:
             attempt = PushAttempt(company_id=company_id, data_type="chartOfAccounts", creates_code=code,
                                   idempotency_key=new_idempotency_key(), request_json=jsonmoney.dumps(body).decode())
@@ -678,7 +708,7 @@ class PushEngine(LostAnswerRecovery):
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
             return None
-        result = OperationResult.from_push_operation(answer)
+        result = with_record_id(self.client(), company_id, code, OperationResult.from_push_operation(answer))
         with session_scope(self.db) as session:
             session.add(PushOperation(
                 key=result.key, company_id=company_id, connection_id=connection_id, data_type="chartOfAccounts",
@@ -772,7 +802,13 @@ class PushEngine(LostAnswerRecovery):
             self.reasons_unavailable(company_id, key, f"Codat answered {exc.status}" if exc.status
                                      else "Codat could not be reached")
             raise
-        self.submit_result(company_id, OperationResult.from_push_operation(body), Cause.reconciliation(key))
+        result = OperationResult.from_push_operation(body)
+        if result.data_type in ("chartOfAccounts", "accounts", "suppliers"):
+            with Session(self.db) as session:
+                op = session.get(PushOperation, key)
+                code = op.creates_code if op else None
+            result = with_record_id(self.client(), company_id, code, result)
+        self.submit_result(company_id, result, Cause.reconciliation(key))
 
 
 def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:
@@ -804,7 +840,7 @@ class UnresolvedReferences(ValueError):
 
 
 def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
-                      currency_rate: Decimal | None = None) -> dict:
+                      currency_rate: Decimal | None = None, models: create_models.Models | None = None) -> dict:
     """The directCost body Codat's Accounting API expects (amounts stay Decimal).
 
     Every reference is resolved or the body is not built (``UnresolvedReferences``): no ref is
@@ -812,11 +848,21 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
 
     ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
     one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
-    payment; None (the base currency) leaves both out."""
+    payment; None (the base currency) leaves both out. ``models``: the connection's create models;
+    a body they would refuse is not built either."""
     res = resolver.resolve(expense)
     if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
         raise UnresolvedReferences(res.problems or (
             f"the account {expense.account_code} is not created in the ledger yet",))
+    body = direct_cost_body(expense, res, currency_rate)
+    problems = models.direct_cost_problems(body) if models is not None else []
+    if problems:
+        raise UnresolvedReferences(tuple(problems))
+    return body
+
+
+def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate: Decimal | None) -> dict:
+    """The body from resolved ids (a placeholder id for an account still to be created)."""
     issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
     line: dict = {
         "description": expense.description or expense.supplier_name,
@@ -825,7 +871,7 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         "subTotal": expense.net,
         "taxAmount": expense.tax,
         "totalAmount": expense.total,
-        "accountRef": {"id": res.account_id},
+        "accountRef": {"id": res.account_id or _TO_BE_CREATED},
         "taxRateRef": {"id": res.tax_rate_id},
     }
     body: dict = {
@@ -833,7 +879,7 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         "currency": expense.currency,
         "reference": expense.reference or None,
         "note": expense.description or None,
-        "contactRef": {"id": res.supplier_id, "dataType": "suppliers"},
+        "contactRef": {"id": res.supplier_id or _TO_BE_CREATED, "dataType": "suppliers"},
         "lineItems": [line],
         "paymentAllocations": [{
             "payment": {"accountRef": {"id": res.bank_account_id}, "currency": expense.currency,
@@ -849,6 +895,26 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
         body["currencyRate"] = currency_rate
         body["paymentAllocations"][0]["payment"]["currencyRate"] = currency_rate
     return {k: v for k, v in body.items() if v is not None}
+
+
+_TO_BE_CREATED = "(to be created)"
+
+
+def model_problems(expense: Expense, res: reference.Resolution, models: create_models.Models,
+                   currency_rate: Decimal | None) -> list[str]:
+    """What the connection's create models would refuse: the direct cost's body, and the body of an
+    account or supplier that must be created first. A model not read yet says nothing here: the
+    batch reads it before planning (and the prerequisite's own push checks it again)."""
+    problems: list[str] = list(models.direct_cost_problems(direct_cost_body(expense, res, currency_rate)))
+    if res.account_needs_creation and "chartOfAccounts" in models.by_type:
+        problems.extend(create_models.account_body(models, expense.account_code, expense.account_name,
+                                                   expense.currency).problems)
+    if res.supplier_needs_creation and "suppliers" in models.by_type:
+        problems.extend(create_models.supplier_body(models, expense.supplier_name).problems)
+    if res.supplier_needs_creation and res.account_needs_creation:  # sandbox choice: one prerequisite per expense
+        problems.append(f"supplier {expense.supplier_name} and account {expense.account_code} are both new: "
+                        "map one of them in Mappings (or create it in the ledger and refresh), then push again")
+    return problems
 
 
 def _pushable_state(e: Expense, outcome_unknown: bool, again_anyway: bool) -> bool:

@@ -14,15 +14,16 @@ from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient
 from codatdesk.codat.errors import CodatNotFound
-from codatdesk.engine import currency
+from codatdesk.engine import create_models, currency
 from codatdesk.store.db import session_scope
-from codatdesk.store.models import Expense, Mapping, ReferenceRecord, utcnow
+from codatdesk.store.models import Company, Expense, Mapping, ReferenceRecord, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str | None) -> dict[str, int]:
-    """Fetch every reference list from Codat (HTTP first, then one short transaction).
+    """Fetch every reference list from Codat (HTTP first, then one short transaction), and the
+    connection's create models with them (``create_models.refresh``), so whatever re-reads one reads both.
 
     Each list holds a record once (the client de-duplicates by id while paging: offset paging can
     serve a record twice); a record without an id cannot be referenced, so it is left out."""
@@ -46,6 +47,8 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
             for record in records:
                 session.add(_to_row(company_id, data_type, record))
         currency.store_base_currency(session, company_id, info)
+    if connection_id:
+        create_models.refresh(db, client, company_id, connection_id)
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 
@@ -164,6 +167,7 @@ class Resolution:
     tax_rate_id: str | None
     supplier_id: str | None
     problems: tuple[str, ...] = ()
+    supplier_needs_creation: bool = False
 
 
 class Resolver:
@@ -174,6 +178,8 @@ class Resolver:
             select(Mapping).where(Mapping.company_id == company_id))}
         self.records: dict[str, list[Candidate]] = {}
         self.base_currency = (currency.base_currency(session, company_id) or "").upper()
+        company = session.get(Company, company_id)
+        self.create_suppliers = bool(company and company.create_suppliers)
         self._explained: dict[tuple, Match] = {}
         for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
                                 .order_by(ReferenceRecord.code, ReferenceRecord.name)):
@@ -229,7 +235,7 @@ class Resolver:
         key = (kind, value.strip().casefold(), (currency or "").upper(),
                None if tax is None else Decimal(tax) == 0, bool(account_name.strip()))
         match = self._explained.get(key)
-        if match is None or (kind == "account" and match.outcome == CREATED):
+        if match is None or (kind in ("account", "supplier") and match.outcome == CREATED):
             match = self._explained[key] = self._explain(kind, value, currency=currency, tax=tax,
                                                          account_name=account_name)
         return match
@@ -315,9 +321,11 @@ class Resolver:
                           f"or edit the expense")
         elif kind == "supplier":
             why = next((c.inactive_reason for c in near if c.inactive_reason), None)
-            reason = (f"supplier {value} is {why} in the ledger" if why else
-                      f"supplier {value} is not in the ledger's suppliers") + \
-                ": map it in Mappings, or edit the expense (codatdesk does not create suppliers yet)"
+            if why is None and self.create_suppliers:
+                return Match(kind, value, None, "will be created on push", value, CREATED)
+            reason = (f"supplier {value} is {why} in the ledger: map it in Mappings, or edit the expense" if why else
+                      f"supplier {value} is not in the ledger's suppliers: map it in Mappings, or allow codatdesk "
+                      "to create suppliers for this company (codatdesk suppliers --create on)")
         else:
             why = next((c.inactive_reason for c in near if c.inactive_reason), None)
             reason = (f"tax code {value} is {why} in the ledger" if why else
@@ -371,4 +379,4 @@ class Resolver:
         problems = tuple(m.problem for m in matches.values() if m.problem)
         return Resolution(matches["account"].codat_id, matches["account"].outcome == CREATED,
                           matches["bankAccount"].codat_id, matches["taxRate"].codat_id,
-                          matches["supplier"].codat_id, problems)
+                          matches["supplier"].codat_id, problems, matches["supplier"].outcome == CREATED)

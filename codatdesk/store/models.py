@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -34,6 +42,8 @@ class Company(SQLModel, table=True):
     # Codat's CompanyInfo.baseCurrency (GET /companies/{id}/data/info), read with the reference data.
     base_currency: str | None = Field(default=None, max_length=3)
     base_currency_read_at: dt.datetime | None = None
+    # The user allows codatdesk to create a supplier the ledger lacks (a dependent push before the expense).
+    create_suppliers: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -230,3 +240,19 @@ class CurrencyRate(SQLModel, table=True):
     valid_from: dt.date
     updated_at: dt.datetime = Field(default_factory=utcnow)
     updated_by: str | None = Field(default=None, max_length=100)  # who set it last (None: unknown)
+
+
+class CreateModel(SQLModel, table=True):
+    """An integration's create model (Codat's PushOption tree, ``GET .../options/{dataType}``) per
+    connection: what a push of that data type must carry. ``model_json`` None: the integration does
+    not support creating that data type (Codat answered 404)."""
+
+    __tablename__ = "create_model"
+    __table_args__ = (UniqueConstraint("company_id", "connection_id", "data_type", name="uq_create_model"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(index=True, max_length=64)
+    connection_id: str = Field(max_length=64)
+    data_type: str = Field(max_length=40)  # directCosts|chartOfAccounts|suppliers
+    model_json: str | None = Field(default=None, sa_column=Column(Text))
+    fetched_at: dt.datetime = Field(default_factory=utcnow)

@@ -45,6 +45,8 @@ APP_EVENT_TYPES: tuple[str, ...] = (
     "directCosts.write.unsuccessful",
     "chartOfAccounts.write.successful",
     "chartOfAccounts.write.unsuccessful",
+    "suppliers.write.successful",  # a supplier codatdesk creates before its expenses
+    "suppliers.write.unsuccessful",
     "connection.created",
     "connection.connected",
     "connection.disconnected",

@@ -22,7 +22,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import BigInteger, Date, DateTime, Integer, LargeBinary, MetaData, String, Text, select, text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, LargeBinary, MetaData, String, Text, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
@@ -163,6 +163,8 @@ TRANSFORMS: dict[str, Callable[[str, dict], dict]] = {"0002_outcome_unknown": ou
 
 def sample(column, n: int, table: str):  # noqa: ANN001, ANN201
     kind = column.type
+    if isinstance(kind, Boolean):
+        return n % 2 == 1
     if isinstance(kind, LargeBinary):
         return b"\x00\xff" + f"{table}.{column.name}.{n}".encode()
     if isinstance(kind, DateTime):
