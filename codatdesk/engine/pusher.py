@@ -190,8 +190,9 @@ class PushEngine(LostAnswerRecovery):
                     connection_states[expense.company_id] = self._connection_state(expense.company_id)
                 found = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
                                           again_anyway=again_anyway)
+                rate = None
                 if not found:
-                    _rate, missing_rate = fx.rate_to_send(session, expense)
+                    rate, missing_rate = fx.rate_to_send(session, expense)
                     if missing_rate:
                         found.append(PushProblem(expense_id, missing_rate, ProblemKind.RATE))
                 if _pushable_state(expense, expense_id in unknown, again_anyway) \
@@ -211,8 +212,7 @@ class PushEngine(LostAnswerRecovery):
                                      if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
                         if not found:  # the ledger's create model: what it would refuse
                             found.extend(PushProblem(expense_id, str(r), ProblemKind.MODEL) for r in model_problems(
-                                expense, resolver.resolve(expense), models[expense.company_id],
-                                fx.rate_to_send(session, expense)[0]))
+                                expense, resolver.resolve(expense), models[expense.company_id], rate))
                 problems.extend(found)
         return problems
 
@@ -461,7 +461,10 @@ class PushEngine(LostAnswerRecovery):
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
                 res = resolver.resolve(expense)
-                if not res.problems:  # what the ledger's create model would refuse is not sent either
+                # What the ledger's create model would refuse is not sent either: ``check`` (run by ``push``)
+                # judged these on the models read then; only a fresh read can change its answer (and
+                # ``build_direct_cost`` checks the body once more).
+                if not res.problems and not cached:
                     res = dataclasses.replace(res, problems=tuple(model_problems(
                         expense, res, models, fx.rate_to_send(session, expense)[0])))
                 plans[expense_id] = (res, expense.account_code, expense.account_name, expense.currency)
