@@ -27,17 +27,30 @@ class Harness:
     settings_overrides: dict = field(default_factory=dict)
     consumer_id: str | None = None
     basic: str | None = None
+    # A company on this integration (``codatdesk.integrations``) instead of the demo company (Xero).
+    platform_key: str | None = None
+    company: tuple[str, str] | None = None  # (company id, connection id) when platform_key is set
 
     def start_sandbox(self) -> None:
         self.sandbox = Sandbox(self.config)
         self.server = SandboxServer(self.sandbox, port=0).start()
+        if self.platform_key:
+            self.company = self.sandbox.add_company(f"Test Co ({self.platform_key})", self.platform_key)
+
+    @property
+    def company_id(self) -> str:
+        return self.company[0] if self.company else self.sandbox.company_id
+
+    @property
+    def connection_id(self) -> str:
+        return self.company[1] if self.company else self.sandbox.connection_id
 
     def start_core(self, *, listen: bool = True, register: bool = True) -> Core:
         settings = Settings(self.tmp / "settings.json", environ={})
         settings.update({
             "codat.base_url": self.server.base_url,
-            "codat.company_id": self.sandbox.company_id,
-            "codat.connection_id": self.sandbox.connection_id,
+            "codat.company_id": self.company_id,
+            "codat.connection_id": self.connection_id,
             "listener.port": 0,
             "reconcile.interval_seconds": 3600,  # tests call reconcile explicitly
             "reconcile.threshold_seconds": 0,
@@ -47,7 +60,7 @@ class Harness:
         self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
                          webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)
-        self.core.set_company(self.sandbox.company_id, self.sandbox.connection_id, name="Test Co")
+        self.core.set_company(self.company_id, self.connection_id, name="Test Co")
         self.core.pusher.unknown_grace = dt.timedelta(0)  # tests need no wait for Codat's history to catch up
         self.core.start()
         if listen and register:
@@ -59,12 +72,12 @@ class Harness:
             self.secrets[:] = [self.sandbox.consumer_secret(consumer["id"])]
         return self.core
 
-    def import_rows(self, rows: list[str], *, map_suppliers: bool = True) -> None:
+    def import_rows(self, rows: list[str], *, map_suppliers: bool = True, header: str = HEADER) -> None:
         """Import rows; ``map_suppliers``: map each supplier the ledger does not know to its first
         supplier (as a user would in Mappings: codatdesk does not send an expense without one)."""
         path = self.tmp / f"import-{len(rows)}-{id(rows)}.csv"
-        path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
-        report = self.core.import_file(path, self.sandbox.company_id)
+        path.write_text(header + "".join(r + "\n" for r in rows), encoding="utf-8")
+        report = self.core.import_file(path, self.company_id)
         assert report.ok, report.errors
         if map_suppliers:
             self.map_unknown_suppliers()
@@ -73,8 +86,8 @@ class Harness:
         """codatdesk reads the ledger (``code`` is a bank account there); then the ledger stops treating it
         as one, so only Codat can refuse a push paid from it ("Account ... is not a bank account").
         An unknown payment account never gets that far: it is blocked before sending."""
-        self.core.refresh_reference_data(self.sandbox.company_id)
-        data = self.sandbox.state.company(self.sandbox.company_id)
+        self.core.refresh_reference_data(self.company_id)
+        data = self.sandbox.state.company(self.company_id)
         with self.sandbox.state.lock:
             next(a for a in data.accounts.values() if a["nominalCode"] == code)["isBankAccount"] = False
 
@@ -83,7 +96,7 @@ class Harness:
 
         from codatdesk.store.models import Expense
 
-        company_id = self.sandbox.company_id
+        company_id = self.company_id
         suppliers = self.sandbox.suppliers(company_id)
         known = {s["supplierName"].casefold() for s in suppliers}
         with Session(self.core.db) as session:

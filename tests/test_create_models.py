@@ -222,3 +222,16 @@ def test_a_database_whose_models_were_never_read_still_creates_accounts(harness)
     batch = core.push([expenses(core)[0].id])
     assert batch.wait(20) and batch.sent == 1
     wait_until(lambda: statuses_of(core) == [ExpenseStatus.COMPLETE], 20, message="account, then the expense")
+
+
+def test_a_three_level_ledger_gets_its_general_expense_category_never_a_specific_or_cost_of_sales_one():
+    """QuickBooks Online's categories go a level deeper (oas QBO chartOfAccounts model)."""
+    qbo = json.loads(json.dumps(XERO_ACCOUNT_MODEL))
+    qbo["properties"]["fullyQualifiedCategory"]["options"] = [
+        {"value": v, "type": "String", "displayName": v, "required": False}
+        for v in ("Expense.Cost of Goods Sold.CostOfSales", "Expense.Expense.Travel",
+                  "Expense.Expense.OfficeGeneralAdministrativeExpenses", "Expense.Expense.OtherBusinessExpenses")]
+    plan = account_body(models(qbo), "486", "Software", "GBP")
+    assert plan.problems == () and plan.body["fullyQualifiedCategory"] == "Expense.Expense.OtherBusinessExpenses"
+    qbo["properties"]["fullyQualifiedCategory"]["options"] = qbo["properties"]["fullyQualifiedCategory"]["options"][:2]
+    assert account_body(models(qbo), "486", "Software", "GBP").body is None  # Travel or cost of sales: held back

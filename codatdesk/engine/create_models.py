@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import re
+from decimal import Decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,10 @@ MAX_AGE = dt.timedelta(days=1)
 # Preferred categories for a new expense account, best first: an expense or overhead account, never
 # cost of sales (Expense.DirectCosts) unless the user maps one (issue #12).
 EXPENSE_CATEGORIES = ("Expense.Overhead", "Expense.Expense")
+# Where a ledger's categories go a level deeper (QuickBooks Online: ``Expense.Expense.Travel``, oas QBO
+# chartOfAccounts model), the general-expense leaf, best first: never a specific one (an account
+# named "Consulting" is not Travel) and never cost of goods sold.
+GENERAL_EXPENSE_LEAVES = ("OtherBusinessExpenses", "OfficeGeneralAdministrativeExpenses")
 
 
 class ModelProblem(str):
@@ -56,15 +61,18 @@ class Rule:
     max_length: int | None = None
     allowed: tuple[str, ...] = ()
     properties: dict[str, Rule] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # the validation texts themselves (what the integration says it does)
 
     @classmethod
     def parse(cls, name: str, option: Any) -> Rule:
         option = option if isinstance(option, dict) else {}
         low = high = None
+        notes: list[str] = []
         validation = option.get("validation") or {}
         for group in ("warnings", "information"):
             for item in validation.get(group) or [] if isinstance(validation, dict) else []:
-                bounds = parse_length(str(item.get("details") or "") if isinstance(item, dict) else "")
+                notes.append(str(item.get("details") or "") if isinstance(item, dict) else "")
+                bounds = parse_length(notes[-1])
                 if bounds:
                     low = bounds[0] if bounds[0] is not None else low
                     high = bounds[1] if bounds[1] is not None else high
@@ -73,7 +81,8 @@ class Rule:
         children = option.get("properties") or {}
         return cls(name, str(option.get("displayName") or name), str(option.get("type") or ""),
                    bool(option.get("required")), low, high, allowed,
-                   {k: cls.parse(k, v) for k, v in children.items()} if isinstance(children, dict) else {})
+                   {k: cls.parse(k, v) for k, v in children.items()} if isinstance(children, dict) else {},
+                   tuple(n for n in notes if n))
 
 
 # "Max length of 10 characters.", "Must not exceed 255 characters.", "Maximum 4000 characters",
@@ -154,7 +163,28 @@ class Models:
 
     def direct_cost_problems(self, body: dict) -> list[ModelProblem]:
         rule = self.by_type.get("directCosts")
-        return [] if rule is None else check(body, rule, self.ledger, _DIRECT_COST_FIELDS)
+        if rule is None:
+            return []
+        problems = check(body, rule, self.ledger, _DIRECT_COST_FIELDS)
+        if _is_negative(body) and not takes_negative(rule):
+            problems.append(ModelProblem(
+                f"the expense is a refund (a negative total); {self.ledger}'s direct cost model says nothing "
+                f"about negative amounts, so codatdesk does not send it (the ledger may refuse it or book it as "
+                f"a cost): record the refund in {self.ledger} itself, e.g. as a supplier credit"))
+        return problems
+
+
+def takes_negative(rule: Rule) -> bool:
+    """Whether the direct cost model says how a negative one is written: Xero's says "When negative, the
+    push item will be converted to a DirectIncome" (oas Xero directCosts model; codat-docs
+    ``docs/integrations/accounting/xero/xero-faq.md``). Codat documents no other integration's
+    handling, so a refund goes only where the model states it; elsewhere it is held back, never guessed."""
+    return any("negative" in note.lower() for note in rule.notes)
+
+
+def _is_negative(body: dict) -> bool:
+    total = body.get("totalAmount")
+    return isinstance(total, Decimal | int) and not isinstance(total, bool) and total < 0
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -254,7 +284,9 @@ def account_body(models: Models, code: str, name: str, currency: str) -> Account
     category_rule = rule.properties.get("fullyQualifiedCategory")
     if category_rule is not None:
         allowed = category_rule.allowed
-        category = next((c for c in EXPENSE_CATEGORIES if not allowed or c in allowed), None)
+        category = next((c for c in EXPENSE_CATEGORIES if not allowed or c in allowed), None) or next(
+            (c for leaf in GENERAL_EXPENSE_LEAVES for c in allowed
+             if c.startswith("Expense.Expense.") and c.rsplit(".", 1)[-1] == leaf), None)
         if category is None:
             return AccountPlan(None, (ModelProblem(
                 f"account {code} is not in {models.ledger}, and none of its account categories is an expense "

@@ -10,7 +10,10 @@ from typing import Any
 FINAL_STATUSES = ("Success", "Failed", "TimedOut")
 # The recordRef.dataType that a push of each data type creates (an account push's is chartOfAccounts;
 # "accounts" is accepted as the same thing).
-_CREATED_TYPES = {"chartOfAccounts": {"chartOfAccounts", "accounts"}, "accounts": {"chartOfAccounts", "accounts"}}
+# Xero writes a negative direct cost as receive money: its Success names a ``directIncomes`` record
+# (oas Xero directCosts model, "When negative, the push item will be converted to a DirectIncome").
+_CREATED_TYPES = {"chartOfAccounts": {"chartOfAccounts", "accounts"}, "accounts": {"chartOfAccounts", "accounts"},
+                  "directCosts": {"directCosts", "directIncomes"}}
 
 
 def created_record_id(changes: Any, data_type: str | None) -> str | None:
