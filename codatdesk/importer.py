@@ -56,7 +56,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from codatdesk.amounts import AmountCell, NumberFormat, detect_format, number_format as format_named
+from codatdesk.amounts import AmountCell, NumberFormat, detect_format
+from codatdesk.amounts import number_format as format_named
 from codatdesk.events import EventBus, ExpensesImported
 from codatdesk.export import undo_spreadsheet_escape
 from codatdesk.money import MoneyError, currency_exponent, is_known_currency
