@@ -127,7 +127,7 @@ def test_negative_amounts_are_not_mistaken_for_formulas():
 KWD_HEADER = "date,supplier,account_code,net,tax,total,currency"
 
 
-def errors_of(report) -> dict:  # noqa: ANN001
+def errors_of(report) -> dict:
     return {(e.line, e.column): e.reason for e in report.errors}
 
 
@@ -143,7 +143,7 @@ def test_a_users_file_whose_amounts_all_read_two_ways_is_still_refused_with_both
 
 @pytest.mark.parametrize("named,second_row,first_net", [
     ("plain", "-0.500,0.000,-0.500", Decimal("1.000")),  # codatdesk's export
-    ("de_DE", "\"-0,500\",\"0,000\",\"-0,500\"", Decimal("1000")),  # German: 1.000 is a thousand
+    ("de_DE", "\"-0,500\",\"0,000\",\"-0,500\"", Decimal(1000)),  # German: 1.000 is a thousand
 ])
 def test_a_number_format_column_says_how_the_file_reads(db, tmp_path, named, second_row, first_net):
     path = write(tmp_path, KWD_HEADER + ",number_format\n"
