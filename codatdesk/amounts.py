@@ -10,7 +10,8 @@ reason, never "cleaned" into a number by deleting characters.
 
 Files have no locale, so :func:`detect_format` picks the one format that reads every
 amount of a file; a value that reads two ways (``1,234`` of a 3-decimal currency, in a
-file with no other hint) is refused with both readings.
+file with no other hint) is refused with both readings. Files codatdesk writes use
+:func:`plain_amount` and name their format (``plain``), so they never need detecting.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class NumberFormat:
 
 
 PLAIN = NumberFormat("C", ".", "", ())
+PLAIN_NAME = "plain"  # how a file names PLAIN (codatdesk's export does), also accepted by number_format
 
 
 class FormatMismatch(MoneyError):
@@ -69,17 +71,18 @@ class FormatMismatch(MoneyError):
 
 @lru_cache(maxsize=64)
 def number_format(locale_name: str) -> NumberFormat:
-    """The format of a locale (``de_DE``, ``de-DE``, ``fr``); ``C``/``POSIX``/empty are plain.
+    """The format of a locale (``de_DE``, ``de-DE``, ``fr``); ``plain``/``C``/``POSIX``/empty are plain.
 
     Raises ``ValueError`` for a name Babel does not know.
     """
-    name = (locale_name or "C").split(".")[0].split("@")[0]
-    if name in ("C", "POSIX", "c", "posix") or name.endswith("_POSIX"):
+    name = (locale_name or "C").strip().split(".")[0].split("@")[0]
+    if name.upper() in ("C", "POSIX", PLAIN_NAME.upper()) or name.endswith("_POSIX"):
         return PLAIN
     try:
         locale = Locale.parse(name.replace("-", "_"))
     except (UnknownLocaleError, ValueError) as exc:
-        raise ValueError(f"unknown number format {locale_name!r}; use a locale such as en_GB or de_DE") from exc
+        raise ValueError(f"unknown number format {locale_name!r}; use a locale such as en_GB or de_DE, "
+                         f"or {PLAIN_NAME} for 1234.56") from exc
     symbols = locale.number_symbols.get("latn", {})
     decimal = symbols.get("decimal", ".")
     group = symbols.get("group", ",")
@@ -131,6 +134,14 @@ def format_amount(value: Decimal, currency: str | None, fmt: NumberFormat = PLAI
         whole = fmt.group.join(groups)
     out = whole + (fmt.decimal + fraction if fraction else "")
     return "-" + out if value < 0 else out
+
+
+def plain_amount(value: Decimal, currency: str) -> str:
+    """The amount as codatdesk writes it into files: plain ``-1234.500``, exactly the currency's
+    decimals (JPY ``1000``, KWD ``1.000``, GBP ``12.50``), whatever decimals the value carries
+    (the database returns ``1000.00`` for JPY 1000). Extra precision is kept, never rounded away."""
+    exact = value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
+    return format_amount(exact if exact == value else value, currency, PLAIN)
 
 
 @lru_cache(maxsize=512)
@@ -245,10 +256,11 @@ def readings(text: str, currency: str | None, formats: Sequence[NumberFormat]) -
 
 
 def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None,
-                  candidates: Sequence[NumberFormat] | None = None) -> Detection:
+                  candidates: Sequence[NumberFormat] | None = None, given_by: str = "given") -> Detection:
     """Read every amount of a file in one number format.
 
-    With ``given`` (the user chose), each cell is read in it. Otherwise the format is the one
+    With ``given`` (the user chose, or the file names it: ``given_by`` says which), each cell
+    is read in it. Otherwise the format is the one
     that reads every cell (preferring earlier candidates when several read all cells the same);
     a cell that the formats still in the running read as different numbers is refused with each
     reading; when no format reads every cell, the one that reads the most is taken and the rest
@@ -256,7 +268,7 @@ def detect_format(cells: Iterable[AmountCell], given: NumberFormat | None = None
     """
     cells = list(cells)
     if given is not None:
-        detection = Detection(given, chosen_by="given")
+        detection = Detection(given, chosen_by=given_by)
         for cell in cells:
             try:
                 detection.values[(cell.line, cell.column)] = parse_amount(cell.text, cell.currency, given)

@@ -1,4 +1,10 @@
-"""CSV export that a spreadsheet opens safely and the importer reads back (Qt-free; the window uses it)."""
+"""CSV export that a spreadsheet opens safely and the importer reads back exactly (Qt-free; the window uses it).
+
+Amounts are written plain (``-1234.500``, the currency's decimals, no grouping) and every row
+says so in a *Number format* column (``plain``). The column matters: plain ``1.000`` of a
+three-decimal currency (KWD) is also German for 1000, so without it a file whose amounts are
+all like that could not be read back without guessing (the importer refuses to guess).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from codatdesk.amounts import PLAIN_NAME, plain_amount
 
 # A cell starting with one of these is run as a formula by Excel/LibreOffice/Sheets
 # (OWASP "CSV injection"); tab and CR are included because some importers strip them first,
@@ -55,7 +63,10 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Reference", "reference"), ("Status", "status"), ("Status detail", "status_detail"),
     ("Last update", "updated_at"),
 )
-EXPORT_HEADER = [header for header, _attribute in EXPORT_COLUMNS]
+AMOUNT_ATTRIBUTES = ("net", "tax", "total")
+# The importer reads the amounts of a file with this column in the format it names.
+NUMBER_FORMAT_HEADER = "Number format"
+EXPORT_HEADER = [*(header for header, _attribute in EXPORT_COLUMNS), NUMBER_FORMAT_HEADER]
 
 
 def _cell(value: Any) -> str:
@@ -71,8 +82,15 @@ def _cell(value: Any) -> str:
 
 
 def expense_cells(row: Any) -> list[str]:
-    """One row (anything with the attributes of EXPORT_COLUMNS) as export cells."""
-    return [_cell(getattr(row, attribute)) for _header, attribute in EXPORT_COLUMNS]
+    """One row (anything with the attributes of EXPORT_COLUMNS) as export cells, under EXPORT_HEADER."""
+    cells = []
+    for _header, attribute in EXPORT_COLUMNS:
+        value = getattr(row, attribute)
+        if attribute in AMOUNT_ATTRIBUTES and value is not None:
+            cells.append(plain_amount(value, row.currency or ""))
+        else:
+            cells.append(_cell(value))
+    return [*cells, PLAIN_NAME]
 
 
 def export_expenses(rows: Iterable[Any], path: str | Path) -> int:

@@ -20,13 +20,17 @@ reference          no        your reference (receipt number)
 currency_rate      no        units of the company's base currency for 1 unit of
                              ``currency`` (Codat's ``currencyRate``), e.g. ``0.85``
                              for EUR in a GBP company; read in the file's number format
+number_format      no        how the file writes numbers: ``plain`` (``1234.56``, what
+                             codatdesk's export writes) or a locale (``de_DE``); the
+                             same on every row
 =================  ========  =====================================================
 
 CSV files may be separated by commas, semicolons or tabs, and encoded as UTF-8 (with or
 without BOM), UTF-16 or Windows-1252: both are detected and named in the report. Amounts
 are read in one number format for the whole file (``1,234.56``, ``1.234,56``,
 ``1 234,56``, ``1'234.56``, ``12,34,567.89``), detected from its unambiguous values or
-given by the user (:mod:`codatdesk.amounts`); an amount that reads two ways is refused.
+given by the user or named by the file's ``number_format`` column (:mod:`codatdesk.amounts`);
+an amount that reads two ways is refused.
 In ``.xlsx`` files dates and numbers come from the cells themselves, not their display.
 
 A file with any bad line imports nothing; every bad line is reported with its line (row)
@@ -53,6 +57,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from codatdesk.amounts import AmountCell, NumberFormat, detect_format
+from codatdesk.amounts import number_format as format_named
 from codatdesk.events import EventBus, ExpensesImported
 from codatdesk.export import undo_spreadsheet_escape
 from codatdesk.money import MoneyError, currency_exponent, is_known_currency
@@ -63,6 +68,8 @@ REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "
 OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference")
 AMOUNT_COLUMNS = ("net", "tax", "total")
 RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
+# Optional; names the file's number format (codatdesk's export writes "plain"), so nothing is detected.
+FORMAT_COLUMN = "number_format"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
@@ -345,11 +352,21 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
     if not pending and not errors:
         errors.append(LineError(header_line + 1, "the file has a header but no expenses"))
 
-    detection = detect_format(amount_cells, given=number_format)
+    named, format_problems = _named_format(pending) if FORMAT_COLUMN in index else (None, {})
+    if number_format is not None and named is not None and number_format != named:
+        errors.append(LineError(header_line, f"the file's number_format column names {named}, but the "
+                                             f"import was told {number_format}; import it without "
+                                             "choosing a format, or correct the column", FORMAT_COLUMN))
+    if number_format is not None:
+        detection = detect_format(amount_cells, given=number_format)
+    else:
+        detection = detect_format(amount_cells, given=named, given_by="named in the file")
     how = f"{detection.fmt}, {detection.chosen_by}" if amount_cells else ""
     rows: list[ParsedRow] = []
     for row in pending:
         values, row_errors = dict(row.values), []
+        if row.line in format_problems:
+            row_errors.append(LineError(row.line, format_problems[row.line], FORMAT_COLUMN))
         for name in (*AMOUNT_COLUMNS, RATE_COLUMN):
             if isinstance(values[name], str):  # text, read in the file's number format
                 problem = detection.problems.get((row.line, name))
@@ -370,6 +387,32 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
             rows.append(ParsedRow(row.line, values))
     errors.sort(key=lambda e: (e.line or 0))
     return rows, errors, how
+
+
+def _named_format(rows: list[ParsedRow]) -> tuple[NumberFormat | None, dict[int, str]]:
+    """(the number format the file's ``number_format`` column names, line -> why that line's cell is wrong).
+
+    A file has one format: the first row's decides, and a row naming none or another is refused
+    rather than read in a format it may not be written in.
+    """
+    named: NumberFormat | None = None
+    first_name, problems = "", {}
+    for row in rows:
+        name = row.values[FORMAT_COLUMN]
+        if not name:
+            problems[row.line] = "is empty; write the number format of this row's amounts (e.g. plain or de_DE)"
+            continue
+        try:
+            fmt = format_named(name)
+        except ValueError as exc:
+            problems[row.line] = str(exc)
+            continue
+        if named is None:
+            named, first_name = fmt, name
+        elif fmt != named:
+            problems[row.line] = (f"says {name}, but the rows above say {first_name}; a file has one number "
+                                  "format: write the amounts of every row the same way and name it once")
+    return named, problems
 
 
 def _text(cell: Any) -> str:
@@ -447,6 +490,11 @@ def _parse_record(record: list[Any], index: dict[str, int], line: int) -> tuple[
                 values[name] = _number_cell(raw, currency)
             except MoneyError as exc:
                 errors.append(LineError(line, f"bad amount: {exc}", name))
+
+    format_text = _text(cell(FORMAT_COLUMN))
+    if _CONTROL.search(format_text):
+        errors.append(LineError(line, "contains a control character; is this a text CSV file?", FORMAT_COLUMN))
+    values[FORMAT_COLUMN] = format_text
 
     raw_rate = cell(RATE_COLUMN)  # None (no column or empty cell): the rate table decides when pushing
     rate_text = _text(raw_rate)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from codatdesk.amounts import (
     PLAIN,
     AmountCell,
+    FormatMismatch,
     detect_format,
     file_formats,
     format_amount,
     number_format,
     parse_amount,
+    plain_amount,
     readings,
 )
 from codatdesk.money import MoneyError, currency_exponent
@@ -44,6 +46,11 @@ def test_formatting_then_parsing_gives_the_same_decimal(locale, amount):
 
 @settings(max_examples=300, deadline=None)
 @given(amount=amounts(), locale=st.sampled_from([name for name in LOCALES if name != "C"]))
+@example(amount=(Decimal("1.000"), "KWD"), locale="en_GB")  # the round-trip bug: 1.000 or 1000
+@example(amount=(Decimal("-999.999"), "BHD"), locale="de_CH")
+@example(amount=(Decimal(1000), "JPY"), locale="en_GB")  # 1,000 yen: one reading (1.000 yen cannot be)
+@example(amount=(Decimal(1000), "JPY"), locale="de_DE")
+@example(amount=(Decimal("1000000.000"), "OMR"), locale="de_DE")  # grouped twice: one reading
 def test_a_value_that_reads_two_ways_is_refused_when_the_file_gives_no_other_hint(amount, locale):
     value, currency = amount
     text = format_amount(value, currency, number_format(locale))
@@ -108,6 +115,50 @@ def test_a_file_that_mixes_formats_refuses_the_odd_one_with_its_other_reading():
 def test_a_given_format_is_used_even_where_another_would_read():
     detection = detect_format([AmountCell(2, "net", "1,234", "KWD")], given=number_format("de_DE"))
     assert detection.values[(2, "net")] == Decimal("1.234") and detection.chosen_by == "given"
+
+
+# (text, currency) cells of one file -> what each reads as; None: refused as reading two ways
+FILES_ACROSS_CURRENCIES = [
+    ([("1.000", "KWD")], [None]),
+    ([("-1.000", "OMR"), ("2.500", "BHD")], [None, None]),
+    ([("1,000", "JPY"), ("1,000", "KWD")], ["1000", "1000"]),     # yen cannot be 1.000: English
+    ([("1.000", "JPY"), ("1.000", "KWD")], ["1000", "1000"]),     # yen cannot be 1.000: German
+    ([("1.000", "KWD"), ("12.50", "GBP")], ["1.000", "12.50"]),   # two decimals after a dot: English
+    ([("1.000", "KWD"), ("0.500", "KWD")], ["1.000", "0.500"]),   # no German group starts with 0
+    ([("1.000", "KWD"), ("1234.500", "KWD")], ["1.000", "1234.500"]),  # nor has four digits
+    ([("1.000", "KWD"), ("1000", "JPY")], [None, "1000"]),       # a bare 1000 decides nothing
+    ([("1,000,000.000", "KWD"), ("1,000", "BHD")], ["1000000.000", "1000"]),
+    ([("1.000.000,000", "KWD"), ("1.000", "BHD")], ["1000000.000", "1000"]),
+]
+
+
+@pytest.mark.parametrize("cells,expected", FILES_ACROSS_CURRENCIES)
+def test_a_files_amounts_in_several_currencies_decide_its_format_together(cells, expected):
+    detection = detect_format([AmountCell(n, "net", text, currency) for n, (text, currency) in enumerate(cells, 2)])
+    for n, want in enumerate(expected, 2):
+        if want is None:
+            assert "reads two ways" in detection.problems[(n, "net")], detection.problems
+            assert (n, "net") not in detection.values
+        else:
+            assert (n, "net") not in detection.problems, detection.problems
+            assert str(detection.values[(n, "net")]) == want
+
+
+@pytest.mark.parametrize("value,currency,written", [
+    ("1.000", "KWD", "1.000"), ("1.23", "KWD", "1.230"), ("1000.00", "JPY", "1000"), ("-1000000", "ISK", "-1000000"),
+    ("-0.5", "BHD", "-0.500"), ("1234567.5", "GBP", "1234567.50"), ("12", "EUR", "12.00"),
+    ("1.005", "GBP", "1.005"),  # more precision than the currency: kept, so the import says so
+])
+def test_plain_amounts_have_the_currencys_decimals_and_read_back_in_the_plain_format(value, currency, written):
+    assert plain_amount(Decimal(value), currency) == written
+    if currency != "GBP" or value != "1.005":
+        assert parse_amount(written, currency, number_format("plain")) == Decimal(value)
+
+
+def test_the_plain_format_refuses_grouping_and_decimal_commas():
+    for text in ("1,000.000", "1.000,000", "1 000"):
+        with pytest.raises(FormatMismatch):
+            parse_amount(text, "KWD", PLAIN)
 
 
 # text, currency, locale, what it must read as (None: refused)
@@ -203,6 +254,7 @@ def test_refusals_say_why():
 
 def test_plain_format_for_c_and_posix_locales_and_unknown_names_are_refused():
     assert number_format("C") is PLAIN and number_format("en_US_POSIX") is PLAIN
+    assert number_format("plain") is PLAIN and number_format(" Plain ") is PLAIN
     assert number_format("de-DE") == number_format("de_DE")
     assert number_format("de_DE.UTF-8") == number_format("de_DE")
     with pytest.raises(ValueError, match="unknown number format"):

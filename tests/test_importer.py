@@ -120,3 +120,73 @@ def test_negative_amounts_are_not_mistaken_for_formulas():
     assert looks_like_formula("-cmd|' /C calc'!A0")
     assert looks_like_formula("@SUM(A1)")
     assert not looks_like_formula("- taxi")
+
+
+# ------------------------------------------------------------------ the file's number format
+
+KWD_HEADER = "date,supplier,account_code,net,tax,total,currency"
+
+
+def errors_of(report) -> dict:
+    return {(e.line, e.column): e.reason for e in report.errors}
+
+
+def test_a_users_file_whose_amounts_all_read_two_ways_is_still_refused_with_both_readings(db, tmp_path):
+    """Only 1.000 and 2.000 of KWD: English 1.000 or German 1000. Nothing in the file decides: never guessed."""
+    path = write(tmp_path, KWD_HEADER + "\n2026-01-02,Souk,429,1.000,1.000,2.000,KWD\n")
+    said = errors_of(import_file(db, path, "c"))
+    assert said.keys() == {(2, "net"), (2, "tax"), (2, "total")}, said
+    assert "reads two ways: 1.000" in said[(2, "net")] and "or 1000 " in said[(2, "net")]
+    assert "2.000" in said[(2, "total")] and "2000" in said[(2, "total")]
+    assert count(db) == 0
+
+
+@pytest.mark.parametrize("named,second_row,first_net", [
+    ("plain", "-0.500,0.000,-0.500", Decimal("1.000")),  # codatdesk's export
+    ("de_DE", "\"-0,500\",\"0,000\",\"-0,500\"", Decimal(1000)),  # German: 1.000 is a thousand
+])
+def test_a_number_format_column_says_how_the_file_reads(db, tmp_path, named, second_row, first_net):
+    path = write(tmp_path, KWD_HEADER + ",number_format\n"
+                 f"2026-01-02,Souk,429,1.000,1.000,2.000,KWD,{named}\n"
+                 f"2026-01-03,Souk,429,{second_row},KWD,{named}\n")
+    report = import_file(db, path, "c")
+    assert report.ok, [str(e) for e in report.errors]
+    assert "named in the file" in report.summary()
+    with Session(db) as session:
+        first, second = session.exec(select(Expense).order_by(Expense.id)).all()
+    assert (first.net, first.tax, first.total) == (first_net, first_net, 2 * first_net)
+    assert second.total == Decimal("-0.5")
+
+
+def test_amounts_not_written_in_the_named_format_are_refused_not_reinterpreted(db, tmp_path):
+    path = write(tmp_path, KWD_HEADER + ",Number format\n"
+                 "2026-01-02,Souk,429,\"1,000.000\",0.000,\"1,000.000\",KWD,plain\n")
+    said = errors_of(import_file(db, path, "c"))
+    assert said.keys() == {(2, "net"), (2, "total")}, said
+    assert "does not fit the number format 1234567.89" in said[(2, "net")]
+
+
+def test_a_row_naming_no_other_or_an_unknown_format_is_refused(db, tmp_path):
+    path = write(tmp_path, KWD_HEADER + ",number_format\n"
+                 "2026-01-02,A,429,1.000,0.000,1.000,KWD,plain\n"
+                 "2026-01-03,B,429,1.000,0.000,1.000,KWD,\n"
+                 "2026-01-04,C,429,1.000,0.000,1.000,KWD,de_DE\n"
+                 "2026-01-05,D,429,1.000,0.000,1.000,KWD,klingon\n"
+                 "2026-01-06,E,429,1.000,0.000,1.000,KWD,C\n")  # C is plain by another name
+    said = errors_of(import_file(db, path, "c"))
+    assert said.keys() == {(3, "number_format"), (4, "number_format"), (5, "number_format")}, said
+    assert "is empty" in said[(3, "number_format")]
+    assert "says de_DE, but the rows above say plain" in said[(4, "number_format")]
+    assert "unknown number format 'klingon'" in said[(5, "number_format")]
+    assert count(db) == 0
+
+
+def test_a_chosen_format_that_contradicts_the_files_column_is_refused(db, tmp_path):
+    from codatdesk.amounts import number_format
+
+    path = write(tmp_path, KWD_HEADER + ",number_format\n2026-01-02,Souk,429,1.000,1.000,2.000,KWD,plain\n")
+    report = import_file(db, path, "c", number_format=number_format("de_DE"))
+    said = errors_of(report)
+    assert said.keys() == {(1, "number_format")}, said
+    assert "names 1234567.89 (C), but the import was told 1.234.567,89 (de_DE)" in said[(1, "number_format")]
+    assert import_file(db, path, "c", number_format=number_format("plain")).ok  # the same format: fine
