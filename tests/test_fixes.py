@@ -65,3 +65,13 @@ def test_a_problem_kind_is_preferred_and_the_reason_still_gives_the_details():
     overridden = fix_for(KindedProblem(1, "something the reasons do not know", "edit"))
     assert overridden.kind == fixes.EDIT and overridden.text == "Edit the expense."
     assert fix_for(KindedProblem(1, RATE_REASON, "not a fix kind")).kind == fixes.RATE
+
+
+def test_an_unknown_supplier_can_be_mapped_or_created_once_allowed():
+    fix = fix_for("supplier Acme is not in the ledger's suppliers: map it in Mappings, or allow codatdesk to create "
+                  "suppliers for this company (codatdesk suppliers --create on)")
+    assert [(c.kind, c.action_label, c.mapping_kind) for c in fix.choices()] == [
+        (fixes.CREATE, "Map…", "supplier"), (fixes.ALLOW_SUPPLIERS, "Allow creating suppliers", "supplier")]
+    assert "allow codatdesk to create suppliers for this company" in fix.text
+    assert "add it in the accounting software" not in fix.text  # no longer the only way on
+    assert fix_for("supplier Acme is archived in the ledger: map it in Mappings, or edit the expense").also == ()

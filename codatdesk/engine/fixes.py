@@ -10,7 +10,7 @@ with the check. Qt-free: the window, ``push`` and ``list`` can all say the same 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codatdesk.engine.currency import is_missing_rate
 
@@ -21,12 +21,14 @@ CREATE = "create"  # a record the ledger lacks: say how it gets created, or map 
 REFRESH = "refresh"  # re-read Codat's lists
 SETTINGS = "settings"  # choose the company or connection
 RECONNECT = "reconnect"  # the accounting connection is not Linked
+ALLOW_SUPPLIERS = "allow_suppliers"  # let codatdesk create the company's missing suppliers, then check again
 NONE = "none"  # nothing to fix here (already pushed, in flight, outcome unknown)
-FIX_KINDS = (MAP, EDIT, RATE, CREATE, REFRESH, SETTINGS, RECONNECT, NONE)
+FIX_KINDS = (MAP, EDIT, RATE, CREATE, REFRESH, SETTINGS, RECONNECT, ALLOW_SUPPLIERS, NONE)
 
 # Button text per kind (the dialog's action).
 ACTION_LABELS = {MAP: "Map…", EDIT: "Edit…", RATE: "Set a rate…", CREATE: "Map…", REFRESH: "Re-read from Codat",
-                 SETTINGS: "Settings…", RECONNECT: "Connections…", NONE: ""}
+                 SETTINGS: "Settings…", RECONNECT: "Connections…", ALLOW_SUPPLIERS: "Allow creating suppliers",
+                 NONE: ""}
 
 # A ``kind`` a PushProblem may carry (branch h-sync adds one): ours, or a few plain synonyms.
 _KIND_SYNONYMS = {"mapping": MAP, "reference": MAP, "currency_rate": RATE, "missing_rate": RATE,
@@ -44,10 +46,15 @@ class Fix:
     text: str  # what to do, in plain words
     mapping_kind: str | None = None  # MAP/CREATE: account | bankAccount | supplier | taxRate
     currency: str | None = None  # RATE: the expense's currency
+    also: tuple[str, ...] = ()  # other fix kinds offered next to ``kind`` (each its own button)
 
     @property
     def action_label(self) -> str:
         return ACTION_LABELS[self.kind]
+
+    def choices(self) -> list[Fix]:
+        """One fix per button: this one, then each of ``also`` with the same details."""
+        return [self] + [replace(self, kind=kind, also=()) for kind in self.also]
 
 
 def fix_for(problem: object) -> Fix:
@@ -73,6 +80,7 @@ _GENERIC_TEXT = {
     EDIT: "Edit the expense.",
     RATE: "Add a rate for the currency in Currency rates.",
     CREATE: "Map it to a record in the ledger, or add the record in the ledger and re-read from Codat.",
+    ALLOW_SUPPLIERS: "Allow codatdesk to create the suppliers the ledger does not have yet.",
     REFRESH: "Re-read the company's lists from Codat.",
     SETTINGS: "Choose the company and its connection in Settings.",
     RECONNECT: "Reconnect the accounting software in Connections.",
@@ -113,11 +121,11 @@ def _from_reason(reason: str) -> Fix:
 
 def _reference_fix(text: str, mapping_kind: str) -> Fix:
     if mapping_kind == "supplier" and "is not in the ledger's suppliers" in text:
-        # codatdesk does not push suppliers yet (the resolver's reason says so), so the ways on are a
-        # mapping or the ledger itself; when creating suppliers is allowed, this reason no longer arises.
+        # The resolver gives this reason only while the company does not allow creating suppliers
+        # (``Company.create_suppliers``); once allowed, the supplier is pushed before the expense.
         return Fix(CREATE, "This supplier is not in the ledger. Map it to an existing supplier in the Mapping view, "
-                           "or add it in the accounting software and press Re-read from Codat.",
-                   mapping_kind="supplier")
+                           "or allow codatdesk to create suppliers for this company: it then creates this one in "
+                           "the ledger before the expense.", mapping_kind="supplier", also=(ALLOW_SUPPLIERS,))
     if mapping_kind == "account" and "give it a name so it can be created" in text:
         return Fix(MAP, "Map it to an account in the Mapping view, or give the expense an account name (Edit) "
                         "and codatdesk creates the account when it pushes.", mapping_kind="account")

@@ -620,7 +620,7 @@ class MainWindow(QMainWindow):
         dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason, fix_for(p))
                                      for p in problems], len(pushable), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fixRequested.connect(self.apply_fix)
+        dialog.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix, recheck=ids))
         if pushable:
             dialog.accepted.connect(lambda: self._start_push(pushable))
         self.push_problems_dialog = dialog
@@ -868,8 +868,9 @@ class MainWindow(QMainWindow):
         self.rates_dialog.raise_()
         self.rates_dialog.activateWindow()
 
-    def apply_fix(self, expense_id: int, fix: Any) -> None:
-        """A blocked expense's fix (``engine.fixes.Fix``) from explain-before-send: open the place to make it."""
+    def apply_fix(self, expense_id: int, fix: Any, recheck: list[int] | None = None) -> None:
+        """A blocked expense's fix (``engine.fixes.Fix``) from explain-before-send: open the place to make it
+        (allowing supplier creation is made at once, then the expenses in ``recheck`` are checked again)."""
         from codatdesk.engine import fixes
 
         row = self.model.row_for_id(expense_id)
@@ -889,6 +890,10 @@ class MainWindow(QMainWindow):
             self.open_settings()
         elif fix.kind == fixes.RECONNECT:
             self.tabs.setCurrentIndex(TAB_CONNECTIONS)
+        elif fix.kind == fixes.ALLOW_SUPPLIERS and row is not None:
+            ids = recheck or [expense_id]
+            self.mapping.allow_supplier_creation(row.company_id, then=lambda: self.push_ids(ids))
+            return  # the mapping view says what changed
         self.statusBar().showMessage(fix.text, 15_000)
 
     def check_connection(self, company_id: str) -> None:

@@ -3,6 +3,8 @@
 Each value is explained by ``codatdesk.engine.reference.Resolver.explain`` (the push's own
 rules: saved mapping, then code, then name, then Codat id; active records only) and says *how*
 it matched, so an accountant can fix the ones that would be held back before pushing.
+Here too the company's choice whether codatdesk may create the suppliers the ledger lacks
+(``Company.create_suppliers``; ``engine.suppliers``), since it decides what an unknown supplier does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -120,6 +123,25 @@ def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow
 
 NO_TAX_LABEL = "(no tax code)"
 REREAD_TEXT = "Re-&read from Codat"
+CREATE_SUPPLIERS_TEXT = "Create suppliers the ledger does not have yet"
+CREATE_SUPPLIERS_HINT = ("When an expense names a supplier the accounting software does not know, codatdesk adds "
+                         "the supplier there first, then sends the expense. Off: such an expense is not sent until "
+                         "you map its supplier.")
+
+
+def supplier_creation_allowed(engine: Engine, company_id: str) -> bool:
+    from codatdesk.store.db import read_session
+    from codatdesk.store.models import Company
+
+    with read_session(engine) as session:
+        company = session.get(Company, company_id)
+        return bool(company and company.create_suppliers)
+
+
+def _write_supplier_creation(engine: Engine, company_id: str, allowed: bool) -> None:
+    from codatdesk.engine.suppliers import set_supplier_creation
+
+    set_supplier_creation(engine, company_id, allowed)
 
 
 def refresh_summary(counts: dict[str, int]) -> str:
@@ -202,9 +224,11 @@ class MappingView(ReloadOnShow, QWidget):
 
     def __init__(self, read_engine: Engine | None, set_mapping: Callable[[str, str, str, str | None], None], *,
                  refresh: Callable[[str], None],
+                 set_supplier_creation: Callable[[Engine, str, bool], None] = _write_supplier_creation,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine  # None until the window has its core
+        self._engine = read_engine  # None until the window has its core (the core's own engine)
+        self._set_supplier_creation = set_supplier_creation
         self._set_mapping = set_mapping
         self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
         self._company_id: str | None = None
@@ -263,6 +287,23 @@ class MappingView(ReloadOnShow, QWidget):
         self.save_button.clicked.connect(self._save)
         self.clear_button = QPushButton("Clear &mapping")
         self.clear_button.clicked.connect(self._clear)
+        # Per company; written off the GUI thread, then the supplier rows are explained again.
+        self.create_suppliers = QCheckBox(CREATE_SUPPLIERS_TEXT)
+        self.create_suppliers.setToolTip(CREATE_SUPPLIERS_HINT)
+        self.create_suppliers.setEnabled(False)
+        self.create_suppliers.toggled.connect(self._on_create_suppliers_toggled)
+        self.create_suppliers_hint = QLabel(CREATE_SUPPLIERS_HINT)
+        self.create_suppliers_hint.setWordWrap(True)
+        self.create_suppliers_hint.setBuddy(self.create_suppliers)
+        suppliers_box = QVBoxLayout()
+        suppliers_box.setSpacing(0)
+        suppliers_box.addWidget(self.create_suppliers)
+        suppliers_box.addWidget(self.create_suppliers_hint)
+        suppliers_box.setContentsMargins(0, 0, 0, 4)
+        # The note lines up with the checkbox's text, so it reads as that option's explanation.
+        indicator = self.style().pixelMetric(self.style().PixelMetric.PM_IndicatorWidth)
+        spacing = self.style().pixelMetric(self.style().PixelMetric.PM_CheckBoxLabelSpacing)
+        self.create_suppliers_hint.setContentsMargins(indicator + spacing, 0, 0, 0)
         editor = QHBoxLayout()
         editor.addWidget(self.editor_label)
         editor.addWidget(self.choice, 1)
@@ -272,6 +313,7 @@ class MappingView(ReloadOnShow, QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.refresh_result)
+        layout.addLayout(suppliers_box)
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         self._on_current_changed()
@@ -352,6 +394,8 @@ class MappingView(ReloadOnShow, QWidget):
             self._reload_pending = True
             return
         self.model.set_dark(is_dark_palette())
+        self._show_supplier_creation(None if self._company_id is None
+                                     else supplier_creation_allowed(self._engine, self._company_id))
         if self._company_id is None:
             self.model.set_rows([])
             self._records = {}
@@ -377,6 +421,42 @@ class MappingView(ReloadOnShow, QWidget):
         self.summary.setText(text)
         self._on_current_changed()
         self._apply_focus()
+
+    def _show_supplier_creation(self, allowed: bool | None) -> None:
+        """The checkbox shows the stored choice (None: no company), without writing it back."""
+        self.create_suppliers.blockSignals(True)
+        self.create_suppliers.setChecked(bool(allowed))
+        self.create_suppliers.blockSignals(False)
+        self.create_suppliers.setEnabled(allowed is not None)
+
+    def _on_create_suppliers_toggled(self, allowed: bool) -> None:
+        if self._company_id is not None:
+            self.allow_supplier_creation(self._company_id, allowed)
+
+    def allow_supplier_creation(self, company_id: str, allowed: bool = True,
+                                then: Callable[[], None] | None = None) -> None:
+        """Store the company's choice in a worker; then re-explain the rows and call ``then``."""
+        if self._engine is None:
+            return
+        engine = self._engine
+        self.create_suppliers.setEnabled(False)  # until stored: one write at a time
+
+        def done(_result: object) -> None:
+            self.statusMessage.emit(
+                "codatdesk now creates the suppliers the ledger does not have yet, before their expenses."
+                if allowed else "codatdesk no longer creates suppliers: an unknown supplier waits until you map it.")
+            self.request_reload()
+            if then is not None:
+                then()
+
+        def failed(error: BaseException) -> None:
+            from codatdesk.ui.messages import user_message
+
+            title, text = user_message(error)
+            self.statusMessage.emit(f"Could not save whether to create suppliers: {title}. {text}")
+            self.request_reload()  # shows the stored choice again
+
+        run_in_background(lambda: self._set_supplier_creation(engine, company_id, allowed), done, failed, owner=self)
 
     def restyle(self) -> None:
         self.model.set_dark(is_dark_palette())

@@ -2,7 +2,8 @@
 
 Each row's fix comes from ``engine.fixes.fix_for`` (the reason decides it); its button asks the
 window to open the right place (Mapping on the value, the expense, the rate table on the currency)
-and closes this dialog, since nothing has been sent yet.
+and closes this dialog, since nothing has been sent yet. A fix with alternatives (an unknown
+supplier: map it, or allow creating suppliers) gets one button each.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class PushProblemsDialog(QDialog):
         intro.setWordWrap(True)
 
         self.fixes: list[Fix] = []
-        self.fix_buttons: list[QPushButton | None] = []
+        self.fix_buttons: list[QPushButton | None] = []  # per row: the fix's own button
+        self.row_buttons: list[list[QPushButton]] = []  # per row: every button (the fix and its alternatives)
         self.table = QTableWidget(len(problems), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -106,14 +108,16 @@ class PushProblemsDialog(QDialog):
         cell = QWidget()  # the button, kept at its own height in a row as tall as the wrapped text
         row = QHBoxLayout(cell)
         row.setContentsMargins(4, 2, 4, 2)
-        button = None
-        if fix.kind != NONE:
-            button = QPushButton(fix.action_label)
+        buttons = []
+        for choice in fix.choices() if fix.kind != NONE else []:
+            button = QPushButton(choice.action_label)
             button.setAutoDefault(False)  # Enter still means "Push the other N"
-            button.setAccessibleName(f"{fix.action_label.rstrip('…')} expense {expense_id}")
-            button.clicked.connect(lambda _checked=False, i=expense_id, f=fix: self._choose(i, f))
+            button.setAccessibleName(f"{choice.action_label.rstrip('…')} expense {expense_id}")
+            button.clicked.connect(lambda _checked=False, i=expense_id, f=choice: self._choose(i, f))
             row.addWidget(button)
-        self.fix_buttons.append(button)
+            buttons.append(button)
+        self.fix_buttons.append(buttons[0] if buttons else None)
+        self.row_buttons.append(buttons)
         return cell
 
     def _choose(self, expense_id: int, fix: Fix) -> None:
