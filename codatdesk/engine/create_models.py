@@ -16,9 +16,9 @@ import datetime as dt
 import json
 import logging
 import re
-from decimal import Decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete
