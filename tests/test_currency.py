@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -21,7 +22,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Company, Expense
 from tests.conftest import wait_until
-from tests.engine_harness import expenses, Harness
+from tests.engine_harness import Harness, expenses
 from tests.openapi_schemas import validate
 
 HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference"
@@ -189,18 +190,17 @@ def test_a_rate_is_never_left_out_because_the_base_currency_is_unknown(db):
     from decimal import Decimal
 
     from codatdesk.engine import currency as fx
+    from codatdesk.importer import ensure_company
     from codatdesk.store.db import session_scope
     from codatdesk.store.models import Expense as E
-
-    from codatdesk.importer import ensure_company
 
     with session_scope(db) as session:
         ensure_company(session, "c")
 
         def expense(rate):
             e = E(company_id="c", expense_date=dt.date(2026, 11, 2), supplier_name="s", account_code="429",
-                  net=Decimal("10"), tax=Decimal("0"), total=Decimal("10"), currency="EUR", currency_rate=rate,
-                  source_key=f"k{rate}-{id(object())}")
+                  net=Decimal(10), tax=Decimal(0), total=Decimal(10), currency="EUR", currency_rate=rate,
+                  source_key=f"k{rate}-{uuid.uuid4()}")  # id(object()) repeats: freed at once
             session.add(e)
             session.flush()
             return e
