@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus, ExpenseChanged
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
 from codatdesk.money import currency_exponent, is_known_currency
@@ -23,7 +24,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, utcnow
 
-EDITABLE = (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
+EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
           "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference")
 
