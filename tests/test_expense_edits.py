@@ -41,7 +41,7 @@ def test_a_good_expense_breaks_no_rule():
     ({"currency": "XYZ"}, "currency", "not an ISO 4217 currency"),
     ({"net": 10.0}, "net", "exact amount"),  # money is Decimal, never float
     ({"net": Decimal("10.001"), "total": Decimal("12.001")}, "net", "more decimals than GBP"),
-    ({"currency_rate": Decimal("0")}, "currency_rate", "greater than 0"),
+    ({"currency_rate": Decimal(0)}, "currency_rate", "greater than 0"),
     ({"expense_date": "2024-03-01"}, "expense_date", "use a date"),
 ])
 def test_each_rule_names_the_field_and_says_why(change, field, words):
