@@ -5,16 +5,27 @@ It imports no Qt; it reports through ``core.bus`` (plain callbacks on core threa
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import secrets
 from codatdesk.codat import CodatClient
+from codatdesk.core_api import (
+    EDITABLE_STATUSES,
+    RESTART_SETTINGS,
+    RETRYABLE_STATUSES,
+    CompanyChoice,
+    ExpenseValues,
+    SettingsApplied,
+)
 from codatdesk.engine import edits, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
@@ -29,6 +40,9 @@ from codatdesk.states import ExpenseStatus, Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
+
+if TYPE_CHECKING:
+    from codatdesk.engine.rate_table import RateEntry, Recheck
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +323,7 @@ class Core:
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
         """Push every failed expense again. Outcome-unknown ones stay: they may be in the ledger."""
         with Session(self.db) as session:
-            query = select(Expense.id).where(Expense.status == ExpenseStatus.FAILED)
+            query = select(Expense.id).where(Expense.status.in_(RETRYABLE_STATUSES))
             if company_id:
                 query = query.where(Expense.company_id == company_id)
             ids = list(session.exec(query.order_by(Expense.id)).all())
@@ -361,3 +375,54 @@ class Core:
             change_status(session, expense, Trigger.RESET, Cause.user(user), detail="")
             company_id, status = expense.company_id, ExpenseStatus(expense.status).value
         self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+
+    # -- read models for the window (core_api.CoreAPI) ------------------------------------
+    def companies_to_show(self) -> list[CompanyChoice]:
+        from codatdesk.store.db import read_session
+
+        with read_session(self.db) as session:
+            companies = [(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))]
+            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
+        chosen = self.company_id
+        return [CompanyChoice(company_id, name) for company_id, name in companies
+                if company_id in with_expenses or company_id == chosen]
+
+    def chosen_connection_id(self, company_id: str) -> str | None:
+        return self.settings.get("codat.connection_id") if company_id == self.company_id else None
+
+    def expense_values(self, expense_id: int) -> ExpenseValues | None:
+        from codatdesk.store.db import read_session
+
+        with read_session(self.db) as session:
+            expense = session.get(Expense, expense_id)
+            if expense is None:
+                return None
+            return ExpenseValues(id=expense_id, company_id=expense.company_id,
+                                 **{name: getattr(expense, name) for name in edits.FIELDS})
+
+    def can_edit(self, status: ExpenseStatus) -> bool:
+        return status in EDITABLE_STATUSES
+
+    def can_retry(self, status: ExpenseStatus) -> bool:
+        return status in RETRYABLE_STATUSES
+
+    def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
+        if secrets.API_KEY in secrets_changed or "codat.base_url" in changed:
+            self.reset_client()  # the next request uses the new key or URL
+        return SettingsApplied(frozenset(set(changed) & RESTART_SETTINGS))
+
+    def save_rate(self, company_id: str, currency: str, rate: Decimal, valid_from: dt.date, *,
+                  replacing: int | None = None) -> RateEntry:
+        from codatdesk.engine import rate_table
+
+        return rate_table.save_rate(self.db, company_id, currency, rate, valid_from, replacing=replacing)
+
+    def delete_rate(self, company_id: str, rate_id: int) -> None:
+        from codatdesk.engine import rate_table
+
+        rate_table.delete_rate(self.db, company_id, rate_id)
+
+    def recheck_missing_rates(self, company_id: str) -> Recheck:
+        from codatdesk.engine import rate_table
+
+        return rate_table.recheck_missing_rates(self.db, self.pusher, company_id)

@@ -6,28 +6,119 @@ make the same writes and publish the same ``ExpenseChanged`` events.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Mapping as ValueMap
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus, ExpenseChanged
-from codatdesk.importer import ensure_company
+from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
+from codatdesk.money import currency_exponent, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, Mapping, utcnow
 
-EDITABLE = (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
+EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
           "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference")
+
+
+# The hand-entry rules, the same for the window and any script (the file import has its own reader).
+# Expense attribute -> the plain name a person knows it by.
+FIELD_NAMES = {"expense_date": "date", "supplier_name": "supplier", "description": "description",
+               "account_code": "account code", "account_name": "account name",
+               "bank_account_code": "paid from (bank account)", "tax_code": "tax code", "net": "net", "tax": "tax",
+               "total": "total", "currency": "currency", "currency_rate": "rate to base currency",
+               "reference": "reference"}
+REQUIRED = ("expense_date", "supplier_name", "account_code", "bank_account_code", "net", "tax", "total", "currency")
+TEXT_LIMITS = {"supplier_name": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
+               "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
+               "bank_account_code": MAX_TEXT["bank_account"], "tax_code": MAX_TEXT["tax_code"],
+               "reference": MAX_TEXT["reference"]}
+AMOUNTS = ("net", "tax", "total")
 
 
 class NotEditable(Exception):
     pass
 
 
+MISSING, UNBALANCED = "missing", "unbalanced"
+
+
+@dataclass(frozen=True)
+class ExpenseProblem:
+    field: str  # the Expense attribute
+    text: str  # what is wrong, in plain words
+    kind: str = ""  # MISSING, UNBALANCED or "" (the window words these two in the user's number format)
+
+
+class InvalidExpense(ValueError):
+    """Values that break the hand-entry rules: nothing was saved."""
+
+    def __init__(self, problems: list[ExpenseProblem]) -> None:
+        self.problems = problems
+        super().__init__("The expense was not saved: " + "; ".join(p.text for p in problems) + ".")
+
+
+def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
+    """Every rule a hand-entered expense breaks (empty: it may be saved). ``values`` are typed
+    Expense attributes: dates as ``date``, amounts and the rate as ``Decimal`` (never float)."""
+    problems: dict[str, ExpenseProblem] = {}
+
+    def problem(field: str, text: str, kind: str = "") -> None:
+        problems.setdefault(field, ExpenseProblem(field, text, kind))
+
+    for field in REQUIRED:
+        if values.get(field) in (None, ""):
+            problem(field, f"{FIELD_NAMES[field]} is required", MISSING)
+    for field, limit in TEXT_LIMITS.items():
+        text = values.get(field) or ""
+        if not isinstance(text, str):
+            problem(field, f"{FIELD_NAMES[field]} must be text")
+        elif len(text) > limit:
+            problem(field, f"at most {limit} characters")
+        elif looks_like_formula(text):
+            problem(field, "must not start with = + - @ (a spreadsheet would run it as a formula)")
+    date = values.get("expense_date")
+    if date is not None and not isinstance(date, dt.date):
+        problem("expense_date", "use a date like 2024-03-31")
+    currency = values.get("currency") or ""
+    if currency and not is_known_currency(currency):
+        problem("currency", f"{currency!r} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)")
+    for field in AMOUNTS:
+        amount = values.get(field)
+        if amount is None or field in problems:
+            continue
+        if not isinstance(amount, Decimal) or not amount.is_finite():
+            problem(field, f"{FIELD_NAMES[field]} must be an exact amount (Decimal)")
+        elif "currency" not in problems and currency and -amount.as_tuple().exponent > currency_exponent(currency):
+            problem(field, f"{amount} has more decimals than {currency} has ({currency_exponent(currency)})")
+    rate = values.get("currency_rate")
+    if rate is not None and not (isinstance(rate, Decimal) and rate.is_finite()):
+        problem("currency_rate", "the rate must be an exact number (Decimal)")
+    elif rate is not None and rate <= 0:
+        problem("currency_rate", "a rate must be greater than 0")
+    amounts_read = not any(field in problems for field in AMOUNTS) and all(values.get(f) is not None for f in AMOUNTS)
+    if amounts_read and values["net"] + values["tax"] != values["total"]:
+        problem("total", f"net + tax is {values['net'] + values['tax']}, not {values['total']}", UNBALANCED)
+    return list(problems.values())
+
+
+def check_expense(values: ValueMap[str, Any]) -> None:
+    problems = expense_problems(values)
+    if problems:
+        raise InvalidExpense(problems)
+
+
 def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[str, Any]) -> int:
+    """Store a hand-entered expense; ``InvalidExpense`` (nothing stored) when it breaks a rule."""
+    check_expense({k: values.get(k) for k in FIELDS})
     with session_scope(db) as session:
         ensure_company(session, company_id)
         expense = Expense(company_id=company_id, source_key="manual-" + uuid.uuid4().hex,
@@ -42,13 +133,15 @@ def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[
 
 
 def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any]) -> None:
-    """Edit an expense that is not pushed or failed (its history stays; it is not re-pushed by itself)."""
+    """Edit an expense that is not pushed or failed (its history stays; it is not re-pushed by itself).
+    The edited expense as a whole must keep the hand-entry rules (``InvalidExpense``, nothing changed)."""
     with session_scope(db) as session:
         expense = session.get(Expense, expense_id)
         if expense is None:
             raise NotEditable("this expense no longer exists")
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
+        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS})
         for key in FIELDS:
             if key in values:
                 setattr(expense, key, values[key])

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, QUrl, Signal
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -41,10 +38,12 @@ from codatdesk.amounts import NumberFormat
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
+from codatdesk.ui.controllers.edit import EditController
+from codatdesk.ui.controllers.files import FilesController
+from codatdesk.ui.controllers.push import PushController
 from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
 from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
-from codatdesk.ui.formatting import format_money
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
@@ -54,8 +53,10 @@ from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from codatdesk.core_api import CoreAPI
     from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
-    from codatdesk.importer import ImportReport
 
 # The store (SQLAlchemy), the core and the dialogs are imported where they are first
 # needed, so this module, and with it the window, is ready before they are.
@@ -81,29 +82,28 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _editable() -> tuple[ExpenseStatus, ...]:
-    from codatdesk.engine.edits import EDITABLE
-
-    return EDITABLE
-
-
 class MainWindow(QMainWindow):
     """The window. ``core`` may come later (``attach_core``): the app shows the window
     first, 'Loading…', and opens the store and starts the core behind it."""
 
     pushStarted = Signal(object)  # the core's PushBatch (tests and diagnostics)
 
-    def __init__(self, core: Any | None = None, *, ui_state: UiState | None = None, demo: bool = False,
+    def __init__(self, core: CoreAPI | None = None, *, ui_state: UiState | None = None, demo: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.core: Any | None = None
-        self.read_db: Any | None = None  # the core's engine, for reads on this thread
+        self.core: CoreAPI | None = None
+        self.read_db: Engine | None = None  # the core's engine, for the views that still read the store
         self.demo = demo
         self.ui_state = ui_state or UiState()
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
         self.setWindowIcon(app_icon())
 
         self._selection: frozenset[int] = frozenset()  # ids of the selected rows, kept by _on_selection_changed
+        self.pushing = PushController(self, self)
+        self.editing = EditController(self, self)
+        self.files = FilesController(self, self)
+        self.pushing.checking.connect(lambda: self.push_action.setEnabled(False))
+        self.pushing.batchStarted.connect(self._on_batch_started)
         self.bridge = CoreBridge(self)
         self.model = ExpenseTableModel(None, self)
         self.proxy = ExpenseFilterProxy(self)
@@ -123,11 +123,11 @@ class MainWindow(QMainWindow):
 
         self._restore_state()
         self._show_loading(True)
-        self._update_actions()
+        self.update_actions()
         if core is not None:
             self.attach_core(core)
 
-    def attach_core(self, core: Any) -> None:
+    def attach_core(self, core: CoreAPI) -> None:
         """Connect the window to its (started) core: events, the store's rows, the actions."""
         if self.core is not None:
             raise RuntimeError("the window already has a core")
@@ -135,11 +135,11 @@ class MainWindow(QMainWindow):
         self.read_db = core.db
         for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
             reader.set_engine(core.db)
-        self.health.set_listener(getattr(core, "listener_url", None))
+        self.health.set_listener(core.listener_url)
         self._connect_bridge()
         self.reload_companies()
         self._show_loading(False)
-        self._update_actions()
+        self.update_actions()
         self.refresh_banner()
 
     def _show_loading(self, loading: bool) -> None:
@@ -166,32 +166,32 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
-        self.push_action = self._action("&Push selected", self.push_selected, "Ctrl+P",
+        self.push_action = self._action("&Push selected", self.pushing.push_selected, "Ctrl+P",
                                         "Send the selected expenses to Codat", sp.SP_ArrowUp)
-        self.retry_action = self._action("&Retry failed", self.retry_failed, "Ctrl+R",
+        self.retry_action = self._action("&Retry failed", self.pushing.retry_failed, "Ctrl+R",
                                          "Push every failed expense of this company again (not those of unknown "
                                          "outcome: they may be in the ledger)",
                                          sp.SP_BrowserReload)
-        self.import_action = self._action("&Import expenses…", self.choose_file_to_import, "Ctrl+I",
+        self.import_action = self._action("&Import expenses…", self.files.choose_file_to_import, "Ctrl+I",
                                           "Add expenses from a CSV or Excel file (all lines or none)",
                                           sp.SP_DialogOpenButton)
-        self.export_action = self._action("&Export view to CSV…", self.choose_export_path, "Ctrl+E",
+        self.export_action = self._action("&Export view to CSV…", self.files.choose_export_path, "Ctrl+E",
                                           "Save the rows shown, as sorted and filtered, to a CSV file",
                                           sp.SP_DialogSaveButton)
-        self.add_action = self._action("&Add expense…", self.add_expense, "Ctrl+N", "Type in a new expense",
+        self.add_action = self._action("&Add expense…", self.editing.add_expense, "Ctrl+N", "Type in a new expense",
                                        sp.SP_FileIcon)
-        self.edit_action = self._action("&Edit expense…", self.edit_selected, "F2",
+        self.edit_action = self._action("&Edit expense…", self.editing.edit_selected, "F2",
                                         "Change the selected expense (not pushed or failed only)")
-        self.delete_action = self._action("&Delete", self.delete_selected, QKeySequence.StandardKey.Delete,
+        self.delete_action = self._action("&Delete", self.editing.delete_selected, QKeySequence.StandardKey.Delete,
                                           "Delete the selected expenses that were never pushed", sp.SP_TrashIcon)
-        self.reset_action = self._action("Mark as &not pushed", self.reset_selected, None,
+        self.reset_action = self._action("Mark as &not pushed", self.editing.reset_selected, None,
                                          "Put failed expenses back to Not pushed")
         self.again_anyway_action = self._action(
-            "Push &again anyway…", self.push_again_anyway_selected, None,
+            "Push &again anyway…", self.pushing.push_again_anyway_selected, None,
             "Send expenses of unknown outcome again, although Codat may have written them (risk of a duplicate)")
-        self.copy_action = self._action("&Copy rows", self.copy_selected, QKeySequence.StandardKey.Copy,
+        self.copy_action = self._action("&Copy rows", self.editing.copy_selected, QKeySequence.StandardKey.Copy,
                                         "Copy the selected rows as text")
-        self.reconcile_action = self._action("Check with Codat &now", self.reconcile_now, "F5",
+        self.reconcile_action = self._action("Check with Codat &now", self.pushing.reconcile_now, "F5",
                                              "Ask Codat for the result of every push still in progress")
         self.rates_action = self._action("Currency &rates…", lambda: self.open_rates(), None,
                                          "The company's rates for expenses in other currencies")
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         self.table.setAccessibleName("Expenses")
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
-        self.table.doubleClicked.connect(lambda _index: self.edit_selected())
+        self.table.doubleClicked.connect(lambda _index: self.editing.edit_selected())
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
         self.loading_label.setEnabled(False)  # drawn in the palette's disabled (grey) text colour
         QVBoxLayout(self.table.viewport()).addWidget(self.loading_label)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.edit_selected,
+        enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.editing.edit_selected,
                           context=Qt.ShortcutContext.WidgetShortcut)
         enter.setObjectName("editOnEnter")
         self.proxy.rowsInserted.connect(self._update_count)
@@ -395,27 +395,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ companies
 
     def _chosen_connection(self, company_id: str) -> str | None:
-        if self.core is not None and company_id == getattr(self.core, "company_id", None):
-            return self.core.settings.get("codat.connection_id")
-        return None
+        return self.core.chosen_connection_id(company_id) if self.core is not None else None
 
     def reload_companies(self, select_id: str | None = None) -> None:
-        from sqlmodel import select
-
-        from codatdesk.store.db import read_session
-        from codatdesk.store.models import Company, Expense
-
-        with read_session(self.read_db) as session:
-            companies = [(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))]
-            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
-        wanted = select_id or self.model.company_id or self.core.settings.get("ui.last_company_id") \
-            or getattr(self.core, "company_id", None)
+        core = self.core
+        assert core is not None
+        wanted = select_id or self.model.company_id or core.settings.get("ui.last_company_id") or core.company_id
         self.company_combo.blockSignals(True)
         self.company_combo.clear()
-        for company_id, name in companies:
-            if company_id in with_expenses or company_id == getattr(self.core, "company_id", None):
-                self.company_combo.addItem(name if name == company_id else f"{name}", company_id)
-                self.company_combo.setItemData(self.company_combo.count() - 1, company_id, Qt.ItemDataRole.ToolTipRole)
+        for company in core.companies_to_show():
+            self.company_combo.addItem(company.name, company.id)
+            self.company_combo.setItemData(self.company_combo.count() - 1, company.id, Qt.ItemDataRole.ToolTipRole)
         position = self.company_combo.findData(wanted) if wanted else -1
         if position < 0 and self.company_combo.count():
             position = 0
@@ -453,7 +443,7 @@ class MainWindow(QMainWindow):
         if self.details.expense_id in expense_ids:
             self.details.reload()
         if not self._selection.isdisjoint(expense_ids):  # the actions depend on the selected rows only
-            self._update_actions()
+            self.update_actions()
 
     def _on_imported(self, event: ExpensesImported) -> None:
         if event.company_id != self.model.company_id:
@@ -511,14 +501,14 @@ class MainWindow(QMainWindow):
         ids = self.selected_ids()
         self._selection = frozenset(ids)
         self.details.show_selection(ids)
-        self._update_actions()
+        self.update_actions()
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         rows = self.selected_rows()
         statuses = {row.status for row in rows}
         ready = self.core is not None  # until then there is nothing to act on
         self.push_action.setEnabled(ready and bool(rows))
-        self.edit_action.setEnabled(ready and len(rows) == 1 and rows[0].status in _editable())
+        self.edit_action.setEnabled(ready and len(rows) == 1 and self.core.can_edit(rows[0].status))
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
         self.reset_action.setEnabled(ready and ExpenseStatus.FAILED in statuses)
         self.again_anyway_action.setEnabled(ready and ExpenseStatus.OUTCOME_UNKNOWN in statuses)
@@ -538,15 +528,10 @@ class MainWindow(QMainWindow):
         """Show and select one expense (from the activity view, after adding one)."""
         position = self.model.position_of(expense_id)
         if position is None:
-            from codatdesk.store.db import read_session
-            from codatdesk.store.models import Expense
-
-            row = None
-            with read_session(self.read_db) as session:
-                row = session.get(Expense, expense_id)
-            if row is None or row.company_id == self.company_id:
+            expense = self.core.expense_values(expense_id) if self.core is not None else None
+            if expense is None or expense.company_id == self.company_id:
                 return False
-            self.reload_companies(select_id=row.company_id)
+            self.reload_companies(select_id=expense.company_id)
             position = self.model.position_of(expense_id)
             if position is None:
                 return False
@@ -585,257 +570,41 @@ class MainWindow(QMainWindow):
             menu.addSeparator() if action is None else menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(position))
 
-    # ------------------------------------------------------------------ push
-
-    def describe(self, expense_id: int) -> str:
-        row = self.model.row_for_id(expense_id)
-        if row is None:
-            return f"expense #{expense_id}"
-        return f"{row.date.isoformat()} · {row.supplier} · {format_money(row.total, row.currency)} {row.currency}"
-
-    def push_selected(self) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            self.statusBar().showMessage("Select the expenses to push first.", 5000)
-            return
-        self.push_ids(ids)
+    # ------------------------------------------------------------------ the controllers' actions
 
     def push_ids(self, ids: list[int]) -> None:
-        self.push_action.setEnabled(False)
-        self.statusBar().showMessage(f"Checking {len(ids)} expense(s) before sending…")
-        run_in_background(lambda: self.core.check_pushable(ids),
-                          lambda problems: self._confirm_push(ids, problems), self._background_failed, owner=self)
-
-    def _confirm_push(self, ids: list[int], problems: list) -> None:
-        self._update_actions()
-        self.statusBar().clearMessage()
-        blocked = {p.expense_id for p in problems}
-        pushable = [i for i in ids if i not in blocked]
-        if not problems:
-            self._start_push(pushable)
-            return
-        from codatdesk.engine.fixes import fix_for
-        from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
-
-        dialog = PushProblemsDialog([(p.expense_id, self.describe(p.expense_id), p.reason, fix_for(p))
-                                     for p in problems], len(pushable), self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix, recheck=ids))
-        if pushable:
-            dialog.accepted.connect(lambda: self._start_push(pushable))
-        self.push_problems_dialog = dialog
-        dialog.open()
-
-    def _start_push(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        run_in_background(lambda: self.core.push(ids), self._on_batch_started, self._background_failed, owner=self)
+        self.pushing.push_ids(ids)
 
     def _on_batch_started(self, batch: Any) -> None:
         if batch.total > 1:
             self.progress.track(batch)
-        else:
-            self.statusBar().showMessage("Sent to Codat; the status changes when Codat answers.", 8000)
         self.pushStarted.emit(batch)
 
-    def retry_failed(self) -> None:
-        """Push the failed expenses again. Outcome-unknown ones are not failed: they may be in the ledger."""
-        company_id = self.company_id
-        failed = [r.id for r in (self.model.row_at(i) for i in range(self.model.rowCount()))
-                  if r.status is ExpenseStatus.FAILED]
-        if not failed:
-            self.statusBar().showMessage("Nothing to retry: no failed expenses here (expenses of unknown outcome "
-                                         "are settled by Codat's answer, or by Push again anyway).", 8000)
-            return
-        run_in_background(lambda: self.core.retry_failed(company_id), self._on_batch_started,
-                          self._background_failed, owner=self)
+    @property
+    def push_problems_dialog(self) -> QWidget | None:
+        return self.pushing.problems_dialog
 
-    def push_again_anyway_selected(self) -> None:
-        """Outcome unknown: Codat timed out, and the write may still land. Ask before sending it again."""
-        ids = [r.id for r in self.selected_rows() if r.status is ExpenseStatus.OUTCOME_UNKNOWN]
-        if not ids:
-            return
-        text = (f"Codat timed out on the last push of {len(ids)} expense(s). Codat documents that a timed-out "
-                "push may still be written to the accounting software later.\n\n"
-                "If you push again, the ledger may end up with each of them twice (a duplicate). codatdesk keeps "
-                "checking with Codat and turns them Push complete if the first push lands.\n\n"
-                "Push again only if you have checked the ledger and they are not there.")
-        self.again_anyway_box = self._confirm(QMessageBox.Icon.Warning, "Push again anyway?", text,
-                                              f"Push {len(ids)} again (risk a duplicate)",
-                                              lambda: self._push_again_anyway(ids))
+    @property
+    def again_anyway_box(self) -> QMessageBox | None:
+        return self.pushing.again_anyway_box
 
-    def _push_again_anyway(self, ids: list[int]) -> None:
-        run_in_background(lambda: self.core.push_again_anyway(ids), self._on_batch_started, self._background_failed,
-                          owner=self)
+    @property
+    def expense_dialog(self) -> QWidget | None:
+        return self.editing.expense_dialog
 
-    def reconcile_now(self) -> None:
-        run_in_background(self.core.reconcile_now, lambda _r: self.statusBar().showMessage(
-            "Checking every push in progress with Codat…", 6000), self._background_failed, owner=self)
+    @property
+    def delete_box(self) -> QMessageBox | None:
+        return self.editing.delete_box
 
-    # ------------------------------------------------------------------ other actions
-
-    def reset_selected(self) -> None:
-        ids = [r.id for r in self.selected_rows() if r.status is ExpenseStatus.FAILED]
-        if not ids:
-            return
-
-        def reset_all() -> int:
-            for expense_id in ids:
-                self.core.reset_expense(expense_id)
-            return len(ids)
-
-        run_in_background(reset_all, lambda n: self.statusBar().showMessage(f"{n} expense(s) back to Not pushed.",
-                                                                            6000), self._background_failed, owner=self)
-
-    def delete_selected(self) -> None:
-        rows = self.selected_rows()
-        deletable = [r.id for r in rows if r.status is ExpenseStatus.NOT_PUSHED]
-        kept = len(rows) - len(deletable)
-        if not deletable:
-            return
-        text = f"Delete {len(deletable)} expense(s) that were never pushed? This cannot be undone."
-        if kept:
-            text += f"\n\n{kept} selected expense(s) were pushed and stay (the ledger keeps its audit trail)."
-        self.delete_box = self._confirm(QMessageBox.Icon.Question, "Delete expenses", text,
-                                        f"&Delete {len(deletable)}", lambda: self._delete(deletable))
-
-    def _confirm(self, icon: QMessageBox.Icon, title: str, text: str, action: str,
-                 on_confirm: Callable[[], object]) -> QMessageBox:
-        """A window-modal question whose default is Cancel; ``on_confirm`` runs only for ``action``."""
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Cancel, self)
-        confirm = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: button is confirm and on_confirm())
-        box.open()
-        return box
-
-    def _delete(self, ids: list[int]) -> None:
-        def done(count: int) -> None:
-            self.model.refresh_rows(ids)
-            self.statusBar().showMessage(f"{count} expense(s) deleted.", 6000)
-
-        run_in_background(lambda: self.core.delete_expenses(ids), done, self._background_failed, owner=self)
-
-    def copy_selected(self) -> None:
-        rows = self.selected_rows()
-        if not rows:
-            return
-        lines = ["\t".join(self.model.headerData(c, Qt.Orientation.Horizontal) for c in Column)]
-        for row in rows:
-            lines.append("\t".join(self.model.display_text(row, c) for c in Column))
-        QGuiApplication.clipboard().setText("\n".join(lines))
-        self.statusBar().showMessage(f"{len(rows)} row(s) copied.", 4000)
-
-    def _suppliers(self) -> list[str]:
-        return sorted({self.model.row_at(i).supplier for i in range(self.model.rowCount())})
-
-    def add_expense(self) -> None:
-        company_id = self.company_id or getattr(self.core, "company_id", None)
-        if company_id is None:
-            from codatdesk.importer import LOCAL_COMPANY_ID
-
-            company_id = LOCAL_COMPANY_ID
-        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
-
-        currency = self.model.row_at(0).currency if self.model.rowCount() else "GBP"
-        dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        def save() -> None:
-            values = dialog.result_values
-            run_in_background(lambda: self.core.add_expense(company_id, values),
-                              self._after_add, self._background_failed, owner=self)
-
-        dialog.accepted.connect(save)
-        self.expense_dialog = dialog
-        dialog.open()
-
-    def _after_add(self, expense_id: int) -> None:
-        if self.model.company_id is not None and self.company_combo.findData(self.model.company_id) < 0:
-            self.reload_companies()
-        self.model.refresh_row(expense_id)
-        if self.company_combo.count() == 0 or self.model.position_of(expense_id) is None:
-            self.reload_companies()
-        self.select_expense(expense_id)
-        self.statusBar().showMessage("Expense added. Push it with Ctrl+P.", 6000)
-
-    def edit_selected(self) -> None:
-        rows = self.selected_rows()
-        if len(rows) != 1:
-            return
-        row = rows[0]
-        if row.status not in _editable():
-            self.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
-            return
-        from codatdesk.engine.edits import FIELDS
-        from codatdesk.store.db import read_session
-        from codatdesk.store.models import Expense
-        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
-
-        with read_session(self.read_db) as session:
-            expense = session.get(Expense, row.id)
-            values = {k: getattr(expense, k) for k in FIELDS} if expense else None
-        if values is None:
-            return
-        dialog = ExpenseDialog(values, suppliers=self._suppliers(), parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        def save() -> None:
-            changed = dialog.result_values
-            run_in_background(lambda: self.core.update_expense(row.id, changed),
-                              lambda _r: self.statusBar().showMessage("Expense saved.", 5000),
-                              self._background_failed, owner=self)
-
-        dialog.accepted.connect(save)
-        self.expense_dialog = dialog
-        dialog.open()
-
-    # ------------------------------------------------------------------ import / export
-
-    def choose_file_to_import(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(
-            self, "Import expenses", str(Path.home()),
-            "Expense files (*.csv *.txt *.xlsx);;CSV files (*.csv *.txt);;Excel workbooks (*.xlsx);;All files (*)")
-        if path:
-            self.import_file(path)
+    @property
+    def import_dialog(self) -> QWidget | None:
+        return self.files.import_dialog
 
     def import_file(self, path: str, number_format: NumberFormat | None = None) -> None:
-        """Import in the background; ``number_format`` None: detected from the file."""
-        company_id = self.company_id or getattr(self.core, "company_id", None)
-        self.statusBar().showMessage(f"Importing {path}…")
-        run_in_background(lambda: self.core.import_file(path, company_id, number_format=number_format),
-                          self._show_import_report, self._background_failed, owner=self)
-
-    def _show_import_report(self, report: ImportReport) -> None:
-        self.statusBar().showMessage(report.summary(), 8000)
-        if report.ok and report.added:
-            self.reload_companies(select_id=self.company_id or getattr(self.core, "company_id", None))
-            self.model.sync()
-        from codatdesk.ui.dialogs.import_report import ImportReportDialog
-
-        dialog = ImportReportDialog(report, self)
-        dialog.import_again.connect(lambda fmt, path=report.path: self.import_file(path, fmt))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.import_dialog = dialog
-        dialog.open()
-
-    def choose_export_path(self) -> None:
-        name = f"codatdesk-{self.company_id or 'expenses'}-{dt.date.today().isoformat()}.csv"
-        path, _filter = QFileDialog.getSaveFileName(self, "Export the rows shown to CSV",
-                                                    str(Path.home() / name), "CSV files (*.csv)")
-        if path:
-            self.export_view_to(path)
+        self.files.import_file(path, number_format)
 
     def export_view_to(self, path: str) -> int:
-        from codatdesk.ui.export import export_csv, visible_rows
-
-        rows = visible_rows(self.proxy)
-        try:
-            count = export_csv(rows, path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
-            return 0
-        self.statusBar().showMessage(f"{count} row(s) exported to {path}", 8000)
-        return count
+        return self.files.export_view_to(path)
 
     # ------------------------------------------------------------------ Codat lists and connections
 
@@ -846,16 +615,15 @@ class MainWindow(QMainWindow):
 
     def open_rates(self, currency: str | None = None, valid_from: dt.date | None = None) -> None:
         """The company's currency-rate table (one window, reused); ``currency``: start a rate for it."""
-        from codatdesk.engine import rate_table
         from codatdesk.ui.rates_view import RatesDialog
 
         if getattr(self, "rates_dialog", None) is None:
             dialog = RatesDialog({
                 "read_engine": self.read_db,
-                "save": lambda company, code, rate, day, replacing: rate_table.save_rate(
-                    self.core.db, company, code, rate, day, replacing=replacing),
-                "delete": lambda company, rate_id: rate_table.delete_rate(self.core.db, company, rate_id),
-                "recheck": lambda company: rate_table.recheck_missing_rates(self.core.db, self.core.pusher, company),
+                "save": lambda company, code, rate, day, replacing: self.core.save_rate(
+                    company, code, rate, day, replacing=replacing),
+                "delete": lambda company, rate_id: self.core.delete_rate(company, rate_id),
+                "recheck": lambda company: self.core.recheck_missing_rates(company),
             }, self)
             dialog.view.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
             dialog.destroyed.connect(lambda _obj=None: setattr(self, "rates_dialog", None))
@@ -880,7 +648,7 @@ class MainWindow(QMainWindow):
             self.mapping.focus_value(fix.mapping_kind, value)
             self.tabs.setCurrentIndex(TAB_MAPPING)
         elif fix.kind == fixes.EDIT and self.select_expense(expense_id):
-            self.edit_selected()
+            self.editing.edit_selected()
         elif fix.kind == fixes.RATE:
             self.open_rates(fix.currency or (row.currency if row else None), row.date if row else None)
         elif fix.kind == fixes.REFRESH:
@@ -892,7 +660,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(TAB_CONNECTIONS)
         elif fix.kind == fixes.ALLOW_SUPPLIERS and row is not None:
             ids = recheck or [expense_id]
-            self.mapping.allow_supplier_creation(row.company_id, then=lambda: self.push_ids(ids))
+            self.mapping.allow_supplier_creation(row.company_id, then=lambda: self.pushing.push_ids(ids))
             return  # the mapping view says what changed
         self.statusBar().showMessage(fix.text, 15_000)
 
@@ -907,7 +675,7 @@ class MainWindow(QMainWindow):
             self.connections.request_reload()
             self.refresh_banner()
 
-        run_in_background(lambda: self.core.check_connection(company_id), done, self._background_failed, owner=self)
+        run_in_background(lambda: self.core.check_connection(company_id), done, self.background_failed, owner=self)
 
     def reconnect(self, info: ConnectionInfo | None) -> None:
         if info is not None and open_link(info.link_url):
@@ -920,10 +688,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ errors
 
-    def _background_failed(self, error: BaseException) -> None:
+    def background_failed(self, error: BaseException) -> None:
         from codatdesk.ui.messages import user_message
 
-        self._update_actions()
+        self.update_actions()
         title, text = user_message(error)
         log.warning("background action failed: %s", error, exc_info=error)
         self.statusBar().showMessage(text, 10_000)
@@ -1007,18 +775,14 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _settings_saved(self, changed: set[str], secrets_changed: set[str], company_name: str | None) -> None:
-        from codatdesk import secrets as secret_names
-        from codatdesk.ui.settings_dialog import RESTART_KEYS
-
-        if secret_names.API_KEY in secrets_changed or "codat.base_url" in changed:
-            self.core.reset_client()  # the next request uses the new key or URL
-        if changed & RESTART_KEYS:
+        core = self.core
+        assert core is not None
+        if core.settings_saved(changed, secrets_changed).restart_needed:
             self.show_notice("Listener, webhook security and tunnel changes take effect when codatdesk restarts.")
-        if changed & {"codat.company_id", "codat.connection_id"} and self.core.settings.get("codat.company_id"):
-            settings = self.core.settings
-            company_id, connection_id = settings.get("codat.company_id"), settings.get("codat.connection_id")
-            run_in_background(lambda: self.core.set_company(company_id, connection_id, name=company_name),
-                              lambda _r: self.reload_companies(select_id=company_id), self._background_failed,
+        if changed & {"codat.company_id", "codat.connection_id"} and core.settings.get("codat.company_id"):
+            company_id, connection_id = core.settings.get("codat.company_id"), core.settings.get("codat.connection_id")
+            run_in_background(lambda: core.set_company(company_id, connection_id, name=company_name),
+                              lambda _r: self.reload_companies(select_id=company_id), self.background_failed,
                               owner=self)
         self.statusBar().showMessage("Settings saved.", 6000)
 

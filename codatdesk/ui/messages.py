@@ -16,6 +16,12 @@ KEYRING_TITLES = {
 
 def user_message(error: BaseException) -> tuple[str, str]:
     """(title, text) for a dialog or the status bar."""
+    from codatdesk.engine.edits import InvalidExpense, NotEditable  # the store stays unloaded until needed
+
+    if isinstance(error, InvalidExpense):
+        return "Expense not saved", f"{error} Correct it and save again."
+    if isinstance(error, NotEditable):
+        return "Expense not saved", f"The expense was not saved: {error}."
     if isinstance(error, KeyringProblem):
         return KEYRING_TITLES.get(error.kind, "Keyring problem"), str(error)
     if isinstance(error, SecretMissing):

@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from codatdesk import secrets
+from codatdesk.core_api import RESTART_SETTINGS
 from codatdesk.settings import Settings
 from codatdesk.ui.messages import user_message
 from codatdesk.ui.settings_form import KeyringStatus, SettingsForm, save_secrets
@@ -16,10 +17,7 @@ from codatdesk.ui.workers import run_in_background
 
 SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, "webhook_signing_secret_previous", secrets.WEBHOOK_BASIC,
            secrets.WEBHOOK_BEARER, secrets.NGROK_AUTHTOKEN)
-RESTART_KEYS = {"listener.port", "listener.path", "listener.max_body_bytes", "listener.read_timeout",
-                "listener.max_concurrency", "webhook.require_signature", "webhook.authorization", "push.concurrency",
-                "tunnel.provider", "tunnel.public_url", "tunnel.hostname", "tunnel.cloudflared_path",
-                "tunnel.ngrok_path"}
+RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 
 class SettingsDialog(QDialog):

@@ -74,7 +74,7 @@ def test_rows_that_cannot_be_pushed_are_explained_before_sending(qtbot, harness,
     window.model.refresh_row(done)
     select_ids(window, [done, ready])
     with qtbot.waitSignal(window.pushStarted, timeout=10000) as started:
-        window.push_selected()
+        window.pushing.push_selected()
         qtbot.waitUntil(lambda: isinstance(getattr(window, "push_problems_dialog", None), PushProblemsDialog)
                         and window.push_problems_dialog.isVisible(), timeout=5000)
         dialog = window.push_problems_dialog
@@ -135,7 +135,7 @@ def test_delete_only_touches_never_pushed_rows(qtbot, harness, window):
     window.model.refresh_row(pushed)
     select_ids(window, [pushed, fresh])
     assert window.delete_action.isEnabled()
-    window.delete_selected()
+    window.editing.delete_selected()
     box = window.delete_box
     assert "1 selected expense(s) were pushed and stay" in box.text()
     delete_button = next(b for b in box.buttons() if b.text().startswith("&Delete"))
@@ -145,7 +145,7 @@ def test_delete_only_touches_never_pushed_rows(qtbot, harness, window):
 
 
 def test_add_expense_validates_and_inserts_a_row(qtbot, window):
-    window.add_expense()
+    window.editing.add_expense()
     dialog = window.expense_dialog
     dialog.set_values({"date": "2024-03-05", "supplier": "Trainline", "account_code": "429",
                        "bank_account": "090", "net": "10.00", "tax": "2.00", "currency": "GBP"})

@@ -86,7 +86,7 @@ def test_the_fixes_open_the_rate_table_the_mapping_and_the_expense(qtbot, harnes
 
 
 def reopen(qtbot, window, ids):
-    window.push_problems_dialog = None
+    window.pushing.problems_dialog = None
     window.push_ids(ids)
     qtbot.waitUntil(lambda: window.push_problems_dialog is not None and window.push_problems_dialog.isVisible(),
                     timeout=15000)

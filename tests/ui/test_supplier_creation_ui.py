@@ -96,7 +96,7 @@ def test_allow_creating_suppliers_sets_it_checks_again_and_the_expense_goes_out(
     dialog.resize(1100, 300)
     qtbot.waitUntil(lambda: dialog.table.rowHeight(0) < 120, timeout=2000)
     dialog.grab().save("/tmp/shots/push_problems_allow_suppliers.png")
-    window.push_problems_dialog = None
+    window.pushing.problems_dialog = None
     dialog.row_buttons[0][1].click()  # "Allow creating suppliers": nothing pushed by this dialog
 
     qtbot.waitUntil(lambda: allowed(harness), timeout=5000)

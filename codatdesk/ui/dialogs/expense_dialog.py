@@ -23,65 +23,57 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from codatdesk.importer import MAX_TEXT, looks_like_formula
-from codatdesk.amounts import PLAIN, FormatMismatch, NumberFormat, format_amount, parse_amount
+from codatdesk.amounts import (
+    PLAIN,
+    FormatMismatch,
+    NumberFormat,
+    format_amount,
+    parse_amount,
+)
+from codatdesk.engine.edits import MISSING, REQUIRED, UNBALANCED, expense_problems
 from codatdesk.money import ISO_4217, MoneyError, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import locale_number_format
 from codatdesk.ui.status_style import is_dark_palette, style_for
 
-# form field -> (label with mnemonic, Expense attribute, required)
-FIELDS: dict[str, tuple[str, str, bool]] = {
-    "date": ("&Date", "expense_date", True),
-    "supplier": ("&Supplier", "supplier_name", True),
-    "description": ("Descr&iption", "description", False),
-    "account_code": ("&Account code", "account_code", True),
-    "account_name": ("Account &name", "account_name", False),
-    "bank_account": ("Paid &from (bank account)", "bank_account_code", True),
-    "tax_code": ("Ta&x code", "tax_code", False),
-    "net": ("N&et", "net", True),
-    "tax": ("&Tax", "tax", True),
-    "total": ("T&otal", "total", True),
-    "currency": ("&Currency", "currency", True),
+# form field -> (label with mnemonic, Expense attribute); which are required is the core's answer
+FIELDS: dict[str, tuple[str, str]] = {
+    "date": ("&Date", "expense_date"),
+    "supplier": ("&Supplier", "supplier_name"),
+    "description": ("Descr&iption", "description"),
+    "account_code": ("&Account code", "account_code"),
+    "account_name": ("Account &name", "account_name"),
+    "bank_account": ("Paid &from (bank account)", "bank_account_code"),
+    "tax_code": ("Ta&x code", "tax_code"),
+    "net": ("N&et", "net"),
+    "tax": ("&Tax", "tax"),
+    "total": ("T&otal", "total"),
+    "currency": ("&Currency", "currency"),
     # Codat's currencyRate: base-currency units per 1 unit of the currency (empty: the rate table's).
-    "currency_rate": ("Rate to &base currency", "currency_rate", False),
-    "reference": ("&Reference", "reference", False),
+    "currency_rate": ("Rate to &base currency", "currency_rate"),
+    "reference": ("&Reference", "reference"),
 }
-_TEXT_LIMITS = {"supplier": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
-                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
-                "bank_account": MAX_TEXT["bank_account"], "tax_code": MAX_TEXT["tax_code"],
-                "reference": MAX_TEXT["reference"]}
-
-
+ATTRIBUTE_FIELDS = {attribute: name for name, (_label, attribute) in FIELDS.items()}
 AMOUNT_FIELDS = ("net", "tax", "total")
 
 
-def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form text -> (Expense attribute values, {field: problem}). Amounts are read in ``fmt``
-    as Decimal; totals must add up."""
+def read_form(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form text -> (Expense attribute values, {field: text that could not be read}). Only reading
+    (dates, amounts in ``fmt``); the rules are the core's (``engine.edits.expense_problems``)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, (label, attribute, required) in FIELDS.items():
-        text = (raw.get(name) or "").strip()
-        pretty = label.replace("&", "")
-        if required and not text:
-            errors[name] = f"{pretty} is required"
-            continue
-        if name in _TEXT_LIMITS:
-            if len(text) > _TEXT_LIMITS[name]:
-                errors[name] = f"at most {_TEXT_LIMITS[name]} characters"
-            elif looks_like_formula(text):
-                errors[name] = "must not start with = + - @ (a spreadsheet would run it as a formula)"
-            values[attribute] = text
+    for name, (_label, attribute) in FIELDS.items():
+        if name not in ("date", "currency", "currency_rate", *AMOUNT_FIELDS):
+            values[attribute] = (raw.get(name) or "").strip()
     currency = (raw.get("currency") or "").strip().upper()
-    if currency and not is_known_currency(currency):
-        errors["currency"] = f"{currency!r} is not an ISO 4217 currency code (e.g. GBP, EUR, USD)"
     values["currency"] = currency
-    try:
-        values["expense_date"] = dt.date.fromisoformat((raw.get("date") or "").strip())
-    except ValueError:
-        errors.setdefault("date", "use a date like 2024-03-31")
-    amount_currency = currency if "currency" not in errors and currency else None
+    date_text = (raw.get("date") or "").strip()
+    if date_text:
+        try:
+            values["expense_date"] = dt.date.fromisoformat(date_text)
+        except ValueError:
+            errors["date"] = "use a date like 2024-03-31"
+    amount_currency = currency if is_known_currency(currency) else None
     for name in AMOUNT_FIELDS:
         text = (raw.get(name) or "").strip()
         if not text:
@@ -97,16 +89,28 @@ def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, 
     if rate_text:
         try:
             values["currency_rate"] = parse_amount(rate_text, None, fmt)
-            if values["currency_rate"] <= 0:
-                errors["currency_rate"] = "a rate must be greater than 0"
         except FormatMismatch:
             errors["currency_rate"] = f"not written like {format_amount(Decimal('0.85'), None, fmt)} (your number format)"
         except MoneyError as exc:
             errors["currency_rate"] = str(exc)
-    if not any(k in errors for k in ("net", "tax", "total")) and all(k in values for k in ("net", "tax", "total")):
-        if values["net"] + values["tax"] != values["total"]:
-            errors["total"] = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
-                               f"not {format_amount(values['total'], currency, fmt)}")
+    return values, errors
+
+
+def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form text -> (Expense attribute values, {field: problem}): what could not be read, then the
+    core's rules (the ones ``Core.add_expense``/``update_expense`` enforce), worded for this form."""
+    values, errors = read_form(raw, fmt)
+    currency = values["currency"] if is_known_currency(values["currency"]) else None
+    for problem in expense_problems(values):
+        name = ATTRIBUTE_FIELDS[problem.field]
+        if problem.kind == MISSING:
+            text = f"{FIELDS[name][0].replace('&', '')} is required"
+        elif problem.kind == UNBALANCED:
+            text = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
+                    f"not {format_amount(values['total'], currency, fmt)}")
+        else:
+            text = problem.text
+        errors.setdefault(name, text)
     return values, errors
 
 
@@ -124,9 +128,9 @@ class ExpenseDialog(QDialog):
         self.number_format = locale_number_format(self.locale().name())
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        for name, (label_text, attribute, required) in FIELDS.items():
+        for name, (label_text, attribute) in FIELDS.items():
             widget = self._make_input(name, default_currency, suppliers or [])
-            label = QLabel(label_text + (" *" if required else ""))
+            label = QLabel(label_text + (" *" if attribute in REQUIRED else ""))
             label.setBuddy(widget)
             error = QLabel()
             error.setObjectName("fieldError")
@@ -201,7 +205,7 @@ class ExpenseDialog(QDialog):
         return edit
 
     def _fill(self, values: dict[str, Any]) -> None:
-        for name, (_label, attribute, _required) in FIELDS.items():
+        for name, (_label, attribute) in FIELDS.items():
             value = values.get(attribute)
             if value is None:
                 continue

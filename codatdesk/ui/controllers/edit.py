@@ -1,0 +1,139 @@
+"""Editing by hand: add, edit, reset, delete, copy. What may be edited and what an expense must
+hold are the core's answers (``CoreAPI.can_edit``, ``Core.add_expense``/``update_expense``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from codatdesk.states import ExpenseStatus
+from codatdesk.ui.controllers.host import confirm
+from codatdesk.ui.expense_model import Column
+from codatdesk.ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from codatdesk.ui.controllers.host import Host
+
+
+class EditController(QObject):
+    def __init__(self, host: Host, window: QWidget) -> None:
+        super().__init__(window)
+        self.host = host
+        self.window = window
+        self.expense_dialog: QWidget | None = None
+        self.delete_box: QMessageBox | None = None
+
+    def _suppliers(self) -> list[str]:
+        model = self.host.model
+        return sorted({model.row_at(i).supplier for i in range(model.rowCount())})
+
+    def add_expense(self) -> None:
+        core = self.host.core
+        assert core is not None
+        company_id = self.host.company_id or core.company_id
+        if company_id is None:
+            from codatdesk.importer import LOCAL_COMPANY_ID
+
+            company_id = LOCAL_COMPANY_ID
+        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+
+        model = self.host.model
+        currency = model.row_at(0).currency if model.rowCount() else "GBP"
+        dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def save() -> None:
+            values = dialog.result_values
+            run_in_background(lambda: core.add_expense(company_id, values), self._after_add,
+                              self.host.background_failed, owner=self.window)
+
+        dialog.accepted.connect(save)
+        self.expense_dialog = dialog
+        dialog.open()
+
+    def _after_add(self, expense_id: int) -> None:
+        host, model, combo = self.host, self.host.model, self.host.company_combo
+        if model.company_id is not None and combo.findData(model.company_id) < 0:
+            host.reload_companies()
+        model.refresh_row(expense_id)
+        if combo.count() == 0 or model.position_of(expense_id) is None:
+            host.reload_companies()
+        host.select_expense(expense_id)
+        host.statusBar().showMessage("Expense added. Push it with Ctrl+P.", 6000)
+
+    def edit_selected(self) -> None:
+        core = self.host.core
+        rows = self.host.selected_rows()
+        if core is None or len(rows) != 1:
+            return
+        row = rows[0]
+        if not core.can_edit(row.status):
+            self.host.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
+            return
+        expense = core.expense_values(row.id)
+        if expense is None:
+            return
+        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+
+        dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def save() -> None:
+            changed = dialog.result_values
+            run_in_background(lambda: core.update_expense(row.id, changed),
+                              lambda _r: self.host.statusBar().showMessage("Expense saved.", 5000),
+                              self.host.background_failed, owner=self.window)
+
+        dialog.accepted.connect(save)
+        self.expense_dialog = dialog
+        dialog.open()
+
+    def reset_selected(self) -> None:
+        core = self.host.core
+        ids = [r.id for r in self.host.selected_rows() if r.status is ExpenseStatus.FAILED]
+        if core is None or not ids:
+            return
+
+        def reset_all() -> int:
+            for expense_id in ids:
+                core.reset_expense(expense_id)
+            return len(ids)
+
+        run_in_background(reset_all, lambda n: self.host.statusBar().showMessage(
+            f"{n} expense(s) back to Not pushed.", 6000), self.host.background_failed, owner=self.window)
+
+    def delete_selected(self) -> None:
+        rows = self.host.selected_rows()
+        deletable = [r.id for r in rows if r.status is ExpenseStatus.NOT_PUSHED]
+        kept = len(rows) - len(deletable)
+        if not deletable:
+            return
+        text = f"Delete {len(deletable)} expense(s) that were never pushed? This cannot be undone."
+        if kept:
+            text += f"\n\n{kept} selected expense(s) were pushed and stay (the ledger keeps its audit trail)."
+        self.delete_box = confirm(self.window, QMessageBox.Icon.Question, "Delete expenses", text,
+                                  f"&Delete {len(deletable)}", lambda: self._delete(deletable))
+
+    def _delete(self, ids: list[int]) -> None:
+        core = self.host.core
+        assert core is not None
+
+        def done(count: int) -> None:
+            self.host.model.refresh_rows(ids)
+            self.host.statusBar().showMessage(f"{count} expense(s) deleted.", 6000)
+
+        run_in_background(lambda: core.delete_expenses(ids), done, self.host.background_failed, owner=self.window)
+
+    def copy_selected(self) -> None:
+        rows = self.host.selected_rows()
+        if not rows:
+            return
+        model = self.host.model
+        lines = ["\t".join(model.headerData(c, Qt.Orientation.Horizontal) for c in Column)]
+        for row in rows:
+            lines.append("\t".join(model.display_text(row, c) for c in Column))
+        QGuiApplication.clipboard().setText("\n".join(lines))
+        self.host.statusBar().showMessage(f"{len(rows)} row(s) copied.", 4000)

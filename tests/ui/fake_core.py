@@ -1,0 +1,166 @@
+"""A core for widget tests, built on ``core_api.CoreAPI``: no sockets, threads, keyring or sandbox.
+
+The store is a real SQLite file (the table and the panes still read it), and the edits go through
+the real ``engine.edits`` (so the hand-entry rules are the core's); pushes, checks and Codat calls are
+recorded in ``calls`` and answered from ``problems`` / ``connection_status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Collection
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from codatdesk.core_api import (
+    EDITABLE_STATUSES,
+    RESTART_SETTINGS,
+    RETRYABLE_STATUSES,
+    CompanyChoice,
+    ExpenseValues,
+    SettingsApplied,
+)
+from codatdesk.engine import edits
+from codatdesk.engine.pusher import PushBatch, PushProblem
+from codatdesk.events import EventBus
+from codatdesk.importer import ImportReport, ensure_company
+from codatdesk.settings import Settings
+from codatdesk.states import ExpenseStatus
+from codatdesk.store.db import open_database, read_session, session_scope
+from codatdesk.store.models import Company, Expense
+
+
+class FakeCore:
+    def __init__(self, folder: Path, company_id: str | None = "c1") -> None:
+        self.db = open_database(f"sqlite:///{folder / 'fake-core.sqlite3'}")
+        self.settings = Settings(folder / "settings.json", environ={})
+        if company_id:
+            self.settings.update({"codat.company_id": company_id})
+            with session_scope(self.db) as session:
+                ensure_company(session, company_id, f"Company {company_id}")
+        self.bus = EventBus()
+        self.calls: list[tuple[str, Any]] = []
+        self.problems: list[PushProblem] = []  # what check_pushable answers
+        self.connection_status = "Linked"
+        self._batch_ids = itertools.count(1)
+
+    @property
+    def company_id(self) -> str | None:
+        return self.settings.get("codat.company_id")
+
+    @property
+    def listener_url(self) -> str | None:
+        return None
+
+    # -- queries ------------------------------------------------------------------------
+    def companies_to_show(self) -> list[CompanyChoice]:
+        with read_session(self.db) as session:
+            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
+            return [CompanyChoice(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))
+                    if c.id in with_expenses or c.id == self.company_id]
+
+    def chosen_connection_id(self, company_id: str) -> str | None:
+        return self.settings.get("codat.connection_id") if company_id == self.company_id else None
+
+    def expense_values(self, expense_id: int) -> ExpenseValues | None:
+        with read_session(self.db) as session:
+            expense = session.get(Expense, expense_id)
+            if expense is None:
+                return None
+            return ExpenseValues(id=expense_id, company_id=expense.company_id,
+                                 **{name: getattr(expense, name) for name in edits.FIELDS})
+
+    def can_edit(self, status: ExpenseStatus) -> bool:
+        return status in EDITABLE_STATUSES
+
+    def can_retry(self, status: ExpenseStatus) -> bool:
+        return status in RETRYABLE_STATUSES
+
+    # -- actions ------------------------------------------------------------------------
+    def _batch(self, name: str, ids: list[int]) -> PushBatch:
+        self.calls.append((name, list(ids)))
+        return PushBatch(next(self._batch_ids), len(ids))
+
+    def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
+        self.calls.append(("check_pushable", list(expense_ids)))
+        return [p for p in self.problems if p.expense_id in expense_ids]
+
+    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+        return self._batch("push", expense_ids)
+
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+        return self._batch("push_again_anyway", expense_ids)
+
+    def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
+        with read_session(self.db) as session:
+            ids = list(session.exec(select(Expense.id).where(Expense.status.in_(RETRYABLE_STATUSES),
+                                                             Expense.company_id == company_id)).all())
+        return self._batch("retry_failed", ids)
+
+    def reconcile_now(self) -> None:
+        self.calls.append(("reconcile_now", None))
+
+    def import_file(self, path: str | Path, company_id: str | None = None, *, number_format: Any = None) -> ImportReport:
+        from codatdesk.importer import import_file
+
+        self.calls.append(("import_file", str(path)))
+        return import_file(self.db, path, company_id or self.company_id or "local", bus=self.bus,
+                           number_format=number_format)
+
+    def refresh_reference_data(self, company_id: str | None = None) -> dict[str, int]:
+        self.calls.append(("refresh_reference_data", company_id))
+        return {}
+
+    def delete_expenses(self, expense_ids: list[int]) -> int:
+        self.calls.append(("delete_expenses", list(expense_ids)))
+        with session_scope(self.db) as session:
+            for expense_id in expense_ids:
+                session.delete(session.get(Expense, expense_id))
+        return len(expense_ids)
+
+    def add_expense(self, company_id: str, values: dict[str, Any]) -> int:
+        return edits.add_expense(self.db, self.bus, company_id, values)
+
+    def update_expense(self, expense_id: int, values: dict[str, Any]) -> None:
+        edits.update_expense(self.db, self.bus, expense_id, values)
+
+    def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
+        self.calls.append(("reset_expense", expense_id))
+
+    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
+        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
+
+    def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None:
+        self.calls.append(("set_company", company_id))
+
+    def check_connection(self, company_id: str | None = None) -> str:
+        self.calls.append(("check_connection", company_id))
+        return self.connection_status
+
+    def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
+        self.calls.append(("settings_saved", (set(changed), set(secrets_changed))))
+        return SettingsApplied(frozenset(set(changed) & RESTART_SETTINGS))
+
+    def save_rate(self, company_id: str, currency: str, rate: Decimal, valid_from: dt.date, *,
+                  replacing: int | None = None) -> Any:
+        from codatdesk.engine import rate_table
+
+        return rate_table.save_rate(self.db, company_id, currency, rate, valid_from, replacing=replacing)
+
+    def delete_rate(self, company_id: str, rate_id: int) -> None:
+        from codatdesk.engine import rate_table
+
+        rate_table.delete_rate(self.db, company_id, rate_id)
+
+    def recheck_missing_rates(self, company_id: str) -> Any:
+        self.calls.append(("recheck_missing_rates", company_id))
+        from codatdesk.engine.rate_table import Recheck
+
+        return Recheck([], [])
+
+    def close(self) -> None:
+        self.db.dispose()
