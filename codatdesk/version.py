@@ -40,3 +40,10 @@ def numeric_parts(version: str) -> tuple[int, int, int, int]:
 
 
 __version__ = current_version()
+
+
+class DataFromNewerVersion(Exception):
+    """The database was written by a newer codatdesk: its schema revision is unknown here.
+
+    Raised before anything is changed; the CLI prints it and the window shows it.
+    """
