@@ -1,3 +1,5 @@
 """codatdesk: push expenses to accounting software through Codat."""
 
-__version__ = "0.1.0"
+from codatdesk.version import __version__  # the package metadata (pyproject.toml), see version.py
+
+__all__ = ["__version__"]

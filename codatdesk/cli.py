@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from codatdesk import __version__, paths
+from codatdesk.version import DataFromNewerVersion
 
 JSON_FORMAT_VERSION = 1
 
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `codatdesk list | head`
         sys.stderr.close()
         return 0
-    except UserFacingError as exc:
+    except (UserFacingError, DataFromNewerVersion) as exc:
         print(f"codatdesk: {exc}", file=sys.stderr)
         return 2
 

@@ -44,8 +44,8 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _executable(dist: Path) -> Path:
-    return dist / "codatdesk" / ("codatdesk.exe" if os.name == "nt" else "codatdesk")
+def _executable(dist: Path, name: str = "codatdesk") -> Path:
+    return dist / "codatdesk" / (f"{name}.exe" if os.name == "nt" else name)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +77,7 @@ def _real_keyring_available() -> bool:
 
 
 def test_bundle_self_test_passes(bundle, tmp_path):
-    executable = _executable(bundle.parent)
+    executable = _executable(bundle.parent, "codatdesk-cli")  # the console program: it prints on Windows too
     env = {**os.environ, "CODATDESK_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen"}
     env.pop("PYTHON_KEYRING_BACKEND", None)
     real_keyring = _real_keyring_available()
@@ -131,3 +131,26 @@ def test_bundle_is_small_and_holds_no_path_of_this_checkout(bundle):
     for unwanted in ("translations", "qml", "QtWebEngineCore", "libQt6Quick", "libQt6Pdf", "libgtk-3"):
         assert not list(bundle.rglob(f"*{unwanted}*")), f"{unwanted} got into the bundle"
     assert list(bundle.rglob("libQt6DBus*")), "libQt6DBus must stay (QtGui links it)"
+
+
+def test_bundle_has_the_windowed_and_the_console_program_and_both_say_the_version(bundle):
+    from codatdesk import __version__
+    from codatdesk.version import pyproject_version
+
+    suffix = ".exe" if os.name == "nt" else ""
+    assert (bundle / f"codatdesk{suffix}").is_file()
+    cli = bundle / f"codatdesk-cli{suffix}"
+    assert cli.is_file(), f"no console program in {bundle}: {sorted(p.name for p in bundle.iterdir())}"
+    printed = {}
+    # A windowed .exe has no stdout on Windows: there only the console program can print.
+    for name in ("codatdesk-cli",) if os.name == "nt" else ("codatdesk", "codatdesk-cli"):
+        done = subprocess.run([str(bundle / f"{name}{suffix}"), "--version"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        assert done.returncode == 0, done.stderr
+        printed[name] = done.stdout.strip()
+    # One version everywhere: pyproject.toml, the installed metadata, the bundle's copy of it.
+    assert __version__ == pyproject_version(ROOT / "pyproject.toml")
+    assert set(printed.values()) == {f"codatdesk {__version__}"}
+    metadata = list(bundle.rglob("codatdesk-*.dist-info/METADATA"))
+    assert len(metadata) == 1 and f"\nVersion: {__version__}\n" in metadata[0].read_text()
+    assert [p.name for p in metadata[0].parent.iterdir()] == ["METADATA"], "direct_url.json names the checkout"

@@ -131,8 +131,27 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest version (run on every start)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest version (run on every start).
+
+    A database at a revision these migrations do not know was written by a newer
+    codatdesk: refuse it untouched (Alembic would only say it cannot locate the revision).
+    """
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from codatdesk import __version__
+    from codatdesk.version import DataFromNewerVersion
+
+    config = alembic_config(engine)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise DataFromNewerVersion(
+            f"The data in {engine.url.database or engine.url} was written by a newer version of codatdesk "
+            f"(database version {current}); this is codatdesk {__version__}. Install the newer version to "
+            f"open it; nothing was changed.")
+    command.upgrade(config, "head")
 
 
 def open_database(url: str | None = None, *, durable: bool = True) -> Engine:

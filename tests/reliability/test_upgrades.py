@@ -292,3 +292,73 @@ def test_models_and_migrations_do_not_drift(tmp_path):
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == [], f"models and migrations differ (add a migration): {differences}"
     engine.dispose()
+
+
+# --- a data folder of the previous release, opened by today's codatdesk -------------------
+
+def _expenses_in_every_state(engine: Engine) -> dict[int, str]:
+    """0001's hand-written rows, then a copy of its first expense per status; returns id -> status."""
+    from codatdesk.states import ExpenseStatus
+
+    metadata = MetaData()
+    metadata.reflect(engine)
+    expense = metadata.tables["expense"]
+    with engine.begin() as conn:
+        first = dict(conn.execute(select(expense).where(expense.c.id == 1)).one()._mapping)
+        for n, status in enumerate(ExpenseStatus):
+            conn.execute(expense.insert().values({**first, "id": None, "status": status.value,
+                                                  "source_key": f"copy-{n}", "reference": f"COPY-{n}"}))
+        return {row.id: row.status for row in conn.execute(select(expense.c.id, expense.c.status))}
+
+
+def test_a_data_folder_of_the_previous_release_opens_with_every_expense_and_setting_kept(tmp_path, capsys):
+    import json
+
+    from codatdesk import cli, paths
+    from codatdesk.settings import Settings
+
+    previous_head = REVISIONS[-2]
+    home = tmp_path / "data"
+    home.mkdir()
+    engine = engine_at(home / paths.database_path().name, REVISIONS[0])
+    fill_0001(engine)
+    command.upgrade(alembic_config(engine), previous_head)
+    statuses = _expenses_in_every_state(engine)
+    engine.dispose()
+    Settings(home / paths.settings_path().name).set("listener.port", 8899)
+    try:
+        assert cli.main(["--data-dir", str(home), "list", "--json"]) == 0  # today's code, as a user starts it
+        listed = json.loads(capsys.readouterr().out)
+        again = make_engine(f"sqlite:///{home / paths.database_path().name}")
+        assert current_revision(again) == REVISIONS[-1]
+        before = all_rows(again)
+        assert cli.main(["--data-dir", str(home), "list", "--json"]) == 0  # the second start migrates nothing
+        assert all_rows(again) == before
+        again.dispose()
+    finally:
+        paths.set_data_dir(None)
+    rows = listed["expenses"] if isinstance(listed, dict) else listed
+    assert {row["id"]: row["status"] for row in rows} == statuses
+    assert Settings(home / paths.settings_path().name).get("listener.port") == 8899
+
+
+def test_a_data_folder_of_a_newer_version_is_refused_untouched(tmp_path, capsys):
+    from codatdesk import cli, paths
+    from codatdesk.version import DataFromNewerVersion
+
+    home = tmp_path / "data"
+    home.mkdir()
+    engine = engine_at(home / paths.database_path().name, "head")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    with pytest.raises(DataFromNewerVersion, match="newer version of codatdesk .*0099_from_the_future"):
+        migrate(engine)
+    try:
+        assert cli.main(["--data-dir", str(home), "list"]) == 2
+    finally:
+        paths.set_data_dir(None)
+    err = capsys.readouterr().err
+    assert "written by a newer version of codatdesk" in err and "Install the newer version" in err
+    assert "Traceback" not in err
+    assert current_revision(engine) == "0099_from_the_future"
+    engine.dispose()
