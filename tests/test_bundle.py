@@ -24,7 +24,10 @@ pytestmark = pytest.mark.bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "bundle-test"
-MAX_BUNDLE_MB = 200  # 146 MB on Linux today; a jump means Qt parts or a stray dependency got in
+# 146 MB on Linux before #11, plus Babel's CLDR locale data (35 MB: every locale's number format, since
+# an accountant's file may be written in any) and openpyxl: 199 MB measured. A jump past this means Qt
+# parts or a stray dependency got in.
+MAX_BUNDLE_MB = 230
 LINE = re.compile(r"^(PASS|WARN|FAIL) ([a-z-]+): (\S.*)$")
 
 
