@@ -65,7 +65,12 @@ class Core:
         self.db = db
         self.bus = bus or EventBus()
         self._api_key = api_key or (lambda: secrets.require(secrets.API_KEY))
-        self._webhook_credentials = webhook_credentials or secrets.webhook_credentials
+        # The keyring is read once, then again only when a secret or the Settings change (or a
+        # delivery fails to match, at most every 30 s): not three reads for every request.
+        self._credential_cache = secrets.CachedWebhookCredentials() if webhook_credentials is None else None
+        self._webhook_credentials = webhook_credentials or self._credential_cache
+        if self._credential_cache is not None:
+            settings.on_saved(self._credential_cache.invalidate)
         self._client_factory = client_factory
         self._client: CodatClient | None = None
         self._client_lock = threading.Lock()
@@ -235,7 +240,8 @@ class Core:
         from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
 
         s = self.settings
-        verifier = Verifier.from_settings(s, self._webhook_credentials)
+        recheck = self._credential_cache.recheck if self._credential_cache is not None else None
+        verifier = Verifier.from_settings(s, self._webhook_credentials, recheck=recheck)
         self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
                                         self._on_stored, self.bus)
         self.listener.start()
