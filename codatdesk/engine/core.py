@@ -282,6 +282,11 @@ class Core:
         if not self._started:
             return
         self._started = False
+        # First end every Codat wait (backoff, Retry-After): the pools below are joined, and a
+        # worker parked on a 429 for two minutes would keep the window from closing.
+        client = self._client
+        if client is not None:
+            client.interrupt()
         if self.tunnel is not None:
             self.tunnel.stop()
         self.reconciler.stop()
