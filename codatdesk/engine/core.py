@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,17 +80,15 @@ class Core:
         self.tunnel = None
         self._started = False
 
-        self.applier = Applier(
-            db, self.bus,
-            fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
-            push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
-            on_reconnected=lambda company_id: self.reconcile_now(),
-            push_ended=lambda key, status: self.pusher.push_ended(key, status),
-        )
+        # The applier and the push engine need each other: the engine hands results to the applier's
+        # queue, and the applier's follow-ups (HTTP, after its commit) run in the engine's pools.
+        # Built in that order, then the follow-ups are connected: no callable names an object that
+        # does not exist yet.
+        self.applier = Applier(db, self.bus, on_reconnected=self._reconnected)
         self.pusher = PushEngine(
             db, self.bus, self.client,
             concurrency=settings.get("push.concurrency"),
-            timeout_in_minutes=lambda: self.settings.get("push.timeout_in_minutes"),
+            timeout_in_minutes=partial(settings.get, "push.timeout_in_minutes"),
             connection_for=self.connection_for,
             key_stored=self.applier.key_stored,
             submit_result=self.applier.submit_result,
@@ -98,16 +97,29 @@ class Core:
             operation_gone=self.applier.operation_gone,
         )
         self.pusher.connection_replaced = self._connection_replaced
+        self.applier.fetch_details = self.pusher.fetch_details
+        self.applier.push_dependents = self.pusher.push_dependents
+        self.applier.push_ended = self.pusher.push_ended
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
-            interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
-            threshold=lambda: float(self.settings.get("reconcile.threshold_seconds")),
+            interval=partial(self._seconds, "reconcile.interval_seconds"),
+            threshold=partial(self._seconds, "reconcile.threshold_seconds"),
             check_connections=self.check_connections,
             resume_chains=self.applier.resume_chains,
         )
         self.selftest_listeners: list[Callable[[str], None]] = []
+        self.bus.subscribe(self._on_event)
+
+    def _seconds(self, key: str) -> float:
+        return float(self.settings.get(key))
+
+    def _reconnected(self, company_id: str) -> None:
+        self.reconcile_now()
+
+    def _on_event(self, event: object) -> None:
         # Rate-limit headers come with every Codat answer; the status bar hears of them per batch.
-        self.bus.subscribe(lambda event: self._report_rate_limit() if isinstance(event, PushProgress) else None)
+        if isinstance(event, PushProgress):
+            self._report_rate_limit()
 
     # -- Codat client --------------------------------------------------------------
     def client(self) -> CodatClient:

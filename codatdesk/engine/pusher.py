@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -38,7 +39,8 @@ from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import connections, create_models, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
-from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
+from codatdesk.engine.lost_answers import (OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt,
+                                          has_open_attempt)
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
@@ -126,7 +128,7 @@ class PushBatch:
         return self.done.wait(timeout)
 
 
-class PushEngine(LostAnswerRecovery):
+class PushEngine:
     def __init__(
         self,
         db: Engine,
@@ -158,22 +160,47 @@ class PushEngine(LostAnswerRecovery):
         self.gone_after = dt.timedelta(hours=1)
         # (company id, old connection, new connection): the core makes the new one the company's choice.
         self.connection_replaced: Callable[[str, dict, dict], None] = lambda company_id, old, new: None
-        self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
-        # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
-        # "sending" after it belongs to a process that died mid-request, and counts as unknown.
-        self.orphan_after = dt.timedelta(minutes=10)
-        # Codat keeps a push's first answer under its Idempotency-Key for 90 minutes (codat-docs
-        # docs/using-the-api/write-data/idempotency.md); resend under the key only well inside that.
-        self.idempotency_window = dt.timedelta(minutes=80)
-        self.started_at = utcnow()
-        self._in_flight: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type) being sent now
-        self._in_flight_lock = threading.Lock()
+        self.in_flight = InFlight()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._closed = False
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._resolve_locks: dict[str, threading.Lock] = {}
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
+        self.lost_answers = LostAnswerRecovery(
+            db, bus, client, in_flight=self.in_flight, connection_for=connection_for, timeout_for=self.timeout_for,
+            key_stored=key_stored, submit_result=submit_result, fetch_details=self.fetch_details)
+
+    # The recovery's clocks, as tests and the crash driver tune them on the engine.
+    @property
+    def unknown_grace(self) -> dt.timedelta:
+        return self.lost_answers.unknown_grace
+
+    @unknown_grace.setter
+    def unknown_grace(self, value: dt.timedelta) -> None:
+        self.lost_answers.unknown_grace = value
+
+    @property
+    def orphan_after(self) -> dt.timedelta:
+        return self.lost_answers.orphan_after
+
+    @orphan_after.setter
+    def orphan_after(self, value: dt.timedelta) -> None:
+        self.lost_answers.orphan_after = value
+
+    @property
+    def idempotency_window(self) -> dt.timedelta:
+        return self.lost_answers.idempotency_window
+
+    @idempotency_window.setter
+    def idempotency_window(self, value: dt.timedelta) -> None:
+        self.lost_answers.idempotency_window = value
+
+    def resolve_unknown(self, company_id: str) -> int:
+        """Settle this company's pushes whose answer was lost (see ``lost_answers``)."""
+        return self.lost_answers.resolve_unknown(company_id)
+
+    def _sending(self, attempt_id: int, company_id: str, data_type: str) -> AbstractContextManager[None]:
+        return self.in_flight.sending(attempt_id, company_id, data_type)
 
     # -- pools -------------------------------------------------------------------
     def pool(self, company_id: str) -> ThreadPoolExecutor:
