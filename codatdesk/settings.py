@@ -83,6 +83,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("webhook.require_signature", bool, True, "Require a valid Standard Webhooks (Svix) signature."),
     Setting("webhook.authorization", str, "none", "Also require an Authorization header: none, basic or bearer.",
             choices=("none", "basic", "bearer")),
+    Setting("webhook.retention_days", int, 90, "Days a webhook body and a tunnel self-test delivery are kept "
+            "(the delivery's id and verdict stay; nothing an open push still needs goes).", minimum=1),
     Setting("push.concurrency", int, 10, "Concurrent Codat requests per company (Codat allows 10).", minimum=1, maximum=10),
     Setting("push.timeout_in_minutes", int, None, "timeoutInMinutes sent with each push (empty: Codat's default).", minimum=1),
     Setting("reconcile.interval_seconds", int, 300, "How often operations in progress are checked with Codat.", minimum=5),

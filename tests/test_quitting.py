@@ -29,7 +29,7 @@ def run_in_thread(fn) -> tuple[threading.Thread, dict]:
     def target() -> None:
         try:
             outcome["value"] = fn()
-        except Exception as exc:  # the test asserts on what the call raised
+        except Exception as exc:  # noqa: BLE001 - the test asserts on what the call raised
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)

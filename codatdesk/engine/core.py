@@ -40,6 +40,7 @@ from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
+from codatdesk.store.retention import RetentionSweeper
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class Core:
             check_connections=self.check_connections,
             resume_chains=self.applier.resume_chains,
         )
+        self.retention = RetentionSweeper(db, partial(settings.get, "webhook.retention_days"),
+                                          disposable_event_types=(SELFTEST_EVENT,))
         self.selftest_listeners: list[Callable[[str], None]] = []
         self.bus.subscribe(self._on_event)
 
@@ -243,6 +246,7 @@ class Core:
             return
         self._started = True
         self.applier.start()
+        self.retention.start()
         if self.listen:
             self._start_listener()
         # Its first run checks the connections, everything in progress and every waiting chain.
@@ -304,6 +308,7 @@ class Core:
         self.reconciler.stop()
         if self.listener is not None:
             self.listener.stop()
+        self.retention.stop()
         self.pusher.shutdown()
         self.applier.stop()
         self.reset_client()
