@@ -40,8 +40,8 @@ from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
-from codatdesk.store.retention import RetentionSweeper
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
+from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
     from codatdesk.engine.rate_table import RateEntry, Recheck
