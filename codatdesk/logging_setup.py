@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import re
 import threading
+from pathlib import Path
 
 from codatdesk import paths
 
@@ -36,6 +37,14 @@ def redact(text: str) -> str:
     return text
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file, the first and each one after a rotation, is created 0600 on POSIX."""
+
+    def _open(self):  # logging's own (untyped) signature
+        paths.create_private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -47,7 +56,7 @@ def setup_logging(*, console: bool = True, level: int = logging.INFO) -> None:
         return
     root.setLevel(level)
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         paths.log_dir() / "codatdesk.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     file_handler.setFormatter(formatter)
     root.addHandler(file_handler)

@@ -29,8 +29,28 @@ def data_dir() -> Path:
         base = Path(os.environ["CODATDESK_HOME"]).expanduser().resolve()
     else:
         base = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    base.mkdir(parents=True, exist_ok=True)
+    make_private_dir(base)
     return base
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` readable by its owner only (POSIX 0700): it holds the books and the logs.
+    A folder that exists already is left as its owner set it."""
+    if path.is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask; this one does not
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (a file opened later by a library
+    that would create it with the umask's 0644, such as SQLite; its -wal and -shm copy this mode)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def log_dir() -> Path:
@@ -39,7 +59,7 @@ def log_dir() -> Path:
         path = data_dir() / "logs"
     else:
         path = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path)
     return path
 
 

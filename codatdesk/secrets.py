@@ -8,13 +8,20 @@ There is no plaintext fallback: an unusable keyring is reported, not worked arou
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import keyring
 import keyring.errors
+
+from codatdesk.logging_setup import register_secret
 
 SERVICE = "codatdesk"
 API_KEY = "api_key"
@@ -30,6 +37,9 @@ _ENV = {
     WEBHOOK_BEARER: "CODATDESK_WEBHOOK_BEARER",
     NGROK_AUTHTOKEN: "NGROK_AUTHTOKEN",
 }
+# Bumped by every write through this module, so a cache in this process knows to read again.
+_generation = 0
+_generation_lock = threading.Lock()
 
 
 class KeyringProblem(Exception):
@@ -97,13 +107,39 @@ def get(name: str, *, environ: dict[str, str] | None = None) -> str | None:
     environ = os.environ if environ is None else environ
     env = environ.get(_ENV.get(name, ""), "")
     if env:
+        register_for_redaction(name, env)
         return env
     if environment_mode(environ):
         return None  # the keyring may not exist at all on such a server
     try:
-        return keyring.get_password(SERVICE, name)
+        value = keyring.get_password(SERVICE, name)
     except Exception as exc:
         raise _translate(exc) from None
+    register_for_redaction(name, value)
+    return value
+
+
+def register_for_redaction(name: str, value: str | None) -> None:
+    """Every shape of a loaded secret that could reach a log line: the value, and what is
+    derived from it (a signing key's bytes, Basic's password and header value, a bare Bearer token)."""
+    if not value:
+        return
+    for form in _forms(name, value):
+        register_secret(form)
+
+
+def _forms(name: str, value: str) -> set[str]:
+    forms = {value, quote(value, safe="")}
+    if name == WEBHOOK_SECRETS:
+        for secret in _split_secrets(value):
+            forms |= {secret, secret.removeprefix("whsec_")}
+    elif name == WEBHOOK_BASIC:
+        forms |= {value.partition(":")[2], base64.b64encode(value.encode()).decode()}
+    elif name == WEBHOOK_BEARER:
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() == "bearer" and token:
+            forms.add(token.strip())
+    return {form for form in forms if form}
 
 
 def require(name: str) -> str:
@@ -114,6 +150,10 @@ def require(name: str) -> str:
 
 
 def put(name: str, value: str) -> None:
+    global _generation
+    with _generation_lock:
+        _generation += 1  # before the write too: a reader racing it reads again next time
+    register_for_redaction(name, value)
     try:
         if value:
             keyring.set_password(SERVICE, name, value)
@@ -124,13 +164,23 @@ def put(name: str, value: str) -> None:
                 pass
     except Exception as exc:
         raise _translate(exc) from None
+    with _generation_lock:
+        _generation += 1
+
+
+def generation() -> int:
+    """Changes whenever this process writes a secret (Settings, the CLI, webhook registration)."""
+    with _generation_lock:
+        return _generation
 
 
 def signing_secrets() -> list[str]:
     """All accepted webhook signing secrets, newest first (two during a rotation)."""
     raw = get(WEBHOOK_SECRETS)
-    if not raw:
-        return []
+    return _split_secrets(raw) if raw else []
+
+
+def _split_secrets(raw: str) -> list[str]:
     if raw.lstrip().startswith("["):
         try:
             return [s for s in json.loads(raw) if isinstance(s, str) and s]
@@ -162,3 +212,50 @@ class WebhookCredentials:
 
 def webhook_credentials() -> WebhookCredentials:
     return WebhookCredentials(tuple(signing_secrets()), get(WEBHOOK_BASIC), get(WEBHOOK_BEARER))
+
+
+class CachedWebhookCredentials:
+    """The webhook credentials, read from the keyring once and then served from memory.
+
+    A delivery would otherwise cost three keyring reads (D-Bus round trips, possibly a
+    prompt), paid by anyone who knows the tunnel URL. Read again when this process writes
+    a secret (``generation``), when ``invalidate`` is called (Settings saved), and, for a
+    secret changed by another program, by ``recheck`` after a delivery fails with the
+    cached values: at most once per ``recheck_seconds`` whoever sends them.
+    """
+
+    def __init__(self, load: Callable[[], WebhookCredentials] = webhook_credentials, *,
+                 recheck_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._load = load
+        self._recheck_seconds = recheck_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: WebhookCredentials | None = None
+        self._generation = -1
+        self._loaded_at = float("-inf")
+
+    def __call__(self) -> WebhookCredentials:
+        with self._lock:
+            if self._value is None or self._generation != generation():
+                self._reload()
+            assert self._value is not None
+            return self._value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._value = None
+
+    def recheck(self) -> bool:
+        """Read again if the last read is old enough; True when the credentials changed."""
+        with self._lock:
+            if self._clock() - self._loaded_at < self._recheck_seconds:
+                return False
+            before = self._value
+            self._reload()
+            return self._value != before
+
+    def _reload(self) -> None:
+        current = generation()
+        self._value = self._load()  # may raise (a locked keyring): nothing cached then
+        self._generation = current
+        self._loaded_at = self._clock()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("webhook.require_signature", bool, True, "Require a valid Standard Webhooks (Svix) signature."),
     Setting("webhook.authorization", str, "none", "Also require an Authorization header: none, basic or bearer.",
             choices=("none", "basic", "bearer")),
+    Setting("webhook.retention_days", int, 90, "Days a webhook body and a tunnel self-test delivery are kept "
+            "(the delivery's id and verdict stay; nothing an open push still needs goes).", minimum=1),
     Setting("push.concurrency", int, 10, "Concurrent Codat requests per company (Codat allows 10).", minimum=1, maximum=10),
     Setting("push.timeout_in_minutes", int, None, "timeoutInMinutes sent with each push (empty: Codat's default).", minimum=1),
     Setting("reconcile.interval_seconds", int, 300, "How often operations in progress are checked with Codat.", minimum=5),
@@ -106,7 +109,12 @@ class Settings:
         self.path = path or paths.settings_path()
         self._environ = os.environ if environ is None else environ
         self._values: dict[str, Any] = {}
+        self._saved_listeners: list[Callable[[], None]] = []
         self.load()
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every save (a cache of what Settings can change forgets it)."""
+        self._saved_listeners.append(listener)
 
     def load(self) -> None:
         if not self.path.exists():
@@ -149,7 +157,9 @@ class Settings:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp made it 0600: only its owner reads it
             json.dump(self._values, fh, indent=2, sort_keys=True)
             fh.write("\n")
         os.replace(tmp, self.path)
+        for listener in list(self._saved_listeners):
+            listener()

@@ -224,7 +224,7 @@ CASES: dict[str, list[Callable[[CodatClient], Any]]] = {
         lambda c: c.create_webhook_consumer("https://desk.example/webhooks/codat", ["connection.connected"])],
     "delete_webhook_consumer": [lambda c: c.delete_webhook_consumer(RECORD)],
 }
-NOT_REQUESTS = {"close"}  # public methods that send nothing
+NOT_REQUESTS = {"close", "interrupt"}  # public methods that send nothing
 
 
 def requesting_methods(cls: type) -> set[str]:

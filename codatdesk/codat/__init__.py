@@ -1,6 +1,6 @@
 """Codat API client: typed errors, rate-limit tracking, push-safe retries."""
 
-from .client import CodatClient
+from .client import ClientClosed, CodatClient
 from .errors import (
     CodatAuthError,
     CodatError,
@@ -13,6 +13,7 @@ from .errors import (
 from .ratelimit import RateLimitState
 
 __all__ = [
+    "ClientClosed",
     "CodatClient",
     "CodatError",
     "CodatAuthError",

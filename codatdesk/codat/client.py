@@ -67,6 +67,12 @@ injected ``sleep`` and is reported first through ``on_wait(reason, seconds)``
 with reason ``"rate limited"``, ``"server error"``, ``"network error"`` or
 ``"request in progress"``.
 
+``close()`` (or ``interrupt()``) ends every wait at once, on any thread: the request
+then raises :class:`ClientClosed` (a :class:`CodatUnavailable`; a push that may have
+reached Codat raises :class:`PushOutcomeUnknown` as usual), so quitting never waits
+out a backoff or a ``Retry-After``. An injected ``sleep`` (tests) is called as given,
+and a close during it is noticed when it returns.
+
 Secrets
 =======
 
@@ -193,6 +199,10 @@ def _summarize_text(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ClientClosed(CodatUnavailable):
+    """The client was closed (the app is quitting) before or while the request waited to be retried."""
+
+
 class CodatClient:
     """Codat API client; see the module docstring for the retry table."""
 
@@ -205,7 +215,7 @@ class CodatClient:
         timeout: float = 30.0,
         max_retries: int = 4,
         backoff_base: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         on_wait: Callable[[str, float], None] | None = None,
         max_rate_limit_wait: float = 120.0,
         page_size: int = 500,
@@ -217,7 +227,8 @@ class CodatClient:
         self.backoff_base = backoff_base
         self.max_rate_limit_wait = max_rate_limit_wait
         self.page_size = page_size
-        self._sleep = sleep
+        self._closing = threading.Event()
+        self._sleep = sleep or self._closing.wait
         self._on_wait = on_wait
         self._random = random.Random()
         self._rate_limit = RateLimitState()
@@ -234,7 +245,16 @@ class CodatClient:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
+        self.interrupt()
         self._http.close()
+
+    def interrupt(self) -> None:
+        """End every wait now and refuse to start another request (the app is quitting)."""
+        self._closing.set()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
 
     def __enter__(self) -> CodatClient:
         return self
@@ -489,6 +509,12 @@ class CodatClient:
         rate_limit_waited = 0.0
         started_at = _dt.datetime.now(_dt.timezone.utc)
         while True:
+            if self._closing.is_set():
+                error = ClientClosed(f"{method} {path}: not sent, codatdesk is closing",
+                                     processed=False if not sent_before else None, method=method, path=path)
+                if kind is _Kind.PUSH and sent_before:
+                    raise self._outcome_unknown(push, started_at, error, method, path) from error
+                raise error
             began = time.monotonic()
             try:
                 response = self._http.request(method, path, params=params, content=content, headers=headers)

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from codatdesk.states import ExpenseStatus, Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
+from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
     from codatdesk.engine.rate_table import RateEntry, Recheck
@@ -65,7 +67,12 @@ class Core:
         self.db = db
         self.bus = bus or EventBus()
         self._api_key = api_key or (lambda: secrets.require(secrets.API_KEY))
-        self._webhook_credentials = webhook_credentials or secrets.webhook_credentials
+        # The keyring is read once, then again only when a secret or the Settings change (or a
+        # delivery fails to match, at most every 30 s): not three reads for every request.
+        self._credential_cache = secrets.CachedWebhookCredentials() if webhook_credentials is None else None
+        self._webhook_credentials = webhook_credentials or self._credential_cache
+        if self._credential_cache is not None:
+            settings.on_saved(self._credential_cache.invalidate)
         self._client_factory = client_factory
         self._client: CodatClient | None = None
         self._client_lock = threading.Lock()
@@ -74,17 +81,15 @@ class Core:
         self.tunnel = None
         self._started = False
 
-        self.applier = Applier(
-            db, self.bus,
-            fetch_details=lambda company_id, key: self.pusher.fetch_details(company_id, key),
-            push_dependents=lambda ids, key: self.pusher.push_dependents(ids, key),
-            on_reconnected=lambda company_id: self.reconcile_now(),
-            push_ended=lambda key, status: self.pusher.push_ended(key, status),
-        )
+        # The applier and the push engine need each other: the engine hands results to the applier's
+        # queue, and the applier's follow-ups (HTTP, after its commit) run in the engine's pools.
+        # Built in that order, then the follow-ups are connected: no callable names an object that
+        # does not exist yet.
+        self.applier = Applier(db, self.bus, on_reconnected=self._reconnected)
         self.pusher = PushEngine(
             db, self.bus, self.client,
             concurrency=settings.get("push.concurrency"),
-            timeout_in_minutes=lambda: self.settings.get("push.timeout_in_minutes"),
+            timeout_in_minutes=partial(settings.get, "push.timeout_in_minutes"),
             connection_for=self.connection_for,
             key_stored=self.applier.key_stored,
             submit_result=self.applier.submit_result,
@@ -93,16 +98,31 @@ class Core:
             operation_gone=self.applier.operation_gone,
         )
         self.pusher.connection_replaced = self._connection_replaced
+        self.applier.fetch_details = self.pusher.fetch_details
+        self.applier.push_dependents = self.pusher.push_dependents
+        self.applier.push_ended = self.pusher.push_ended
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
-            interval=lambda: float(self.settings.get("reconcile.interval_seconds")),
-            threshold=lambda: float(self.settings.get("reconcile.threshold_seconds")),
+            interval=partial(self._seconds, "reconcile.interval_seconds"),
+            threshold=partial(self._seconds, "reconcile.threshold_seconds"),
             check_connections=self.check_connections,
             resume_chains=self.applier.resume_chains,
         )
+        self.retention = RetentionSweeper(db, partial(settings.get, "webhook.retention_days"),
+                                          disposable_event_types=(SELFTEST_EVENT,))
         self.selftest_listeners: list[Callable[[str], None]] = []
+        self.bus.subscribe(self._on_event)
+
+    def _seconds(self, key: str) -> float:
+        return float(self.settings.get(key))
+
+    def _reconnected(self, company_id: str) -> None:
+        self.reconcile_now()
+
+    def _on_event(self, event: object) -> None:
         # Rate-limit headers come with every Codat answer; the status bar hears of them per batch.
-        self.bus.subscribe(lambda event: self._report_rate_limit() if isinstance(event, PushProgress) else None)
+        if isinstance(event, PushProgress):
+            self._report_rate_limit()
 
     # -- Codat client --------------------------------------------------------------
     def client(self) -> CodatClient:
@@ -226,6 +246,7 @@ class Core:
             return
         self._started = True
         self.applier.start()
+        self.retention.start()
         if self.listen:
             self._start_listener()
         # Its first run checks the connections, everything in progress and every waiting chain.
@@ -235,7 +256,8 @@ class Core:
         from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
 
         s = self.settings
-        verifier = Verifier.from_settings(s, self._webhook_credentials)
+        recheck = self._credential_cache.recheck if self._credential_cache is not None else None
+        verifier = Verifier.from_settings(s, self._webhook_credentials, recheck=recheck)
         self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
                                         self._on_stored, self.bus)
         self.listener.start()
@@ -276,11 +298,17 @@ class Core:
         if not self._started:
             return
         self._started = False
+        # First end every Codat wait (backoff, Retry-After): the pools below are joined, and a
+        # worker parked on a 429 for two minutes would keep the window from closing.
+        client = self._client
+        if client is not None:
+            client.interrupt()
         if self.tunnel is not None:
             self.tunnel.stop()
         self.reconciler.stop()
         if self.listener is not None:
             self.listener.stop()
+        self.retention.stop()
         self.pusher.shutdown()
         self.applier.stop()
         self.reset_client()

@@ -17,10 +17,10 @@ behind) and the expense cannot be pushed again until the outcome is known:
    is ours is adopted, and an attempt with nothing of its own in the history is declared
    not sent.
 
-``LostAnswerRecovery`` is a part of ``PushEngine`` (a mixin, for the size of one
-module); it uses the engine's ``db``, ``bus``, ``client``, ``connection_for``,
-``key_stored``, ``submit_result``, ``timeout_for``, ``unknown_grace``, ``orphan_after``,
-``idempotency_window``, ``started_at`` and its in-flight registry.
+``LostAnswerRecovery`` is an object the ``PushEngine`` owns and gives what it needs: the
+store, the bus, the client, its ``connection_for``/``timeout_for`` answers, the applier's
+``key_stored``/``submit_result``, its own ``fetch_details`` and the ``InFlight`` registry
+both record sends in (an attempt being sent now is neither an orphan nor a lost answer).
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import jsonmoney
-from codatdesk.codat import CodatError, PushOutcomeUnknown
+from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.engine.results import OperationResult, describe_failure
-from codatdesk.events import ExpenseChanged
+from codatdesk.events import EventBus, ExpenseChanged
 from codatdesk.states import ExpenseStatus, Trigger, can_apply, sending_trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
@@ -48,27 +49,71 @@ log = logging.getLogger(__name__)
 OPEN_OUTCOMES = ("sending", "unknown")
 
 
-class LostAnswerRecovery:
+class InFlight:
+    """The push attempts this process is sending now (POST sent, answer not stored yet)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._attempts: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type)
+
     @contextlib.contextmanager
-    def _sending(self, attempt_id: int, company_id: str, data_type: str) -> Iterator[None]:
+    def sending(self, attempt_id: int, company_id: str, data_type: str) -> Iterator[None]:
         """While this process waits for Codat's answer (and stores it), its attempt is no orphan."""
-        with self._in_flight_lock:
-            self._in_flight[attempt_id] = (company_id, data_type)
+        with self._lock:
+            self._attempts[attempt_id] = (company_id, data_type)
         try:
             yield
         finally:
-            with self._in_flight_lock:
-                self._in_flight.pop(attempt_id, None)
+            with self._lock:
+                self._attempts.pop(attempt_id, None)
 
-    def _busy(self, company_id: str, data_type: str) -> bool:
-        with self._in_flight_lock:
-            return (company_id, data_type) in self._in_flight.values()
+    def busy(self, company_id: str, data_type: str) -> bool:
+        with self._lock:
+            return (company_id, data_type) in self._attempts.values()
+
+    def attempt_ids(self) -> set[int]:
+        with self._lock:
+            return set(self._attempts)
+
+
+class LostAnswerRecovery:
+    def __init__(
+        self,
+        db: Engine,
+        bus: EventBus,
+        client: Callable[[], CodatClient],
+        *,
+        in_flight: InFlight,
+        connection_for: Callable[[str], str | None],
+        timeout_for: Callable[[Session, str], int | None],
+        key_stored: Callable[[str], None],
+        submit_result: Callable[[str, OperationResult, Cause], None],
+        fetch_details: Callable[[str, str], None],
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.client = client
+        self.in_flight = in_flight
+        self.connection_for = connection_for
+        self.timeout_for = timeout_for
+        self.key_stored = key_stored
+        self.submit_result = submit_result
+        self.fetch_details = fetch_details
+        self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
+        # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
+        # "sending" after it belongs to a process that died mid-request, and counts as unknown.
+        self.orphan_after = dt.timedelta(minutes=10)
+        # Codat keeps a push's first answer under its Idempotency-Key for 90 minutes (codat-docs
+        # docs/using-the-api/write-data/idempotency.md); resend under the key only well inside that.
+        self.idempotency_window = dt.timedelta(minutes=80)
+        self.started_at = utcnow()
+        self._locks_guard = threading.Lock()
+        self._resolve_locks: dict[str, threading.Lock] = {}
 
     def adopt_orphans(self, company_id: str) -> int:
         """Attempts left "sending" by a process that died mid-request become attempts of unknown outcome."""
         cutoff = utcnow() - self.orphan_after
-        with self._in_flight_lock:
-            mine = set(self._in_flight)
+        mine = self.in_flight.attempt_ids()
         with session_scope(self.db) as session:
             orphans = [a for a in session.exec(select(PushAttempt).where(
                 PushAttempt.company_id == company_id, PushAttempt.outcome == "sending",
@@ -81,7 +126,7 @@ class LostAnswerRecovery:
 
     def resolve_unknown(self, company_id: str) -> int:
         """Match attempts of unknown outcome to Codat's push history; returns how many were settled."""
-        with self._pools_lock:
+        with self._locks_guard:
             lock = self._resolve_locks.setdefault(company_id, threading.Lock())
         with lock:  # two runs at once would both adopt the same operation
             return self._resolve_unknown(company_id)
@@ -109,7 +154,7 @@ class LostAnswerRecovery:
             history = client.list_push_operations(company_id, query=f"dataType={data_type}")
             # In this order: a push of ours whose answer is still on its way is in the history but not
             # yet known, and would be taken for a lost one. Try again once nothing is in flight.
-            if self._busy(company_id, data_type):
+            if self.in_flight.busy(company_id, data_type):
                 continue
             with Session(self.db) as session:
                 known = set(session.exec(select(PushOperation.key).where(
@@ -140,7 +185,7 @@ class LostAnswerRecovery:
             timeout_in_minutes = self.timeout_for(session, connection_id)
         client = self.client()
         try:
-            with self._sending(attempt.id, company_id, attempt.data_type):
+            with self.in_flight.sending(attempt.id, company_id, attempt.data_type):
                 if attempt.data_type == "directCosts":
                     answer = client.push_direct_cost(company_id, connection_id, body,
                                                      timeout_in_minutes=timeout_in_minutes,

@@ -23,8 +23,9 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -38,7 +39,8 @@ from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import connections, create_models, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
-from codatdesk.engine.lost_answers import OPEN_OUTCOMES, LostAnswerRecovery, finish_attempt, has_open_attempt
+from codatdesk.engine.lost_answers import (OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt,
+                                          has_open_attempt)
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
@@ -73,6 +75,10 @@ class ProblemKind(StrEnum):
     SENDING = "sending"        # found while sending: cancelled, Codat refused or could not be asked
 
 
+class EngineClosed(RuntimeError):
+    """The engine was shut down (the app is quitting): it starts no new work."""
+
+
 @dataclass(frozen=True)
 class PushProblem:
     expense_id: int
@@ -94,10 +100,26 @@ class PushBatch:
     again_anyway: bool = False
     # Several expenses: sent with allowSyncOnPushComplete=false, one sync queued when all have ended.
     bulk: bool = False
+    # The company pools' workers count into one batch at once: ``+=`` and ``append`` from several
+    # threads go through these methods, under this lock.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def not_sent(self) -> int:
-        return len(self.unsent)
+        with self._lock:
+            return len(self.unsent)
+
+    def count_sent(self, count: int = 1) -> None:
+        with self._lock:
+            self.sent += count
+
+    def add_unsent(self, problems: Iterable[PushProblem]) -> None:
+        with self._lock:
+            self.unsent.extend(problems)
+
+    def add_problems(self, problems: Iterable[PushProblem]) -> None:
+        with self._lock:
+            self.problems.extend(problems)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -106,7 +128,7 @@ class PushBatch:
         return self.done.wait(timeout)
 
 
-class PushEngine(LostAnswerRecovery):
+class PushEngine:
     def __init__(
         self,
         db: Engine,
@@ -138,25 +160,53 @@ class PushEngine(LostAnswerRecovery):
         self.gone_after = dt.timedelta(hours=1)
         # (company id, old connection, new connection): the core makes the new one the company's choice.
         self.connection_replaced: Callable[[str, dict, dict], None] = lambda company_id, old, new: None
-        self.unknown_grace = dt.timedelta(seconds=30)  # Codat's push history may lag behind the POST
-        # No live push request lasts this long (read timeouts plus the 429 budget): an attempt still
-        # "sending" after it belongs to a process that died mid-request, and counts as unknown.
-        self.orphan_after = dt.timedelta(minutes=10)
-        # Codat keeps a push's first answer under its Idempotency-Key for 90 minutes (codat-docs
-        # docs/using-the-api/write-data/idempotency.md); resend under the key only well inside that.
-        self.idempotency_window = dt.timedelta(minutes=80)
-        self.started_at = utcnow()
-        self._in_flight: dict[int, tuple[str, str]] = {}  # attempt id -> (company, data type) being sent now
-        self._in_flight_lock = threading.Lock()
+        self.in_flight = InFlight()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
+        self._closed = False
         self._account_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._resolve_locks: dict[str, threading.Lock] = {}
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
+        self.lost_answers = LostAnswerRecovery(
+            db, bus, client, in_flight=self.in_flight, connection_for=connection_for, timeout_for=self.timeout_for,
+            key_stored=key_stored, submit_result=submit_result, fetch_details=self.fetch_details)
+
+    # The recovery's clocks, as tests and the crash driver tune them on the engine.
+    @property
+    def unknown_grace(self) -> dt.timedelta:
+        return self.lost_answers.unknown_grace
+
+    @unknown_grace.setter
+    def unknown_grace(self, value: dt.timedelta) -> None:
+        self.lost_answers.unknown_grace = value
+
+    @property
+    def orphan_after(self) -> dt.timedelta:
+        return self.lost_answers.orphan_after
+
+    @orphan_after.setter
+    def orphan_after(self, value: dt.timedelta) -> None:
+        self.lost_answers.orphan_after = value
+
+    @property
+    def idempotency_window(self) -> dt.timedelta:
+        return self.lost_answers.idempotency_window
+
+    @idempotency_window.setter
+    def idempotency_window(self, value: dt.timedelta) -> None:
+        self.lost_answers.idempotency_window = value
+
+    def resolve_unknown(self, company_id: str) -> int:
+        """Settle this company's pushes whose answer was lost (see ``lost_answers``)."""
+        return self.lost_answers.resolve_unknown(company_id)
+
+    def _sending(self, attempt_id: int, company_id: str, data_type: str) -> AbstractContextManager[None]:
+        return self.in_flight.sending(attempt_id, company_id, data_type)
 
     # -- pools -------------------------------------------------------------------
     def pool(self, company_id: str) -> ThreadPoolExecutor:
         with self._pools_lock:
+            if self._closed:  # a new pool now would outlive the app, its threads never joined
+                raise EngineClosed("codatdesk is closing: no new Codat request is started")
             pool = self._pools.get(company_id)
             if pool is None:
                 pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"codat-{company_id[:8]}")
@@ -168,7 +218,10 @@ class PushEngine(LostAnswerRecovery):
         return self.pool(company_id).submit(fn, *args).result()
 
     def shutdown(self) -> None:
+        """Close for good: queued work is dropped, running work ends (the client's waits are
+        interrupted first, by ``Core.stop``), and later work is refused with ``EngineClosed``."""
         with self._pools_lock:
+            self._closed = True
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -309,6 +362,8 @@ class PushEngine(LostAnswerRecovery):
     def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
         """Send these expenses. ``again_anyway``: send outcome-unknown ones (and only those) again,
         although the earlier push may be in the ledger: the caller has asked the user."""
+        if self._closed:
+            raise EngineClosed("codatdesk is closing: nothing more is pushed")
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
         batch.problems = self.check(expense_ids, again_anyway=again_anyway)
         self.note_problems(batch.problems)
@@ -388,7 +443,7 @@ class PushEngine(LostAnswerRecovery):
     def _not_planned(self, batch: PushBatch, ids: list[int], reason: str,
                      kind: ProblemKind = ProblemKind.SENDING) -> None:
         """Rows that could not be planned: the batch reports them and each row says why."""
-        batch.problems.extend(PushProblem(expense_id, reason, kind) for expense_id in ids)
+        batch.add_problems(PushProblem(expense_id, reason, kind) for expense_id in ids)
         changed = []
         with session_scope(self.db) as session:
             for expense_id in ids:
@@ -425,8 +480,8 @@ class PushEngine(LostAnswerRecovery):
         connection_id = self.connection_for(company_id)  # after a replaced connection was followed
         if status != "Linked":
             for expense_id in ids:
-                batch.problems.append(PushProblem(expense_id, f"the accounting connection is {status}: reconnect it",
-                                                  ProblemKind.CONNECTION))
+                batch.add_problems([PushProblem(expense_id, f"the accounting connection is {status}: reconnect it",
+                                                ProblemKind.CONNECTION)])
             return []
         client = self.client()
         with Session(self.db) as session:
@@ -476,7 +531,7 @@ class PushEngine(LostAnswerRecovery):
             if res.problems:
                 blocked = [PushProblem(expense_id, str(p), ProblemKind.MODEL if isinstance(p, create_models.ModelProblem)
                                        else ProblemKind.REFERENCE) for p in res.problems]
-                batch.problems.extend(blocked)
+                batch.add_problems(blocked)
                 self.record_blocked(blocked)
             elif res.supplier_needs_creation:
                 needs_supplier.setdefault(supplier_names[expense_id], []).append(expense_id)
@@ -555,7 +610,7 @@ class PushEngine(LostAnswerRecovery):
                           resolver: reference.Resolver | None = None,
                           models: create_models.Models | None = None) -> None:
         if batch is not None and batch.cancelled:
-            batch.unsent.append(PushProblem(expense_id, "the push was cancelled"))
+            batch.add_unsent([PushProblem(expense_id, "the push was cancelled")])
             return
         if resolver is None or models is None:
             # Loading the mappings and Codat's lists is a read: keep it out of the write transaction.
@@ -567,7 +622,7 @@ class PushEngine(LostAnswerRecovery):
                                   again_anyway=batch is not None and batch.again_anyway)
             if expense is None or has_open_attempt(session, expense_id):
                 if batch is not None:
-                    batch.unsent.append(PushProblem(expense_id, _why_not_claimed(session, expense_id)))
+                    batch.add_unsent([PushProblem(expense_id, _why_not_claimed(session, expense_id))])
                 return
             rate, missing_rate = fx.rate_to_send(session, expense)
             timeout_in_minutes = self.timeout_for(session, connection_id)
@@ -598,7 +653,7 @@ class PushEngine(LostAnswerRecovery):
                 session.flush()
         if unresolved is not None:
             if batch is not None:
-                batch.unsent.append(PushProblem(expense_id, unresolved[0]))
+                batch.add_unsent([PushProblem(expense_id, unresolved[0])])
             self.bus.publish(ExpenseChanged(expense_id, company_id, unresolved[1]))
             return
         bulk = batch is not None and batch.bulk
@@ -611,13 +666,13 @@ class PushEngine(LostAnswerRecovery):
             except PushOutcomeUnknown as exc:
                 self._outcome_unknown(attempt.id, expense_id, exc)
                 if batch is not None:
-                    batch.unsent.append(PushProblem(expense_id, "Codat's answer was lost; its push history "
-                                                                "will be checked before it can be pushed again"))
+                    batch.add_unsent([PushProblem(expense_id, "Codat's answer was lost; its push history "
+                                                              "will be checked before it can be pushed again")])
                 return
             except CodatError as exc:
                 detail = self._not_accepted(attempt.id, expense_id, exc, cause)
                 if batch is not None:
-                    batch.unsent.append(PushProblem(expense_id, detail))
+                    batch.add_unsent([PushProblem(expense_id, detail)])
                 return
             result = OperationResult.from_push_operation(answer)
             if bulk:  # before the key is stored: its result cannot end it before it is counted
@@ -632,7 +687,7 @@ class PushEngine(LostAnswerRecovery):
                               detail=AGAIN_ANYWAY_DETAIL if trigger is Trigger.PUSH_SENT_ANYWAY else None)
                 finish_attempt(session, attempt.id, "sent", result.key)
             if batch is not None:
-                batch.sent += 1
+                batch.count_sent()
             self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
             self.key_stored(result.key)
             if result.is_final:  # some platforms answered synchronously
@@ -666,7 +721,7 @@ class PushEngine(LostAnswerRecovery):
                         if trigger is Trigger.WAIT_FOR_PREREQUISITE_ANYWAY:
                             detail += f". {AGAIN_ANYWAY_DETAIL}"
                         change_status(session, expense, trigger, cause, waiting_on_key=key, detail=detail)
-            batch.sent += len(dependents)
+            batch.count_sent(len(dependents))
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
             self.key_stored(key)
@@ -707,7 +762,7 @@ class PushEngine(LostAnswerRecovery):
                     else:
                         expense.status_detail = detail
                         session.add(expense)
-            batch.unsent.extend(PushProblem(expense_id, detail) for expense_id in dependents)
+            batch.add_unsent(PushProblem(expense_id, detail) for expense_id in dependents)
             for expense_id in dependents:
                 self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
             return None

@@ -79,7 +79,7 @@ def create_then_wait(engine: PushEngine, batch: PushBatch, company_id: str, conn
                     trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.WAIT_FOR_PREREQUISITE)
                     change_status(session, expense, trigger, cause, waiting_on_key=key,
                                   detail=f"Waiting for Codat to create the supplier {name}")
-        batch.sent += len(dependents)
+        batch.count_sent(len(dependents))
         for expense_id in dependents:
             engine.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
         engine.key_stored(key)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -39,6 +39,7 @@ def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
     inbox needs that because Codat forgets a delivery once we answer 2xx.
     """
     url = url or default_url()
+    _create_private_file(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -49,6 +50,15 @@ def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
         _configure_sqlite(engine, durable=durable)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private_file(url: str) -> None:
+    """A new SQLite file is created 0600 (SQLite would use the umask): it holds the books."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        if path.parent.is_dir():
+            paths.create_private_file(path)
 
 
 def _configure_sqlite(engine: Engine, *, durable: bool) -> None:

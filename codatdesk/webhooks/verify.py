@@ -56,15 +56,20 @@ class VerifiedDelivery:
 class Verifier:
     """Checks every configured protection; all of them must pass.
 
-    ``credentials`` is called on every delivery so a secret entered in Settings (or a
-    rotated one) takes effect without a restart. It may block (a keyring lookup): the
+    ``credentials`` is called for every delivery that carries the headers the
+    configuration requires (a request without them is refused before it is called), so a
+    secret entered in Settings takes effect without a restart; give a cache
+    (``secrets.CachedWebhookCredentials``), since it may block on the keyring: the
     listener calls ``verify`` from a worker thread, never on its event loop.
+    ``recheck`` (the cache's) is called after the credentials did not match: when it says
+    they changed, the delivery is checked once more against the new ones.
     """
 
     def __init__(
         self,
         credentials: Callable[[], WebhookCredentials],
         *,
+        recheck: Callable[[], bool] | None = None,
         require_signature: bool = True,
         authorization: str = "none",
         tolerance_seconds: int = 300,
@@ -77,14 +82,16 @@ class Verifier:
                 "the webhook listener would accept any request: require a signature "
                 "(webhook.require_signature) or an Authorization header (webhook.authorization)")
         self._credentials = credentials
+        self._recheck = recheck
         self.require_signature = require_signature
         self.authorization = authorization
         self.tolerance_seconds = tolerance_seconds
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any, credentials: Callable[[], WebhookCredentials]) -> Verifier:
-        return cls(credentials, require_signature=bool(settings.get("webhook.require_signature")),
+    def from_settings(cls, settings: Any, credentials: Callable[[], WebhookCredentials], *,
+                      recheck: Callable[[], bool] | None = None) -> Verifier:
+        return cls(credentials, recheck=recheck, require_signature=bool(settings.get("webhook.require_signature")),
                    authorization=settings.get("webhook.authorization") or "none")
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedDelivery:
@@ -98,12 +105,33 @@ class Verifier:
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedDelivery:
         lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+        self._require_headers(lowered)  # before any keyring read: anyone may knock
         try:
-            creds = self._credentials()
+            return self._check(lowered, body, self._current_credentials())
+        except Rejected as rejected:
+            if rejected.status_code != 401 or rejected.clock_skew or self._recheck is None:
+                raise
+            # A secret changed by another program (`codatdesk secrets set`, the keyring's own UI).
+            if not self._recheck():
+                raise
+            return self._check(lowered, body, self._current_credentials())
+
+    def _current_credentials(self) -> WebhookCredentials:
+        try:
+            return self._credentials()
         except Exception as exc:  # a locked keyring is our problem: let Codat retry
             log.warning("webhook credentials unavailable: %s", type(exc).__name__)
             raise Rejected(503, "webhook credentials are unavailable") from None
 
+    def _require_headers(self, headers: dict[str, str]) -> None:
+        if self.authorization != "none" and not headers.get("authorization"):
+            raise Rejected(401, "missing Authorization header")
+        if self.require_signature:
+            missing = [name for name in ("id", "timestamp", "signature") if not _header(headers, name)]
+            if missing:
+                raise Rejected(401, "missing webhook-" + "/-".join(missing) + " header")
+
+    def _check(self, lowered: dict[str, str], body: bytes, creds: WebhookCredentials) -> VerifiedDelivery:
         if self.authorization != "none":
             self._check_authorization(lowered.get("authorization"), creds)
 
