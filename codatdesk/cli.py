@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from codatdesk import __version__, paths
 from codatdesk.version import DataFromNewerVersion
@@ -26,7 +27,72 @@ exit codes:
   2  bad usage, e.g. nothing asked for (no ID, --all-ready or --retry-failed)
   3  still waiting for Codat at --wait-timeout (wins over 1: the outcome is not known yet)"""
 
+SERVE_EXIT_CODES = """\
+exit codes:
+  0  stopped cleanly (Ctrl-C or SIGTERM)
+  2  could not start: a webhook credential the listener requires is missing (see --without-secret),
+     the keyring cannot be read, another serve of this data folder runs, or the port is taken"""
+
+# The inbox's verdicts (codatdesk.engine.records.VERDICTS, listed here so --help needs no database import).
+DELIVERY_VERDICTS = ("pending", "applied", "parked", "duplicate", "stale", "ignored", "unusable", "dropped",
+                     "rejected")
+
 DATA_DIR_HELP = "keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)"
+
+
+# The sandbox's common knobs as flags: (flag, SandboxConfig field, type, help); any other field: --set FIELD=JSON.
+# Kept here, not in codatdesk.sandbox: importing the sandbox would cost every command 0.2 s.
+SANDBOX_KNOB_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--push-delay", "push_delay", float, "seconds until a push operation completes (default 1)"),
+    ("--timeout-share", "timeout_share", float, "share of pushes that end TimedOut, 0..1 (Outcome unknown)"),
+    ("--error-rate", "error_rate", float, "share of Codat requests answered 500/503 before doing anything"),
+    ("--throttle-rate", "throttle_rate", float, "share of Codat requests answered 429 with Retry-After: 1"),
+    ("--latency", "latency", float, "seconds added to every Codat request"),
+    ("--push-drop-rate", "push_drop_rate", float,
+     "share of push answers lost after the push took effect (the client must recover it)"),
+    ("--webhook-drop-share", "drop_share", float, "share of webhook messages never delivered"),
+    ("--webhook-duplicate-share", "duplicate_share", float, "share of webhook messages delivered twice"),
+    ("--seed", "seed", int, "random seed for repeatable runs (default 0)"),
+)
+
+
+def add_sandbox_knob_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``codatdesk sandbox`` flags for SandboxConfig's knobs (defaults: SandboxConfig's own)."""
+    for flag, field, kind, help_text in SANDBOX_KNOB_FLAGS:
+        metavar = "N" if kind is int else "SECONDS" if field in ("push_delay", "latency") else "SHARE"
+        parser.add_argument(flag, type=kind, default=None, metavar=metavar, help=help_text)
+    parser.add_argument("--no-webhooks", action="store_true",
+                        help="deliver no webhook at all (push results only by polling GET /push/{key})")
+    parser.add_argument("--shuffle", action="store_true", help="jitter completions and deliveries (out of order)")
+    parser.add_argument("--set", dest="knobs", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any other knob, VALUE as JSON, e.g. --set stall_seconds=5 --set "
+                             "'retry_schedule=[0,1]' (all knobs: README, or GET /_sandbox/config)")
+
+
+def sandbox_config_from_args(args: argparse.Namespace):  # noqa: ANN201 (SandboxConfig: imported late)
+    """A SandboxConfig from the flags; ValueError names the bad knob."""
+    changes: dict[str, Any] = {}
+    for flag, field, _kind, _help in SANDBOX_KNOB_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            changes[field] = value
+    if args.no_webhooks:
+        changes["drop_share"] = 1.0
+    if args.shuffle:
+        changes["shuffle"] = True
+    for knob in args.knobs:
+        name, sep, raw = knob.partition("=")
+        if not sep:
+            raise ValueError(f"--set {knob!r}: write FIELD=VALUE, e.g. --set error_rate=0.2")
+        try:
+            changes[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[name.strip()] = raw  # a bare word, e.g. --set push_drop_mode=timeout
+    from codatdesk.sandbox import SandboxConfig
+
+    config = SandboxConfig()
+    config.update(changes)
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,14 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("gui", help="open the desktop window (the default)")
 
-    p = add("serve", help="run the webhook listener, push engine and reconciliation headless")
+    p = add("serve", help="run the webhook listener, push engine and reconciliation headless",
+            epilog=SERVE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, help="listener port (overrides the setting listener.port)")
+    p.add_argument("--without-secret", action="store_true",
+                   help="start although a credential the listener requires is missing (deliveries get 401 until "
+                        "it is stored in the keyring); without it serve refuses to start")
 
     p = add("sandbox", help="run the local Codat sandbox (an emulator of Codat's API and webhooks)")
     p.add_argument("--port", type=int, default=8780, help="port on 127.0.0.1 (default 8780)")
-    p.add_argument("--push-delay", type=float, default=1.0, help="seconds until a push operation completes")
-    p.add_argument("--timeout-share", type=float, default=0.0, help="share of pushes that end TimedOut (0..1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for repeatable runs")
+    add_sandbox_knob_arguments(p)
 
     p = add("import", help="import expenses from a CSV or Excel (.xlsx) file (all or nothing)")
     p.add_argument("file", help="CSV or .xlsx file; columns are listed in the README")
@@ -83,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", help="only this company id")
     p.add_argument("--json", action="store_true",
                    help="stable JSON output for scripts (see README); amounts as plain 1234.50")
+
+    p = add("history", help="an expense's status history: when, from, to, why, who, which event")
+    p.add_argument("expense_id", type=int, metavar="ID", help="the expense's id (see `codatdesk list`)")
+    p.add_argument("--json", action="store_true", help="stable JSON output for scripts (see README)")
+
+    p = add("deliveries", help="the webhook inbox: each delivery's verdict (applied, parked, stale, dropped...)")
+    p.add_argument("--verdict", choices=DELIVERY_VERDICTS, metavar="V",
+                   help="only this verdict: " + ", ".join(DELIVERY_VERDICTS))
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="the newest N deliveries (default 50)")
+    p.add_argument("--json", action="store_true", help="stable JSON output for scripts (see README)")
 
     p = add("reconcile", help="check every operation in progress with Codat once")
 
@@ -133,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
         "rates": _cmd_rates, "refresh": _cmd_refresh, "suppliers": _cmd_suppliers,
-        "register-webhook": _cmd_register_webhook,
+        "register-webhook": _cmd_register_webhook, "history": _cmd_history, "deliveries": _cmd_deliveries,
     }[command]
     try:
         return handler(args)
@@ -160,10 +238,12 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from codatdesk.sandbox import SandboxConfig
     from codatdesk.sandbox.cli import run_sandbox
 
-    config = SandboxConfig(push_delay=args.push_delay, timeout_share=args.timeout_share, seed=args.seed)
+    try:
+        config = sandbox_config_from_args(args)
+    except ValueError as exc:
+        raise UserFacingError(f"sandbox: {exc}") from None
     return run_sandbox(args.port, config=config)
 
 
@@ -350,7 +430,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from codatdesk.engine.headless import serve
 
-    return serve(port=args.port)
+    return serve(port=args.port, without_secret=args.without_secret)
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
@@ -431,6 +511,69 @@ def _cmd_suppliers(args: argparse.Namespace) -> int:
         allowed = bool(company and company.create_suppliers)
     print(f"company {company_id}: codatdesk " + ("creates a supplier the ledger lacks before its expense" if allowed
                                                  else "does not create suppliers (an unknown supplier blocks its expense)"))
+    return 0
+
+
+def _print_json(document: dict) -> None:
+    json.dump({"format": JSON_FORMAT_VERSION, **document}, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from codatdesk.engine.records import expense_history
+
+    history = expense_history(_open_store(), args.expense_id)
+    if history is None:
+        raise UserFacingError(f"no expense {args.expense_id} (see `codatdesk list`)")
+    if args.json:
+        _print_json({"expense": history.to_json()})
+        return 0
+    print(f"expense {history.expense_id}: {history.supplier}, {history.date}, {history.total} {history.currency}"
+          f" - now {history.status}" + (f" ({history.status_detail})" if history.status_detail else ""))
+    if not history.changes:
+        print("no status change yet")
+    for change in history.changes:
+        print(f"{change.at}  {change.from_status} -> {change.to_status}")
+        print(f"    {change.trigger}, by {change.who}")
+        if change.why:
+            print(f"    why: {change.why}")
+        if change.cause_kind == "webhook" and change.cause_ref:
+            print(f"    event: webhook delivery {change.cause_ref}"
+                  + (f" ({change.event_type})" if change.event_type else " (body no longer kept)"))
+        elif change.cause_ref and change.cause_kind in ("reconciliation", "engine"):
+            print(f"    event: {change.cause_ref}")
+    return 0
+
+
+def _cmd_deliveries(args: argparse.Namespace) -> int:
+    from codatdesk.engine.records import NOT_STORED, VERDICTS, deliveries
+
+    if args.limit < 1:
+        raise UserFacingError("--limit takes a number of deliveries, 1 or more")
+    if args.verdict in NOT_STORED:
+        if args.json:
+            _print_json({"verdict": args.verdict, "stored": False, "meaning": NOT_STORED[args.verdict],
+                         "deliveries": []})
+        else:
+            print(f"{args.verdict}: {NOT_STORED[args.verdict]}")
+        return 0
+    entries, counts = deliveries(_open_store(), verdict=args.verdict, limit=args.limit)
+    if args.json:
+        _print_json({"counts": counts, "deliveries": [vars(e) for e in entries]})
+        return 0
+    total = sum(counts.values())
+    print(f"inbox: {total} deliver{'y' if total == 1 else 'ies'}"
+          + (" (" + ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda i: -i[1])) + ")"
+             if counts else ""))
+    if not entries:
+        print("no delivery" + (f" with the verdict {args.verdict}" if args.verdict else " received yet"))
+        return 0
+    print(f"{'RECEIVED':25}  {'VERDICT':9}  {'EVENT':32}  {'EXPENSE':>7}  {'DELIVERY ID':24}  WHY")
+    for e in entries:
+        expense = str(e.expense_id) if e.expense_id is not None else "-"
+        print(f"{e.received_at:25}  {e.verdict:9}  {(e.event_type or '-')[:32]:32}  {expense:>7}  "
+              f"{e.delivery_id[:24]:24}  {e.detail[:80]}")
+    print("verdicts: " + "; ".join(f"{v}: {VERDICTS.get(v, '')}" for v in dict.fromkeys(e.verdict for e in entries)))
     return 0
 
 

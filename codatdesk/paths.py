@@ -71,6 +71,11 @@ def settings_path() -> Path:
     return data_dir() / "settings.json"
 
 
+def serve_lock_path() -> Path:
+    """Held (locked) by a running ``codatdesk serve`` of this data folder; holds its pid and port."""
+    return data_dir() / "serve.lock"
+
+
 def resources_dir() -> Path:
     """The ``resources/`` folder, from source or inside a PyInstaller bundle."""
     frozen_root = getattr(sys, "_MEIPASS", None)

@@ -1,9 +1,13 @@
 """Credentials, kept only in the OS keyring (service ``codatdesk``).
 
-A headless server may give them as environment variables instead
+A headless server may give any of them as environment variables instead
 (``CODATDESK_API_KEY``, ``CODATDESK_WEBHOOK_SECRETS`` space- or comma-separated,
 ``CODATDESK_WEBHOOK_BASIC`` as ``user:password``, ``CODATDESK_WEBHOOK_BEARER``).
-There is no plaintext fallback: an unusable keyring is reported, not worked around.
+Each secret is looked up on its own: its environment variable first, then the keyring,
+so an API key given by environment does not hide signing secrets kept in the keyring.
+There is no plaintext fallback: an unusable keyring is reported, not worked around,
+except on a server that gives some secrets by environment and has no keyring at all
+(a container): there a secret in neither place is simply absent.
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ class KeyringProblem(Exception):
 
 class SecretMissing(Exception):
     def __init__(self, name: str) -> None:
-        super().__init__(f"no {describe(name)} is stored yet: enter it in Settings "
-                         f"(or set {_ENV.get(name, 'the environment variable')} for a headless server)")
+        super().__init__(f"no {describe(name)} is stored yet: enter it in Settings, or on a headless server "
+                         f"set {_ENV.get(name, 'its environment variable')} or run "
+                         f"`codatdesk settings set-secret {name}`")
         self.name = name
 
 
@@ -98,25 +103,39 @@ def check_backend() -> str:
 
 
 def environment_mode(environ: dict[str, str] | None = None) -> bool:
-    """A headless server that gives any CODATDESK_* secret by environment gives them all that way."""
+    """Some CODATDESK_* secret is given by environment (a headless server, which may have no keyring)."""
     environ = os.environ if environ is None else environ
     return any(environ.get(var) for name, var in _ENV.items() if name != NGROK_AUTHTOKEN)
 
 
+def env_name(name: str) -> str:
+    return _ENV.get(name, "")
+
+
 def get(name: str, *, environ: dict[str, str] | None = None) -> str | None:
+    """The secret from its environment variable, else from the keyring (each secret on its own)."""
     environ = os.environ if environ is None else environ
     env = environ.get(_ENV.get(name, ""), "")
     if env:
         register_for_redaction(name, env)
         return env
-    if environment_mode(environ):
-        return None  # the keyring may not exist at all on such a server
     try:
         value = keyring.get_password(SERVICE, name)
     except Exception as exc:
-        raise _translate(exc) from None
+        problem = _translate(exc)
+        if problem.kind == "unavailable" and environment_mode(environ):
+            return None  # a server that gives its secrets by environment need not have a keyring
+        raise problem from None
     register_for_redaction(name, value)
     return value
+
+
+def source(name: str, *, environ: dict[str, str] | None = None) -> str | None:
+    """Where ``get(name)`` finds the secret: its environment variable's name, "keyring", or None."""
+    environ = os.environ if environ is None else environ
+    if environ.get(_ENV.get(name, ""), ""):
+        return _ENV[name]
+    return "keyring" if get(name, environ=environ) else None
 
 
 def register_for_redaction(name: str, value: str | None) -> None:

@@ -2,22 +2,23 @@
 
 ``codatdesk push`` works by itself: it sends the pushes from its own process and,
 with ``--wait`` (the default), waits until every pushed expense is final. If a
-``codatdesk serve`` is running (its port is taken) the results arrive through its
-listener into the shared database; otherwise this process checks Codat's push
-operations itself every few seconds until they are final.
+``codatdesk serve`` of the same data folder is running (it holds ``serve.lock``, see
+``codatdesk.serve_lock``) the results arrive through its listener into the shared
+database; otherwise this process checks Codat's push operations itself every few
+seconds until they are final.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
 
 from sqlmodel import Session, select
 
+from codatdesk import secrets, serve_lock
 from codatdesk.engine.core import Core
 from codatdesk.engine.pusher import PushProblem
 from codatdesk.events import Notice, PushProgress
@@ -36,10 +37,64 @@ def _print_notices(event) -> None:  # noqa: ANN001
         print(f"push: {event.message}", flush=True)
 
 
-def serve(port: int | None = None) -> int:
+def missing_delivery_credentials(settings: Settings) -> list[str]:
+    """The secrets the listener's settings require that neither the environment nor the keyring holds:
+    with any of them missing, every webhook delivery is refused and no push is seen to finish."""
+    credentials = secrets.webhook_credentials()
+    missing = []
+    if settings.get("webhook.require_signature") and not credentials.signing_secrets:
+        missing.append(secrets.WEBHOOK_SECRETS)
+    authorization = settings.get("webhook.authorization")
+    if authorization == "basic" and not credentials.basic:
+        missing.append(secrets.WEBHOOK_BASIC)
+    if authorization == "bearer" and not credentials.bearer:
+        missing.append(secrets.WEBHOOK_BEARER)
+    return missing
+
+
+def no_credentials_message(missing: list[str]) -> str:
+    lines = ["no way to authenticate Codat's webhook deliveries: every one would be refused (401), "
+             "so no push would be seen to finish. Missing:"]
+    for name in missing:
+        lines.append(f"  - the {secrets.describe(name)}: set {secrets.env_name(name)}, or store it in the keyring "
+                     f"with `codatdesk settings set-secret {name}`")
+    if secrets.WEBHOOK_SECRETS in missing:
+        lines.append("The signing secret is on the Codat Portal (Monitor > Webhooks > the endpoint > Signing secret); "
+                     "the sandbox prints it when `codatdesk register-webhook` creates the consumer.")
+    return "\n".join(lines)
+
+
+def serve(port: int | None = None, *, without_secret: bool = False) -> int:
     settings = Settings()
     if port:
         settings.set("listener.port", port, save=False)
+    try:
+        missing = missing_delivery_credentials(settings)
+    except secrets.KeyringProblem as exc:
+        print(f"codatdesk serve: the webhook credentials cannot be read: {exc}", file=sys.stderr)
+        return 2
+    if missing and not without_secret:
+        print(f"codatdesk serve: {no_credentials_message(missing)}\n"
+              "To start anyway (a new endpoint whose secret you will store next; a secret stored in the keyring "
+              "is picked up within 30 s), run `codatdesk serve --without-secret`.", file=sys.stderr)
+        return 2
+    if missing:
+        print(f"warning: {no_credentials_message(missing)}", file=sys.stderr, flush=True)
+    lock = serve_lock.ServeLock()
+    try:
+        lock.acquire()
+    except serve_lock.AlreadyServing as exc:
+        print(f"codatdesk serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _serve_locked(settings, lock)
+    finally:
+        lock.release()
+
+
+def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
+    if lock.replaced_stale and lock.replaced_stale.pid:
+        log.info("replacing the serve.lock of pid %s, which ended without stopping cleanly", lock.replaced_stale.pid)
     core = Core(settings, open_database())
     core.bus.subscribe(_print_notices)
     stop = threading.Event()
@@ -54,7 +109,9 @@ def serve(port: int | None = None) -> int:
         core.start()
     except Exception as exc:
         print(f"codatdesk serve: {exc}", file=sys.stderr)
+        core.stop()
         return 2
+    lock.publish(core.listener.port, core.listener_url or "")
     print(f"listening for Codat webhooks on {core.listener_url}", flush=True)
     print("reconciliation every "
           f"{settings.get('reconcile.interval_seconds')} s; Ctrl-C stops", flush=True)
@@ -63,12 +120,6 @@ def serve(port: int | None = None) -> int:
     core.stop()
     print("stopped cleanly", file=sys.stderr)
     return 0
-
-
-def _listener_running(settings: Settings) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", settings.get("listener.port"))) == 0
 
 
 AGAIN_ANYWAY_WARNING = (
@@ -158,10 +209,13 @@ def compact_ids(ids: list[int], *, max_ranges: int = 20) -> str:
 
 
 def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: float) -> int:
-    served = _listener_running(settings)
-    print("waiting for Codat's answers " + ("(through the running `codatdesk serve`)" if served
-                                          else "(no `codatdesk serve` running: checking Codat directly)"),
-          flush=True)
+    # Only a serve of this data folder stores the answers where this process reads them; a listener
+    # on listener.port may belong to another folder, so a busy port alone proves nothing.
+    serving = serve_lock.running_serve()
+    served = serving is not None
+    print("waiting for Codat's answers " + (
+        f"(through the running `codatdesk serve`, pid {serving.pid}, port {serving.port})" if serving
+        else "(no `codatdesk serve` of this data folder is running: checking Codat directly)"), flush=True)
     deadline = time.monotonic() + timeout
     next_check = time.monotonic() + 3.0
     while time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import sys
 import threading
@@ -11,6 +12,11 @@ from typing import Any, TextIO
 from .config import SandboxConfig
 from .core import Sandbox
 from .server import SandboxServer
+
+def changed_knobs(config: SandboxConfig) -> dict[str, Any]:
+    """The knobs that differ from SandboxConfig's defaults, for the banner."""
+    default = SandboxConfig().to_json()
+    return {name: value for name, value in config.to_json().items() if default.get(name) != value}
 
 
 def run_sandbox(port: int, host: str = "127.0.0.1", config: SandboxConfig | None = None,
@@ -64,7 +70,9 @@ def run_sandbox(port: int, host: str = "127.0.0.1", config: SandboxConfig | None
         f"  connection id:  {sandbox.connection_id}\n"
         "Webhook signing secrets (whsec_...) are printed here whenever a consumer is registered\n"
         f"(POST {server.base_url}/webhooks), and can be read at GET /_sandbox/webhooks/{{id}}/secret.\n"
-        f"Steer it with POST {server.base_url}/_sandbox/config, e.g. {{\"error_rate\": 0.2}}.\n"
+        f"Knobs: {_describe_knobs(sandbox.config)}\n"
+        f"Change them while it runs with POST {server.base_url}/_sandbox/config, e.g. {{\"error_rate\": 0.2}}\n"
+        f"(GET it for all of them; the README lists them).\n"
         "Press Ctrl-C to stop.",
         file=out, flush=True,
     )
@@ -80,3 +88,10 @@ def run_sandbox(port: int, host: str = "127.0.0.1", config: SandboxConfig | None
         sandbox.shutdown()
         print("Codat sandbox stopped.", file=out, flush=True)
     return 0
+
+
+def _describe_knobs(config: SandboxConfig) -> str:
+    changed = changed_knobs(config)
+    if not changed:
+        return "defaults (pushes complete after 1 s, no faults)"
+    return ", ".join(f"{name}={json.dumps(value)}" for name, value in changed.items())
