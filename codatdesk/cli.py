@@ -568,11 +568,12 @@ def _cmd_deliveries(args: argparse.Namespace) -> int:
     if not entries:
         print("no delivery" + (f" with the verdict {args.verdict}" if args.verdict else " received yet"))
         return 0
-    print(f"{'RECEIVED':25}  {'VERDICT':9}  {'EVENT':32}  {'EXPENSE':>7}  {'DELIVERY ID':24}  WHY")
+    id_width = max(len("DELIVERY ID"), *(len(e.delivery_id) for e in entries))  # whole: it is what you grep for
+    print(f"{'RECEIVED':25}  {'VERDICT':9}  {'EVENT':32}  {'EXPENSE':>7}  {'DELIVERY ID':{id_width}}  WHY")
     for e in entries:
         expense = str(e.expense_id) if e.expense_id is not None else "-"
         print(f"{e.received_at:25}  {e.verdict:9}  {(e.event_type or '-')[:32]:32}  {expense:>7}  "
-              f"{e.delivery_id[:24]:24}  {e.detail[:80]}")
+              f"{e.delivery_id:{id_width}}  {e.detail}")
     print("verdicts: " + "; ".join(f"{v}: {VERDICTS.get(v, '')}" for v in dict.fromkeys(e.verdict for e in entries)))
     return 0
 

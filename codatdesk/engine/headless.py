@@ -24,6 +24,7 @@ from codatdesk.engine.pusher import PushProblem
 from codatdesk.events import Notice, PushProgress
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
+from codatdesk.tunnel.registration import PORTAL_HINT
 from codatdesk.store.db import open_database
 from codatdesk.store.models import Expense
 
@@ -59,8 +60,8 @@ def no_credentials_message(missing: list[str]) -> str:
         lines.append(f"  - the {secrets.describe(name)}: set {secrets.env_name(name)}, or store it in the keyring "
                      f"with `codatdesk settings set-secret {name}`")
     if secrets.WEBHOOK_SECRETS in missing:
-        lines.append("The signing secret is on the Codat Portal (Monitor > Webhooks > the endpoint > Signing secret); "
-                     "the sandbox prints it when `codatdesk register-webhook` creates the consumer.")
+        lines.append(f"Codat shows the signing secret in the {PORTAL_HINT}; the sandbox prints it when "
+                     "`codatdesk register-webhook` creates the consumer.")
     return "\n".join(lines)
 
 
