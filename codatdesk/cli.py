@@ -69,7 +69,7 @@ def add_sandbox_knob_arguments(parser: argparse.ArgumentParser) -> None:
                              "'retry_schedule=[0,1]' (all knobs: README, or GET /_sandbox/config)")
 
 
-def sandbox_config_from_args(args: argparse.Namespace):  # noqa: ANN201 (SandboxConfig: imported late)
+def sandbox_config_from_args(args: argparse.Namespace):  # -> SandboxConfig, imported late
     """A SandboxConfig from the flags; ValueError names the bad knob."""
     changes: dict[str, Any] = {}
     for flag, field, _kind, _help in SANDBOX_KNOB_FLAGS:

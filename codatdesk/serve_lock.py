@@ -120,7 +120,7 @@ class ServeLock:
 
     def publish(self, port: int, url: str) -> None:
         self._write(json.dumps({"pid": os.getpid(), "port": port, "url": url, "data_dir": str(paths.data_dir()),
-                                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
+                                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
 
     def release(self) -> None:
         if self._fd is None:

@@ -88,7 +88,7 @@ def test_serve_refuses_to_start_without_a_way_to_authenticate_deliveries(tmp_pat
     assert run_cli(["settings", "set", "webhook.authorization", authorization], home=home).returncode == 0
     done = subprocess.run([sys.executable, "-m", "codatdesk.cli", "serve", "--port", str(port)],
                           env=cli_env(home, CODATDESK_API_KEY="some-key", **env), cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     for name in missing:
         assert name in done.stderr
@@ -159,7 +159,7 @@ def test_push_finds_a_serve_started_with_port_alone_and_history_and_deliveries_s
 
         def cli(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run([sys.executable, "-m", "codatdesk.cli", *args], env=env, cwd=REPO,
-                                  capture_output=True, text=True, timeout=120)
+                                  capture_output=True, text=True, timeout=120, check=False)
 
         assert cli("import", str(csv)).returncode == 0
         pushed = cli("push", "--all-ready", "--wait-timeout", "60")
@@ -199,7 +199,7 @@ def test_a_second_serve_of_the_same_folder_is_refused(tmp_path):
     try:
         done = subprocess.run([sys.executable, "-m", "codatdesk.cli", "serve", "--port", str(free_port())],
                               env=cli_env(home, CODATDESK_WEBHOOK_SECRETS=SIGNING), cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
     finally:
         held.release()
     assert done.returncode == 2 and f"pid {os.getpid()}, port 4321" in done.stderr, done.stderr

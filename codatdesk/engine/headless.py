@@ -24,9 +24,9 @@ from codatdesk.engine.pusher import PushProblem
 from codatdesk.events import Notice, PushProgress
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
-from codatdesk.tunnel.registration import PORTAL_HINT
 from codatdesk.store.db import open_database
 from codatdesk.store.models import Expense
+from codatdesk.tunnel.registration import PORTAL_HINT
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def missing_delivery_credentials(settings: Settings) -> list[str]:
 
 
 def no_credentials_message(missing: list[str]) -> str:
-    lines = ["no way to authenticate Codat's webhook deliveries: every one would be refused (401), "
-             "so no push would be seen to finish. Missing:"]
+    lines = [("no way to authenticate Codat's webhook deliveries: every one would be refused (401), "
+              "so no push would be seen to finish. Missing:")]
     for name in missing:
         lines.append(f"  - the {secrets.describe(name)}: set {secrets.env_name(name)}, or store it in the keyring "
                      f"with `codatdesk settings set-secret {name}`")

@@ -37,7 +37,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)  # stored as naive UTC
+        value = value.replace(tzinfo=dt.UTC)  # stored as naive UTC
     return value.isoformat(timespec="seconds")
 
 

@@ -13,6 +13,7 @@ from .config import SandboxConfig
 from .core import Sandbox
 from .server import SandboxServer
 
+
 def changed_knobs(config: SandboxConfig) -> dict[str, Any]:
     """The knobs that differ from SandboxConfig's defaults, for the banner."""
     default = SandboxConfig().to_json()
