@@ -87,7 +87,7 @@ class _Run:
             verdict, detail = "WARN", str(exc)
         except CheckFailed as exc:
             verdict, detail = "FAIL", str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a check is that check's FAIL line
             verdict, detail = "FAIL", _one_line(exc)
         outcome = Outcome(name, verdict, detail, time.monotonic() - started)
         self.outcomes.append(outcome)
@@ -149,7 +149,7 @@ def check_imports(run: _Run) -> str:
             continue
         try:
             __import__(info.name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a module that cannot import is reported, whatever it raises
             failures.append(f"{info.name}: {_one_line(exc)}")
     missing = [m for m in SENTINEL_MODULES if m not in names]
     if missing:
@@ -232,7 +232,7 @@ def check_keyring(run: _Run) -> str:
     def probe() -> None:
         try:
             result["name"] = secrets.check_backend()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting thread, which reports it
             result["error"] = exc
 
     worker = threading.Thread(target=probe, name="selftest-keyring", daemon=True)
@@ -366,7 +366,7 @@ def _stop_demo(run: _Run) -> None:
     if run.demo is not None:
         try:
             run.demo.cleanup()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the checks' verdict
             run.emit(f"WARN cleanup: stopping the sandbox failed: {_one_line(exc)}")
         run.demo = None
 
