@@ -68,6 +68,9 @@ def run(size: str) -> dict[str, float]:
             deadline = time.monotonic() + 30
             while model.rowCount() < count and time.monotonic() < deadline:
                 app.processEvents()
+            from codatdesk.heap import settle_after_start
+
+            settle_after_start()  # as run_gui does once the core is attached and the table loaded
 
             seen: dict[int, float] = {}
 
