@@ -19,8 +19,8 @@ LIGHT_STORE = ("codatdesk.store", "codatdesk.store.expense_rows", "codatdesk.sto
 
 def test_the_window_and_app_modules_import_nothing_heavy():
     code = ("import sys, codatdesk.ui.app, codatdesk.ui.main_window, codatdesk.ui.startup_probe; "
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r} "
-            f"or m.startswith(('codatdesk.engine.', 'codatdesk.store.'))) and m not in {LIGHT_STORE!r})")
+            f"print(sorted(m for m in sys.modules if (m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r} "
+            f"or m.startswith(('codatdesk.engine.', 'codatdesk.store.'))) and m not in {LIGHT_STORE!r}))")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert found.stdout.strip() == "[]", "imported before the window can show: " + found.stdout
 
