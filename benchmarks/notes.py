@@ -142,8 +142,10 @@ FIXES = """See the commits for details. Each names the benchmark that found it.
    GUI-thread stall ~90-108 → ~70 ms.
 10. **The loaded heap is frozen** (B1). A full garbage collection walks every tracked object
     with the GIL held: one took ~60 ms on the applier thread mid-burst and stopped the GUI
-    too. After the table loads, the window collects the young generations and calls
-    `gc.freeze()`. Stall ~70 → 25-37 ms (target met), p50 47 → 35-45 ms.
+    too. Once start-up is done (the core attached, the first table loaded) the app collects
+    the young generations and calls `gc.freeze()`, once per process (`codatdesk/heap.py`,
+    called from `ui/app.py`; until #13 the window did it on every company switch).
+    Stall ~70 → 25-37 ms (target met), p50 47 → 35-45 ms.
 11. **Table rows are raw tuples from a Core select** (B4). Loading 100,000 rows spent ~1.1 s
     in SQLAlchemy's per-value result processing through the ORM session and ~0.4 s building
     frozen dataclasses. Rows are now tuples of the stored values (ISO dates, scaled-integer
