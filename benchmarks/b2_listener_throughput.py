@@ -36,10 +36,10 @@ def _flood(port: int, path: str, secret: str, duration: float, senders: int, pro
 
 
 def run(size: str) -> dict[str, float]:
+    from benchmarks.setup import database, new_secret
     from codatdesk.events import EventBus
     from codatdesk.secrets import WebhookCredentials
     from codatdesk.webhooks import Inbox, ListenerConfig, Verifier, WebhookListener
-    from benchmarks.setup import database, new_secret
 
     duration, senders, processes = SIZES[size]
     secret = new_secret()
@@ -48,7 +48,7 @@ def run(size: str) -> dict[str, float]:
         db = database(home)
         stored = [0]
 
-        def on_stored(result) -> None:  # noqa: ANN001
+        def on_stored(result) -> None:
             stored[0] += 1
 
         verifier = Verifier(lambda: WebhookCredentials((secret,), None, None))

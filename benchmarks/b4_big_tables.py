@@ -43,14 +43,14 @@ SPEC = [
 ]
 
 
-def _paint(app, widget) -> float:  # noqa: ANN001
+def _paint(app, widget) -> float:
     """Show ``widget``'s window and return the seconds until ``widget`` has painted."""
     from PySide6.QtCore import QEvent, QObject
 
     painted: list[float] = []
 
     class Watch(QObject):
-        def eventFilter(self, watched, event):  # noqa: ANN001, ANN202, N802
+        def eventFilter(self, watched, event):
             if event.type() == QEvent.Type.Paint:
                 painted.append(time.monotonic())
             return False

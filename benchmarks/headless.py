@@ -21,7 +21,7 @@ class RateLimitWatch:
     waits: int = 0
     notices: list[str] = field(default_factory=list)
 
-    def __call__(self, event) -> None:  # noqa: ANN001
+    def __call__(self, event) -> None:
         if isinstance(event, Notice) and event.topic == "ratelimit":
             self.waits += 1
 
@@ -46,14 +46,14 @@ def delete_consumer(sandbox: RemoteSandbox, consumer_id: str) -> None:
 
 
 def core_for(home: Path, sandbox: RemoteSandbox, *, listen: bool, secrets: list[str] | None = None,
-             db=None) -> Core:  # noqa: ANN001
+             db=None) -> Core:
     from benchmarks.setup import make_core
 
     return make_core(home, base_url=sandbox.base_url, api_key=sandbox.api_key, company_id=sandbox.company_id,
                      connection_id=sandbox.connection_id, secrets=secrets, listen=listen, db=db)
 
 
-def count_status(db, statuses: tuple[str, ...]) -> int:  # noqa: ANN001
+def count_status(db, statuses: tuple[str, ...]) -> int:
     marks = ",".join("?" * len(statuses))
     with db.connect() as conn:
         return conn.exec_driver_sql(f"SELECT COUNT(*) FROM expense WHERE status IN ({marks})",

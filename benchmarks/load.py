@@ -133,7 +133,7 @@ class Target:
     connection_id: str = "bench-connection"
 
 
-def paced_sender(target: Target, keys: list[str], rate: float, start_at: float, threads: int, results) -> None:  # noqa: ANN001
+def paced_sender(target: Target, keys: list[str], rate: float, start_at: float, threads: int, results) -> None:
     """Send one delivery per key at ``rate`` per second from ``start_at`` (monotonic), open loop.
 
     ``threads`` connections share the schedule so one slow answer does not delay the next
@@ -141,7 +141,7 @@ def paced_sender(target: Target, keys: list[str], rate: float, start_at: float, 
     """
     signer = Signer(target.secret)
     prepared = []
-    for index, key in enumerate(keys):
+    for key in keys:
         body = write_event_body(key, target.company_id, target.connection_id)
         delivery_id = f"msg_{uuid.uuid4().hex}"
         prepared.append(request_bytes(target.host, target.port, target.path, body, signer.headers(delivery_id, body)))
@@ -171,7 +171,7 @@ def paced_sender(target: Target, keys: list[str], rate: float, start_at: float, 
     results.put(sorted(records))
 
 
-def flood_sender(target: Target, senders: int, start_at: float, duration: float, results) -> None:  # noqa: ANN001
+def flood_sender(target: Target, senders: int, start_at: float, duration: float, results) -> None:
     """``senders`` closed-loop connections, each sending unique signed deliveries back to back.
 
     Counts answers inside [start_at, start_at + duration); puts ``(ok, errors, statuses)``.
@@ -218,7 +218,7 @@ def flood_sender(target: Target, senders: int, start_at: float, duration: float,
     results.put((totals["ok"], totals["errors"], statuses))
 
 
-def spawn(target_fn, *args):  # noqa: ANN001, ANN201
+def spawn(target_fn, *args):
     """Start ``target_fn(*args, queue)`` in a spawned process; returns (process, queue)."""
     import multiprocessing
 

@@ -95,7 +95,7 @@ def extras(names: list[str], results: dict[str, list[dict]]) -> list[str]:
 
 def document(names: list[str], results: dict[str, list[dict]], runs: int, size: str,
              facts: dict[str, str] | None = None) -> str:
-    from benchmarks.notes import INTRO, METHOD, NOTES, FIXES
+    from benchmarks.notes import FIXES, INTRO, METHOD, NOTES
 
     facts = facts or machine_facts()
     parts = [

@@ -36,7 +36,7 @@ class RemoteSandbox:
         info = json.loads(line)
         return cls(process, info["base_url"], info["api_key"], info["company_id"], info["connection_id"])
 
-    def steer(self, method: str, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+    def steer(self, method: str, path: str, **kwargs) -> httpx.Response:
         response = httpx.request(method, self.base_url + path, timeout=60, **kwargs)
         response.raise_for_status()
         return response

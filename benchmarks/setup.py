@@ -34,13 +34,13 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
 
 
-def database(home: Path, *, durable: bool = True):  # noqa: ANN201
+def database(home: Path, *, durable: bool = True):
     return open_database(f"sqlite:///{home / 'codatdesk.sqlite3'}", durable=durable)
 
 
 def make_core(home: Path, *, base_url: str, api_key: str, company_id: str, connection_id: str,
               secrets: list[str] | None = None, listen: bool = True, settings: dict[str, Any] | None = None,
-              db=None) -> Core:  # noqa: ANN001
+              db=None) -> Core:
     """A Core as the app builds it, with credentials from memory instead of the keyring."""
     store = Settings(home / "settings.json", environ={})
     store.update({
@@ -55,7 +55,7 @@ def make_core(home: Path, *, base_url: str, api_key: str, company_id: str, conne
     return core
 
 
-def seed_expenses(db, company_id: str, count: int, *, status: ExpenseStatus = ExpenseStatus.NOT_PUSHED,  # noqa: ANN001
+def seed_expenses(db, company_id: str, count: int, *, status: ExpenseStatus = ExpenseStatus.NOT_PUSHED,
                   connection_id: str = "", account_code: str = "429", bank: str = "090",
                   seed: int = 1) -> list[tuple[int, str | None]]:
     """Insert ``count`` varied expenses in one transaction; returns ``[(id, push key)]``.
@@ -97,7 +97,7 @@ def seed_expenses(db, company_id: str, count: int, *, status: ExpenseStatus = Ex
     return [(e["id"], e["push_operation_key"]) for e in expenses]
 
 
-def map_suppliers(core, company_id: str) -> None:  # noqa: ANN001
+def map_suppliers(core, company_id: str) -> None:
     """Map every benchmark supplier to the ledger's first supplier, as a user would in Mappings: an
     expense whose supplier the ledger does not have is not sent (#12). Reads the lists first if needed."""
     from sqlmodel import Session, select

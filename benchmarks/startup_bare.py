@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 
 
 class Probe(QObject):
-    def eventFilter(self, watched, event):  # noqa: ANN001, ANN201, N802
+    def eventFilter(self, watched, event):
         if event.type() == QEvent.Type.Show and watched is window:
             with open(os.environ["CODATDESK_STARTUP_PROBE"], "w") as out:
                 json.dump({"shown": time.monotonic()}, out)

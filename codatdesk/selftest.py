@@ -13,6 +13,7 @@ check stores and deletes one probe entry).
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pkgutil
 import platform
@@ -86,7 +87,7 @@ class _Run:
             verdict, detail = "WARN", str(exc)
         except CheckFailed as exc:
             verdict, detail = "FAIL", str(exc)
-        except Exception as exc:  # noqa: BLE001 - the report is the point
+        except Exception as exc:  # noqa: BLE001 - any failure of a check is that check's FAIL line
             verdict, detail = "FAIL", _one_line(exc)
         outcome = Outcome(name, verdict, detail, time.monotonic() - started)
         self.outcomes.append(outcome)
@@ -118,11 +119,19 @@ def run_self_test(*, out: TextIO | None = None, only: Sequence[str] | None = Non
 # --------------------------------------------------------------------------- checks
 
 def check_version(run: _Run) -> str:
-    import PySide6
-
     kind = "bundle" if _frozen() else "source"
-    return (f"codatdesk {__version__} ({kind}), Python {platform.python_version()}, PySide6 {PySide6.__version__}, "
+    return (f"codatdesk {__version__} ({kind}), Python {platform.python_version()}, PySide6 {_pyside_version()}, "
             f"{platform.system()} {platform.machine()}")
+
+
+def _pyside_version() -> str:
+    """From the installed distribution's metadata: the core never imports Qt (the bundle ships the metadata)."""
+    for distribution in ("PySide6-Essentials", "PySide6"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
 
 
 def check_imports(run: _Run) -> str:
@@ -140,7 +149,7 @@ def check_imports(run: _Run) -> str:
             continue
         try:
             __import__(info.name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a module that cannot import is reported, whatever it raises
             failures.append(f"{info.name}: {_one_line(exc)}")
     missing = [m for m in SENTINEL_MODULES if m not in names]
     if missing:
@@ -223,7 +232,7 @@ def check_keyring(run: _Run) -> str:
     def probe() -> None:
         try:
             result["name"] = secrets.check_backend()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting thread, which reports it
             result["error"] = exc
 
     worker = threading.Thread(target=probe, name="selftest-keyring", daemon=True)
@@ -357,7 +366,7 @@ def _stop_demo(run: _Run) -> None:
     if run.demo is not None:
         try:
             run.demo.cleanup()
-        except Exception as exc:  # noqa: BLE001 - the checks have spoken; say it and go on
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the checks' verdict
             run.emit(f"WARN cleanup: stopping the sandbox failed: {_one_line(exc)}")
         run.demo = None
 
@@ -365,12 +374,12 @@ def _stop_demo(run: _Run) -> None:
 @contextmanager
 def _data_dir(path: Path) -> Iterator[None]:
     """Point paths.data_dir() at ``path`` while the demo creates its files, then put it back."""
-    previous = paths._data_dir_override  # noqa: SLF001 - the one place that must restore it
+    previous = paths._data_dir_override
     paths.set_data_dir(path)
     try:
         yield
     finally:
-        paths._data_dir_override = previous  # noqa: SLF001
+        paths._data_dir_override = previous
 
 
 def _port_in_use(port: int) -> bool:
@@ -405,7 +414,7 @@ def _default_output() -> TextIO:
     """stdout; a windowed Windows build has none, so the report goes to a file in the log folder."""
     if sys.stdout is not None:
         return sys.stdout
-    return open(paths.log_dir() / "self-test.txt", "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    return open(paths.log_dir() / "self-test.txt", "w", encoding="utf-8")
 
 
 def _remove_tree(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -97,9 +98,18 @@ def db(tmp_path):
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01,
                message: str = "condition") -> object:
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+    """The suite's one way to wait: poll ``predicate`` until it is truthy; fail the test after ``timeout`` s.
+
+    With a Qt application running, each poll first delivers its queued events (signals from
+    worker threads, timers), so the same helper serves UI tests. Never used to prove that
+    something did not happen: such a test checks that nothing was scheduled instead.
+    """
+    qt = sys.modules.get("PySide6.QtCore")  # only if the test loaded Qt: this module stays Qt-free
+    app = qt.QCoreApplication.instance() if qt is not None else None
     deadline = time.monotonic() + timeout
     while True:
+        if app is not None:
+            app.processEvents()
         value = predicate()
         if value:
             return value

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.bundle
+# The first test builds the bundle with PyInstaller (~70 s here, minutes on a cold machine).
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "bundle-test"

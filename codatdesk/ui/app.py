@@ -158,6 +158,9 @@ class CoreStartup:
 
     def _attach(self, result: tuple[Any, Callable[[], None]]) -> None:
         self._window.attach_core(result[0])
+        from codatdesk.heap import settle_after_start
+
+        settle_after_start()  # the core and the first table are loaded: see codatdesk/heap.py
 
     def _failed(self, error: BaseException) -> None:
         log.error("codatdesk could not start", exc_info=error)

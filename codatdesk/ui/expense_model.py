@@ -12,10 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
 from enum import IntEnum
-from functools import cache
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -27,14 +24,14 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
+
 from codatdesk.states import ExpenseStatus
+from codatdesk.store.expense_rows import ExpenseRow, fetch_company, fetch_ids, stored_order_key
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import status_icon, style_for
 
 if TYPE_CHECKING:  # SQLAlchemy and the store are imported at the first read, not before the window shows
     from sqlalchemy.engine import Engine
-
-_IN_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 
 
 class Column(IntEnum):
@@ -66,118 +63,13 @@ StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
 IdRole = Qt.ItemDataRole.UserRole + 3  # expense id
 
 
-_STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, not Enum's slow __call__
-
-
-@cache
-def _money_decoder() -> Any:
-    from codatdesk.store.types import Money
-
-    return Money().process_result_value
-
-
-def _decode_money(value: int) -> Decimal:
-    return _money_decoder()(value, None)
-
-
-def _as_date(value: str | dt.date) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-def _as_utc(value: str | dt.datetime | None) -> dt.datetime | None:
-    """As the column's type returns it: aware, in UTC (SQLite keeps UTC text without an offset)."""
-    if value is None:
-        return None
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC) if value.utcoffset() is None else value.astimezone(dt.UTC)
-
-
-class ExpenseRow(tuple):
-    """What the table shows of one expense: its columns as the database returns them.
-
-    A tuple of raw values (ISO date text, scaled-integer amounts, the status text), so
-    building 100,000 rows is one C call each and comparing two (did the row change?)
-    is tuple equality. Amounts, dates and the status are decoded when read, which
-    only the rows on screen, a sort, a search or an export do.
-    """
-
-    __slots__ = ()
-
-    id: int = property(itemgetter(0))  # type: ignore[assignment]
-    company_id: str = property(itemgetter(1))  # type: ignore[assignment]
-    supplier: str = property(itemgetter(3))  # type: ignore[assignment]
-    description: str = property(itemgetter(4))  # type: ignore[assignment]
-    account_code: str = property(itemgetter(5))  # type: ignore[assignment]
-    account_name: str = property(itemgetter(6))  # type: ignore[assignment]
-    currency: str = property(itemgetter(10))  # type: ignore[assignment]
-    status_detail: str = property(itemgetter(12))  # type: ignore[assignment]
-    reference: str = property(itemgetter(13))  # type: ignore[assignment]
-    bank_account: str = property(itemgetter(15))  # type: ignore[assignment]
-    tax_code: str = property(itemgetter(16))  # type: ignore[assignment]
-
-    @property
-    def date(self) -> dt.date:
-        return _as_date(self[2])
-
-    @property
-    def net(self) -> Decimal:
-        return _decode_money(self[7])
-
-    @property
-    def tax(self) -> Decimal:
-        return _decode_money(self[8])
-
-    @property
-    def total(self) -> Decimal:
-        return _decode_money(self[9])
-
-    @property
-    def status(self) -> ExpenseStatus:
-        return _STATUSES[self[11]]
-
-    @property
-    def updated_at(self) -> dt.datetime | None:
-        return _as_utc(self[14])
-
-    @property
-    def account(self) -> str:
-        return f"{self.account_code} · {self.account_name}" if self.account_name else self.account_code
-
-    def search_text(self) -> str:
-        return " ".join((
-            str(self.id), str(self[2]), self.supplier, self.description, self.account_code,
-            self.account_name, format(self.net, "f"), format(self.tax, "f"), format(self.total, "f"),
-            self.currency, self[11], self.reference, self.status_detail,
-        )).casefold()
-
-    def __repr__(self) -> str:
-        return f"ExpenseRow(id={self.id}, {self.date}, {self.supplier!r}, {self.total} {self.currency}, {self[11]})"
-
-
-# ISO date text and scaled-integer amounts order like the dates and Decimals they hold.
-_RAW_SORT_FIELDS = {Column.DATE: 2, Column.NET: 7, Column.TAX: 8, Column.TOTAL: 9}
-_QUERY_ORDER = (Column.DATE, Qt.SortOrder.DescendingOrder)  # what _fetch_company's ORDER BY gives (id breaks ties)
-
-@cache
-def _row_select() -> tuple[Any, Any]:
-    """(a Core select of ExpenseRow's columns in its order, the expense table's columns).
-
-    The coerced columns skip SQLAlchemy's per-value result processing.
-    """
-    from sqlalchemy import BigInteger, String, select, type_coerce
-
-    from codatdesk.store.models import Expense
-
-    c = Expense.__table__.c  # type: ignore[attr-defined]
-    return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
-                  c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
-                  type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
-                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code), c
+# The store's read model: named, decoded fields (this view never decodes stored values).
+_STORED_ORDER_FIELDS = {Column.DATE: "date", Column.NET: "net", Column.TAX: "tax", Column.TOTAL: "total"}
+_QUERY_ORDER = (Column.DATE, Qt.SortOrder.DescendingOrder)  # what fetch_company's ORDER BY gives (id breaks ties)
 
 
 class ExpenseTableModel(QAbstractTableModel):
-    def __init__(self, engine: Engine | None, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, engine: Engine | None, parent=None) -> None:
         super().__init__(parent)
         self._engine = engine  # None: nothing to read yet (the window opens before the store)
         self._rows: list[ExpenseRow] = []
@@ -283,35 +175,19 @@ class ExpenseTableModel(QAbstractTableModel):
         self._engine = engine
 
     def _fetch_company(self, company_id: str | None) -> list[ExpenseRow]:
-        if self._engine is None:
-            return []
-        rows, c = _row_select()
-        query = rows.order_by(c.expense_date.desc(), c.id.desc())
-        if company_id is not None:
-            query = query.where(c.company_id == company_id)
-        with self._engine.connect() as connection:  # a deferred read, rolled back on return to the pool
-            return list(map(ExpenseRow, connection.execute(query).all()))
+        return [] if self._engine is None else fetch_company(self._engine, company_id)
 
     def _fetch_ids(self, ids: list[int]) -> dict[int, ExpenseRow]:
-        found: dict[int, ExpenseRow] = {}
-        if self._engine is None:
-            return found
-        with self._engine.connect() as connection:
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start:start + _IN_CHUNK]
-                rows, c = _row_select()
-                query = rows.where(c.id.in_(chunk))
-                for row in map(ExpenseRow, connection.execute(query).all()):
-                    found[row.id] = row
-        return found
+        return {} if self._engine is None else fetch_ids(self._engine, ids)
 
     # ------------------------------------------------------------------ sorting
 
-    def _key_function(self, column: Column, _order: Qt.SortOrder):  # noqa: ANN202
+    def _key_function(self, column: Column, _order: Qt.SortOrder):
         column = Column(column)
-        raw = _RAW_SORT_FIELDS.get(column)
-        if raw is not None:  # the stored value sorts like the decoded one: skip decoding 100,000 of them
-            return itemgetter(raw, 0)
+        field = _STORED_ORDER_FIELDS.get(column)
+        stored = stored_order_key(field) if field else None
+        if stored is not None:  # the stored value sorts like the decoded one: skip decoding 100,000 of them
+            return stored
         return lambda row: (self.sort_key(row, column), row.id)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -491,7 +367,7 @@ class _Reverse:
     def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __lt__(self, other: "_Reverse") -> bool:
+    def __lt__(self, other: _Reverse) -> bool:
         return other.value < self.value
 
 
@@ -523,7 +399,7 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
     proxy keeps its order (its own sort column stays -1).
     """
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._statuses: frozenset[ExpenseStatus] | None = None
         self._terms: tuple[str, ...] = ()

@@ -7,7 +7,6 @@ Everything blocking (Codat HTTP, DB writes, imports) runs through
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -70,16 +69,6 @@ DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160
                   Column.UPDATED: 124}
 
 
-def settle_heap() -> None:
-    """Take what is loaded now (modules, the table's rows) out of the cyclic collector's reach.
-
-    A full collection walks every tracked object, with the GIL held: with the app's
-    heap that paused every thread (the GUI too) for ~60 ms in the middle of a webhook
-    burst. Frozen objects are still freed by reference counting; only cycles that are
-    garbage already would stay, so young ones are collected first.
-    """
-    gc.collect(1)
-    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -423,7 +412,6 @@ class MainWindow(QMainWindow):
         company_id = self.company_id
         if company_id != self.model.company_id or self.model.rowCount() == 0:
             self.model.load(company_id)
-            settle_heap()
         self._update_count()
         if company_id and company_id != self.core.settings.get("ui.last_company_id"):
             try:

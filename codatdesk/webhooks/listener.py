@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import h11
 import uvicorn
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
@@ -31,6 +30,7 @@ from starlette.routing import Route, Router
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from codatdesk.events import DeliveryRecorded, EventBus, Notice, StatusReport
+from codatdesk.webhooks.header_deadline import HeaderDeadlines
 from codatdesk.webhooks.inbox import Inbox, StoreResult
 from codatdesk.webhooks.parse import peek_event_type
 from codatdesk.webhooks.verify import NO_SECRET_REASON, ListenerError, Rejected, Verifier
@@ -95,6 +95,7 @@ class WebhookListener:
         self._executor: ThreadPoolExecutor | None = None
         self._failure: BaseException | None = None
         self._port: int | None = None
+        self._deadlines = HeaderDeadlines(config.read_timeout)
         self._app = _CatchAll(Router(routes=[Route(config.path, self._handle, methods=["POST"])],
                                      redirect_slashes=False), self)
 
@@ -114,7 +115,8 @@ class WebhookListener:
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="webhook-worker")
         uv_config = uvicorn.Config(
             app=self._app,
-            http=_guarded_h11(self.config.read_timeout),
+            # uvicorn's h11 protocol (by name in its Config, too), inside our deadline for request heads.
+            http=self._deadlines.wrap(H11Protocol),
             ws="none",
             lifespan="off",
             interface="asgi3",
@@ -159,7 +161,7 @@ class WebhookListener:
     def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
         try:
             server.run(sockets=[sock])
-        except BaseException as exc:  # includes uvicorn's sys.exit on startup failure
+        except BaseException as exc:  # noqa: BLE001 - includes uvicorn's sys.exit on startup failure; start() reports it
             self._failure = exc
             log.error("webhook listener stopped unexpectedly: %r", exc)
 
@@ -355,6 +357,8 @@ class _CatchAll:
                     self._listener._record_rejection(status, f"{scope.get('method', '?')} {scope.get('path', '')[:100]!r}")
             await send(message)
 
+        deadlines = self._listener._deadlines
+        deadlines.request_started(scope.get("client"))
         try:
             await self._app(scope, receive, send_counted)
         except Exception:
@@ -362,51 +366,10 @@ class _CatchAll:
             if not started:
                 try:
                     await PlainTextResponse("service unavailable", status_code=503)(scope, receive, send_counted)
-                except Exception:
+                except Exception:  # noqa: BLE001 - the client is gone or the answer started: nothing left to tell it
                     pass
-
-
-def _guarded_h11(header_timeout: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol plus a deadline for receiving request headers.
-
-    uvicorn arms no timer until a first response is sent, so a client that connects
-    and sends nothing (or half a request line) would hold a connection forever.
-    """
-
-    class GuardedH11Protocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_header_timer()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self._arm_header_timer()  # part of a request line/headers: keep the deadline running
-            else:
-                self._cancel_header_timer()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_header_timer()
-            super().connection_lost(exc)
-
-        def _arm_header_timer(self) -> None:
-            if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout, self._header_timeout)
-
-        def _cancel_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _header_timeout(self) -> None:
-            self._header_timer = None
-            idle = self.cycle is None or self.cycle.response_complete
-            if self.conn.their_state is h11.IDLE and idle and not self.transport.is_closing():
-                self.transport.close()
-
-    return GuardedH11Protocol
+        finally:
+            deadlines.request_finished(scope.get("client"))
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -53,18 +52,10 @@ def set_status(engine, expense_id: int, status, detail: str = "") -> None:
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, message: str = "condition") -> object:
-    """Poll ``predicate`` (processing Qt events) until truthy; fail after ``timeout`` seconds."""
-    from PySide6.QtCore import QCoreApplication
+    """tests.conftest.wait_until (it processes Qt events while it polls), under its older name."""
+    from tests.conftest import wait_until
 
-    deadline = time.monotonic() + timeout
-    while True:
-        QCoreApplication.processEvents()
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.005)
+    return wait_until(predicate, timeout, 0.005, message)
 
 
 def dark_palette():  # noqa: ANN201
