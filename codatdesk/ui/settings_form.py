@@ -50,6 +50,7 @@ GROUPS = {  # key prefix -> (page title, intro)
 HIDDEN = {"ui.last_company_id"}
 LABELS = {
     "codat.base_url": "API &base URL", "codat.company_id": "C&ompany", "codat.connection_id": "Accounting c&onnection",
+    "codat.reference_max_age_hours": "Re-read Codat's &lists after (hours)",
     "listener.port": "&Port", "listener.path": "&Path", "listener.max_body_bytes": "Largest &body (bytes)",
     "listener.read_timeout": "&Read timeout (s)", "listener.max_concurrency": "&Concurrent requests",
     "webhook.require_signature": "Require a valid &signature", "webhook.authorization": "Also require an &Authorization header",

@@ -14,6 +14,9 @@ def shots_folder(tmp_path: Path) -> Path:
 
 
 def save(widget, folder: Path, name: str) -> Path:  # noqa: ANN001
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # pending layout after a text change: shoot what a person would see
     path = folder / f"{name}.png"
     widget.grab().save(str(path))
     return path
