@@ -67,10 +67,14 @@ def bring_to_front(window) -> None:  # noqa: ANN001
     window.activateWindow()
 
 
-def prepare_core(parent=None) -> tuple[Any, str | None] | None:  # noqa: ANN001
+DEMO = "demo"  # prepare_core's answer when the first-run wizard's "Open the demo" was chosen
+
+
+def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:  # noqa: ANN001
     """On the GUI thread, before the core: the settings, and the first-run wizard when no API key is stored.
 
-    Returns ``(settings, company name from the wizard)``, or None when the settings cannot be read.
+    Returns ``(settings, company name from the wizard)``, ``DEMO`` when the user chose the demo in the
+    wizard, or None when the settings cannot be read.
     """
     from codatdesk.settings import SettingError, Settings
     from codatdesk.ui.wizard import FirstRunWizard, needs_first_run
@@ -83,7 +87,10 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | None:  # noqa: ANN001
     company_name = None
     if needs_first_run():
         wizard = FirstRunWizard(settings, parent=parent)
-        if wizard.exec() == FirstRunWizard.DialogCode.Accepted:
+        result = wizard.exec()
+        if wizard.demo_chosen:
+            return DEMO
+        if result == FirstRunWizard.DialogCode.Accepted:
             company_name = wizard.company_name
         # Cancelled: the window still opens (import, look around); pushing explains what is missing.
     return settings, company_name
@@ -136,6 +143,12 @@ class CoreStartup:
             prepared = prepare_core(self._window)
             if prepared is None:
                 self._give_up(2)
+                return
+            if prepared == DEMO:
+                self._demo = True
+                self._window.demo = True
+                self._window.setWindowTitle("codatdesk — demo (local Codat sandbox)")
+                self.begin()
                 return
             settings, company_name = prepared
 
