@@ -65,6 +65,8 @@ class SettingsDialog(QDialog):
         values, errors = self.form.validate()
         if errors:
             self.message.setText(f"Please fix {len(errors)} field(s) first: " + ", ".join(sorted(errors)))
+            for key in errors:
+                self.form.reveal(key)
             for index in range(self.tabs.count()):  # show the first page with a problem
                 page = self.tabs.widget(index)
                 if any(page.isAncestorOf(self.form.error_labels[k]) for k in errors):
