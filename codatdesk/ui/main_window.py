@@ -767,9 +767,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
 
     def open_settings(self) -> None:
-        from codatdesk.ui.settings_dialog import SettingsDialog
+        from codatdesk.ui.settings_dialog import SettingsDialog, known_names
 
-        dialog = SettingsDialog(self.core.settings, parent=self)
+        dialog = SettingsDialog(self.core.settings, names=known_names(self.core), parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         self.settings_dialog = dialog

@@ -20,13 +20,23 @@ SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, "webhook_signing_secret_pre
 RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 
+def known_names(core: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Company and connection names the store already has: ``({company id: name}, {connection id: label})``."""
+    from codatdesk.ui.connections_view import load_connections
+
+    companies = {choice.id: choice.name for choice in core.companies_to_show() if choice.name}
+    connections = {info.connection_id: " · ".join(p for p in (info.platform, info.status) if p)
+                   for info in load_connections(core.db) if info.connection_id and info.platform}
+    return companies, connections
+
+
 class SettingsDialog(QDialog):
     """``saved`` carries (changed setting keys, changed secret names, company name or None)."""
 
     saved = Signal(object, object, object)
 
     def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 names: tuple[dict[str, str], dict[str, str]] = ({}, {}), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -35,6 +45,7 @@ class SettingsDialog(QDialog):
         # late worker results die with the dialog instead of reaching deleted widgets.
         self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory, parent=self)
         self.form.hide()
+        self.form.show_known_names(*names)  # "Demo Company Ltd (id)", not a bare id
         self.tabs = QTabWidget()
         for title, _intro, page in self.form.pages():
             scroll = QScrollArea()

@@ -528,6 +528,20 @@ class SettingsForm(QWidget):
         self.test_result.setText(text)
         self.test_result.setProperty("state", state)
 
+    def show_known_names(self, companies: dict[str, str], connections: dict[str, str]) -> None:
+        """Name the stored company and connection before Codat is asked (Test fills in the full lists)."""
+        for key, names in (("codat.company_id", companies), ("codat.connection_id", connections)):
+            field = self.fields.get(key)
+            combo = field.widget if field else None
+            if not isinstance(combo, QComboBox) or combo.count():
+                continue
+            current = field.raw_value()
+            if current and current in names:
+                combo.addItem(f"{names[current]}  ({current})", current)
+                combo.setCurrentIndex(0)
+        if companies:
+            self.companies = [{"id": cid, "name": name} for cid, name in companies.items()]
+
     def company_name(self) -> str | None:
         company_id = self.fields["codat.company_id"].raw_value() if "codat.company_id" in self.fields else None
         for company in getattr(self, "companies", []):
