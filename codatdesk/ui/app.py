@@ -118,6 +118,17 @@ def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Cal
     return core, cleanup
 
 
+DEMO_TUNNEL_TEXT = "Tunnel: not needed (demo)"
+
+
+def quiet_demo_alarms(window: Any, core: Any) -> None:
+    """The demo's Codat runs on this computer: no tunnel alarm, and "Codat: …" asks the sandbox for a state."""
+    window.health.items["tunnel"].set(DEMO_TUNNEL_TEXT, "ok", "The demo's Codat sandbox runs on this computer and "
+                                      "calls the listener directly: no public address is needed.")
+    if core.company_id:
+        window.check_connection(core.company_id)
+
+
 class CoreStartup:
     """Starts the core on a worker thread while the window shows 'Loading…', and stops it at the end.
 
@@ -171,6 +182,8 @@ class CoreStartup:
 
     def _attach(self, result: tuple[Any, Callable[[], None]]) -> None:
         self._window.attach_core(result[0])
+        if self._demo:
+            quiet_demo_alarms(self._window, result[0])
 
     def _failed(self, error: BaseException) -> None:
         log.error("codatdesk could not start", exc_info=error)

@@ -30,13 +30,18 @@ def known_names(core: Any) -> tuple[dict[str, str], dict[str, str]]:
     return companies, connections
 
 
+DEMO_NOTE = ("Demo: codatdesk talks to its built-in Codat sandbox with the sandbox's own key, so nothing here "
+             "uses your keyring or a tunnel. Changes apply to the demo only.")
+
+
 class SettingsDialog(QDialog):
     """``saved`` carries (changed setting keys, changed secret names, company name or None)."""
 
     saved = Signal(object, object, object)
 
     def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
-                 names: tuple[dict[str, str], dict[str, str]] = ({}, {}), parent: QWidget | None = None) -> None:
+                 names: tuple[dict[str, str], dict[str, str]] = ({}, {}), demo: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -59,13 +64,21 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        self.demo_note = QLabel(DEMO_NOTE)
+        self.demo_note.setWordWrap(True)
+        self.demo_note.setVisible(demo)
+        layout.addWidget(self.demo_note)
         layout.addWidget(self.keyring_status)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.resize(680, 600)
-        self.keyring_status.checked.connect(self._on_keyring_checked)
-        self.keyring_status.check()
+        if demo:  # the demo's credentials are the sandbox's: the keyring is neither needed nor written
+            self.keyring_status.hide()
+            self.form.set_secrets_enabled(False)
+        else:
+            self.keyring_status.checked.connect(self._on_keyring_checked)
+            self.keyring_status.check()
 
     def _on_keyring_checked(self, ok: bool) -> None:
         self.form.set_secrets_enabled(ok)
