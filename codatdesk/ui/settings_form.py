@@ -539,6 +539,8 @@ class SettingsForm(QWidget):
             if current and current in names:
                 combo.addItem(f"{names[current]}  ({current})", current)
                 combo.setCurrentIndex(0)
+                if combo.lineEdit() is not None:
+                    combo.lineEdit().setCursorPosition(0)  # the name first; a long id may be cut, not the name
         if companies:
             self.companies = [{"id": cid, "name": name} for cid, name in companies.items()]
 
