@@ -13,7 +13,7 @@ def shots_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def save(widget, folder: Path, name: str) -> Path:  # noqa: ANN001
+def save(widget, folder: Path, name: str) -> Path:
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()  # pending layout after a text change: shoot what a person would see

@@ -10,11 +10,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import ReferenceRecord
 from codatdesk.ui.mapping_view import NEEDS_YOU, UNCHECKED, MappingView, age_text
 from codatdesk.ui.status_style import STYLES
-from codatdesk.states import ExpenseStatus
 from tests.ui.helpers import add_expenses, dark_palette
 from tests.ui.shots import save, shots_folder
 

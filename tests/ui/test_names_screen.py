@@ -17,7 +17,7 @@ def test_settings_and_connections_show_names(qtbot, qapp, harness, window, tmp_p
     sandbox = harness.sandbox
     core.check_connection(sandbox.company_id)  # stores the connection and its platform
     companies, connections = known_names(core)
-    assert companies.get(sandbox.company_id) and not companies[sandbox.company_id] == sandbox.company_id
+    assert companies.get(sandbox.company_id) and companies[sandbox.company_id] != sandbox.company_id
     assert connections.get(sandbox.connection_id)
 
     settings = Settings(tmp_path / "settings.json", environ={})
