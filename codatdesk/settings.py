@@ -74,6 +74,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("codat.base_url", str, "https://api.codat.io", "Codat API base URL."),
     Setting("codat.company_id", str, None, "Codat company the expenses are pushed for."),
     Setting("codat.connection_id", str, None, "Accounting data connection of that company."),
+    Setting("codat.reference_max_age_hours", int, 24, "Codat's lists (accounts, suppliers, tax rates) older than "
+            "this are read again when the Mapping tab is shown.", minimum=1),
     Setting("listener.port", int, 8765, "Loopback port of the webhook listener (0: any free port).", minimum=0,
             maximum=65535),
     Setting("listener.path", str, "/webhooks/codat", "URL path Codat posts webhooks to."),

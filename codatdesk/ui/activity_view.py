@@ -16,6 +16,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -79,10 +80,25 @@ class ActivityRow:
     expense_id: int | None
     stored: bool
     inbox_id: int | None = None  # WebhookDelivery.id of a stored delivery
+    expense_label: str = ""  # "Supplier · 2024-03-01 · 12.50 GBP": what an accountant recognises
+
+    def expense_text(self) -> str:
+        if not self.expense_id:
+            return ""
+        return self.expense_label or f"expense {self.expense_id} (deleted)"
 
     def search_text(self) -> str:
         return " ".join((self.delivery_id, self.event_type, self.verdict, self.detail,
-                         str(self.expense_id or ""), format_timestamp(self.received_at))).casefold()
+                         str(self.expense_id or ""), self.expense_label,
+                         format_timestamp(self.received_at))).casefold()
+
+
+def expense_reference(supplier: str | None, date: dt.date | None, total: Decimal | None, currency: str | None) -> str:
+    """The words an accountant finds an expense by: who, when, how much."""
+    from codatdesk.ui.formatting import format_date, format_money
+
+    money = format_money(total, currency or "") + (f" {currency}" if currency else "") if total is not None else ""
+    return " · ".join(part for part in (supplier or "", format_date(date), money) if part)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -95,21 +111,27 @@ def load_deliveries(engine: Engine, *, after_id: int = 0, inbox_ids: Collection[
     from sqlmodel import select
 
     from codatdesk.store.db import read_session
-    from codatdesk.store.models import WebhookDelivery
+    from codatdesk.store.models import Expense, WebhookDelivery
 
     columns = (WebhookDelivery.id, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
                WebhookDelivery.event_type, WebhookDelivery.verdict, WebhookDelivery.verdict_detail,
-               WebhookDelivery.expense_id)
+               WebhookDelivery.expense_id, Expense.supplier_name, Expense.expense_date, Expense.total,
+               Expense.currency)
+
+    def query():  # the expense's words come with the delivery: an outer join, one query
+        return select(*columns).outerjoin(Expense, Expense.id == WebhookDelivery.expense_id)
+
     with read_session(engine) as session:
-        records = list(session.exec(select(*columns).where(WebhookDelivery.id > after_id)
+        records = list(session.exec(query().where(WebhookDelivery.id > after_id)
                                     .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
         again = sorted(set(inbox_ids))
         for start in range(0, len(again), _IN_CHUNK):
-            records += session.exec(select(*columns).where(
+            records += session.exec(query().where(
                 WebhookDelivery.id.in_(again[start:start + _IN_CHUNK]))).all()
     records.sort(key=lambda record: record[0])  # oldest first: the model appends in arrival order
-    return [ActivityRow(d, _aware(at), t, v, detail, e, True, inbox_id)
-            for inbox_id, d, at, t, v, detail, e in records]
+    return [ActivityRow(d, _aware(at), t, v, detail, e, True, inbox_id,
+                        expense_reference(supplier, date, total, currency) if e and supplier is not None else "")
+            for inbox_id, d, at, t, v, detail, e, supplier, date, total, currency in records]
 
 
 def load_dropped_count(engine: Engine) -> int:
@@ -134,7 +156,7 @@ class ActivityModel(QAbstractTableModel):
         self.rows: list[ActivityRow] = []
         self._index: dict[tuple[bool, str], int] = {}
         self._rejected: deque[ActivityRow] = deque(maxlen=MAX_REJECTED)
-        self.dark = False
+        self.dark = is_dark_palette()  # the palette at start: it may already be dark (no change event comes)
 
     def merge(self, rows: list[ActivityRow]) -> None:
         """Insert unknown deliveries, update changed ones; never reset."""
@@ -208,15 +230,19 @@ class ActivityModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (format_timestamp(row.received_at), row.event_type or "—", row.verdict, row.detail,
-                    f"#{row.expense_id}" if row.expense_id else "", row.delivery_id)[column]
+                    row.expense_text(), row.delivery_id)[column]
         if role == SortRole:  # values Qt compares itself: no Python lessThan per comparison
-            return (row.received_at.timestamp(), row.event_type, row.verdict, row.detail, row.expense_id or 0,
+            return (row.received_at.timestamp(), row.event_type, row.verdict, row.detail, row.expense_text(),
                     row.delivery_id)[column]
         if role == ExpenseIdRole:
             return row.expense_id
         look, meaning = VERDICTS.get(row.verdict, (ExpenseStatus.NOT_PUSHED, ""))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.verdict}: {meaning}" + (f"\n{row.detail}" if row.detail else "") if column == 2 else None
+            if column == 2:
+                return f"{row.verdict}: {meaning}" + (f"\n{row.detail}" if row.detail else "")
+            if column == 4 and row.expense_id:
+                return f"{row.expense_text()}\nDouble-click to show this expense."
+            return (None, row.event_type, None, row.detail, None, row.delivery_id)[column] or None
         if column == 2:
             tones = style_for(look).tones(self.dark)
             if role == Qt.ItemDataRole.DecorationRole:
@@ -271,7 +297,7 @@ class ActivityView(ReloadOnShow, QWidget):
         self.proxy.setDynamicSortFilter(True)
 
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search event, verdict, reason, expense or delivery id…")
+        self.search.setPlaceholderText("Search event, verdict, reason, supplier, date or delivery id…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.set_search_text)
         search_label = QLabel("&Search:")
@@ -279,7 +305,7 @@ class ActivityView(ReloadOnShow, QWidget):
         self.verdict = QComboBox()
         self.verdict.addItem("All verdicts", None)
         for verdict, (look, meaning) in VERDICTS.items():
-            self.verdict.addItem(status_icon(look, False), verdict, verdict)
+            self.verdict.addItem(status_icon(look, self.model.dark), verdict, verdict)
             self.verdict.setItemData(self.verdict.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
         self.verdict.currentIndexChanged.connect(lambda _i: self.proxy.set_verdict(self.verdict.currentData()))
         verdict_label = QLabel("&Verdict:")
@@ -295,6 +321,7 @@ class ActivityView(ReloadOnShow, QWidget):
         top.addWidget(verdict_label)
         top.addWidget(self.verdict)
         top.addWidget(self.count_label)
+        self.count_label.setMinimumWidth(self.count_label.fontMetrics().horizontalAdvance("2,000 of 2,000 deliveries"))
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -306,8 +333,7 @@ class ActivityView(ReloadOnShow, QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((150, 200, 110, 360, 70)):
-            self.table.setColumnWidth(column, width)
+        self._size_columns()
         self.table.setAccessibleName("Webhook deliveries")
         self.table.activated.connect(self._activated)
 
@@ -325,6 +351,15 @@ class ActivityView(ReloadOnShow, QWidget):
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
 
+    def _size_columns(self) -> None:
+        """Widths from the font, so Event and Why read whole at any font size; Why gets the most room."""
+        metrics = self.table.fontMetrics()
+        samples = ("2024-03-01 12:00:00", "directCosts.write.unsuccessful", "duplicate",
+                   "Older than what is already known, or", "Supplier name · 2024-03-01 · 1,234.50 GBP")
+        padding = metrics.horizontalAdvance("M") + 24  # margins, sort arrow and the verdict icon
+        for column, sample in enumerate(samples):
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + padding)
+
     def set_engine(self, engine: Engine) -> None:
         self._engine = engine
         self.request_reload()
@@ -334,6 +369,8 @@ class ActivityView(ReloadOnShow, QWidget):
         if self._engine is None:
             self._reload_pending = True
             return
+        if self.model.dark != is_dark_palette():
+            self.restyle()
         rows = load_deliveries(self._engine, after_id=self._newest_id, inbox_ids=self._open_ids)
         self._open_ids = set()  # rebuilt from what was read (an open id that was not is gone)
         for row in rows:
@@ -358,7 +395,11 @@ class ActivityView(ReloadOnShow, QWidget):
             self._reload_timer.start()  # bursts: one read per 200 ms
 
     def restyle(self) -> None:
-        self.model.set_dark(is_dark_palette())
+        dark = is_dark_palette()
+        self.model.set_dark(dark)
+        for position in range(1, self.verdict.count()):
+            look = VERDICTS[self.verdict.itemData(position)][0]
+            self.verdict.setItemIcon(position, status_icon(look, dark))
 
     def _update_count(self, *_args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()

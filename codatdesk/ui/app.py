@@ -67,10 +67,14 @@ def bring_to_front(window) -> None:  # noqa: ANN001
     window.activateWindow()
 
 
-def prepare_core(parent=None) -> tuple[Any, str | None] | None:  # noqa: ANN001
+DEMO = "demo"  # prepare_core's answer when the first-run wizard's "Open the demo" was chosen
+
+
+def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:  # noqa: ANN001
     """On the GUI thread, before the core: the settings, and the first-run wizard when no API key is stored.
 
-    Returns ``(settings, company name from the wizard)``, or None when the settings cannot be read.
+    Returns ``(settings, company name from the wizard)``, ``DEMO`` when the user chose the demo in the
+    wizard, or None when the settings cannot be read.
     """
     from codatdesk.settings import SettingError, Settings
     from codatdesk.ui.wizard import FirstRunWizard, needs_first_run
@@ -83,7 +87,10 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | None:  # noqa: ANN001
     company_name = None
     if needs_first_run():
         wizard = FirstRunWizard(settings, parent=parent)
-        if wizard.exec() == FirstRunWizard.DialogCode.Accepted:
+        result = wizard.exec()
+        if wizard.demo_chosen:
+            return DEMO
+        if result == FirstRunWizard.DialogCode.Accepted:
             company_name = wizard.company_name
         # Cancelled: the window still opens (import, look around); pushing explains what is missing.
     return settings, company_name
@@ -109,6 +116,17 @@ def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Cal
         db.dispose()
 
     return core, cleanup
+
+
+DEMO_TUNNEL_TEXT = "Tunnel: not needed (demo)"
+
+
+def quiet_demo_alarms(window: Any, core: Any) -> None:
+    """The demo's Codat runs on this computer: no tunnel alarm, and "Codat: …" asks the sandbox for a state."""
+    window.health.items["tunnel"].set(DEMO_TUNNEL_TEXT, "ok", "The demo's Codat sandbox runs on this computer and "
+                                      "calls the listener directly: no public address is needed.")
+    if core.company_id:
+        window.check_connection(core.company_id)
 
 
 class CoreStartup:
@@ -137,6 +155,12 @@ class CoreStartup:
             if prepared is None:
                 self._give_up(2)
                 return
+            if prepared == DEMO:
+                self._demo = True
+                self._window.demo = True
+                self._window.setWindowTitle("codatdesk — demo (local Codat sandbox)")
+                self.begin()
+                return
             settings, company_name = prepared
 
             def job() -> tuple[Any, Callable[[], None]]:
@@ -158,6 +182,8 @@ class CoreStartup:
 
     def _attach(self, result: tuple[Any, Callable[[], None]]) -> None:
         self._window.attach_core(result[0])
+        if self._demo:
+            quiet_demo_alarms(self._window, result[0])
         from codatdesk.heap import settle_after_start
 
         settle_after_start()  # the core and the first table are loaded: see codatdesk/heap.py

@@ -173,7 +173,7 @@ class ConnectionsView(ReloadOnShow, QWidget):
     reconnectRequested = Signal(object)  # ConnectionInfo
     checkRequested = Signal(str)  # company id
 
-    HEADERS = ("Company", "Connection", "Platform", "Status", "Last checked", "What it means")
+    HEADERS = ("Company", "Connection", "Status", "Last checked", "What it means")  # names; ids in tooltips
 
     def __init__(self, read_engine: Engine | None, chosen_for: Callable[[str], str | None] | None = None,
                  parent: QWidget | None = None) -> None:
@@ -226,13 +226,15 @@ class ConnectionsView(ReloadOnShow, QWidget):
         for row, info in enumerate(self.infos):
             look = CONNECTION_LOOK.get(info.status, ExpenseStatus.NOT_PUSHED)
             tones = style_for(look).tones(dark)
-            values = (info.company_name, (info.connection_id or "—") + (" (used for pushes)" if info.chosen else ""),
-                      info.platform or "—", info.status, format_timestamp(info.checked_at) or "never",  # type: ignore[arg-type]
+            name = info.platform or info.connection_id or "—"  # the ledger's name; the id is in the tooltip
+            values = (info.company_name, name + (" (used for pushes)" if info.chosen else ""), info.status,
+                      format_timestamp(info.checked_at) or "never",  # type: ignore[arg-type]
                       EXPLAIN.get(info.status, "") + (f" Codat says: {info.errors}" if info.errors else ""))
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                item.setToolTip(value)
-                if column == 3:
+                item.setToolTip({0: f"{value} ({info.company_id})",
+                                 1: f"Connection id {info.connection_id or 'not known yet'}"}.get(column, value))
+                if column == self.HEADERS.index("Status"):
                     item.setIcon(status_icon(look, dark))
                     item.setBackground(QBrush(QColor(tones.background)))
                     item.setForeground(QBrush(QColor(tones.text)))

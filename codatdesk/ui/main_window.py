@@ -44,7 +44,7 @@ from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, Conn
 from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
-from codatdesk.ui.mapping_view import MappingView
+from codatdesk.ui.mapping_view import MappingView, reference_max_age
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
@@ -309,7 +309,8 @@ class MainWindow(QMainWindow):
         expenses_layout.addWidget(self.splitter, 1)
 
         self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
-                                   refresh=self.refresh_reference_data)
+                                   refresh=self.refresh_reference_data,
+                                   max_age=lambda: reference_max_age(self.core))
         self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.connections = ConnectionsView(None, self._chosen_connection)
         self.connections.reconnectRequested.connect(self.reconnect)
@@ -754,9 +755,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
 
     def open_settings(self) -> None:
-        from codatdesk.ui.settings_dialog import SettingsDialog
+        from codatdesk.ui.settings_dialog import SettingsDialog, known_names
 
-        dialog = SettingsDialog(self.core.settings, parent=self)
+        dialog = SettingsDialog(self.core.settings, names=known_names(self.core), demo=self.demo,
+                                parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         self.settings_dialog = dialog

@@ -9,10 +9,11 @@ Here too the company's choice whether codatdesk may create the suppliers the led
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
-from decimal import Decimal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -53,9 +55,12 @@ DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "su
 
 # outcome -> how it looks (re-using the status styles: ok, will change, needs you)
 MATCHED, CREATED, OPTIONAL, NEEDS_YOU = "matched", "created", "optional", "needs you"
+UNCHECKED = "not checked"  # Codat's lists are missing or being read again: nothing is known to fail yet
 # Red for what will not be pushed (an unknown supplier, tax code or payment account blocks the push).
 _OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING,
-                   OPTIONAL: ExpenseStatus.NOT_PUSHED, NEEDS_YOU: ExpenseStatus.FAILED}
+                   OPTIONAL: ExpenseStatus.NOT_PUSHED, NEEDS_YOU: ExpenseStatus.FAILED,
+                   UNCHECKED: ExpenseStatus.NOT_PUSHED}
+DEFAULT_MAX_AGE = dt.timedelta(hours=24)  # the codat.reference_max_age_hours default
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,38 @@ def refresh_summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {DATA_TYPE_LABELS.get(k, k)}" for k, n in counts.items()) + " read from Codat."
 
 
+def age_text(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """How long ago, in the words a person uses: "just now", "5 minutes ago", "3 hours ago", "2 days ago"."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    seconds = max(0, int(((now or dt.datetime.now(dt.UTC)) - moment).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def reference_max_age(core: object) -> dt.timedelta:
+    """The ``codat.reference_max_age_hours`` setting of the window's core (the default before there is one)."""
+    settings = getattr(core, "settings", None)
+    hours = settings.get("codat.reference_max_age_hours") if settings is not None else None
+    return dt.timedelta(hours=hours) if hours else DEFAULT_MAX_AGE
+
+
+def lists_are_stale(fetched: dt.datetime | None, max_age: dt.timedelta, now: dt.datetime | None = None) -> bool:
+    if fetched is None:
+        return True
+    fetched = fetched if fetched.tzinfo else fetched.replace(tzinfo=dt.UTC)
+    return (now or dt.datetime.now(dt.UTC)) - fetched > max_age
+
+
+def unchecked(row: MappingRow) -> MappingRow:
+    """A value that would need you (or be created), said neutrally until Codat's current lists say so."""
+    if row.outcome not in (NEEDS_YOU, CREATED):
+        return row
+    return replace(row, outcome=UNCHECKED, how="not checked yet: waiting for Codat's lists")
+
+
 def _fix_only(problem: str) -> str:
     """The push's reason, said from the Mapping view: "not pushed: <reason>"."""
     return f"not pushed: {problem}"
@@ -225,9 +262,13 @@ class MappingView(ReloadOnShow, QWidget):
     def __init__(self, read_engine: Engine | None, set_mapping: Callable[[str, str, str, str | None], None], *,
                  refresh: Callable[[str], None],
                  set_supplier_creation: Callable[[Engine, str, bool], None] = _write_supplier_creation,
+                 max_age: Callable[[], dt.timedelta] = lambda: DEFAULT_MAX_AGE,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._engine = read_engine  # None until the window has its core (the core's own engine)
+        self._max_age = max_age  # Codat's lists older than this are read again when the view is shown
+        self._busy = False
+        self._auto_read_at: dict[str, dt.datetime] = {}  # company -> when the view last read its lists by itself
         self._set_supplier_creation = set_supplier_creation
         self._set_mapping = set_mapping
         self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
@@ -282,6 +323,17 @@ class MappingView(ReloadOnShow, QWidget):
         self.choice = QComboBox()
         self.choice.setMinimumContentsLength(30)
         self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.choice.setMaxVisibleItems(15)
+        self.choice.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name never widens it off screen
+        # Type to search: any part of the code or name, among the records offered.
+        self.choice.setEditable(True)
+        self.choice.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.choice.lineEdit().setPlaceholderText("Type part of a code or name…")
+        completer = QCompleter(self.choice.model(), self.choice)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.choice.setCompleter(completer)
         self.editor_label.setBuddy(self.choice)
         self.save_button = QPushButton("&Save mapping")
         self.save_button.clicked.connect(self._save)
@@ -328,14 +380,23 @@ class MappingView(ReloadOnShow, QWidget):
         self.request_reload()
 
     def set_busy(self, busy: bool) -> None:
+        self._busy = busy
         self.refresh_button.setEnabled(not busy and self._company_id is not None)
         self.refresh_button.setText("Reading from Codat…" if busy else REREAD_TEXT)
         self.progress.setVisible(busy)
         if busy:
             self._show_result("Reading the company's lists from Codat…", None)
 
+    @property
+    def reading(self) -> bool:
+        """True while Codat's lists are being read (asked for here or by the view itself)."""
+        return self._busy
+
     def request_refresh(self) -> None:
-        if self._company_id:
+        self._start_refresh()
+
+    def _start_refresh(self) -> None:
+        if self._company_id and not self._busy:
             self.set_busy(True)
             self._refresh(self._company_id)
 
@@ -404,16 +465,23 @@ class MappingView(ReloadOnShow, QWidget):
             return
         self.refresh_button.setEnabled(True)
         rows, self._records = build_mapping_rows(self._engine, self._company_id)
+        fetched = max((r.fetched_at for recs in self._records.values() for r in recs), default=None)
+        self._read_if_stale(self._company_id, fetched)
+        if fetched is None or self._busy:  # nothing, or out of date and being read: nothing is known to fail yet
+            rows = [unchecked(row) for row in rows]
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
         counts = ", ".join(f"{len(self._records.get(t, []))} {label}" for t, label in DATA_TYPE_LABELS.items())
-        fetched = max((r.fetched_at for recs in self._records.values() for r in recs), default=None)
         needs = sum(r.outcome == NEEDS_YOU for r in rows)
         optional = sum(r.outcome == OPTIONAL for r in rows)
-        if fetched is None:
-            text = "Codat's lists have not been read for this company yet. Press Re-read from Codat."
+        if self._busy:
+            text = "Reading Codat's lists for this company; each value is checked once they are read."
+        elif fetched is None:
+            text = ("Codat's lists have not been read for this company yet, so no value is checked. "
+                    "Press Re-read from Codat.")
         else:
-            text = f"Cached from Codat: {counts} (fetched {format_timestamp(fetched)})."
+            text = f"Codat's lists: {counts}, read {age_text(fetched)}."
+            self.summary.setToolTip(f"Read from Codat at {format_timestamp(fetched)}")
         if needs:
             text += f" <b>{needs} value(s) keep expenses from being sent until mapped or edited.</b>"
         if optional:
@@ -421,6 +489,17 @@ class MappingView(ReloadOnShow, QWidget):
         self.summary.setText(text)
         self._on_current_changed()
         self._apply_focus()
+
+    def _read_if_stale(self, company_id: str, fetched: dt.datetime | None) -> None:
+        """Read Codat's lists when they are missing or older than the set age; once per age, so a failure
+        does not retry on every show."""
+        now = dt.datetime.now(dt.UTC)
+        max_age = self._max_age()
+        tried = self._auto_read_at.get(company_id)
+        if self._busy or not lists_are_stale(fetched, max_age, now) or (tried and now - tried < max_age):
+            return
+        self._auto_read_at[company_id] = now
+        self._start_refresh()
 
     def _show_supplier_creation(self, allowed: bool | None) -> None:
         """The checkbox shows the stored choice (None: no company), without writing it back."""
@@ -475,7 +554,7 @@ class MappingView(ReloadOnShow, QWidget):
             widget.setEnabled(enabled)
         if row is None:
             return
-        self.choice.addItem("— choose a Codat record —", None)
+        self.choice.addItem("", None)  # nothing chosen: the placeholder says to type
         for record in self._offered(row.kind, row.currency):  # only what a push may use: active (bank) records
             self.choice.addItem(f"{record.label}  [{DATA_TYPE_LABELS[record.data_type]}]", record.codat_id)
         if row.codat_id:
@@ -494,8 +573,12 @@ class MappingView(ReloadOnShow, QWidget):
 
     def _save(self) -> None:
         row = self.selected_row()
-        codat_id = self.choice.currentData()
+        position = self.choice.currentIndex()
+        if self.choice.itemText(position) != self.choice.currentText():  # typed: it counts only if it names a record
+            position = self.choice.findText(self.choice.currentText())
+        codat_id = self.choice.itemData(position) if position >= 0 else None
         if row is None or self._company_id is None or not codat_id:
+            self.statusMessage.emit("Choose one of the Codat records listed under Map to, then save.")
             return
         message = f"{KINDS[row.kind][0]} {row.local_value} now maps to {self.choice.currentText()}"
         self._write(row, codat_id, message)

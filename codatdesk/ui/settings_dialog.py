@@ -20,12 +20,27 @@ SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, "webhook_signing_secret_pre
 RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 
+def known_names(core: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Company and connection names the store already has: ``({company id: name}, {connection id: label})``."""
+    from codatdesk.ui.connections_view import load_connections
+
+    companies = {choice.id: choice.name for choice in core.companies_to_show() if choice.name}
+    connections = {info.connection_id: " · ".join(p for p in (info.platform, info.status) if p)
+                   for info in load_connections(core.db) if info.connection_id and info.platform}
+    return companies, connections
+
+
+DEMO_NOTE = ("Demo: codatdesk talks to its built-in Codat sandbox with the sandbox's own key, so nothing here "
+             "uses your keyring or a tunnel. Changes apply to the demo only.")
+
+
 class SettingsDialog(QDialog):
     """``saved`` carries (changed setting keys, changed secret names, company name or None)."""
 
     saved = Signal(object, object, object)
 
     def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
+                 names: tuple[dict[str, str], dict[str, str]] = ({}, {}), demo: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -35,6 +50,7 @@ class SettingsDialog(QDialog):
         # late worker results die with the dialog instead of reaching deleted widgets.
         self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory, parent=self)
         self.form.hide()
+        self.form.show_known_names(*names)  # "Demo Company Ltd (id)", not a bare id
         self.tabs = QTabWidget()
         for title, _intro, page in self.form.pages():
             scroll = QScrollArea()
@@ -48,13 +64,21 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        self.demo_note = QLabel(DEMO_NOTE)
+        self.demo_note.setWordWrap(True)
+        self.demo_note.setVisible(demo)
+        layout.addWidget(self.demo_note)
         layout.addWidget(self.keyring_status)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.resize(680, 600)
-        self.keyring_status.checked.connect(self._on_keyring_checked)
-        self.keyring_status.check()
+        if demo:  # the demo's credentials are the sandbox's: the keyring is neither needed nor written
+            self.keyring_status.hide()
+            self.form.set_secrets_enabled(False)
+        else:
+            self.keyring_status.checked.connect(self._on_keyring_checked)
+            self.keyring_status.check()
 
     def _on_keyring_checked(self, ok: bool) -> None:
         self.form.set_secrets_enabled(ok)
@@ -65,6 +89,8 @@ class SettingsDialog(QDialog):
         values, errors = self.form.validate()
         if errors:
             self.message.setText(f"Please fix {len(errors)} field(s) first: " + ", ".join(sorted(errors)))
+            for key in errors:
+                self.form.reveal(key)
             for index in range(self.tabs.count()):  # show the first page with a problem
                 page = self.tabs.widget(index)
                 if any(page.isAncestorOf(self.form.error_labels[k]) for k in errors):

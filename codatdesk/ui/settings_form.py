@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -48,8 +49,40 @@ GROUPS = {  # key prefix -> (page title, intro)
     "tunnel": ("Tunnel", "Makes the listener reachable from the internet, so Codat can call it."),
 }
 HIDDEN = {"ui.last_company_id"}
+# Server internals: the defaults suit nearly everyone, so they wait under a collapsed "Advanced" on their page.
+ADVANCED = {"listener.max_body_bytes", "listener.read_timeout", "listener.max_concurrency", "push.concurrency",
+            "reconcile.threshold_seconds", "tunnel.health_interval_seconds"}
+
+
+class AdvancedSection(QWidget):
+    """A collapsed "Advanced" part at the bottom of a page: a toggle, then its own form."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.toggle = QToolButton()
+        self.toggle.setText("Advanced: server limits, timeouts and worker counts")
+        self.toggle.setCheckable(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.setAutoRaise(True)
+        self.body = QWidget()
+        self.form = QFormLayout(self.body)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.body.hide()
+        self.toggle.toggled.connect(self.set_expanded)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        layout.addWidget(self.toggle)
+        layout.addWidget(self.body)
+
+    def set_expanded(self, expanded: bool) -> None:
+        self.toggle.setChecked(expanded)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        self.body.setVisible(expanded)
 LABELS = {
     "codat.base_url": "API &base URL", "codat.company_id": "C&ompany", "codat.connection_id": "Accounting c&onnection",
+    "codat.reference_max_age_hours": "Re-read Codat's &lists after (hours)",
     "listener.port": "&Port", "listener.path": "&Path", "listener.max_body_bytes": "Largest &body (bytes)",
     "listener.read_timeout": "&Read timeout (s)", "listener.max_concurrency": "&Concurrent requests",
     "webhook.require_signature": "Require a valid &signature", "webhook.authorization": "Also require an &Authorization header",
@@ -255,6 +288,7 @@ class SettingsForm(QWidget):
         self.secret_edits: dict[str, QLineEdit] = {}
         self.error_labels: dict[str, QLabel] = {}
         self._pages: dict[str, tuple[QWidget, QFormLayout]] = {}
+        self.advanced: dict[str, AdvancedSection] = {}  # group -> its collapsed section (groups that have one)
         self._stored: dict[str, bool] = {}
         secret_names = list(secret_names)
         for key in wanted:
@@ -294,8 +328,20 @@ class SettingsForm(QWidget):
             self._pages[group] = (page, form)
         return self._pages[group][1]
 
+    def _advanced_form(self, group: str) -> QFormLayout:
+        if group not in self.advanced:
+            section = self.advanced[group] = AdvancedSection()
+            self._page(group).addRow(section)
+        return self.advanced[group].form
+
+    def reveal(self, key: str) -> None:
+        """Open the Advanced section holding ``key`` (a field with an error must be seen)."""
+        group = key.split(".")[0]
+        if key in ADVANCED and group in self.advanced:
+            self.advanced[group].set_expanded(True)
+
     def _add_row(self, group: str, label_text: str, widget: QWidget, doc: str, key: str) -> None:
-        form = self._page(group)
+        form = self._advanced_form(group) if key in ADVANCED else self._page(group)
         label = QLabel(label_text)
         label.setBuddy(widget)
         widget.setToolTip(doc)
@@ -319,7 +365,12 @@ class SettingsForm(QWidget):
         column.addWidget(widget)
         column.addWidget(help_text)
         column.addWidget(error)
-        form.addRow(label, column)
+        section = self.advanced.get(group)
+        if form is self._pages[group][1] and section is not None:  # ordinary rows stay above "Advanced"
+            row, _role = form.getWidgetPosition(section)
+            form.insertRow(row, label, column)
+        else:
+            form.addRow(label, column)
         widget.setProperty("formLabel", label)
         widget.setProperty("formHelp", help_text)
 
@@ -476,6 +527,22 @@ class SettingsForm(QWidget):
         self.test_result.setStyleSheet(f"color: {tones.text}; background: {tones.background}; padding: 2px 6px;")
         self.test_result.setText(text)
         self.test_result.setProperty("state", state)
+
+    def show_known_names(self, companies: dict[str, str], connections: dict[str, str]) -> None:
+        """Name the stored company and connection before Codat is asked (Test fills in the full lists)."""
+        for key, names in (("codat.company_id", companies), ("codat.connection_id", connections)):
+            field = self.fields.get(key)
+            combo = field.widget if field else None
+            if not isinstance(combo, QComboBox) or combo.count():
+                continue
+            current = field.raw_value()
+            if current and current in names:
+                combo.addItem(f"{names[current]}  ({current})", current)
+                combo.setCurrentIndex(0)
+                if combo.lineEdit() is not None:
+                    combo.lineEdit().setCursorPosition(0)  # the name first; a long id may be cut, not the name
+        if companies:
+            self.companies = [{"id": cid, "name": name} for cid, name in companies.items()]
 
     def company_name(self) -> str | None:
         company_id = self.fields["codat.company_id"].raw_value() if "codat.company_id" in self.fields else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizard, QWizardPage
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout, QWizard, QWizardPage
 
 from codatdesk import secrets
 from codatdesk.settings import Settings
@@ -19,6 +20,23 @@ WIZARD_KEYS = ("codat.base_url", "codat.company_id", "codat.connection_id", "lis
 WIZARD_SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, secrets.WEBHOOK_BASIC, secrets.WEBHOOK_BEARER)
 
 
+DEMO_CHOSEN = 2  # exec() result: the user chose the demo instead of setting up
+
+DEMO_TEXT = ("No Codat account yet, or just looking? The demo runs a built-in Codat sandbox with sample expenses "
+             "on this computer: nothing is sent anywhere and no keyring is needed.")
+
+
+def environment_help() -> str:
+    """What to set instead of a keyring (a server, a container, a desktop without a keyring)."""
+    return ("<b>No keyring? Give the credentials as environment variables</b> and start codatdesk again:"
+            "<ul><li><code>CODATDESK_API_KEY</code>: your Codat API key</li>"
+            "<li><code>CODATDESK_WEBHOOK_SECRETS</code>: the webhook signing secret from Codat's portal "
+            "(several: separated by commas)</li>"
+            "<li><code>CODATDESK_WEBHOOK_BASIC</code> (<code>user:password</code>) or "
+            "<code>CODATDESK_WEBHOOK_BEARER</code>: only if your webhooks also send an Authorization header</li></ul>"
+            "Every setting can be given the same way, e.g. <code>CODATDESK_CODAT_COMPANY_ID</code>.")
+
+
 def needs_first_run() -> bool:
     """True when no API key is stored (a broken keyring also needs the wizard: it explains the problem)."""
     try:
@@ -28,7 +46,10 @@ def needs_first_run() -> bool:
 
 
 class _KeyringPage(QWizardPage):
-    def __init__(self, status: KeyringStatus) -> None:
+    """Keyring fine: Next to set up. No keyring: this page is the last one and says what to do instead
+    (the demo, or environment variables), so Next is never a dead end."""
+
+    def __init__(self, status: KeyringStatus, choose_demo: Callable[[], None]) -> None:
         super().__init__()
         self.setTitle("Welcome to codatdesk")
         self.setSubTitle("codatdesk sends your expenses to your accounting software through Codat and shows, "
@@ -37,14 +58,38 @@ class _KeyringPage(QWizardPage):
         text = QLabel("First, your Codat API key and the company to push for. The key is kept in your "
                       "system keyring, never in a file.")
         text.setWordWrap(True)
+        self.environment = QLabel(environment_help())
+        self.environment.setWordWrap(True)
+        self.environment.setTextFormat(Qt.TextFormat.RichText)
+        self.environment.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.environment.hide()
+        demo_box = QGroupBox("Try it first")
+        demo_text = QLabel(DEMO_TEXT)
+        demo_text.setWordWrap(True)
+        self.demo_button = QPushButton("Open the &demo")
+        self.demo_button.clicked.connect(choose_demo)
+        demo_layout = QVBoxLayout(demo_box)
+        demo_layout.addWidget(demo_text)
+        demo_layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         layout.addWidget(status)
+        layout.addWidget(self.environment)
+        layout.addWidget(demo_box)
         layout.addStretch(1)
-        status.checked.connect(lambda _ok: self.completeChanged.emit())
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Open &without setting up")
+        status.checked.connect(self._on_checked)
+
+    def _on_checked(self, ok: bool) -> None:
+        self.environment.setVisible(not ok)
+        self.setFinalPage(not ok)  # nothing to set up here without a keyring: Finish opens the window
+        self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 (Qt API)
-        return self.status.ok is True
+        return self.status.ok is not None  # checked either way: there is always a way on
+
+    def nextId(self) -> int:  # noqa: N802 (Qt API)
+        return -1 if self.status.ok is False else super().nextId()
 
 
 class _FormPage(QWizardPage):
@@ -71,12 +116,13 @@ class FirstRunWizard(QWizard):
         self.setPixmap(QWizard.WizardPixmap.LogoPixmap, draw_app_icon(48))
         self.settings = settings
         self.company_name: str | None = None
+        self.demo_chosen = False
         self._saved = False
         self.keyring_status = KeyringStatus()
         self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, client_factory=client_factory,
                                  parent=self)
         self.form.hide()
-        self.addPage(_KeyringPage(self.keyring_status))
+        self.addPage(_KeyringPage(self.keyring_status, self._choose_demo))
         pages = {title: page for title, _intro, page in self.form.pages()}
         self.addPage(_FormPage("Codat", "Paste your API key, press Test, then choose the company and its "
                                         "accounting connection.", pages["Codat"], self._validate_codat))
@@ -88,6 +134,10 @@ class FirstRunWizard(QWizard):
                                self._save))
         self.keyring_status.check()
         self.resize(700, 560)
+
+    def _choose_demo(self) -> None:
+        self.demo_chosen = True
+        self.done(DEMO_CHOSEN)
 
     def _validate_codat(self) -> bool:
         _values, errors = self.form.validate()

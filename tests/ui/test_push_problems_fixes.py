@@ -109,6 +109,7 @@ def test_reread_from_codat_shows_progress_counts_and_plain_errors(qtbot, harness
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     window.tabs.setCurrentIndex(TAB_MAPPING)
     mapping = window.mapping
+    qtbot.waitUntil(lambda: not mapping.reading, timeout=15000)  # the lists were never read: read on first show
     assert mapping.refresh_button.text() == "Re-&read from Codat"
     mapping.request_refresh()
     assert mapping.progress.isVisible() and not mapping.refresh_button.isEnabled()

@@ -166,5 +166,9 @@ def test_the_wizard_cannot_start_on_an_unusable_keyring(qtbot, settings, memory_
     qtbot.addWidget(wizard)
     wizard.show()
     qtbot.waitUntil(lambda: wizard.keyring_status.ok is False, timeout=5000)
-    assert not wizard.currentPage().isComplete()
-    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    # No dead end: no Next into pages whose key could not be saved; Finish opens the window, and the page
+    # offers the demo and says which environment variables to set instead.
+    assert wizard.currentPage().isComplete() and wizard.currentPage().isFinalPage()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isVisible()
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    assert finish.isVisible() and finish.isEnabled() and "without setting up" in finish.text()

@@ -47,7 +47,7 @@ def test_the_mapping_view_stores_the_choice_off_the_gui_thread(qtbot, harness, w
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     window.tabs.setCurrentIndex(TAB_MAPPING)
     mapping = window.mapping
-    qtbot.waitUntil(lambda: bool(mapping.model.rows), timeout=5000)
+    qtbot.waitUntil(lambda: bool(mapping.model.rows) and not mapping.reading, timeout=10000)  # read on first show
     box = mapping.create_suppliers
     assert box.text() == CREATE_SUPPLIERS_TEXT and box.isEnabled() and not box.isChecked()
     assert "first, then sends the expense. Off: such an expense is not sent" in mapping.create_suppliers_hint.text()
