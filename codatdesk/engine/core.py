@@ -19,15 +19,16 @@ from codatdesk.engine import edits, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
-from codatdesk.events import EventBus, ExpenseChanged, Notice, PushProgress, StatusReport
+from codatdesk.events import (ConnectionChecked, EventBus, HealthEvent, HealthSnapshot, Notice, PushProgress,
+                              RateLimitChanged, WebhookArrived)
 from codatdesk.amounts import NumberFormat
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
-from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
+from codatdesk.store.db import bind_bus, session_scope
+from codatdesk.store.history import Cause, change_status, expense_deleted
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Core:
         self.settings = settings
         self.db = db
         self.bus = bus or EventBus()
+        bind_bus(db, self.bus)  # what a write transaction registers is published when it commits
         self._api_key = api_key or (lambda: secrets.require(secrets.API_KEY))
         self._webhook_credentials = webhook_credentials or secrets.webhook_credentials
         self._client_factory = client_factory
@@ -87,8 +89,14 @@ class Core:
             resume_chains=self.applier.resume_chains,
         )
         self.selftest_listeners: list[Callable[[str], None]] = []
+        self._health = HealthSnapshot()
+        self.bus.subscribe(self._health)
         # Rate-limit headers come with every Codat answer; the status bar hears of them per batch.
         self.bus.subscribe(lambda event: self._report_rate_limit() if isinstance(event, PushProgress) else None)
+
+    def health_snapshot(self) -> list[HealthEvent]:
+        """The newest health fact of each kind, for a view that starts after they were published."""
+        return self._health.current()
 
     # -- Codat client --------------------------------------------------------------
     def client(self) -> CodatClient:
@@ -118,8 +126,7 @@ class Core:
     def _report_rate_limit(self) -> None:
         client = self._client
         if client is not None and client.rate_limit.remaining is not None:
-            self.bus.publish(StatusReport("ratelimit", str(client.rate_limit.remaining),
-                                          {"limit": client.rate_limit.limit}))
+            self.bus.publish(RateLimitChanged(int(client.rate_limit.remaining), client.rate_limit.limit))
 
     # -- companies -------------------------------------------------------------------
     @property
@@ -201,7 +208,7 @@ class Core:
             companies = [*companies, self.company_id]
         for company_id in companies:
             status = self.check_connection(company_id)
-            self.bus.publish(StatusReport("connection", status, {"company_id": company_id}))
+            self.bus.publish(ConnectionChecked(company_id, status))
             if status != "Linked":
                 self.bus.publish(Notice("error", f"The accounting connection is {status}. Pushes are stopped "
                                                  "until it is reconnected.", topic="connection"))
@@ -225,7 +232,6 @@ class Core:
         self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
                                         self._on_stored, self.bus)
         self.listener.start()
-        self.bus.publish(StatusReport("listener", self.listener.url))
         from codatdesk.tunnel import TunnelStack
 
         self.tunnel = TunnelStack(s, self.listener.url, self.bus, self.client,
@@ -239,7 +245,7 @@ class Core:
             self._selftest_seen(result.delivery_id)  # measure the tunnel alone, not the applier's queue
         if result.is_new or result.verdict in ("pending", "parked"):
             self.applier.enqueue_delivery(result.row_id)
-        self.bus.publish(StatusReport("last_webhook", utcnow().isoformat()))
+        self.bus.publish(WebhookArrived(utcnow()))
 
     def _selftest_seen(self, delivery_id: str) -> None:
         for listener in list(self.selftest_listeners):
@@ -322,7 +328,7 @@ class Core:
                     number_format: NumberFormat | None = None) -> ImportReport:
         from codatdesk.importer import LOCAL_COMPANY_ID
 
-        return import_file(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID, bus=self.bus,
+        return import_file(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID,
                            number_format=number_format)
 
     def refresh_reference_data(self, company_id: str | None = None) -> dict[str, int]:
@@ -342,6 +348,7 @@ class Core:
                 expense = session.get(Expense, expense_id)
                 if expense is None or expense.id in pushed or ExpenseStatus(expense.status) is not ExpenseStatus.NOT_PUSHED:
                     continue
+                expense_deleted(session, expense, Cause.user())
                 session.delete(expense)
                 deleted += 1
         return deleted
@@ -359,5 +366,3 @@ class Core:
         with session_scope(self.db) as session:
             expense = session.get(Expense, expense_id)
             change_status(session, expense, Trigger.RESET, Cause.user(user), detail="")
-            company_id, status = expense.company_id, ExpenseStatus(expense.status).value
-        self.bus.publish(ExpenseChanged(expense_id, company_id, status))

@@ -37,10 +37,9 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatError, PushOutcomeUnknown
 from codatdesk.engine.results import OperationResult, describe_failure
-from codatdesk.events import ExpenseChanged
 from codatdesk.states import ExpenseStatus, Trigger, can_apply, sending_trigger
 from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
+from codatdesk.store.history import Cause, change_status, expense_touched
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
@@ -189,8 +188,6 @@ class LostAnswerRecovery:
             if expense is not None and can_apply(ExpenseStatus(expense.status), Trigger.PUSH_REJECTED):
                 change_status(session, expense, Trigger.PUSH_REJECTED, Cause.reconciliation(attempt.idempotency_key or ""),
                               detail=reason.replace("Codat rejected this expense", "Codat refused the push", 1))
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
 
     def _window(self, attempt: PushAttempt, low: dt.timedelta, high: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
         """When Codat can have received this attempt's POST (in Codat's clock): between its start and the
@@ -286,8 +283,6 @@ class LostAnswerRecovery:
                     change_status(session, expense, trigger,
                                   Cause.reconciliation(result.key), push_operation_key=result.key, detail=how)
             finish_attempt(session, attempt.id, "resolved", result.key, how)
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))
         self.key_stored(result.key)
         self.submit_result(attempt.company_id, result, Cause.reconciliation(result.key))
 
@@ -299,8 +294,7 @@ class LostAnswerRecovery:
                 if expense is not None:
                     expense.status_detail = "The push never reached Codat (checked its push history); push it again."
                     session.add(expense)
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
+                    expense_touched(session, expense, Cause.reconciliation())
 
 
 def _same_direct_cost(record: dict, expense: Expense) -> bool:
