@@ -44,7 +44,9 @@ class DeliveryRecorded:
     """A delivery was stored, rejected, or got its verdict."""
 
     delivery_id: str
-    verdict: str  # pending|applied|duplicate|stale|parked|unusable|rejected
+    # machines.Verdict, or two that are never stored: "duplicate" (received before) and "rejected"
+    # (refused before storing: signature or credentials).
+    verdict: str
     event_type: str = ""
     detail: str = ""
     expense_id: int | None = None

@@ -92,6 +92,13 @@ ATTEMPT = Machine("push attempt", AttemptOutcome, {
 })
 
 
+def set_attempt_outcome(attempt: Any, new: str) -> AttemptOutcome:
+    """The one writer of ``PushAttempt.outcome``."""
+    outcome = ATTEMPT.check(attempt.outcome, new)
+    attempt.outcome = outcome.value
+    return outcome
+
+
 # -- WebhookDelivery.verdict -------------------------------------------------------------------------
 
 class Verdict(StrEnum):

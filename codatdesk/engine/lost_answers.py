@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from codatdesk import jsonmoney
+from codatdesk import jsonmoney, machines
 from codatdesk.codat import CodatError, PushOutcomeUnknown
 from codatdesk.engine.results import OperationResult, describe_failure
 from codatdesk.states import ExpenseStatus, Trigger, can_apply, sending_trigger
@@ -44,7 +44,7 @@ from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
 # Attempts whose push may have reached Codat without us storing its key.
-OPEN_OUTCOMES = ("sending", "unknown")
+OPEN_OUTCOMES = tuple(o.value for o in machines.OPEN_OUTCOMES)
 
 
 class LostAnswerRecovery:
@@ -73,7 +73,7 @@ class LostAnswerRecovery:
                 PushAttempt.company_id == company_id, PushAttempt.outcome == "sending",
                 PushAttempt.started_at <= cutoff)).all() if a.id not in mine]
             for attempt in orphans:
-                attempt.outcome = "unknown"
+                machines.set_attempt_outcome(attempt, machines.AttemptOutcome.UNKNOWN)
                 attempt.detail = "codatdesk stopped before Codat's answer was stored"
                 session.add(attempt)
         return len(orphans)
@@ -331,7 +331,7 @@ def has_open_attempt(session: Session, expense_id: int) -> bool:
 
 def finish_attempt(session: Session, attempt_id: int, outcome: str, key: str | None, detail: str = "") -> None:
     attempt = session.get(PushAttempt, attempt_id)
-    attempt.outcome = outcome
+    machines.set_attempt_outcome(attempt, outcome)
     attempt.push_operation_key = key
     attempt.finished_at = utcnow()
     attempt.detail = detail[:2000]
