@@ -82,7 +82,7 @@ def run(size: str) -> dict[str, float]:
             applied: dict[int, float] = {}  # when the applier published the change (a breakdown)
 
             def on_event(event) -> None:  # noqa: ANN001
-                if getattr(event, "status", None) == ExpenseStatus.COMPLETE.value:
+                if getattr(event, "new", None) is ExpenseStatus.COMPLETE:
                     applied.setdefault(event.expense_id, time.monotonic())
 
             core.bus.subscribe(on_event)

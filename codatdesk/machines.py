@@ -153,7 +153,7 @@ NOT_CHOSEN = "not chosen"  # no connection chosen for the company (not a Codat s
 def connection_is_down(status: str) -> bool:
     """Pushes stop: the connection is known and not Linked (PendingAuth, Unlinked, Deauthorized, Deleted).
     The engine, the banner and the status bar all ask this."""
-    return bool(status) and status != NOT_CHOSEN and status != C.LINKED
+    return status in _LIVE and status != C.LINKED  # "not chosen", "not checked yet", "unknown (…)": not known down
 
 
 @dataclass(frozen=True)

@@ -16,28 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from codatdesk.events import (
-    ConnectionChecked,
-    HealthEvent,
-    ListenerStateChanged,
-    RateLimitChanged,
-    TunnelStateChanged,
-    WebhookArrived,
-)
 from codatdesk.machines import NOT_CHOSEN, connection_is_down
 from codatdesk.states import ExpenseStatus
-from codatdesk.tunnel.state import DOWN, ERROR, OFF, STARTING, UP, TunnelState
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_pixmap
 
-if TYPE_CHECKING:
-    from codatdesk.events import PushProgress
+if TYPE_CHECKING:  # codatdesk.events is imported when the first event arrives, not before the window shows
+    from codatdesk.events import HealthEvent, PushProgress
+    from codatdesk.tunnel.state import TunnelState
 
 # Health reuses the status glyphs so "good/bad/working" look the same everywhere.
 HEALTH_GLYPH = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS,
                 "unknown": ExpenseStatus.NOT_PUSHED, "warn": ExpenseStatus.OUTCOME_UNKNOWN}
-# A tunnel that is down or needs the user is drawn bad; off means none is configured (not an error).
-TUNNEL_LOOK = {UP: "ok", STARTING: "busy", DOWN: "bad", ERROR: "bad", OFF: "unknown"}
+# TunnelState.status -> look. Down or needing the user is bad; off means none is configured (not an error).
+# (Plain strings: importing codatdesk.tunnel would load its HTTP stack before the window shows.)
+TUNNEL_LOOK = {"up": "ok", "starting": "busy", "down": "bad", "error": "bad", "off": "unknown"}
 
 
 class PushProgressWidget(QWidget):
@@ -177,6 +170,9 @@ class HealthPanel:
 
     def apply(self, event: HealthEvent) -> None:
         """Draw one typed health fact (the fields are the producer's own: no string keys to drift)."""
+        from codatdesk.events import (ConnectionChecked, ListenerStateChanged, RateLimitChanged, TunnelStateChanged,
+                                      WebhookArrived)
+
         match event:
             case ListenerStateChanged(url=url, error=error):
                 if url and not error:
@@ -207,8 +203,8 @@ class HealthPanel:
         short = url.split("://", 1)[-1].rstrip("/")
         if len(short) > 40:
             short = short[:39] + "…"
-        shown = short if state.status == UP else (f"{state.status} ({short})" if short else state.status)
-        if state.status == OFF:
+        shown = short if state.status == "up" else (f"{state.status} ({short})" if short else state.status)
+        if state.status == "off":
             shown = "not set up"
         why = state.message or state.status
         tooltip = f"{provider + ': ' if provider and provider != 'none' else ''}{why}" + (f"\n{hook}" if hook else "")
