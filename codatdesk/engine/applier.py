@@ -250,8 +250,7 @@ class Applier:
                 if row is None or row.verdict not in ("pending", "parked"):
                     continue
                 outcome = self._apply_delivery_row(session, row)
-                row.verdict = outcome.verdict
-                row.verdict_detail = outcome.detail
+                set_verdict(row, outcome.verdict, outcome.detail)
                 row.applied_at = utcnow()
                 if outcome.expense_ids:
                     row.expense_id = outcome.expense_ids[0]
