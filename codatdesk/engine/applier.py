@@ -41,6 +41,7 @@ from codatdesk.machines import (
     ConnectionFact,
     OperationStatus,
     set_operation_status,
+    set_verdict,
 )
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
 from codatdesk.store.connections import FactApplied, record_connection_fact
