@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from codatdesk.amounts import NumberFormat
     from codatdesk.engine.pusher import PushBatch, PushProblem
     from codatdesk.engine.rate_table import RateEntry, Recheck
-    from codatdesk.events import EventBus
+    from codatdesk.events import EventBus, HealthEvent
     from codatdesk.importer import ImportReport
     from codatdesk.settings import Settings
 
@@ -94,6 +94,9 @@ class CoreAPI(Protocol):
     def listener_url(self) -> str | None: ...
 
     # -- queries (read models) -----------------------------------------------------
+    def health_snapshot(self) -> list[HealthEvent]:
+        """The newest health fact of each kind, for a view that starts after they were published."""
+
     def companies_to_show(self) -> list[CompanyChoice]:
         """Companies with expenses, and the chosen one, by name."""
         ...

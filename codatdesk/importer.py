@@ -58,10 +58,10 @@ from sqlmodel import select
 
 from codatdesk.amounts import AmountCell, NumberFormat, detect_format
 from codatdesk.amounts import number_format as format_named
-from codatdesk.events import EventBus, ExpensesImported
+from codatdesk.events import ExpensesImported
 from codatdesk.export import undo_spreadsheet_escape
 from codatdesk.money import MoneyError, currency_exponent, is_known_currency
-from codatdesk.store.db import session_scope
+from codatdesk.store.db import register, session_scope
 from codatdesk.store.models import Company, Expense
 
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
@@ -547,7 +547,7 @@ def ensure_company(session, company_id: str, name: str | None = None) -> Company
     return company
 
 
-def import_file(engine: Engine, path: str | Path, company_id: str, *, bus: EventBus | None = None,
+def import_file(engine: Engine, path: str | Path, company_id: str, *,
                 number_format: NumberFormat | None = None, encoding: str | None = None) -> ImportReport:
     """Import a CSV or ``.xlsx`` file into ``company_id``; ``number_format``/``encoding`` None: detect them."""
     path = Path(path)
@@ -585,6 +585,6 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *, bus: Event
             ))
             existing.add(key)
             report.added += 1
-    if bus is not None and report.added:
-        bus.publish(ExpensesImported(company_id, report.added))
+        if report.added:
+            register(session, ExpensesImported(company_id, report.added))  # published once committed
     return report

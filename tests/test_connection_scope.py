@@ -13,7 +13,7 @@ from codatdesk.engine.connections import (
     pick_accounting,
     replacement_for,
 )
-from codatdesk.events import Notice, StatusReport
+from codatdesk.events import DeliveriesDropped, Notice
 from codatdesk.sandbox import SandboxConfig
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Company, Connection, PushOperation, WebhookDelivery
@@ -67,7 +67,7 @@ def test_only_accounting_connections_are_offered_and_chosen():
 
 def test_webhooks_of_companies_not_served_are_counted_and_dropped(harness):
     core = harness.start_core()
-    reports, notices = events_of(core, StatusReport), events_of(core, Notice)
+    reports, notices = events_of(core, DeliveriesDropped), events_of(core, Notice)
     sb = harness.sandbox
     other = sb.create_company("Someone Else Ltd")["id"]
     connection = sb.create_connection(other)  # connection.created for a company codatdesk does not serve
@@ -81,7 +81,7 @@ def test_webhooks_of_companies_not_served_are_counted_and_dropped(harness):
         assert session.get(Company, other) is None
         assert not session.exec(select(Connection).where(Connection.company_id == other)).all()
         assert scope.dropped_count(session) == 3
-    wait_until(lambda: any(r.key == "dropped_deliveries" and r.value == "3" for r in reports), 5,
+    wait_until(lambda: any(r.total == 3 for r in reports), 5,
                message="the count reported")
     assert any(other in n.message and n.topic == "webhook_scope" for n in notices)
 

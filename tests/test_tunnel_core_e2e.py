@@ -31,8 +31,8 @@ def test_pushes_complete_through_the_tunnel_and_health_follows_the_tunnel(tmp_pa
         core.bus.subscribe(events)
 
         def health() -> str | None:
-            reports = events.reports("tunnel_health")
-            return reports[-1].value if reports else None
+            reports = events.health()
+            return reports[-1].status if reports else None
 
         wait_until(lambda: core.tunnel.tunnel.public_url, 15, message="the tunnel's public URL")
         public = core.tunnel.tunnel.public_webhook_url

@@ -90,9 +90,9 @@ def test_healthy_then_down_when_the_tunnel_dies_then_healthy_after_restart(tmp_p
         round_trip = health.check_now()
         assert round_trip is not None and 0 < round_trip < 3
         assert health.status == "healthy"
-        report = events.reports("tunnel_health")[-1]
-        assert report.value == "healthy" and report.extra["round_trip_seconds"] == round_trip
-        assert report.extra["url"] == tunnel.public_webhook_url
+        report = events.health()[-1]
+        assert report.status == "healthy" and report.round_trip_seconds == round_trip
+        assert report.url == tunnel.public_webhook_url
         with Session(db) as session:
             stored = session.exec(select(WebhookDelivery)).all()
         assert [(row.event_type, row.delivery_id.startswith(SELFTEST_ID_PREFIX)) for row in stored] == [
@@ -157,10 +157,10 @@ def test_periodic_checks_publish_reports_until_stopped(listener, bus, events):
     health.start()
     health.check_soon()
     try:
-        wait_until(lambda: len([r for r in events.reports("tunnel_health") if r.value == "healthy"]) >= 3,
+        wait_until(lambda: len([r for r in events.health() if r.status == "healthy"]) >= 3,
                    message="three periodic healthy reports")
     finally:
         health.stop()
-    count = len(events.reports("tunnel_health"))
+    count = len(events.health())
     health.check_soon()  # no thread any more: nothing happens
-    assert len(events.reports("tunnel_health")) == count
+    assert len(events.health()) == count

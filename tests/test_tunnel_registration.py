@@ -73,7 +73,7 @@ def test_register_creates_one_consumer_with_the_app_event_types(registrar, clien
     notice = events.notices("webhook_registration")[-1]
     assert notice.level == "warning" and "new signing secret" in notice.message
     assert "Codat Portal" in notice.message and "Settings" in notice.message
-    assert events.reports("webhook_registration")[-1].extra["consumer_id"] == consumer["id"]
+    assert events.registrations()[-1].consumer_id == consumer["id"]
 
     # Idempotent: the same URL again creates nothing and says nothing new about secrets.
     count = len(events.notices("webhook_registration"))

@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from codatdesk.events import EventBus
+from codatdesk.events import EventBus, TunnelStateChanged
 from codatdesk.tunnel import Backoff, TunnelService
 from tests.conftest import wait_until
 from tests.tunnel_support import Origin, Recorder, install_fakes, make_settings, pid_alive, read_argv_log
@@ -70,8 +70,8 @@ def test_cloudflared_quick_tunnel_url_is_discovered_and_forwards(tmp_path, monke
     assert response.status_code == 204
     assert origin.requests[-1][0] == "/webhooks/codat" and origin.requests[-1][2] == b'{"hello": 1}'
     wait_until(lambda: changes == [url], message="on_url_change with the URL")
-    assert events.reports("tunnel")[-1].value == url
-    assert events.reports("tunnel")[-1].extra["status"] == "up"
+    assert events.tunnel_states()[-1].state.public_url == url
+    assert events.tunnel_states()[-1].state.status == "up"
     started = read_argv_log(argv_log)[-1]
     assert started["argv"] == ["tunnel", "--no-autoupdate", "--url", origin.url]
     assert started["pgid"] == started["pid"], "the tunnel runs in its own process group"
@@ -93,7 +93,7 @@ def test_crashed_tunnel_goes_down_then_comes_back_with_a_new_url(tmp_path, monke
     bus, events = bus_and_events
     changes: list[str | None] = []
     statuses: list[str] = []
-    bus.subscribe(lambda e: statuses.append(e.extra["status"]) if getattr(e, "key", "") == "tunnel" else None)
+    bus.subscribe(lambda e: statuses.append(e.state.status) if isinstance(e, TunnelStateChanged) else None)
     service = make_service(services, make_settings(tmp_path, tunnel__provider="cloudflared"), origin, bus,
                            on_url_change=changes.append)
     service.start()
@@ -108,8 +108,8 @@ def test_crashed_tunnel_goes_down_then_comes_back_with_a_new_url(tmp_path, monke
     assert second_url != first_url  # a quick tunnel gets a new address on every start
     wait_until(lambda: changes[-1:] == [second_url], message="URL change announced")
     assert changes == [first_url, None, second_url]
-    down = next(r for r in events.reports("tunnel") if r.extra["status"] == "down")
-    assert "cloudflared was killed (signal 9)" in down.extra["message"] and "Restarting in" in down.extra["message"]
+    down = next(r.state for r in events.tunnel_states() if r.state.status == "down")
+    assert "cloudflared was killed (signal 9)" in down.message and "Restarting in" in down.message
     messages = [n.message for n in events.notices("tunnel")]
     assert any("The tunnel stopped" in m for m in messages)
     assert any(first_url in m and second_url in m and "changed" in m for m in messages)
@@ -323,7 +323,7 @@ def test_manual_and_none_providers(tmp_path, origin, bus_and_events, services):
     off = make_service(services, make_settings(tmp_path / "c"), origin, bus)
     off.start()
     assert off.state.status == "off" and off.public_url is None
-    assert events.reports("tunnel")[-1].value == "off"
+    assert events.tunnel_states()[-1].state.status == "off"
 
 
 def test_slow_url_change_callback_does_not_block_the_tunnel(tmp_path, monkeypatch, origin, bus_and_events, services):

@@ -53,7 +53,7 @@ def test_stack_checks_health_when_up_and_registers_on_request(tmp_path, monkeypa
     try:
         stack.start()
         # No waiting for the hour-long interval: the tunnel coming up triggers a check.
-        wait_until(lambda: [r.value for r in events.reports("tunnel_health")] == ["healthy"],
+        wait_until(lambda: [r.status for r in events.health()] == ["healthy"],
                    message="a healthy check right after the tunnel came up")
         assert stack.health.last.url == stack.tunnel.public_webhook_url
 
@@ -78,7 +78,7 @@ def test_stack_without_a_tunnel_reports_off_and_does_not_check(tmp_path, db):
                         webhook_credentials=lambda: CREDENTIALS, state_path=tmp_path / "c.json")
     stack.start()
     try:
-        assert [r.value for r in events.reports("tunnel_health")] == ["off"]
+        assert [r.status for r in events.health()] == ["off"]
         assert stack.tunnel.state.status == "off"
         with pytest.raises(RuntimeError, match="no public address"):
             stack.register_webhook()

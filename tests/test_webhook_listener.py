@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 from standardwebhooks import Webhook
 
-from codatdesk.events import DeliveryRecorded, EventBus, Notice, StatusReport
+from codatdesk.events import DeliveryRecorded, EventBus, ListenerStateChanged, Notice
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.store.db import open_database
 from codatdesk.store.models import WebhookDelivery
@@ -443,8 +443,8 @@ def test_stop_joins_and_the_port_can_be_reused(make_listener):
     assert not any(t.name == "webhook-listener" and t.is_alive() for t in threading.enumerate())
     again = make_listener(port=port)
     assert again.post(BODY, sign_headers(BODY, msg_id="msg_2")).status_code == 200
-    statuses = [e.value for e in h.events if isinstance(e, StatusReport) and e.key == "listener"]
-    assert statuses == ["listening", "stopped"]
+    statuses = [e.url for e in h.events if isinstance(e, ListenerStateChanged)]
+    assert statuses == [h.listener.url, None]
 
 
 def test_verified_delivery_shape_is_public():

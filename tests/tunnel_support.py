@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from codatdesk.events import Notice, StatusReport
+from codatdesk.events import Notice, TunnelHealthChanged, TunnelStateChanged, WebhookRegistrationChanged
 from codatdesk.settings import Settings
 
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -70,9 +70,18 @@ class Recorder:
         with self._lock:
             return [e for e in self.events if isinstance(e, Notice) and (topic is None or e.topic == topic)]
 
-    def reports(self, key: str) -> list[StatusReport]:
+    def of(self, kind: type) -> list:
         with self._lock:
-            return [e for e in self.events if isinstance(e, StatusReport) and e.key == key]
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def tunnel_states(self) -> list[TunnelStateChanged]:
+        return self.of(TunnelStateChanged)
+
+    def health(self) -> list[TunnelHealthChanged]:
+        return self.of(TunnelHealthChanged)
+
+    def registrations(self) -> list[WebhookRegistrationChanged]:
+        return self.of(WebhookRegistrationChanged)
 
 
 class Origin:

@@ -26,16 +26,44 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk.engine.connections import ACCOUNTING
-from codatdesk.engine.results import (FETCHING_REASONS, UNKNOWN_TO_CODAT, OperationResult, describe_failure,
-                                      describe_warnings, dumps_list, outcome_unknown_detail)
-from codatdesk.events import ConnectionChanged, DeliveryRecorded, EventBus, ExpenseChanged, Notice, StatusReport
+from codatdesk.engine.results import (
+    FETCHING_REASONS,
+    UNKNOWN_TO_CODAT,
+    OperationResult,
+    describe_failure,
+    describe_warnings,
+    dumps_list,
+    outcome_unknown_detail,
+)
+from codatdesk.events import DeliveriesDropped, DeliveryRecorded, EventBus, Notice
+from codatdesk.machines import (
+    OPERATION,
+    ConnectionFact,
+    OperationStatus,
+    set_operation_status,
+    set_verdict,
+)
 from codatdesk.states import RESULT_TRIGGERS, ExpenseStatus, Trigger, can_apply
-from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
-from codatdesk.store.models import (Connection, Expense, Mapping, PushOperation, StatusChange, WebhookDelivery,
-                                    utcnow)
-from codatdesk.webhooks import ConnectionEvent, IgnoredEvent, UnusableEvent, WriteResult, parse_event
-from codatdesk.webhooks import scope
+from codatdesk.store.connections import FactApplied, record_connection_fact
+from codatdesk.store.db import register, session_scope
+from codatdesk.store.history import Cause, change_status, expense_touched
+from codatdesk.store.models import (
+    Connection,
+    Expense,
+    Mapping,
+    PushOperation,
+    StatusChange,
+    WebhookDelivery,
+    utcnow,
+)
+from codatdesk.webhooks import (
+    ConnectionEvent,
+    IgnoredEvent,
+    UnusableEvent,
+    WriteResult,
+    parse_event,
+    scope,
+)
 
 log = logging.getLogger(__name__)
 SELFTEST_EVENT = "codatdesk.selftest"
@@ -51,19 +79,16 @@ class Outcome:
     company_id: str | None = None
     fetch_details_for: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key)
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
-    connection_changes: list[ConnectionChanged] = field(default_factory=list)
     reconnected: bool = False  # also: a connection appeared or went away (the chosen one may be replaced)
-    changed: list[ExpenseChanged] = field(default_factory=list)  # taken inside the transaction, published after it
     ended: list[tuple[str, str]] = field(default_factory=list)  # (key, final status) of pushes that just ended
 
-    def snapshot(self, session: Session) -> None:
-        """Record the affected expenses as committed (identity-map hits: no extra query)."""
-        changed = []
+    def snapshot(self, session: Session, cause: Cause) -> None:
+        """Register the affected expenses whose status did not change (a status change registered
+        itself) for publishing after the commit (identity-map hits: no extra query)."""
         for expense_id in dict.fromkeys(self.expense_ids):
             expense = session.get(Expense, expense_id)
             if expense is not None:
-                changed.append(ExpenseChanged(expense.id, expense.company_id, ExpenseStatus(expense.status).value))
-        self.changed = changed
+                expense_touched(session, expense, cause)
 
 
 class Applier:
@@ -218,7 +243,7 @@ class Applier:
 
     def apply_deliveries(self, row_ids: list[int]) -> None:
         """Apply these inbox rows in order, in one transaction; publish after it commits."""
-        done: list[tuple[DeliveryRecorded, Outcome]] = []
+        done: list[Outcome] = []
         parked: list[str] = []
         with session_scope(self.db, durable=False) as session:
             for row_id in row_ids:
@@ -226,8 +251,7 @@ class Applier:
                 if row is None or row.verdict not in ("pending", "parked"):
                     continue
                 outcome = self._apply_delivery_row(session, row)
-                row.verdict = outcome.verdict
-                row.verdict_detail = outcome.detail
+                set_verdict(row, outcome.verdict, outcome.detail)
                 row.applied_at = utcnow()
                 if outcome.expense_ids:
                     row.expense_id = outcome.expense_ids[0]
@@ -236,14 +260,14 @@ class Applier:
                 session.add(row)
                 if outcome.verdict == "parked" and row.push_operation_key:
                     parked.append(row.push_operation_key)
-                outcome.snapshot(session)
-                done.append((DeliveryRecorded(row.delivery_id, outcome.verdict, row.event_type, outcome.detail,
-                                              outcome.expense_ids[0] if outcome.expense_ids else None), outcome))
+                outcome.snapshot(session, Cause.webhook(row.delivery_id))
+                register(session, DeliveryRecorded(row.delivery_id, outcome.verdict, row.event_type, outcome.detail,
+                                                   outcome.expense_ids[0] if outcome.expense_ids else None))
+                done.append(outcome)
         self._parked_keys.update(parked)
-        for event, outcome in done:  # committed: now it may be seen
-            self.bus.publish(event)
+        for outcome in done:  # committed (and its events published): the follow-ups may start
             self._after_commit(outcome)
-        dropped = [outcome.company_id for _event, outcome in done if outcome.verdict == scope.DROPPED]
+        dropped = [outcome.company_id for outcome in done if outcome.verdict == scope.DROPPED]
         if dropped:
             self._report_dropped(dropped)
 
@@ -307,7 +331,7 @@ class Applier:
     def apply_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
         with session_scope(self.db, durable=False) as session:
             outcome = self._apply_operation(session, result, cause, company_hint=company_id)
-            outcome.snapshot(session)
+            outcome.snapshot(session, cause)
         self._after_commit(outcome)
 
     # -- the core of it ----------------------------------------------------------
@@ -339,18 +363,18 @@ class Applier:
                 return outcome
             outcome.verdict, outcome.detail = "stale", f"operation already {already}"
             return outcome
-        if already in ("Success", "Failed") or (already == "TimedOut" and result.status != "Success"):
-            outcome.verdict = "stale"
-            outcome.detail = f"operation already {already}; {result.status} ignored"
-            return outcome
-        if not result.is_final:
+        if already == result.status == OperationStatus.PENDING:
             if result.has_details:
                 op.last_checked_at = utcnow()
                 session.add(op)
             outcome.verdict, outcome.detail = "stale", "operation still pending"
             return outcome
+        if not OPERATION.allows(already, result.status):  # final, or TimedOut and not a late Success
+            outcome.verdict = "stale"
+            outcome.detail = f"operation already {already}; {result.status} ignored"
+            return outcome
 
-        op.status = result.status
+        set_operation_status(op, result.status)
         outcome.ended.append((op.key, op.status))
         op.completed_at = result.completed_at or utcnow()
         op.record_id = result.record_id or op.record_id
@@ -502,7 +526,7 @@ class Applier:
                     expense.status_detail = f"{what} could not be created, so this expense was not sent. {later}"
                     session.add(expense)
                     outcome.expense_ids.append(expense.id)
-            outcome.snapshot(session)
+            outcome.snapshot(session, Cause.reconciliation(key))
         self._after_commit(outcome)
 
     def _operation_gone(self, key: str) -> None:
@@ -515,7 +539,7 @@ class Applier:
             was = op.status
             op.error_message = UNKNOWN_TO_CODAT  # reconciliation stops asking about it
             if was == "Pending":
-                op.status = "TimedOut"  # our ending, not Codat's: nobody can say whether it was written
+                set_operation_status(op, OperationStatus.TIMED_OUT)  # ours, not Codat's: written or not, nobody knows
                 op.completed_at = utcnow()
                 outcome.ended.append((op.key, op.status))
             session.add(op)
@@ -536,7 +560,7 @@ class Applier:
             elif op.data_type != "directCosts" and was == "Pending":
                 self._apply_to_dependents(session, op, OperationResult(key=op.key, status="TimedOut"),
                                           Cause.reconciliation(key), outcome)
-            outcome.snapshot(session)
+            outcome.snapshot(session, Cause.reconciliation(key))
         self._after_commit(outcome)
 
     @staticmethod
@@ -557,23 +581,16 @@ class Applier:
         company_id = event.company_id or (conn.company_id if conn else None)
         if company_id is None:
             return Outcome("unusable", "connection event without a company id")
-        if conn is not None and conn.last_event_at and event.generated_at and event.generated_at <= conn.last_event_at:
-            return Outcome("stale", "a newer connection event was already applied", company_id=company_id)
         if not scope.is_served(session, company_id):  # a legacy event without the company in its body
             return Outcome(scope.DROPPED, f"company {company_id} is not served by codatdesk", company_id=company_id)
         was = conn.status if conn else None
-        if conn is None:
-            conn = Connection(id=event.connection_id, company_id=company_id)
-        conn.status = event.status or conn.status
-        conn.platform_name = event.platform_name or conn.platform_name
-        conn.integration_key = event.integration_key or conn.integration_key
-        conn.link_url = event.link_url or conn.link_url
-        conn.errors_json = json.dumps(event.errors, default=str) if event.errors else conn.errors_json
-        conn.last_event_at = event.generated_at or conn.last_event_at
-        conn.updated_at = utcnow()
-        session.add(conn)
+        applied = record_connection_fact(session, ConnectionFact(
+            event.connection_id, company_id, event.status, event.generated_at, event.platform_name,
+            event.integration_key, event.link_url, json.dumps(event.errors, default=str) if event.errors else None))
+        if applied is FactApplied.STALE:
+            return Outcome("stale", "a newer fact about this connection was already stored", company_id=company_id)
+        conn = session.get(Connection, event.connection_id)
         outcome = Outcome("applied", f"connection {conn.id} is {conn.status}", company_id=company_id)
-        outcome.connection_changes.append(ConnectionChanged(company_id, conn.id, conn.status))
         outcome.reconnected = conn.status == "Linked" and was not in (None, "Linked")
         # A new Linked connection, or the end of one, may replace the company's chosen connection:
         # the connection check (reconciliation) follows it.
@@ -586,7 +603,7 @@ class Applier:
             total = scope.dropped_count(session)
         log.info("dropped %d webhook deliveries for companies codatdesk does not serve (%d so far): %s",
                  len(company_ids), total, ", ".join(sorted({c or "?" for c in company_ids})))
-        self.bus.publish(StatusReport("dropped_deliveries", str(total)))
+        self.bus.publish(DeliveriesDropped(total))
         new = sorted({c for c in company_ids if c} - self._dropped_companies)
         if new:
             self._dropped_companies.update(new)
@@ -598,10 +615,6 @@ class Applier:
 
     # -- after commit --------------------------------------------------------------
     def _after_commit(self, outcome: Outcome) -> None:
-        for event in outcome.changed:
-            self.bus.publish(event)
-        for change in outcome.connection_changes:
-            self.bus.publish(change)
         for company_id, key in outcome.fetch_details_for:
             self.fetch_details(company_id, key)
         for ids, key in outcome.dependents_ready:
@@ -632,9 +645,9 @@ class Applier:
                 return
             outcome = Outcome("applied", company_id=op.company_id)
             result = OperationResult(key=op.key, status=op.status, record_id=op.record_id)
-            self._apply_to_dependents(session, op, result, Cause.engine(f"prerequisite {key} already {op.status}"),
-                                      outcome)
-            outcome.snapshot(session)
+            cause = Cause.engine(f"prerequisite {key} already {op.status}")
+            self._apply_to_dependents(session, op, result, cause, outcome)
+            outcome.snapshot(session, cause)
         self._after_commit(outcome)
 
 

@@ -31,15 +31,16 @@ from codatdesk.engine import edits, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
-from codatdesk.events import EventBus, ExpenseChanged, Notice, PushProgress, StatusReport
+from codatdesk.events import (ConnectionChecked, EventBus, HealthEvent, HealthSnapshot, Notice, PushProgress,
+                              RateLimitChanged, WebhookArrived)
 from codatdesk.amounts import NumberFormat
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
-from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
+from codatdesk.store.db import bind_bus, session_scope
+from codatdesk.store.history import Cause, change_status, expense_deleted
 from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
@@ -66,6 +67,7 @@ class Core:
         self.settings = settings
         self.db = db
         self.bus = bus or EventBus()
+        bind_bus(db, self.bus)  # what a write transaction registers is published when it commits
         self._api_key = api_key or (lambda: secrets.require(secrets.API_KEY))
         # The keyring is read once, then again only when a secret or the Settings change (or a
         # delivery fails to match, at most every 30 s): not three reads for every request.
@@ -111,6 +113,8 @@ class Core:
         self.retention = RetentionSweeper(db, partial(settings.get, "webhook.retention_days"),
                                           disposable_event_types=(SELFTEST_EVENT,))
         self.selftest_listeners: list[Callable[[str], None]] = []
+        self._health = HealthSnapshot()
+        self.bus.subscribe(self._health)
         self.bus.subscribe(self._on_event)
 
     def _seconds(self, key: str) -> float:
@@ -123,6 +127,10 @@ class Core:
         # Rate-limit headers come with every Codat answer; the status bar hears of them per batch.
         if isinstance(event, PushProgress):
             self._report_rate_limit()
+
+    def health_snapshot(self) -> list[HealthEvent]:
+        """The newest health fact of each kind, for a view that starts after they were published."""
+        return self._health.current()
 
     # -- Codat client --------------------------------------------------------------
     def client(self) -> CodatClient:
@@ -152,8 +160,7 @@ class Core:
     def _report_rate_limit(self) -> None:
         client = self._client
         if client is not None and client.rate_limit.remaining is not None:
-            self.bus.publish(StatusReport("ratelimit", str(client.rate_limit.remaining),
-                                          {"limit": client.rate_limit.limit}))
+            self.bus.publish(RateLimitChanged(int(client.rate_limit.remaining), client.rate_limit.limit))
 
     # -- companies -------------------------------------------------------------------
     @property
@@ -235,7 +242,7 @@ class Core:
             companies = [*companies, self.company_id]
         for company_id in companies:
             status = self.check_connection(company_id)
-            self.bus.publish(StatusReport("connection", status, {"company_id": company_id}))
+            self.bus.publish(ConnectionChecked(company_id, status))
             if status != "Linked":
                 self.bus.publish(Notice("error", f"The accounting connection is {status}. Pushes are stopped "
                                                  "until it is reconnected.", topic="connection"))
@@ -261,7 +268,6 @@ class Core:
         self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
                                         self._on_stored, self.bus)
         self.listener.start()
-        self.bus.publish(StatusReport("listener", self.listener.url))
         from codatdesk.tunnel import TunnelStack
 
         self.tunnel = TunnelStack(s, self.listener.url, self.bus, self.client,
@@ -275,7 +281,7 @@ class Core:
             self._selftest_seen(result.delivery_id)  # measure the tunnel alone, not the applier's queue
         if result.is_new or result.verdict in ("pending", "parked"):
             self.applier.enqueue_delivery(result.row_id)
-        self.bus.publish(StatusReport("last_webhook", utcnow().isoformat()))
+        self.bus.publish(WebhookArrived(utcnow()))
 
     def _selftest_seen(self, delivery_id: str) -> None:
         for listener in list(self.selftest_listeners):
@@ -364,7 +370,7 @@ class Core:
                     number_format: NumberFormat | None = None) -> ImportReport:
         from codatdesk.importer import LOCAL_COMPANY_ID
 
-        return import_file(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID, bus=self.bus,
+        return import_file(self.db, path, company_id or self.company_id or LOCAL_COMPANY_ID,
                            number_format=number_format)
 
     def refresh_reference_data(self, company_id: str | None = None) -> dict[str, int]:
@@ -384,6 +390,7 @@ class Core:
                 expense = session.get(Expense, expense_id)
                 if expense is None or expense.id in pushed or ExpenseStatus(expense.status) is not ExpenseStatus.NOT_PUSHED:
                     continue
+                expense_deleted(session, expense, Cause.user())
                 session.delete(expense)
                 deleted += 1
         return deleted
@@ -401,8 +408,6 @@ class Core:
         with session_scope(self.db) as session:
             expense = session.get(Expense, expense_id)
             change_status(session, expense, Trigger.RESET, Cause.user(user), detail="")
-            company_id, status = expense.company_id, ExpenseStatus(expense.status).value
-        self.bus.publish(ExpenseChanged(expense_id, company_id, status))
 
     # -- read models for the window (core_api.CoreAPI) ------------------------------------
     def companies_to_show(self) -> list[CompanyChoice]:

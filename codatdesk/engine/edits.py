@@ -1,7 +1,8 @@
 """Edits a person makes by hand: manual expenses, corrections, mappings.
 
 Core exposes them (``Core.add_expense`` and friends), so the window and any script
-make the same writes and publish the same ``ExpenseChanged`` events.
+make the same writes; their ``ExpenseChanged`` events are published when the write commits
+(``store.db.register``). ``bus`` stays in the signatures for callers; the engine's bound bus publishes.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from codatdesk.core_api import EDITABLE_STATUSES
-from codatdesk.events import EventBus, ExpenseChanged
+from codatdesk.events import EventBus
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
 from codatdesk.money import currency_exponent, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
+from codatdesk.store.history import Cause, expense_added, expense_touched
 from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
@@ -125,10 +127,8 @@ def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[
                           **{k: values[k] for k in FIELDS if k in values})
         session.add(expense)
         session.flush()
+        expense_added(session, expense, Cause.user())
         expense_id = expense.id
-        status = ExpenseStatus(expense.status).value
-    if bus is not None:
-        bus.publish(ExpenseChanged(expense_id, company_id, status))
     return expense_id
 
 
@@ -155,9 +155,7 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
             expense.tax_rate_id = None
         expense.updated_at = utcnow()
         session.add(expense)
-        company_id, status = expense.company_id, ExpenseStatus(expense.status).value
-    if bus is not None:
-        bus.publish(ExpenseChanged(expense_id, company_id, status))
+        expense_touched(session, expense, Cause.user())
 
 
 def set_mapping(db: Engine, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:

@@ -35,18 +35,18 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk import jsonmoney
+from codatdesk import jsonmoney, machines
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.engine.results import OperationResult, describe_failure
-from codatdesk.events import EventBus, ExpenseChanged
+from codatdesk.events import EventBus
 from codatdesk.states import ExpenseStatus, Trigger, can_apply, sending_trigger
 from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
+from codatdesk.store.history import Cause, change_status, expense_touched
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, utcnow
 
 log = logging.getLogger(__name__)
 # Attempts whose push may have reached Codat without us storing its key.
-OPEN_OUTCOMES = ("sending", "unknown")
+OPEN_OUTCOMES = tuple(o.value for o in machines.OPEN_OUTCOMES)
 
 
 class InFlight:
@@ -119,7 +119,7 @@ class LostAnswerRecovery:
                 PushAttempt.company_id == company_id, PushAttempt.outcome == "sending",
                 PushAttempt.started_at <= cutoff)).all() if a.id not in mine]
             for attempt in orphans:
-                attempt.outcome = "unknown"
+                machines.set_attempt_outcome(attempt, machines.AttemptOutcome.UNKNOWN)
                 attempt.detail = "codatdesk stopped before Codat's answer was stored"
                 session.add(attempt)
         return len(orphans)
@@ -234,8 +234,6 @@ class LostAnswerRecovery:
             if expense is not None and can_apply(ExpenseStatus(expense.status), Trigger.PUSH_REJECTED):
                 change_status(session, expense, Trigger.PUSH_REJECTED, Cause.reconciliation(attempt.idempotency_key or ""),
                               detail=reason.replace("Codat rejected this expense", "Codat refused the push", 1))
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
 
     def _window(self, attempt: PushAttempt, low: dt.timedelta, high: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
         """When Codat can have received this attempt's POST (in Codat's clock): between its start and the
@@ -331,8 +329,6 @@ class LostAnswerRecovery:
                     change_status(session, expense, trigger,
                                   Cause.reconciliation(result.key), push_operation_key=result.key, detail=how)
             finish_attempt(session, attempt.id, "resolved", result.key, how)
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ExpenseStatus.IN_PROGRESS.value))
         self.key_stored(result.key)
         self.submit_result(attempt.company_id, result, Cause.reconciliation(result.key))
 
@@ -344,8 +340,7 @@ class LostAnswerRecovery:
                 if expense is not None:
                     expense.status_detail = "The push never reached Codat (checked its push history); push it again."
                     session.add(expense)
-        if attempt.expense_id is not None:
-            self.bus.publish(ExpenseChanged(attempt.expense_id, attempt.company_id, ""))
+                    expense_touched(session, expense, Cause.reconciliation())
 
 
 def _same_direct_cost(record: dict, expense: Expense) -> bool:
@@ -382,7 +377,7 @@ def has_open_attempt(session: Session, expense_id: int) -> bool:
 
 def finish_attempt(session: Session, attempt_id: int, outcome: str, key: str | None, detail: str = "") -> None:
     attempt = session.get(PushAttempt, attempt_id)
-    attempt.outcome = outcome
+    machines.set_attempt_outcome(attempt, outcome)
     attempt.push_operation_key = key
     attempt.finished_at = utcnow()
     attempt.detail = detail[:2000]

@@ -43,14 +43,22 @@ from codatdesk.engine.lost_answers import (OPEN_OUTCOMES, InFlight, LostAnswerRe
                                           has_open_attempt)
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
-from codatdesk.events import ConnectionChanged, EventBus, ExpenseChanged, Notice, PushProgress
+from codatdesk.events import EventBus, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
 from codatdesk.integrations import default_timeout_minutes
+from codatdesk.machines import NOT_CHOSEN, ConnectionFact, connection_is_down
 from codatdesk.money import is_known_currency
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
+from codatdesk.store.connections import record_connection_fact
 from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
-from codatdesk.store.models import Connection, Expense, PushAttempt, PushOperation, utcnow
+from codatdesk.store.history import Cause, change_status, expense_touched
+from codatdesk.store.models import (
+    Connection,
+    Expense,
+    PushAttempt,
+    PushOperation,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 _batch_ids = itertools.count(1)
@@ -303,7 +311,6 @@ class PushEngine:
                 by_expense[p.expense_id].append(p.reason)
         if not by_expense:
             return
-        changed = []
         with session_scope(self.db) as session:
             for expense_id, reasons in by_expense.items():
                 expense = session.get(Expense, expense_id)
@@ -313,9 +320,7 @@ class PushEngine:
                         and expense.status_detail != detail:
                     expense.status_detail = detail
                     session.add(expense)
-                    changed.append((expense_id, expense.company_id))
-        for expense_id, company_id in changed:
-            self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.NOT_PUSHED.value))
+                    expense_touched(session, expense, Cause.engine("check"))
 
     @staticmethod
     def _problems_of(e: Expense, outcome_unknown: bool, connection_id: str | None,
@@ -354,7 +359,7 @@ class PushEngine:
         if e.company_id != LOCAL_COMPANY_ID:
             if connection_id is None:
                 add(ProblemKind.CONNECTION, "the company has no accounting connection chosen (Settings > Codat)")
-            elif connection_status is not None and connection_status != "Linked":
+            elif connection_status is not None and connection_is_down(connection_status):
                 add(ProblemKind.CONNECTION, f"the accounting connection is {connection_status}: reconnect it first")
         return problems
 
@@ -444,21 +449,17 @@ class PushEngine:
                      kind: ProblemKind = ProblemKind.SENDING) -> None:
         """Rows that could not be planned: the batch reports them and each row says why."""
         batch.add_problems(PushProblem(expense_id, reason, kind) for expense_id in ids)
-        changed = []
         with session_scope(self.db) as session:
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
                 if expense is not None and ExpenseStatus(expense.status).can_push and expense.status_detail != reason:
                     expense.status_detail = reason
                     session.add(expense)
-                    changed.append((expense_id, expense.company_id, ExpenseStatus(expense.status).value))
-        for expense_id, company_id, status in changed:
-            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+                    expense_touched(session, expense, Cause.engine("plan"))
 
     def _note_missing_rates(self, problems: list[PushProblem]) -> None:
         """A row held back for a missing currency rate says why on the row (``list``, the window)."""
         missing = [p for p in problems if p.kind is ProblemKind.RATE]
-        changed = []
         if not missing:
             return
         with session_scope(self.db) as session:
@@ -468,9 +469,7 @@ class PushEngine:
                         and expense.status_detail != problem.reason:
                     expense.status_detail = problem.reason
                     session.add(expense)
-                    changed.append((expense.id, expense.company_id, ExpenseStatus(expense.status).value))
-        for expense_id, company_id, status in changed:
-            self.bus.publish(ExpenseChanged(expense_id, company_id, status))
+                    expense_touched(session, expense, Cause.engine("rate"))
 
     def _progress(self, batch: PushBatch, done: int, message: str) -> None:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
@@ -558,7 +557,8 @@ class PushEngine:
     def verify_connection(self, company_id: str, connection_id: str | None) -> str:
         """Ask Codat for the connection's state now: a platform-side disconnect may never fire a webhook."""
         if not connection_id:
-            return "not chosen"
+            return NOT_CHOSEN
+        asked_at = utcnow()  # the fact is as old as the question: a webhook generated later wins
         try:
             body = self.call(company_id, self.client().get_connection, company_id, connection_id)
         except CodatError as exc:
@@ -568,9 +568,8 @@ class PushEngine:
                     conn = session.get(Connection, connection_id)
                 return conn.status if conn else f"unknown ({exc.message})"
             body = {"id": connection_id, "status": "Deleted"}  # Codat no longer has it
-        record_connection(self.db, self.bus, company_id, body)
-        status = str(body.get("status") or "unknown")
-        if status != "Linked":
+        status = record_connection(self.db, company_id, body, asked_at)
+        if connection_is_down(status):
             status = self._follow_replacement(company_id, body) or status
         return status
 
@@ -579,6 +578,7 @@ class PushEngine:
         with Session(self.db) as session:
             conn = session.get(Connection, str(dead.get("id")))
             integration_key = dead.get("integrationKey") or (conn.integration_key if conn else None)
+        asked_at = utcnow()
         try:
             new = self.call(company_id, connections.find_replacement, self.client(), company_id,
                             str(dead.get("id")), integration_key)
@@ -587,7 +587,7 @@ class PushEngine:
             return None
         if new is None:
             return None
-        record_connection(self.db, self.bus, company_id, new)
+        record_connection(self.db, company_id, new, asked_at)
         self.connection_replaced(company_id, dead, new)
         return str(new.get("status"))
 
@@ -630,6 +630,7 @@ class PushEngine:
             if missing_rate:  # the rate table changed since planning: still nothing leaves without a rate
                 expense.status_detail = missing_rate
                 session.add(expense)
+                expense_touched(session, expense, cause)
                 unresolved = (missing_rate, ExpenseStatus(expense.status).value)
             else:
                 try:
@@ -642,6 +643,7 @@ class PushEngine:
                     else:
                         expense.status_detail = detail
                         session.add(expense)
+                        expense_touched(session, expense, cause)
                     unresolved = (detail, ExpenseStatus(expense.status).value)
             if unresolved is None:
                 # The key and the exact bytes are durable before the POST leaves: a lost answer is asked
@@ -654,7 +656,6 @@ class PushEngine:
         if unresolved is not None:
             if batch is not None:
                 batch.add_unsent([PushProblem(expense_id, unresolved[0])])
-            self.bus.publish(ExpenseChanged(expense_id, company_id, unresolved[1]))
             return
         bulk = batch is not None and batch.bulk
         with self._sending(attempt.id, company_id, "directCosts"):
@@ -688,7 +689,6 @@ class PushEngine:
                 finish_attempt(session, attempt.id, "sent", result.key)
             if batch is not None:
                 batch.count_sent()
-            self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.IN_PROGRESS.value))
             self.key_stored(result.key)
             if result.is_final:  # some platforms answered synchronously
                 self.submit_result(company_id, result, Cause.engine("synchronous answer"))
@@ -722,8 +722,6 @@ class PushEngine:
                             detail += f". {AGAIN_ANYWAY_DETAIL}"
                         change_status(session, expense, trigger, cause, waiting_on_key=key, detail=detail)
             batch.count_sent(len(dependents))
-            for expense_id in dependents:
-                self.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
             self.key_stored(key)
             if existing is not None:
                 # The shared prerequisite may have finished before these started waiting.
@@ -762,9 +760,8 @@ class PushEngine:
                     else:
                         expense.status_detail = detail
                         session.add(expense)
+                        expense_touched(session, expense, cause)
             batch.add_unsent(PushProblem(expense_id, detail) for expense_id in dependents)
-            for expense_id in dependents:
-                self.bus.publish(ExpenseChanged(expense_id, company_id, ""))
             return None
         result = with_record_id(self.client(), company_id, code, OperationResult.from_push_operation(answer))
         with session_scope(self.db) as session:
@@ -811,11 +808,10 @@ class PushEngine:
                 detail = f"Not sent: {exc.message}. Push again when Codat is reachable."
                 expense.status_detail = detail
                 session.add(expense)
+                expense_touched(session, expense, cause)
             else:
                 detail = f"Codat refused the push: {_error_text(exc)}"
                 change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
-            status = ExpenseStatus(expense.status).value
-        self.bus.publish(ExpenseChanged(expense_id, expense.company_id, status))
         return detail
 
     def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
@@ -825,7 +821,7 @@ class PushEngine:
             expense.status_detail = ("Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
                                      "before this expense can be pushed again.")
             session.add(expense)
-        self.bus.publish(ExpenseChanged(expense_id, expense.company_id, ExpenseStatus(expense.status).value))
+            expense_touched(session, expense, Cause.engine("answer lost"))
         self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
 
     def fetch_details(self, company_id: str, key: str) -> None:
@@ -869,24 +865,18 @@ class PushEngine:
         self.submit_result(company_id, result, Cause.reconciliation(key))
 
 
-def record_connection(db: Engine, bus: EventBus, company_id: str, body: dict) -> None:
-    """Store what Codat says about a connection (from GET, not from an event)."""
-    connection_id = str(body.get("id"))
+def record_connection(db: Engine, company_id: str, body: dict, asked_at: dt.datetime) -> str:
+    """Store what a GET sent at ``asked_at`` says about a connection, unless a newer fact (a webhook
+    generated after it) is stored already; returns the status the store now holds."""
+    errors = body.get("dataConnectionErrors")
+    fact = ConnectionFact(str(body.get("id")), company_id, str(body.get("status") or ""), asked_at,
+                          body.get("platformName"), body.get("integrationKey"), body.get("linkUrl"),
+                          json.dumps(errors, default=str) if errors else None)
     with session_scope(db) as session:
         ensure_company(session, company_id)
-        conn = session.get(Connection, connection_id) or Connection(id=connection_id, company_id=company_id)
-        changed = conn.status != body.get("status")
-        conn.status = str(body.get("status") or conn.status)
-        conn.platform_name = body.get("platformName") or conn.platform_name
-        conn.integration_key = body.get("integrationKey") or conn.integration_key
-        conn.link_url = body.get("linkUrl") or conn.link_url
-        errors = body.get("dataConnectionErrors")
-        conn.errors_json = json.dumps(errors, default=str) if errors else None
-        conn.checked_at = utcnow()
-        conn.updated_at = utcnow()
-        session.add(conn)
-    if changed:
-        bus.publish(ConnectionChanged(company_id, connection_id, conn.status))
+        record_connection_fact(session, fact, checked=True)
+        conn = session.get(Connection, fact.connection_id)
+        return conn.status if conn is not None else fact.status or "unknown"
 
 
 class UnresolvedReferences(ValueError):

@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk.engine import currency as fx
-from codatdesk.events import ExpenseChanged
 from codatdesk.money import MoneyError, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import read_session, session_scope
+from codatdesk.store.history import Cause, expense_touched
 from codatdesk.store.models import CurrencyRate, Expense, utcnow
 
 RATE_SET_NOTE = "A rate for this currency is set now: push again."
@@ -127,7 +127,7 @@ def recheck_missing_rates(db: Engine, pusher: Any, company_id: str) -> Recheck:
                 unblocked.append(expense.id)
             elif reason is not None and reason not in (expense.status_detail or ""):
                 missing.append(PushProblem(expense.id, reason, ProblemKind.RATE))
-    changed = []
+    changed: list[int] = []
     if unblocked:
         with session_scope(db) as session:
             for expense_id in unblocked:
@@ -137,11 +137,10 @@ def recheck_missing_rates(db: Engine, pusher: Any, company_id: str) -> Recheck:
                 not_pushed = ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED
                 expense.status_detail = "" if not_pushed else RATE_SET_NOTE
                 session.add(expense)
-                changed.append((expense_id, ExpenseStatus(expense.status).value))
-        for expense_id, status in changed:
-            pusher.bus.publish(ExpenseChanged(expense_id, company_id, status))
+                expense_touched(session, expense, Cause.user("rate table"))
+                changed.append(expense_id)
         # A row may be held back for more than its rate (a supplier, a tax code): those reasons come back.
         pusher.note_problems(pusher.check(unblocked))
     if missing:
         pusher.note_problems(missing)
-    return Recheck([expense_id for expense_id, _status in changed], [p.expense_id for p in missing])
+    return Recheck(changed, [p.expense_id for p in missing])

@@ -23,7 +23,6 @@ from codatdesk.engine import create_models
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import finish_attempt
 from codatdesk.engine.results import OperationResult
-from codatdesk.events import ExpenseChanged
 from codatdesk.importer import ensure_company
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
@@ -80,8 +79,6 @@ def create_then_wait(engine: PushEngine, batch: PushBatch, company_id: str, conn
                     change_status(session, expense, trigger, cause, waiting_on_key=key,
                                   detail=f"Waiting for Codat to create the supplier {name}")
         batch.count_sent(len(dependents))
-        for expense_id in dependents:
-            engine.bus.publish(ExpenseChanged(expense_id, company_id, ExpenseStatus.WAITING.value))
         engine.key_stored(key)
         if existing is not None:
             engine.resume_chain(key)  # the shared push may have finished before these started waiting

@@ -14,6 +14,8 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from codatdesk.events import Event, EventBus
+
 from codatdesk import paths
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,40 @@ def _write_lock(engine: Engine) -> threading.RLock:
     return lock
 
 
+# -- unit of work: changes register their events on the session; the commit publishes them -----------
+_EVENTS = "codatdesk_events"  # session.info key: events registered in this transaction
+_BUS = "codatdesk_bus"
+
+
+def bind_bus(engine: Engine, bus: EventBus) -> None:
+    """Events registered in this engine's write transactions go to ``bus`` once they commit."""
+    engine.__dict__[_BUS] = bus
+
+
+def register(session: Session, event: Event) -> None:
+    """Publish ``event`` when (and only if) this session's transaction commits."""
+    session.info.setdefault(_EVENTS, []).append(event)
+
+
+def registered(session: Session) -> list[Event]:
+    """The events this transaction will publish (so far)."""
+    return list(session.info.get(_EVENTS, ()))
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    events = session.info.pop(_EVENTS, None)
+    bus = session.info.get(_BUS)
+    if events and bus is not None:
+        for registered in events:
+            bus.publish(registered)  # EventBus never raises: a broken subscriber is logged
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_EVENTS, None)
+
+
 @contextmanager
 def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on error.
@@ -123,8 +159,12 @@ def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     (SQLite ``synchronous=NORMAL`` in WAL mode): the commit is atomic and survives a crash
     of the app, but a power cut may undo it until the next durable commit (WAL frames
     reach the disk in order). Only for writes that are re-derived after such a loss.
+
+    Events registered with :func:`register` are published once it commits, to the bus bound
+    with :func:`bind_bus`; a rollback drops them.
     """
     with _write_lock(engine), Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
+        session.info[_BUS] = engine.__dict__.get(_BUS)
         try:
             yield session
             session.commit()

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from codatdesk.events import ExpenseChanged
 from codatdesk.states import ExpenseStatus, Trigger, next_status
+from codatdesk.store.db import register, registered
 from codatdesk.store.models import Expense, StatusChange, utcnow
 
 
@@ -32,6 +34,9 @@ class Cause:
     @classmethod
     def engine(cls, ref: str = "") -> "Cause":
         return cls("engine", ref)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}" if self.ref else self.kind
 
 
 def change_status(
@@ -77,4 +82,23 @@ def change_status(
             detail=detail or "",
         )
     )
+    register(session, ExpenseChanged(expense.id, expense.company_id, before, after, str(cause)))
     return after
+
+
+def expense_touched(session: Session, expense: Expense, cause: Cause) -> None:
+    """Its fields or explanation changed, not its status: views re-read it after the commit. Nothing
+    is registered twice for one expense in one transaction (a status change already says so)."""
+    if any(isinstance(e, ExpenseChanged) and e.expense_id == expense.id for e in registered(session)):
+        return
+    status = ExpenseStatus(expense.status)
+    register(session, ExpenseChanged(expense.id, expense.company_id, status, status, str(cause)))
+
+
+def expense_added(session: Session, expense: Expense, cause: Cause) -> None:
+    """Call after a flush (the id is known)."""
+    register(session, ExpenseChanged(expense.id, expense.company_id, None, ExpenseStatus(expense.status), str(cause)))
+
+
+def expense_deleted(session: Session, expense: Expense, cause: Cause) -> None:
+    register(session, ExpenseChanged(expense.id, expense.company_id, ExpenseStatus(expense.status), None, str(cause)))

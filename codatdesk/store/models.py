@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
+from codatdesk.machines import AttemptOutcome, ConnectionStatus, OperationStatus, Verdict
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.types import Money, Rate
 
@@ -54,10 +55,12 @@ class Connection(SQLModel, table=True):
     company_id: str = Field(foreign_key="company.id", index=True, max_length=64)
     platform_name: str | None = Field(default=None, max_length=100)
     integration_key: str | None = Field(default=None, max_length=20)
-    status: str = Field(default="PendingAuth", max_length=20)  # PendingAuth|Linked|Unlinked|Deauthorized
+    status: str = Field(default=ConnectionStatus.PENDING_AUTH, max_length=20)  # machines.ConnectionStatus
     link_url: str | None = Field(default=None, sa_column=Column(Text))
     errors_json: str | None = Field(default=None, sa_column=Column(Text))  # dataConnectionErrors
-    last_event_at: dt.datetime | None = None  # generatedDate of the newest event applied; older ones are ignored
+    # When the newest fact applied was observed (a webhook's generatedDate, a GET's start): older facts are
+    # ignored (store/connections.py, the one writer).
+    last_event_at: dt.datetime | None = None
     checked_at: dt.datetime | None = None
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -109,7 +112,7 @@ class PushOperation(SQLModel, table=True):
     data_type: str = Field(max_length=40)  # directCosts | chartOfAccounts | suppliers
     expense_id: int | None = Field(default=None, foreign_key="expense.id", index=True)
     creates_code: str | None = Field(default=None, max_length=200)  # for prerequisites: the account code/supplier name it creates
-    status: str = Field(default="Pending", max_length=20, index=True)  # Pending|Success|Failed|TimedOut
+    status: str = Field(default=OperationStatus.PENDING, max_length=20, index=True)  # machines.OperationStatus
     requested_at: dt.datetime = Field(default_factory=utcnow)
     completed_at: dt.datetime | None = None
     record_id: str | None = Field(default=None, max_length=100)  # id of what Codat created
@@ -152,7 +155,7 @@ class PushAttempt(SQLModel, table=True):
     creates_code: str | None = Field(default=None, max_length=200)
     started_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
-    outcome: str = Field(default="sending", max_length=20)  # sending|sent|rejected|unknown|resolved|not_sent
+    outcome: str = Field(default=AttemptOutcome.SENDING, max_length=20)  # machines.AttemptOutcome
     push_operation_key: str | None = Field(default=None, max_length=64)
     idempotency_key: str | None = Field(default=None, max_length=64, index=True)  # Codat's Idempotency-Key header
     request_json: str | None = Field(default=None, sa_column=Column(Text))  # the exact body sent under that key
@@ -171,7 +174,7 @@ class WebhookDelivery(SQLModel, table=True):
     event_type: str = Field(default="", max_length=200)
     headers_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # never Authorization
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    verdict: str = Field(default="pending", max_length=20)  # pending|applied|duplicate|stale|parked|unusable
+    verdict: str = Field(default=Verdict.PENDING, max_length=20)  # machines.Verdict
     verdict_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     applied_at: dt.datetime | None = None
     times_received: int = 1

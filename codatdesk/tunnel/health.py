@@ -6,7 +6,7 @@ to the *public* webhook URL, i.e. through the tunnel, and waits for the core to
 report that the listener stored it (``delivery_seen``). The applier marks these
 deliveries ignored: they never touch expenses.
 
-Verdicts, published as ``StatusReport("tunnel_health", status)``:
+Verdicts, published as ``TunnelHealthChanged(status)``:
   healthy   arrived within ``slow_after`` seconds and the recent checks all arrived
   degraded  arrived, but slowly, or some recent checks on this URL did not arrive
   down      did not arrive within ``timeout`` (or no public URL: the tunnel is not running)
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from codatdesk.events import EventBus, Notice, StatusReport
+from codatdesk.events import EventBus, Notice, TunnelHealthChanged
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +242,8 @@ class HealthChecker:
         self._last = result
         log.log(logging.INFO if result.status == HEALTHY else logging.WARNING,
                 "tunnel health %s: %s", result.status, result.message)
-        self.bus.publish(StatusReport("tunnel_health", result.status, extra={
-            "round_trip_seconds": result.round_trip, "message": result.message, "url": result.url,
-            "checked_at": result.checked_at.isoformat()}))
+        self.bus.publish(TunnelHealthChanged(result.status, result.message, result.url, result.round_trip,
+                                             result.checked_at))
         if result.status == previous:
             return
         if result.status == DOWN:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from codatdesk import secrets
-from codatdesk.events import EventBus, Notice, StatusReport
+from codatdesk.events import EventBus, Notice, WebhookRegistrationChanged
 from codatdesk.webhooks import scope
 
 from .urls import url_path
@@ -228,7 +228,7 @@ class WebhookRegistrar:
                     kept.append(entry)
                     self._notice("warning", f"Could not remove the webhook registration {entry['url']}: {exc}")
             self._save(kept)
-        self.bus.publish(StatusReport("webhook_registration", "unregistered" if not kept else "registered"))
+        self.bus.publish(WebhookRegistrationChanged(registered=bool(kept)))
         return deleted
 
     def accept_new_secret(self, secret: str) -> None:
@@ -275,9 +275,8 @@ class WebhookRegistrar:
     def _report(self, consumer: dict[str, Any], created: bool, removed: list[str],
                 foreign: list[dict[str, Any]]) -> None:
         url = consumer.get("url")
-        self.bus.publish(StatusReport("webhook_registration", "registered", extra={
-            "consumer_id": consumer.get("id"), "url": url, "secret_pending": self.secret_pending,
-            "disabled": bool(consumer.get("disabled"))}))
+        self.bus.publish(WebhookRegistrationChanged(True, consumer.get("id"), url, bool(self.secret_pending),
+                                                    bool(consumer.get("disabled"))))
         if created:
             moved = f" (it replaces the registration for {', '.join(removed)})" if removed else ""
             self._notice("warning",

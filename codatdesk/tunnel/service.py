@@ -6,7 +6,7 @@
   must fix (missing binary, rejected token, broken named tunnel) stop the retries
   and say what to do. ``stop()`` terminates the process group, then kills it.
 
-Every state change is published as ``StatusReport("tunnel", public_url or status)``;
+Every state change is published as ``TunnelStateChanged(state)``;
 problems and URL changes as ``Notice(topic="tunnel")``. ``on_url_change`` runs on
 a dedicated thread (never the thread reading the child's output, so a slow
 registration cannot stall the tunnel) whenever the public URL changes while the
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from codatdesk.events import EventBus, Notice, StatusReport
+from codatdesk.events import EventBus, Notice, TunnelStateChanged
 
 from .base import ProcessProvider, ProviderRun
 from .cloudflared import CloudflaredProvider
@@ -231,10 +231,7 @@ class TunnelService:
                 self._last_announced_url = state.public_url
             else:
                 previous = None
-        self.bus.publish(StatusReport(
-            "tunnel", state.public_url if state.status == UP else state.status,
-            extra={"status": state.status, "message": state.message, "provider": self._provider_name,
-                   "public_url": state.public_url, "webhook_url": self.public_webhook_url}))
+        self.bus.publish(TunnelStateChanged(state, self._provider_name, self.public_webhook_url))
         if not (url_changed and announce):
             return
         if previous and previous != state.public_url:

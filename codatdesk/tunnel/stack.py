@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codatdesk import secrets
-from codatdesk.events import EventBus, StatusReport
+from codatdesk.events import EventBus, TunnelHealthChanged, TunnelStateChanged
 
 from .health import HealthChecker
 from .registration import WebhookRegistrar
@@ -63,7 +63,7 @@ class TunnelStack:
             self._unsubscribe = self.bus.subscribe(self._on_event)
         self.health.interval = float(self.settings.get("tunnel.health_interval_seconds"))
         if str(self.settings.get("tunnel.provider") or "none") == "none":
-            self.bus.publish(StatusReport("tunnel_health", OFF, extra={"message": "no tunnel is configured"}))
+            self.bus.publish(TunnelHealthChanged(OFF, "no tunnel is configured"))
         else:
             self.health.start()
         self.tunnel.start()
@@ -97,7 +97,7 @@ class TunnelStack:
             self.registrar.reregister_if_needed(self.tunnel.public_webhook_url)
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, StatusReport) and event.key == "tunnel" and event.extra.get("status") == UP:
+        if isinstance(event, TunnelStateChanged) and event.state.status == UP:
             self.health.check_soon()
 
     def _newest_secret(self) -> str | None:

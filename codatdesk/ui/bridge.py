@@ -34,7 +34,7 @@ class CoreBridge(QObject):
     connectionChanged = Signal(object)  # ConnectionChanged
     pushProgress = Signal(object)  # PushProgress
     notice = Signal(object)  # Notice
-    statusReport = Signal(object)  # StatusReport
+    healthChanged = Signal(object)  # one of events.HEALTH_EVENTS (listener, tunnel, rate limit, ...)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,13 +43,13 @@ class CoreBridge(QObject):
 
     def _build_signals(self) -> dict[type, Signal]:
         from codatdesk.events import (
+            HEALTH_EVENTS,
             ConnectionChanged,
             DeliveryRecorded,
             ExpenseChanged,
             ExpensesImported,
             Notice,
             PushProgress,
-            StatusReport,
         )
 
         self._signals = {
@@ -59,7 +59,7 @@ class CoreBridge(QObject):
             ConnectionChanged: self.connectionChanged,
             PushProgress: self.pushProgress,
             Notice: self.notice,
-            StatusReport: self.statusReport,
+            **{kind: self.healthChanged for kind in HEALTH_EVENTS},
         }
         return self._signals
 

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from codatdesk.machines import connection_is_down
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
@@ -35,12 +37,14 @@ if TYPE_CHECKING:  # the store is imported when first read, not before the windo
 
 # Codat connection status -> the status style that says the same thing.
 CONNECTION_LOOK = {"Linked": ExpenseStatus.COMPLETE, "PendingAuth": ExpenseStatus.WAITING,
-                   "Unlinked": ExpenseStatus.FAILED, "Deauthorized": ExpenseStatus.FAILED}
+                   "Unlinked": ExpenseStatus.FAILED, "Deauthorized": ExpenseStatus.FAILED,
+                   "Deleted": ExpenseStatus.FAILED}
 EXPLAIN = {
     "Linked": "Working.",
     "PendingAuth": "Not authorised yet: finish linking the accounting software.",
     "Unlinked": "Disconnected in Codat: pushes are stopped until it is reconnected.",
     "Deauthorized": "The accounting software withdrew access: pushes are stopped until you reconnect.",
+    "Deleted": "Codat no longer has this connection: pushes are stopped until the company is linked again.",
 }
 
 
@@ -58,7 +62,7 @@ class ConnectionInfo:
 
     @property
     def ok(self) -> bool:
-        return self.status == "Linked"
+        return not connection_is_down(self.status)
 
 
 def _errors_text(raw: str | None) -> str:
@@ -107,8 +111,7 @@ def connection_problem(engine: Engine, company_id: str | None,
     if not company_id:
         return None
     for info in load_connections(engine, chosen_for):
-        if info.company_id == company_id and info.chosen and info.status in ("Unlinked", "Deauthorized",
-                                                                               "PendingAuth"):
+        if info.company_id == company_id and info.chosen and connection_is_down(info.status):
             return info
     return None
 

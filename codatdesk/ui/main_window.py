@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from codatdesk.core_api import CoreAPI
-    from codatdesk.events import ConnectionChanged, ExpensesImported, Notice, StatusReport
+    from codatdesk.events import ConnectionChanged, ExpensesImported, HealthEvent, Notice
 
 # The store (SQLAlchemy), the core and the dialogs are imported where they are first
 # needed, so this module, and with it the window, is ready before they are.
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
             reader.set_engine(core.db)
         self.health.set_listener(core.listener_url)
+        for fact in core.health_snapshot():  # what was published before this window existed
+            self._on_health(fact)
         self._connect_bridge()
         self.reload_companies()
         self._show_loading(False)
@@ -377,7 +379,7 @@ class MainWindow(QMainWindow):
         b.connect_queued("expensesImported", self._on_imported)
         b.connect_queued("pushProgress", self.progress.on_progress)
         b.connect_queued("notice", self._on_notice)
-        b.connect_queued("statusReport", self._on_status_report)
+        b.connect_queued("healthChanged", self._on_health)
         b.connect_queued("connectionChanged", self._on_connection_changed)
         b.connect_queued("deliveryRecorded", self.activity.on_delivery_recorded)
         b.attach(self.core.bus)
@@ -441,17 +443,17 @@ class MainWindow(QMainWindow):
             self.model.sync()
             self.mapping.request_reload()
 
-    def _on_status_report(self, report: StatusReport) -> None:
-        self.health.apply(report)
-        if report.key == "connection":
+    def _on_health(self, event: HealthEvent) -> None:
+        from codatdesk.events import ConnectionChecked
+
+        self.health.apply(event)
+        if isinstance(event, ConnectionChecked):
             self.refresh_banner()
 
     def _on_connection_changed(self, event: ConnectionChanged) -> None:
         self.connections.request_reload()
         self.refresh_banner()
-        from codatdesk.events import StatusReport
-
-        self.health.apply(StatusReport("connection", event.status, {"company_id": event.company_id}))
+        self.health.set_connection(event.company_id, event.status)
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.level == "error" and notice.topic != "connection":  # the banner covers the connection
@@ -658,9 +660,7 @@ class MainWindow(QMainWindow):
 
         def done(status: str) -> None:
             self.statusBar().showMessage(f"The connection is {status}.", 8000)
-            from codatdesk.events import StatusReport
-
-            self.health.apply(StatusReport("connection", status, {"company_id": company_id}))
+            self.health.set_connection(company_id, status)
             self.connections.request_reload()
             self.refresh_banner()
 

@@ -6,18 +6,31 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QStatusBar,
+    QWidget,
+)
 
+from codatdesk.machines import NOT_CHOSEN, connection_is_down
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_pixmap
 
-if TYPE_CHECKING:
-    from codatdesk.events import PushProgress, StatusReport
+if TYPE_CHECKING:  # codatdesk.events is imported when the first event arrives, not before the window shows
+    from codatdesk.events import HealthEvent, PushProgress
+    from codatdesk.tunnel.state import TunnelState
 
 # Health reuses the status glyphs so "good/bad/working" look the same everywhere.
 HEALTH_GLYPH = {"ok": ExpenseStatus.COMPLETE, "bad": ExpenseStatus.FAILED, "busy": ExpenseStatus.IN_PROGRESS,
                 "unknown": ExpenseStatus.NOT_PUSHED, "warn": ExpenseStatus.OUTCOME_UNKNOWN}
+# TunnelState.status -> look. Down or needing the user is bad; off means none is configured (not an error).
+# (Plain strings: importing codatdesk.tunnel would load its HTTP stack before the window shows.)
+TUNNEL_LOOK = {"up": "ok", "starting": "busy", "down": "bad", "error": "bad", "off": "unknown"}
 
 
 class PushProgressWidget(QWidget):
@@ -134,7 +147,7 @@ class HealthItem(QWidget):
 
 
 class HealthPanel:
-    """The permanent right side of the status bar. Fed by StatusReport events."""
+    """The permanent right side of the status bar. Fed by typed health events (``HealthEvent``)."""
 
     def __init__(self, status_bar: QStatusBar) -> None:
         self.items = {key: HealthItem(title) for key, title in (
@@ -155,51 +168,52 @@ class HealthPanel:
             self.items["listener"].set("Listener: off", "bad", "The webhook listener is not running: "
                                                               "statuses only change when reconciliation runs.")
 
-    def apply(self, report: StatusReport) -> None:
-        key, value, extra = report.key, report.value, report.extra or {}
-        item = self.items.get(key)
-        if item is None:
-            return
-        if key == "listener":
-            down = value.lower() in ("", "down", "stopped", "off") or bool(extra.get("error"))
-            if down:
-                item.set("Listener: down", "bad", str(extra.get("error") or value))
-            else:
-                self.set_listener(value)
-        elif key == "tunnel":
-            health = str(extra.get("health") or extra.get("state") or "").lower()
-            state = {"ok": "ok", "healthy": "ok", "up": "ok", "starting": "busy", "checking": "busy",
-                     "down": "bad", "failed": "bad", "unhealthy": "bad", "error": "bad"}.get(health, "ok" if value else "unknown")
-            url = str(extra.get("url") or value or "")
-            detail = extra.get("detail") or extra.get("error") or ""
-            short = url.split("://", 1)[-1].rstrip("/")
-            if len(short) > 40:
-                short = short[:39] + "…"
-            item.set(f"Tunnel: {short or 'not set up'}", state, f"{url} {health} {detail}".strip())
-        elif key == "connection":
-            state = "ok" if value == "Linked" else ("unknown" if value in ("", "not chosen") else "bad")
-            company = extra.get("company_id")
-            item.set(f"Codat: {value}", state, f"Accounting connection{(' of ' + company) if company else ''}: {value}")
-        elif key == "ratelimit":
-            limit = extra.get("limit")
-            try:
-                remaining = int(value)
-            except ValueError:
-                item.set(f"Rate limit: {value}", "unknown")
-                return
-            state = "ok" if not limit or remaining > 0.1 * int(limit) else ("warn" if remaining > 0 else "bad")
-            shown = f"{remaining:,} left" + (f" of {int(limit):,}" if limit else "")
-            item.set(f"Rate limit: {shown}", state, "Codat requests left before it asks us to wait")
-        elif key == "last_webhook":
-            try:
-                moment = dt.datetime.fromisoformat(value)
+    def apply(self, event: HealthEvent) -> None:
+        """Draw one typed health fact (the fields are the producer's own: no string keys to drift)."""
+        from codatdesk.events import (ConnectionChecked, ListenerStateChanged, RateLimitChanged, TunnelStateChanged,
+                                      WebhookArrived)
+
+        match event:
+            case ListenerStateChanged(url=url, error=error):
+                if url and not error:
+                    self.set_listener(url)
+                else:
+                    self.items["listener"].set("Listener: down", "bad", error or "The webhook listener stopped: "
+                                               "statuses only change when reconciliation runs.")
+            case TunnelStateChanged(state=state, provider=provider, webhook_url=hook):
+                self._set_tunnel(state, provider, hook)
+            case ConnectionChecked(company_id=company, status=status):
+                self.set_connection(company, status)
+            case RateLimitChanged(remaining=remaining, limit=limit):
+                state = "ok" if not limit or remaining > 0.1 * limit else ("warn" if remaining > 0 else "bad")
+                shown = f"{remaining:,} left" + (f" of {limit:,}" if limit else "")
+                self.items["ratelimit"].set(f"Rate limit: {shown}", state,
+                                            "Codat requests left before it asks us to wait")
+            case WebhookArrived(at=moment):
                 full = format_timestamp(moment)
-            except ValueError:
-                item.set(f"Last webhook: {value}", "ok")
-                return
-            today = dt.date.today().isoformat()
-            short = full.split(" ", 1)[1] if full.startswith(today) else full
-            item.set(f"Last webhook: {short}", "ok", f"The newest delivery arrived at {full}")
+                today = dt.date.today().isoformat()
+                short = full.split(" ", 1)[1] if full.startswith(today) else full
+                self.items["last_webhook"].set(f"Last webhook: {short}", "ok", f"The newest delivery arrived at {full}")
+            case _:
+                pass  # tunnel health, registration, dropped deliveries: shown elsewhere (notices, activity view)
+
+    def _set_tunnel(self, state: TunnelState, provider: str, hook: str | None) -> None:
+        look = TUNNEL_LOOK.get(state.status, "unknown")
+        url = state.public_url or ""
+        short = url.split("://", 1)[-1].rstrip("/")
+        if len(short) > 40:
+            short = short[:39] + "…"
+        shown = short if state.status == "up" else (f"{state.status} ({short})" if short else state.status)
+        if state.status == "off":
+            shown = "not set up"
+        why = state.message or state.status
+        tooltip = f"{provider + ': ' if provider and provider != 'none' else ''}{why}" + (f"\n{hook}" if hook else "")
+        self.items["tunnel"].set(f"Tunnel: {shown}", look, tooltip)
+
+    def set_connection(self, company_id: str | None, status: str) -> None:
+        state = "unknown" if status in ("", NOT_CHOSEN) else ("bad" if connection_is_down(status) else "ok")
+        where = f" of {company_id}" if company_id else ""
+        self.items["connection"].set(f"Codat: {status}", state, f"Accounting connection{where}: {status}")
 
     def restyle(self) -> None:
         for item in self.items.values():

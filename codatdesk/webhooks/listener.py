@@ -29,7 +29,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from codatdesk.events import DeliveryRecorded, EventBus, Notice, StatusReport
+from codatdesk.events import DeliveryRecorded, EventBus, ListenerStateChanged, Notice
 from codatdesk.webhooks.header_deadline import HeaderDeadlines
 from codatdesk.webhooks.inbox import Inbox, StoreResult
 from codatdesk.webhooks.parse import peek_event_type
@@ -147,7 +147,7 @@ class WebhookListener:
                                     + (f": {failure!r}" if failure else ""))
             thread.join(0.01)
         log.info("webhook listener on %s", self.url)
-        self._publish(StatusReport("listener", "listening", {"url": self.url, "port": self.port}))
+        self._publish(ListenerStateChanged(self.url))
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is None:
@@ -156,7 +156,7 @@ class WebhookListener:
             self._server.should_exit = True
         self._cleanup(join=True, timeout=timeout)
         log.info("webhook listener stopped")
-        self._publish(StatusReport("listener", "stopped"))
+        self._publish(ListenerStateChanged(None))
 
     def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
         try:

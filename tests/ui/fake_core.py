@@ -57,6 +57,9 @@ class FakeCore:
         return None
 
     # -- queries ------------------------------------------------------------------------
+    def health_snapshot(self) -> list:
+        return []
+
     def companies_to_show(self) -> list[CompanyChoice]:
         with read_session(self.db) as session:
             with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())

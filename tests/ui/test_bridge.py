@@ -9,8 +9,9 @@ import threading
 from PySide6.QtCore import QItemSelectionModel, QThread, Qt
 from PySide6.QtWidgets import QApplication, QTableView
 
-from codatdesk.events import DeliveryRecorded, EventBus, ExpenseChanged, Notice, PushProgress, StatusReport
+from codatdesk.events import DeliveryRecorded, EventBus, ExpenseChanged, ListenerStateChanged, Notice, PushProgress
 from codatdesk.states import ExpenseStatus
+from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
@@ -34,11 +35,11 @@ def test_every_event_type_arrives_on_the_gui_thread(qapp):
     bridge = CoreBridge()
     bridge.attach(bus)
     receivers = {name: Receiver() for name in ("expenseChanged", "deliveryRecorded", "pushProgress", "notice",
-                                                "statusReport")}
+                                                "healthChanged")}
     for name, receiver in receivers.items():
         bridge.connect_queued(name, receiver)
-    events = [ExpenseChanged(1, "c", "Push complete"), DeliveryRecorded("d1", "rejected", detail="bad signature"),
-              PushProgress(1, 1, 2), Notice("warning", "slow down"), StatusReport("listener", "http://127.0.0.1:1")]
+    events = [ExpenseChanged(1, "c", S.IN_PROGRESS, S.COMPLETE), DeliveryRecorded("d1", "rejected", detail="bad signature"),
+              PushProgress(1, 1, 2), Notice("warning", "slow down"), ListenerStateChanged("http://127.0.0.1:1")]
     thread = threading.Thread(target=lambda: [bus.publish(e) for e in events])
     thread.start()
     thread.join()
@@ -46,7 +47,7 @@ def test_every_event_type_arrives_on_the_gui_thread(qapp):
     assert all(r.wrong_thread == 0 for r in receivers.values())
     assert receivers["deliveryRecorded"].events == [events[1]]
     bridge.detach()
-    bus.publish(ExpenseChanged(2, "c", "x"))
+    bus.publish(ExpenseChanged(2, "c", S.NOT_PUSHED, S.NOT_PUSHED))
     QApplication.processEvents()
     assert len(receivers["expenseChanged"].events) == 1
 
@@ -64,7 +65,7 @@ def test_ten_thousand_emits_neither_crash_nor_leak(qapp):
 
     def publish_many() -> None:
         for i in range(10_000):
-            bus.publish(ExpenseChanged(i, "c", "Push complete"))
+            bus.publish(ExpenseChanged(i, "c", S.IN_PROGRESS, S.COMPLETE))
 
     thread = threading.Thread(target=publish_many)
     thread.start()
@@ -134,7 +135,7 @@ def test_bursts_keep_selection_scroll_and_update_only_changed_rows(qtbot, db):
                     final[eid] = status
             for k in range(200):
                 eid = chunk[(k // 2) % 20] if k % 2 else ids[500 + k]  # unchanged rows too: no dataChanged for them
-                bus.publish(ExpenseChanged(eid, "acme", status.value))
+                bus.publish(ExpenseChanged(eid, "acme", status, status))
 
     thread = threading.Thread(target=core_thread)
     thread.start()
