@@ -30,7 +30,7 @@ from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.db import open_database, read_session, session_scope
+from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
 from codatdesk.store.models import Company, Expense
 
 
@@ -43,6 +43,7 @@ class FakeCore:
             with session_scope(self.db) as session:
                 ensure_company(session, company_id, f"Company {company_id}")
         self.bus = EventBus()
+        bind_bus(self.db, self.bus)  # committed changes are published, as the real core does
         self.calls: list[tuple[str, Any]] = []
         self.problems: list[PushProblem] = []  # what check_pushable answers
         self.connection_status = "Linked"
