@@ -85,7 +85,7 @@ def run(size: str) -> dict[str, float]:
             model.dataChanged.connect(on_changed)
             applied: dict[int, float] = {}  # when the applier published the change (a breakdown)
 
-            def on_event(event) -> None:  # noqa: ANN001
+            def on_event(event) -> None:
                 if getattr(event, "new", None) is ExpenseStatus.COMPLETE:
                     applied.setdefault(event.expense_id, time.monotonic())
 

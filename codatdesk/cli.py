@@ -253,7 +253,7 @@ def _open_store():
     return open_database()
 
 
-def _default_company(engine, explicit: str | None) -> str:  # noqa: ANN001
+def _default_company(engine, explicit: str | None) -> str:
     if explicit:
         return explicit
     from codatdesk.importer import LOCAL_COMPANY_ID
@@ -284,7 +284,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def expense_to_json(expense) -> dict:  # noqa: ANN001
+def expense_to_json(expense) -> dict:
     """The documented ``list --json`` shape of one expense (amounts as exact strings)."""
     return {
         "id": expense.id,

@@ -222,7 +222,7 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
 
     matches = from_bytes(raw)
     best = matches.best()
-    if best is None or b"\x00" in raw and not best.encoding.startswith("utf_16"):
+    if best is None or (b"\x00" in raw and not best.encoding.startswith("utf_16")):
         raise ImportError_(f"the file is not UTF-8 (byte {first_bad} cannot be read) and its encoding "
                            "was not recognised; save it as 'CSV UTF-8'", _line_of(raw, first_bad))
     chosen = best
@@ -538,7 +538,7 @@ def fingerprint(company_id: str, values: dict, occurrence: int) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
-def ensure_company(session, company_id: str, name: str | None = None) -> Company:  # noqa: ANN001
+def ensure_company(session, company_id: str, name: str | None = None) -> Company:
     company = session.get(Company, company_id)
     if company is None:
         company = Company(id=company_id, name=name or (LOCAL_COMPANY_NAME if company_id == LOCAL_COMPANY_ID else company_id))

@@ -144,7 +144,7 @@ _LIVE = frozenset({C.PENDING_AUTH, C.LINKED, C.UNLINKED, C.DEAUTHORIZED, C.DELET
 CONNECTION = Machine("connection", ConnectionStatus, {
     # Codat moves a live connection between these freely (relink, deauthorize, unlink:
     # codat-docs docs/core-concepts/connections.md); Deleted is the end.
-    **{status: _LIVE for status in _LIVE - {C.DELETED}},
+    **dict.fromkeys(_LIVE - {C.DELETED}, _LIVE),
     C.DELETED: frozenset({C.DELETED}),
 })
 NOT_CHOSEN = "not chosen"  # no connection chosen for the company (not a Codat status)

@@ -95,7 +95,7 @@ def check_backend() -> str:
         keyring.set_password(SERVICE, probe, "ok")
         value = keyring.get_password(SERVICE, probe)
         keyring.delete_password(SERVICE, probe)
-    except Exception as exc:  # every backend raises its own types
+    except Exception as exc:  # every backend raises its own types  # noqa: BLE001 - keyring backends raise anything; a broken backend is reported, never a crash
         raise _translate(exc) from None
     if value != "ok":
         raise KeyringProblem("failed", f"The keyring ({backend_name()}) did not return what was stored.")
@@ -121,7 +121,7 @@ def get(name: str, *, environ: dict[str, str] | None = None) -> str | None:
         return env
     try:
         value = keyring.get_password(SERVICE, name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - keyring backends raise anything; a broken backend is reported, never a crash
         problem = _translate(exc)
         if problem.kind == "unavailable" and environment_mode(environ):
             return None  # a server that gives its secrets by environment need not have a keyring
@@ -181,7 +181,7 @@ def put(name: str, value: str) -> None:
                 keyring.delete_password(SERVICE, name)
             except keyring.errors.PasswordDeleteError:
                 pass
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - keyring backends raise anything; a broken backend is reported, never a crash
         raise _translate(exc) from None
     with _generation_lock:
         _generation += 1

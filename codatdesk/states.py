@@ -33,7 +33,7 @@ class ExpenseStatus(StrEnum):
         return self in (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
 
     @classmethod
-    def parse(cls, text: str) -> "ExpenseStatus":
+    def parse(cls, text: str) -> ExpenseStatus:
         """Accept the display text, the enum name, or a slug (``push-failed``)."""
         key = text.strip().lower().replace("-", " ").replace("_", " ")
         for status in cls:

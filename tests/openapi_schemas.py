@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache, lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -105,7 +106,7 @@ def _normalize_nullable(node: Any) -> None:
             _normalize_nullable(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _document(spec_file: str) -> dict[str, Any]:
     path = openapi_dir() / spec_file
     if not path.is_file():
@@ -115,7 +116,7 @@ def _document(spec_file: str) -> dict[str, Any]:
     return document
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry(spec_file: str) -> Registry:
     resource = Resource.from_contents(_document(spec_file), default_specification=DRAFT202012)
     return Registry().with_resource(_BASE_URI + spec_file, resource)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import report
-from benchmarks.__main__ import main
+from benchmarks.__main__ import main, run_once
 from benchmarks._child import MODULES
-from benchmarks.__main__ import run_once
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,9 @@ import email.utils
 import json
 import logging
 import threading
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -395,7 +396,7 @@ def test_redirects_are_not_followed(make_client) -> None:
 
 
 def test_parse_retry_after_seconds_and_http_dates() -> None:
-    now = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
     clock = lambda: now  # noqa: E731
     assert parse_retry_after("7", clock) == 7.0
     assert parse_retry_after(" 2.5 ", clock) == 2.5
@@ -416,7 +417,7 @@ def test_429_waits_for_retry_after_then_retries(make_client, waits: Waits) -> No
 
 
 def test_429_with_an_http_date_retry_after(make_client, waits: Waits) -> None:
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=20)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
     header = email.utils.format_datetime(when, usegmt=True)
     rec = Recorder(codat_error(429, headers={"Retry-After": header}), ok({"id": COMPANY}))
     make_client(rec).get_company(COMPANY)
@@ -535,7 +536,7 @@ def test_on_wait_callback_failure_does_not_break_the_request(waits: Waits) -> No
 def test_push_5xx_is_resent_with_the_same_key_then_outcome_unknown(make_client, waits: Waits, status: int) -> None:
     rec = Recorder(codat_error(status, "upstream hiccup"))
     client = make_client(rec, max_retries=2)
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     with pytest.raises(PushOutcomeUnknown) as info:
         push(client)
     error = info.value
@@ -545,7 +546,7 @@ def test_push_5xx_is_resent_with_the_same_key_then_outcome_unknown(make_client, 
     assert len({r.headers["Idempotency-Key"] for r in rec.requests}) == 1
     assert len({r.content for r in rec.requests}) == 1
     assert error.data_type == "directCosts" and error.company_id == COMPANY and error.connection_id == CONNECTION
-    assert before <= error.started_at <= dt.datetime.now(dt.timezone.utc)
+    assert before <= error.started_at <= dt.datetime.now(dt.UTC)
     assert isinstance(error.cause, CodatServerError) and error.cause.status == status
     assert error.status == status and error.correlation_id == "corr-123"
     assert error.processed is None
@@ -794,7 +795,7 @@ def test_client_is_usable_from_several_threads(make_client) -> None:
         try:
             for j in range(20):
                 assert client.get_company(f"c{i}-{j}") == {"id": f"c{i}-{j}"}
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # pragma: no cover - reported below  # noqa: BLE001 - the test records whatever the thread raised
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]

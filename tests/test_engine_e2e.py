@@ -12,7 +12,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
 from tests.conftest import wait_until
-from tests.engine_harness import expenses, Harness, row, statuses
+from tests.engine_harness import Harness, expenses, row, statuses
 
 
 @pytest.fixture

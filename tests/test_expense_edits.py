@@ -68,6 +68,6 @@ def test_update_expense_checks_the_edited_expense_as_a_whole(db):
 
 
 def test_editable_statuses_are_the_cores_answer(db):
-    assert edits.EDITABLE == {ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED}
+    assert {ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED} == edits.EDITABLE
     with pytest.raises(NotEditable):
         edits.update_expense(db, None, 12345, {"net": Decimal("1.00")})

@@ -26,7 +26,7 @@ FIELDS = ("date", "supplier", "description", "account_code", "account_name", "ba
           "net", "tax", "total", "currency", "reference")
 
 
-def examples_script():  # noqa: ANN201
+def examples_script():
     spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,8 +7,17 @@ import itertools
 import pytest
 
 from codatdesk import machines
-from codatdesk.machines import (ATTEMPT, CONNECTION, DELIVERY, OPERATION, IllegalTransition, OperationStatus,
-                                connection_is_down, set_operation_status, set_verdict)
+from codatdesk.machines import (
+    ATTEMPT,
+    CONNECTION,
+    DELIVERY,
+    OPERATION,
+    IllegalTransition,
+    OperationStatus,
+    connection_is_down,
+    set_operation_status,
+    set_verdict,
+)
 from codatdesk.states import TRANSITIONS, ExpenseStatus, InvalidTransition, Trigger, next_status
 
 MACHINES = [OPERATION, ATTEMPT, DELIVERY, CONNECTION]

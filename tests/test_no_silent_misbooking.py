@@ -153,6 +153,4 @@ def _should_go(draft: Draft, platform_key: str, allow_new_suppliers: bool) -> bo
         return False
     if draft.long_reference and profile.reference_max is not None and profile.reference_max < 30:
         return False
-    if draft.account == "new" and not {"Expense.Overhead", "Expense.Expense"} & set(profile.account_categories):
-        return False
-    return True
+    return not (draft.account == "new" and not {"Expense.Overhead", "Expense.Expense"} & set(profile.account_categories))

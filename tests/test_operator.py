@@ -151,8 +151,8 @@ def test_push_finds_a_serve_started_with_port_alone_and_history_and_deliveries_s
     serve = subprocess.Popen([sys.executable, "-m", "codatdesk.cli", "serve", "--port", str(port)], env=env, cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_until(lambda: serve_lock.running_serve(home / "serve.lock") is not None and
-                   serve_lock.running_serve(home / "serve.lock").port == port or serve.poll() is not None,
+        wait_until(lambda: (serve_lock.running_serve(home / "serve.lock") is not None and
+                   serve_lock.running_serve(home / "serve.lock").port == port) or serve.poll() is not None,
                    30, 0.05, "serve's lock file")
         assert serve.poll() is None
         assert serve_lock.running_serve(home / "serve.lock").pid == serve.pid

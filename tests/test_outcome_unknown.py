@@ -18,7 +18,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushOperation, StatusChange
 from tests.conftest import wait_until
-from tests.engine_harness import expenses, Harness, row, statuses
+from tests.engine_harness import Harness, expenses, row, statuses
 
 
 @pytest.fixture

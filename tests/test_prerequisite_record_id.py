@@ -85,7 +85,7 @@ def test_a_success_without_the_id_reads_the_push_operation_then_releases_the_dep
 
 
 def test_when_codat_never_gives_the_id_the_dependents_fail_with_a_way_forward(chain):
-    db, ids, applier, fetched, released = chain
+    db, ids, applier, _fetched, released = chain
     applier.apply_result("co", OperationResult(key=KEY, status="Success"), Cause.webhook("msg-1"))
     applier.apply_result("co", OperationResult.from_push_operation(operation([change("Modified", "x", "suppliers")])),
                          Cause.reconciliation(KEY))
@@ -98,7 +98,7 @@ def test_when_codat_never_gives_the_id_the_dependents_fail_with_a_way_forward(ch
 
 def test_a_resumed_chain_whose_id_is_missing_asks_again(chain):
     """If reading the push operation failed, reconciliation's chain resume asks again."""
-    db, ids, applier, fetched, released = chain
+    db, ids, applier, fetched, _released = chain
     with session_scope(db) as session:
         op = session.get(PushOperation, KEY)
         op.status = "Success"

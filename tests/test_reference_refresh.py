@@ -13,7 +13,7 @@ from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import ReferenceRecord
 from tests.conftest import wait_until
-from tests.engine_harness import expenses, Harness, row
+from tests.engine_harness import Harness, expenses, row
 
 
 def _repeating_pages(request):

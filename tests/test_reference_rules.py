@@ -11,11 +11,11 @@ from sqlmodel import Session
 
 from codatdesk.engine import reference
 from codatdesk.engine.pusher import UnresolvedReferences, build_direct_cost
+from codatdesk.sandbox import SandboxConfig
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, ReferenceRecord
 from tests.conftest import wait_until
-from codatdesk.sandbox import SandboxConfig
-from tests.engine_harness import expenses, Harness, row
+from tests.engine_harness import Harness, expenses, row
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_unknown_supplier_is_blocked_never_sent_without_contact(harness):
 
 
 def test_unknown_paid_from_is_blocked_not_sent_as_raw_code(harness):
-    core, problems, _ = push_blocked(harness, [row(1, bank="777"), row(2, bank="CARD-9")])
+    _core, problems, _ = push_blocked(harness, [row(1, bank="777"), row(2, bank="CARD-9")])
     assert len(problems) == 2 and all("is not one of the ledger's active bank accounts in GBP" in p.reason
                                       for p in problems), problems
 

@@ -23,9 +23,9 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from jsonschema import Draft202012Validator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from codatdesk.codat import CodatClient
 from codatdesk.engine.pusher import build_direct_cost

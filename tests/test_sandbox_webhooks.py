@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from codatdesk.sandbox import Sandbox, SandboxConfig
 from tests.openapi_schemas import validate, validate_webhook
-from tests.sandbox_support import Receiver, Received, account_ids, client_for, direct_cost
+from tests.sandbox_support import Received, Receiver, account_ids, client_for, direct_cost
 
 WRITE_EVENTS = ["directCosts.write.successful", "directCosts.write.unsuccessful",
                 "chartOfAccounts.write.successful", "chartOfAccounts.write.unsuccessful"]

@@ -1,7 +1,14 @@
 import pytest
 
-from codatdesk.states import (TRANSITIONS, ExpenseStatus, InvalidTransition, Trigger, can_apply, next_status,
-                              sending_trigger)
+from codatdesk.states import (
+    TRANSITIONS,
+    ExpenseStatus,
+    InvalidTransition,
+    Trigger,
+    can_apply,
+    next_status,
+    sending_trigger,
+)
 
 S, T = ExpenseStatus, Trigger
 

@@ -188,7 +188,7 @@ def test_reregister_if_needed_waits_for_the_user_to_register_first(registrar, cl
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
     msg_id = "msg_" + uuid.uuid4().hex
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(secret).sign(msg_id, now, body.decode()),
             "content-type": "application/json"}

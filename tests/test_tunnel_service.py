@@ -197,7 +197,7 @@ def test_ngrok_reserved_domain_is_passed_as_url(tmp_path, monkeypatch, origin, b
 
 def test_missing_ngrok_token_is_explained_before_starting(tmp_path, monkeypatch, origin, bus_and_events, services):
     argv_log = install_fakes(tmp_path, monkeypatch)
-    bus, events = bus_and_events
+    bus, _events = bus_and_events
     service = make_service(services, make_settings(tmp_path, tunnel__provider="ngrok"), origin, bus,
                            ngrok_authtoken=lambda: None)
     service.start()

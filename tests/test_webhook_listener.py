@@ -21,7 +21,14 @@ from codatdesk.secrets import WebhookCredentials
 from codatdesk.store.db import open_database
 from codatdesk.store.models import WebhookDelivery
 from codatdesk.webhooks import (
-    Inbox, ListenerConfig, ListenerError, Rejected, StoreResult, VerifiedDelivery, Verifier, WebhookListener,
+    Inbox,
+    ListenerConfig,
+    ListenerError,
+    Rejected,
+    StoreResult,
+    VerifiedDelivery,
+    Verifier,
+    WebhookListener,
 )
 from tests.conftest import wait_until
 

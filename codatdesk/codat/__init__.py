@@ -14,9 +14,9 @@ from .ratelimit import RateLimitState
 
 __all__ = [
     "ClientClosed",
+    "CodatAuthError",
     "CodatClient",
     "CodatError",
-    "CodatAuthError",
     "CodatNotFound",
     "CodatRateLimited",
     "CodatServerError",

@@ -96,7 +96,8 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -114,7 +115,7 @@ from .errors import (
 )
 from .ratelimit import RateLimitState, parse_rate_limit_headers, parse_retry_after
 
-__all__ = ["CodatClient", "IDEMPOTENCY_HEADER", "new_idempotency_key"]
+__all__ = ["IDEMPOTENCY_HEADER", "CodatClient", "new_idempotency_key"]
 
 log = logging.getLogger(__name__)
 
@@ -507,7 +508,7 @@ class CodatClient:
         failures = 0
         rate_limited = 0
         rate_limit_waited = 0.0
-        started_at = _dt.datetime.now(_dt.timezone.utc)
+        started_at = _dt.datetime.now(_dt.UTC)
         while True:
             if self._closing.is_set():
                 error = ClientClosed(f"{method} {path}: not sent, codatdesk is closing",
@@ -721,7 +722,7 @@ class CodatClient:
         return CodatError(message, processed=processed, **fields)
 
     def _track_rate_limit(self, response: httpx.Response) -> None:
-        state = parse_rate_limit_headers(response.headers, _dt.datetime.now(_dt.timezone.utc))
+        state = parse_rate_limit_headers(response.headers, _dt.datetime.now(_dt.UTC))
         if state is not None:
             with self._rate_limit_lock:
                 self._rate_limit = state
@@ -767,7 +768,7 @@ class _Redactor:
 
 
 class _PushContext:
-    __slots__ = ("data_type", "company_id", "connection_id", "idempotency_key")
+    __slots__ = ("company_id", "connection_id", "data_type", "idempotency_key")
 
     def __init__(self, data_type: str, company_id: str, connection_id: str, idempotency_key: str | None) -> None:
         self.data_type = data_type

@@ -22,8 +22,8 @@ import datetime as _dt
 from typing import Any
 
 __all__ = [
-    "CodatError",
     "CodatAuthError",
+    "CodatError",
     "CodatNotFound",
     "CodatRateLimited",
     "CodatServerError",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 __all__ = ["RateLimitState", "parse_rate_limit_headers", "parse_retry_after"]
 
@@ -50,7 +50,7 @@ def parse_rate_limit_headers(
 
 
 def parse_retry_after(
-    value: str | None, now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc)
+    value: str | None, now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC)
 ) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
 
@@ -76,5 +76,5 @@ def parse_retry_after(
     if when is None:
         return None
     if when.tzinfo is None:  # "-0000" dates come back naive; HTTP dates are GMT.
-        when = when.replace(tzinfo=_dt.timezone.utc)
+        when = when.replace(tzinfo=_dt.UTC)
     return max(0.0, (when - now()).total_seconds())

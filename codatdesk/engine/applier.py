@@ -171,7 +171,7 @@ class Applier:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def _put(self, item) -> None:  # noqa: ANN001
+    def _put(self, item) -> None:
         with self._idle:
             self._pending += 1
         self._queue.put(item)

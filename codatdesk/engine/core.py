@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import secrets
+from codatdesk.amounts import NumberFormat
 from codatdesk.codat import CodatClient
 from codatdesk.core_api import (
     EDITABLE_STATUSES,
@@ -31,9 +32,16 @@ from codatdesk.engine import edits, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
-from codatdesk.events import (ConnectionChecked, EventBus, HealthEvent, HealthSnapshot, Notice, PushProgress,
-                              RateLimitChanged, WebhookArrived)
-from codatdesk.amounts import NumberFormat
+from codatdesk.events import (
+    ConnectionChecked,
+    EventBus,
+    HealthEvent,
+    HealthSnapshot,
+    Notice,
+    PushProgress,
+    RateLimitChanged,
+    WebhookArrived,
+)
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
 from codatdesk.secrets import WebhookCredentials
@@ -276,7 +284,7 @@ class Core:
         self.selftest_listeners.append(self.tunnel.delivery_seen)
         self.tunnel.start()
 
-    def _on_stored(self, result) -> None:  # noqa: ANN001
+    def _on_stored(self, result) -> None:
         if result.event_type == SELFTEST_EVENT:
             self._selftest_seen(result.delivery_id)  # measure the tunnel alone, not the applier's queue
         if result.is_new or result.verdict in ("pending", "parked"):

@@ -31,7 +31,7 @@ from codatdesk.tunnel.registration import PORTAL_HINT
 log = logging.getLogger(__name__)
 
 
-def _print_notices(event) -> None:  # noqa: ANN001
+def _print_notices(event) -> None:
     if isinstance(event, Notice):
         print(f"[{event.level}] {event.message}", file=sys.stderr, flush=True)
     elif isinstance(event, PushProgress) and event.finished:
@@ -100,7 +100,7 @@ def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
     core.bus.subscribe(_print_notices)
     stop = threading.Event()
 
-    def on_signal(signum, _frame) -> None:  # noqa: ANN001
+    def on_signal(signum, _frame) -> None:
         print(f"\nstopping ({signal.Signals(signum).name})…", file=sys.stderr, flush=True)
         stop.set()
 
@@ -108,7 +108,7 @@ def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         core.start()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any start-up failure is reported on stderr and exits, never a traceback
         print(f"codatdesk serve: {exc}", file=sys.stderr)
         core.stop()
         return 2

@@ -39,8 +39,7 @@ from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import connections, create_models, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
-from codatdesk.engine.lost_answers import (OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt,
-                                          has_open_attempt)
+from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import EventBus, Notice, PushProgress
@@ -221,7 +220,7 @@ class PushEngine:
                 self._pools[company_id] = pool
             return pool
 
-    def call(self, company_id: str, fn: Callable, *args):  # noqa: ANN001, ANN201
+    def call(self, company_id: str, fn: Callable, *args):
         """Run one Codat request in the company's pool, so every request counts toward the limit."""
         return self.pool(company_id).submit(fn, *args).result()
 
@@ -526,7 +525,7 @@ class PushEngine:
         direct: list[int] = []
         needs_account: dict[str, list[int]] = {}
         needs_supplier: dict[str, list[int]] = {}
-        for expense_id, (res, code, name, currency) in plans.items():
+        for expense_id, (res, code, _name, _currency) in plans.items():
             if res.problems:
                 blocked = [PushProblem(expense_id, str(p), ProblemKind.MODEL if isinstance(p, create_models.ModelProblem)
                                        else ProblemKind.REFERENCE) for p in res.problems]
@@ -996,4 +995,4 @@ def _done_future() -> Future:
     return future
 
 
-__all__ = ["PushEngine", "PushBatch", "PushProblem", "ProblemKind", "UnresolvedReferences", "build_direct_cost", "record_connection", "dumps_list"]
+__all__ = ["ProblemKind", "PushBatch", "PushEngine", "PushProblem", "UnresolvedReferences", "build_direct_cost", "dumps_list", "record_connection"]

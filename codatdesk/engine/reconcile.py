@@ -27,8 +27,8 @@ from codatdesk.codat import CodatClient, CodatError
 from codatdesk.engine.pusher import PushEngine
 from codatdesk.engine.results import UNKNOWN_TO_CODAT, OperationResult
 from codatdesk.events import EventBus, Notice
-from codatdesk.store.history import Cause
 from codatdesk.states import ExpenseStatus
+from codatdesk.store.history import Cause
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, push_operation_has_reasons, utcnow
 
 log = logging.getLogger(__name__)

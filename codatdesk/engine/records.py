@@ -79,7 +79,7 @@ def expense_history(engine: Engine, expense_id: int) -> ExpenseHistory | None:
         delivery_ids = {r.cause_ref for r in rows if r.cause_kind == "webhook" and r.cause_ref}
         found = session.exec(select(WebhookDelivery.delivery_id, WebhookDelivery.event_type)
                              .where(WebhookDelivery.delivery_id.in_(delivery_ids))).all() if delivery_ids else []
-        event_types = {delivery_id: event_type for delivery_id, event_type in found}
+        event_types = dict(found)
         changes = [HistoryEntry(
             at=_iso(r.at) or "", from_status=r.from_status, to_status=r.to_status, trigger=r.trigger,
             why=r.detail, who=_WHO.get(r.cause_kind, r.cause_kind) + (
@@ -114,8 +114,8 @@ def deliveries(engine: Engine, *, verdict: str | None = None, limit: int = 50) -
         if verdict:
             query = query.where(WebhookDelivery.verdict == verdict)
         rows = session.exec(query.limit(limit)).all()
-        counts = {name: count for name, count in session.exec(
-            select(WebhookDelivery.verdict, func.count()).group_by(WebhookDelivery.verdict)).all()}
+        counts = dict(session.exec(
+            select(WebhookDelivery.verdict, func.count()).group_by(WebhookDelivery.verdict)).all())
         entries = [DeliveryEntry(
             delivery_id=r.delivery_id, received_at=_iso(r.received_at) or "", event_type=r.event_type,
             verdict=r.verdict, detail=r.verdict_detail, times_received=r.times_received,

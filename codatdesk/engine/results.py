@@ -66,7 +66,7 @@ class OperationResult:
     requested_at: dt.datetime | None = None
 
     @classmethod
-    def from_push_operation(cls, body: dict) -> "OperationResult":
+    def from_push_operation(cls, body: dict) -> OperationResult:
         validation = body.get("validation") or {}
         record_id = created_record_id(body.get("changes"), body.get("dataType"))
         return cls(

@@ -29,7 +29,8 @@ import binascii
 import json
 import re
 import secrets
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -141,7 +142,7 @@ async def read_object(request: Request) -> dict[str, Any]:
 
 # -- the app ----------------------------------------------------------------------------
 
-def build_app(sandbox: "Sandbox") -> Starlette:
+def build_app(sandbox: Sandbox) -> Starlette:
     state = sandbox.state
 
     def authorized(request: Request) -> bool:

@@ -4,8 +4,9 @@ or over HTTP with ``POST /_sandbox/config`` (a JSON object of the fields to chan
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
 from . import reference_data as ref
 from .config import SandboxConfig
-from .idempotency import IdempotencyCache
 from .delivery import Deliverer, company_message, connection_event_type, connection_message, new_secret, write_message
+from .idempotency import IdempotencyCache
 from .limits import RateLimiter
 from .loop import LoopThread
 from .profiles import PROFILES
@@ -316,7 +317,7 @@ class Sandbox:
         if api_loop is not None:
             api_loop.stop()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

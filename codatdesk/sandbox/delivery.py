@@ -18,9 +18,10 @@ import base64
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
@@ -231,7 +232,7 @@ class Deliverer:
         if legacy:
             headers["x-codat-clientid"] = LEGACY_CLIENT_ID
         else:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             headers["webhook-id"] = message.msg_id
             headers["webhook-timestamp"] = str(int(now.timestamp()))
             headers["webhook-signature"] = Webhook(consumer.secret).sign(message.msg_id, now, raw)

@@ -26,8 +26,8 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 HEADER = "idempotency-key"
 DOCUMENTED_TTL_SECONDS = 90 * 60  # "This cache lasts 90 minutes."

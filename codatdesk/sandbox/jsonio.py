@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,9 +34,7 @@ def _encode(value: Any):
             raise ValueError(f"cannot encode {value} as JSON")
         text = format(value, "f")
         yield text
-    elif isinstance(value, (int, float)):
-        yield json.dumps(value)
-    elif isinstance(value, str):
+    elif isinstance(value, (int, float, str)):
         yield json.dumps(value)
     elif isinstance(value, dict):
         yield "{"
@@ -59,10 +57,10 @@ def _encode(value: Any):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def codat_time(moment: datetime | None = None) -> str:
     """Codat's UTC timestamp style, e.g. 2023-03-21T17:17:58.923Z."""
-    moment = (moment or utc_now()).astimezone(timezone.utc)
+    moment = (moment or utc_now()).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

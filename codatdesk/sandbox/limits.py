@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 
 from .config import SandboxConfig
 from .jsonio import codat_time, utc_now
@@ -35,7 +35,7 @@ class RateLimiter:
     @staticmethod
     def _next_reset() -> datetime:
         tomorrow = utc_now().date() + timedelta(days=1)
-        return datetime.combine(tomorrow, time(0, 0), tzinfo=timezone.utc)
+        return datetime.combine(tomorrow, time(0, 0), tzinfo=UTC)
 
     def headers(self) -> dict[str, str]:
         with self._lock:

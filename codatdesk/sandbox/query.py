@@ -11,8 +11,9 @@ case-insensitive, numbers compare as Decimal, ``null`` matches a missing/null fi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 

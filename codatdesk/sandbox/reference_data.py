@@ -6,8 +6,9 @@ and the Platform ``PushOption`` model; the values are invented.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 DEMO_COMPANY_NAME = "Demo Trading Ltd"
 DEMO_CURRENCY = "GBP"

@@ -26,7 +26,7 @@ class SandboxServer:
             raise RuntimeError("SandboxServer is not started")
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "SandboxServer":
+    def start(self, timeout: float = 10.0) -> SandboxServer:
         # Bind first so port 0 resolves to a real port before anyone asks for base_url.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (with proto 0
@@ -65,7 +65,7 @@ class SandboxServer:
             self._socket.close()
         self._server = self._thread = None
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -64,9 +64,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from . import profiles
 from . import reference_data as ref
 from .jsonio import codat_time
-from . import profiles
 from .profiles import Profile
 from .suppliers import evaluate_supplier, supplier_record
 

@@ -16,7 +16,7 @@ class SandboxTransport(httpx.BaseTransport):
     as it would over a socket. Many client threads may share one transport.
     """
 
-    def __init__(self, app, loop: LoopThread) -> None:  # noqa: ANN001 - any ASGI app
+    def __init__(self, app, loop: LoopThread) -> None:
         self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 50000))
         self._loop = loop
 

@@ -14,9 +14,8 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from codatdesk.events import Event, EventBus
-
 from codatdesk import paths
+from codatdesk.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -65,7 +64,7 @@ def _create_private_file(url: str) -> None:
 
 def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -74,7 +73,7 @@ def _configure_sqlite(engine: Engine, *, durable: bool) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # noqa: ANN001
+    def _begin(conn) -> None:
         # A deferred transaction that later writes gets SQLITE_BUSY at once, ignoring
         # busy_timeout; write transactions (session_scope) take the lock up front so
         # writers queue instead. Reads stay deferred and never wait for a writer (WAL).

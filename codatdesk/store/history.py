@@ -20,19 +20,19 @@ class Cause:
     ref: str = ""
 
     @classmethod
-    def webhook(cls, delivery_id: str) -> "Cause":
+    def webhook(cls, delivery_id: str) -> Cause:
         return cls("webhook", delivery_id)
 
     @classmethod
-    def reconciliation(cls, push_key: str = "") -> "Cause":
+    def reconciliation(cls, push_key: str = "") -> Cause:
         return cls("reconciliation", push_key)
 
     @classmethod
-    def user(cls, name: str = "user") -> "Cause":
+    def user(cls, name: str = "user") -> Cause:
         return cls("user", name)
 
     @classmethod
-    def engine(cls, ref: str = "") -> "Cause":
+    def engine(cls, ref: str = "") -> Cause:
         return cls("engine", ref)
 
     def __str__(self) -> str:

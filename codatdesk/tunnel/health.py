@@ -44,7 +44,7 @@ def is_selftest(delivery_id: str | None = None, event_type: str | None = None) -
 
 def signed_selftest(secret: str | None, *, now: dt.datetime | None = None) -> tuple[str, bytes, dict[str, str]]:
     """(delivery id, raw body, headers) of one self-test delivery, signed if a secret is given."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     delivery_id = SELFTEST_ID_PREFIX + pysecrets.token_hex(12)
     body = json.dumps({
         "id": str(uuid.uuid4()),
@@ -175,7 +175,7 @@ class HealthChecker:
                 log.exception("tunnel self-test failed unexpectedly")
 
     def _check(self) -> HealthResult:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         url = self._url()
         if not url:
             state = self._tunnel_state() if self._tunnel_state else None

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 LineHandler = Callable[[str, str], None]  # (stream name "stdout"|"stderr", line without newline)
 
-_live: "weakref.WeakSet[ChildProcess]" = weakref.WeakSet()
+_live: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 
 
 @atexit.register

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
@@ -151,7 +152,7 @@ def dropped_text(count: int) -> str:
 
 
 class ActivityModel(QAbstractTableModel):
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.rows: list[ActivityRow] = []
         self._index: dict[tuple[bool, str], int] = {}
@@ -255,7 +256,7 @@ class ActivityModel(QAbstractTableModel):
 
 
 class ActivityFilter(QSortFilterProxyModel):
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._terms: tuple[str, ...] = ()
         self._verdict: str | None = None

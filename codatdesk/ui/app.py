@@ -40,7 +40,7 @@ def quit_on_signals(app: QApplication) -> Callable[[], None]:
     def handler(_signum: int, _frame: object) -> None:
         for widget in app.topLevelWidgets():
             if widget.isWindow() and widget.isVisible():
-                setattr(widget, "_confirmed_close", True)
+                widget._confirmed_close = True
                 widget.close()
         app.quit()
 
@@ -60,7 +60,7 @@ def quit_on_signals(app: QApplication) -> Callable[[], None]:
     return restore
 
 
-def bring_to_front(window) -> None:  # noqa: ANN001
+def bring_to_front(window) -> None:
     window.setWindowState((window.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
     window.show()
     window.raise_()
@@ -70,7 +70,7 @@ def bring_to_front(window) -> None:  # noqa: ANN001
 DEMO = "demo"  # prepare_core's answer when the first-run wizard's "Open the demo" was chosen
 
 
-def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:  # noqa: ANN001
+def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:
     """On the GUI thread, before the core: the settings, and the first-run wizard when no API key is stored.
 
     Returns ``(settings, company name from the wizard)``, ``DEMO`` when the user chose the demo in the
@@ -107,7 +107,7 @@ def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Cal
     if company_id:
         try:
             core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
-        except Exception:  # noqa: BLE001 - the window can still open; the log has it
+        except Exception:
             log.exception("could not record the chosen company")
     core.start()
 
@@ -138,7 +138,7 @@ class CoreStartup:
     ``window.attach_core`` on the GUI thread.
     """
 
-    def __init__(self, window, demo: bool) -> None:  # noqa: ANN001
+    def __init__(self, window, demo: bool) -> None:
         self._window = window
         self._demo = demo
         self._started: Future[tuple[Any, Callable[[], None]]] | None = None

@@ -59,7 +59,7 @@ class CoreBridge(QObject):
             ConnectionChanged: self.connectionChanged,
             PushProgress: self.pushProgress,
             Notice: self.notice,
-            **{kind: self.healthChanged for kind in HEALTH_EVENTS},
+            **dict.fromkeys(HEALTH_EVENTS, self.healthChanged),
         }
         return self._signals
 

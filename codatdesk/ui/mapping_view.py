@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
@@ -107,9 +108,9 @@ def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow
                     Expense.company_id == company_id).group_by(Expense.bank_account_code, Expense.currency)
                 .order_by(func.count())):
             currencies[code] = currency
-        account_names = {code: name for code, name in session.exec(
+        account_names = dict(session.exec(
             select(Expense.account_code, Expense.account_name).where(
-                Expense.company_id == company_id, Expense.account_name != ""))}
+                Expense.company_id == company_id, Expense.account_name != "")))
         session.expunge_all()
     rows = []
     for kind, counter in used.items():
@@ -196,7 +197,7 @@ def _fix_only(problem: str) -> str:
 class MappingModel(QAbstractTableModel):
     HEADERS = ("Kind", "Your value", "Used by", "Codat record", "How it matches")
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.rows: list[MappingRow] = []
         self.dark = False
@@ -218,12 +219,12 @@ class MappingModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         row = self.rows[index.row()]

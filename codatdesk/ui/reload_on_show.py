@@ -36,13 +36,13 @@ class ReloadOnShow:
     def reload_pending(self) -> bool:
         return self._reload_pending
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+    def showEvent(self, event: QShowEvent) -> None:
         if self._reload_pending:
             self._reload_pending = False
             self.reload()
         super().showEvent(event)  # type: ignore[misc]
 
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+    def hideEvent(self, event: QHideEvent) -> None:
         if self.reload_each_time_shown and not event.spontaneous():  # another tab, not a minimised window
             self._reload_pending = True
         super().hideEvent(event)  # type: ignore[misc]

@@ -76,7 +76,7 @@ def render_main_window(core: Any, state_dir: Path, expected_rows: int, timeout: 
         qInstallMessageHandler(previous_handler)
 
 
-def _quiet_offscreen_noise(mode: Any, context: Any, message: str) -> None:  # noqa: ARG001
+def _quiet_offscreen_noise(mode: Any, context: Any, message: str) -> None:
     # The offscreen platform warns about window-manager hints it cannot honour; say everything else.
     if "propagateSizeHints" not in message:
         print(message, file=sys.stderr)

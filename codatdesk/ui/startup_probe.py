@@ -22,14 +22,14 @@ EMPTY_TABLE_WAIT_MS = 3000
 
 
 class _Probe(QObject):
-    def __init__(self, app: QApplication, window, path: Path) -> None:  # noqa: ANN001
+    def __init__(self, app: QApplication, window, path: Path) -> None:
         super().__init__(window)
         self._app, self._window, self._path = app, window, path
         self._marks: dict[str, float | None] = {"shown": None, "filled": None}
         window.installEventFilter(self)
         window.table.viewport().installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
         if watched is self._window and kind == QEvent.Type.Show and self._marks["shown"] is None:
             self._marks["shown"] = time.monotonic()
@@ -50,7 +50,7 @@ class _Probe(QObject):
             self._app.quit()
 
 
-def install(app: QApplication, window) -> None:  # noqa: ANN001
+def install(app: QApplication, window) -> None:
     """Call before ``window.show()``; does nothing unless the environment asks for it."""
     path = os.environ.get(ENV)
     if path:

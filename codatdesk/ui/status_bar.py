@@ -170,8 +170,13 @@ class HealthPanel:
 
     def apply(self, event: HealthEvent) -> None:
         """Draw one typed health fact (the fields are the producer's own: no string keys to drift)."""
-        from codatdesk.events import (ConnectionChecked, ListenerStateChanged, RateLimitChanged, TunnelStateChanged,
-                                      WebhookArrived)
+        from codatdesk.events import (
+            ConnectionChecked,
+            ListenerStateChanged,
+            RateLimitChanged,
+            TunnelStateChanged,
+            WebhookArrived,
+        )
 
         match event:
             case ListenerStateChanged(url=url, error=error):

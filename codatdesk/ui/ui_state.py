@@ -21,10 +21,10 @@ class UiState:
         self.path = path or paths.data_dir() / FILE_NAME
         self._settings = QSettings(str(self.path), QSettings.Format.IniFormat)
 
-    def value(self, key: str, default=None):  # noqa: ANN001, ANN201
+    def value(self, key: str, default=None):
         return self._settings.value(key, default)
 
-    def set_value(self, key: str, value) -> None:  # noqa: ANN001
+    def set_value(self, key: str, value) -> None:
         self._settings.setValue(key, value)
 
     def _bytes(self, key: str) -> QByteArray | None:

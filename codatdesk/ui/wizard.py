@@ -85,15 +85,15 @@ class _KeyringPage(QWizardPage):
         self.setFinalPage(not ok)  # nothing to set up here without a keyring: Finish opens the window
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 (Qt API)
+    def isComplete(self) -> bool:
         return self.status.ok is not None  # checked either way: there is always a way on
 
-    def nextId(self) -> int:  # noqa: N802 (Qt API)
+    def nextId(self) -> int:
         return -1 if self.status.ok is False else super().nextId()
 
 
 class _FormPage(QWizardPage):
-    def __init__(self, title: str, subtitle: str, page, validate: Callable[[], bool] | None = None) -> None:  # noqa: ANN001
+    def __init__(self, title: str, subtitle: str, page, validate: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.setTitle(title)
         self.setSubTitle(subtitle)
@@ -101,7 +101,7 @@ class _FormPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(page)
 
-    def validatePage(self) -> bool:  # noqa: N802 (Qt API)
+    def validatePage(self) -> bool:
         return self._validate() if self._validate else True
 
 
@@ -109,7 +109,7 @@ class FirstRunWizard(QWizard):
     """On accept, settings are saved and secrets are in the keyring; ``company_name`` is what Codat called it."""
 
     def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
-                 parent=None) -> None:  # noqa: ANN001
+                 parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Set up codatdesk")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)

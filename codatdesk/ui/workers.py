@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
 
-_live: set["_Relay"] = set()  # keeps relays alive until their result is delivered
+_live: set[_Relay] = set()  # keeps relays alive until their result is delivered
 
 
 class _Relay(QObject):

@@ -147,7 +147,7 @@ def send_all(url: str, deliveries: Sequence[Delivery], *, senders: int = 16, tim
 
 # --- expenses in progress, written straight to the database ----------------------------------
 
-def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # noqa: ANN001
+def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:
     """Insert expenses; a spec may carry ``key`` (in progress with that push key), ``status``,
     ``op_status`` and ``old_key``/``old_status`` (an earlier push of the same expense).
 
@@ -194,7 +194,7 @@ def seed_expenses(db, company_id: str, specs: Sequence[dict]) -> list[int]:  # n
     return ids
 
 
-def snapshot_expenses(db) -> list[tuple]:  # noqa: ANN001
+def snapshot_expenses(db) -> list[tuple]:
     """Every column of every expense row (to prove nothing changed)."""
     from sqlalchemy import text
 
@@ -202,7 +202,7 @@ def snapshot_expenses(db) -> list[tuple]:  # noqa: ANN001
         return [tuple(row) for row in conn.execute(text("SELECT * FROM expense ORDER BY id"))]
 
 
-def count_rows(db, table: str) -> int:  # noqa: ANN001
+def count_rows(db, table: str) -> int:
     from sqlalchemy import text
 
     with db.connect() as conn:

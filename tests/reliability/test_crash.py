@@ -36,7 +36,16 @@ from codatdesk.store.models import Expense, PushAttempt, StatusChange, WebhookDe
 from tests.conftest import wait_until
 from tests.engine_harness import HEADER, row
 from tests.reliability.support import (
-    REGISTRY, Stopwatch, free_port, integrity_check, new_secret, report, seed_expenses, sign, sized, write_event,
+    REGISTRY,
+    Stopwatch,
+    free_port,
+    integrity_check,
+    new_secret,
+    report,
+    seed_expenses,
+    sign,
+    sized,
+    write_event,
 )
 
 pytestmark = pytest.mark.reliability
@@ -187,10 +196,10 @@ def test_crash_and_restart(data_dir, tmp_path):
             if pushes_before < PUSHES and (not storm_left or rng.random() < 0.5):
                 step = max(1, (PUSHES - pushes_before) // rounds_left)
                 target, what = min(PUSHES, pushes_before + rng.randint(1, 2 * step)), "pushes"
-                condition = lambda: len(sandbox.push_operations) >= target  # noqa: E731
+                condition = lambda target=target: len(sandbox.push_operations) >= target  # noqa: E731
             elif storm_left:
                 target, what = acked_before + rng.randint(1, len(arrived) - acked_before), "deliveries"
-                condition = lambda: sum(e.acked > 0 for e in arrived) >= target  # noqa: E731
+                condition = lambda target=target, arrived=arrived: sum(e.acked > 0 for e in arrived) >= target  # noqa: E731
             else:  # nothing left to interrupt: kill it as soon as it listens
                 target, what, condition = 0, "start", (lambda: True)
             deadline = time.monotonic() + 10
@@ -266,9 +275,9 @@ def test_crash_and_restart(data_dir, tmp_path):
         # Applied exactly once: one webhook status change per storm expense and per applied delivery.
         by_delivery = Counter(c.cause_ref for c in webhook_changes)
         assert max(by_delivery.values()) == 1
-        assert {ref for ref in by_delivery} == {r.delivery_id for r in rows.values() if r.verdict == "applied"}
+        assert set(by_delivery) == {r.delivery_id for r in rows.values() if r.verdict == "applied"}
         storm_changes = Counter(c.expense_id for c in webhook_changes if c.expense_id in truth)
-        assert storm_changes == Counter({expense_id: 1 for expense_id in truth})
+        assert storm_changes == Counter(dict.fromkeys(truth, 1))
 
         report("crash", rounds=ROUNDS, pushes=PUSHES, storm_expenses=STORM_EXPENSES, deliveries=len(entries),
                kills=kills, seconds=round(watch.seconds, 1), result="passed")

@@ -93,7 +93,7 @@ def test_faulty_codat(rig):
     events: list = []
     lock = threading.Lock()
 
-    def keep(event) -> None:  # noqa: ANN001
+    def keep(event) -> None:
         if isinstance(event, (Notice, PushProgress)):
             with lock:
                 events.append(event)

@@ -24,7 +24,16 @@ import pytest
 from codatdesk.sandbox import SandboxConfig
 from tests.engine_harness import Harness
 from tests.reliability.support import (
-    REGISTRY, Stopwatch, count_rows, raw_request, report, seed_expenses, sign, sized, snapshot_expenses, status_of,
+    REGISTRY,
+    Stopwatch,
+    count_rows,
+    raw_request,
+    report,
+    seed_expenses,
+    sign,
+    sized,
+    snapshot_expenses,
+    status_of,
     write_event,
 )
 
@@ -164,7 +173,7 @@ def rig(data_dir):
     h.stop()
 
 
-def seed_rows(core, company_id: str) -> None:  # noqa: ANN001
+def seed_rows(core, company_id: str) -> None:
     specs = ([{"key": f"fuzz-key-{i}"} for i in range(20)]
              + [{"key": f"fuzz-key-{i}", "op_status": "Success"} for i in range(20, 30)]
              + [{"key": f"fuzz-key-{i}", "op_status": "Failed"} for i in range(30, 40)] + [{} for _ in range(10)])

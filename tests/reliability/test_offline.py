@@ -31,7 +31,7 @@ TRUE_STATE = {"Success": S.COMPLETE, "Failed": S.FAILED, "TimedOut": S.OUTCOME_U
 class RateWatch:
     """Counts the sandbox's 429s and the most requests it had in flight for one company."""
 
-    def __init__(self, sandbox) -> None:  # noqa: ANN001
+    def __init__(self, sandbox) -> None:
         self.limiter = sandbox.limiter
         self.too_many = 0
         self.peak = 0

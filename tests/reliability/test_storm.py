@@ -26,7 +26,16 @@ from codatdesk.store.models import Expense, StatusChange, WebhookDelivery
 from tests.conftest import wait_until
 from tests.engine_harness import Harness
 from tests.reliability.support import (
-    REGISTRY, Delivery, Stopwatch, new_secret, report, seed_expenses, send_all, sign, sized, write_event,
+    REGISTRY,
+    Delivery,
+    Stopwatch,
+    new_secret,
+    report,
+    seed_expenses,
+    send_all,
+    sign,
+    sized,
+    write_event,
 )
 
 pytestmark = pytest.mark.reliability
@@ -210,7 +219,7 @@ def rig(data_dir):
     h.stop()
 
 
-def wait_applied(core, timeout: float) -> None:  # noqa: ANN001
+def wait_applied(core, timeout: float) -> None:
     def quiet() -> bool:
         with Session(core.db) as session:
             pending = session.exec(select(WebhookDelivery.id).where(WebhookDelivery.verdict == "pending")).first()

@@ -161,14 +161,14 @@ TRANSFORMS: dict[str, Callable[[str, dict], dict]] = {"0002_outcome_unknown": ou
 
 # --- generic rows for every table and column of a revision (reflection) -------------------
 
-def sample(column, n: int, table: str):  # noqa: ANN001, ANN201
+def sample(column, n: int, table: str):
     kind = column.type
     if isinstance(kind, Boolean):
         return n % 2 == 1
     if isinstance(kind, LargeBinary):
         return b"\x00\xff" + f"{table}.{column.name}.{n}".encode()
     if isinstance(kind, DateTime):
-        return dt.datetime(2025, 12, 31, 23, 59, n, 999999)
+        return dt.datetime(2025, 12, 31, 23, 59, n, 999999)  # noqa: DTZ001 - the store keeps naive UTC
     if isinstance(kind, Date):
         return dt.date(2024, 2, 29)
     if isinstance(kind, BigInteger):
@@ -351,7 +351,7 @@ def test_a_data_folder_of_a_newer_version_is_refused_untouched(tmp_path, capsys)
     engine = engine_at(home / paths.database_path().name, "head")
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
-    with pytest.raises(DataFromNewerVersion, match="newer version of codatdesk .*0099_from_the_future"):
+    with pytest.raises(DataFromNewerVersion, match=r"newer version of codatdesk .*0099_from_the_future"):
         migrate(engine)
     try:
         assert cli.main(["--data-dir", str(home), "list"]) == 2

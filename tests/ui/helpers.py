@@ -58,7 +58,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, message: st
     return wait_until(predicate, timeout, 0.005, message)
 
 
-def dark_palette():  # noqa: ANN201
+def dark_palette():
     """A Fusion-style dark palette, like the one Qt uses when the system is in dark mode."""
     from PySide6.QtGui import QColor, QPalette
 

@@ -6,7 +6,7 @@ import gc
 import sys
 import threading
 
-from PySide6.QtCore import QItemSelectionModel, QThread, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, QThread
 from PySide6.QtWidgets import QApplication, QTableView
 
 from codatdesk.events import DeliveryRecorded, EventBus, ExpenseChanged, ListenerStateChanged, Notice, PushProgress

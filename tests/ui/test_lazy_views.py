@@ -45,7 +45,7 @@ def reads(monkeypatch):
     calls: list[int] = []
     original = activity_view.load_deliveries
 
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003
+    def counting(*args, **kwargs):
         rows = original(*args, **kwargs)
         calls.append(len(rows))
         return rows

@@ -62,7 +62,7 @@ def test_settings_dialog_saves_settings_and_secrets_to_the_keyring(qtbot, settin
     form.secret_edits[secrets.WEBHOOK_BEARER].setText("tok-1")
     with qtbot.waitSignal(dialog.saved, timeout=5000) as saved:
         dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-    changed, secrets_changed, _company = saved.args
+    changed, _secrets_changed, _company = saved.args
     assert {"listener.port", "webhook.authorization"} <= changed
     assert memory_keyring.store[("codatdesk", "api_key")] == "key-123"
     assert json.loads(memory_keyring.store[("codatdesk", "webhook_signing_secrets")]) == ["whsec_abc"]

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 22:47:15.008654
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import codatdesk.store.types
+from alembic import op
 
+import codatdesk.store.types
 
 revision = '0001'
 down_revision = None

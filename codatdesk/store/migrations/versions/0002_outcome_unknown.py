@@ -9,9 +9,8 @@ Revision ID: 0002_outcome_unknown
 Revises: 0001
 Create Date: 2026-12-01 10:00:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002_outcome_unknown'
 down_revision = '0001'

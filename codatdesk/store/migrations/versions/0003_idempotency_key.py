@@ -7,9 +7,8 @@ Attempts made before this revision have neither and are resolved from Codat's pu
 Revision ID: 0003_idempotency_key
 Revises: 0002_outcome_unknown
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_idempotency_key"
 down_revision = "0002_outcome_unknown"

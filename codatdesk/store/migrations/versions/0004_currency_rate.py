@@ -8,9 +8,8 @@ decimal text (Codat gives up to 9 decimals), never as floats.
 Revision ID: 0004_currency_rate
 Revises: 0003_idempotency_key
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0004_currency_rate"
 down_revision = "0003_idempotency_key"
