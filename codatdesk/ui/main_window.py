@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
             reader.set_engine(core.db)
         self.health.set_listener(core.listener_url)
+        if core.company_id:  # asked of Codat by the first check; the snapshot may know already
+            self.health.set_connection(core.company_id, "not checked yet")
         for fact in core.health_snapshot():  # what was published before this window existed
             self._on_health(fact)
         self._connect_bridge()

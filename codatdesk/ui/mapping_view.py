@@ -108,9 +108,10 @@ def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow
                     Expense.company_id == company_id).group_by(Expense.bank_account_code, Expense.currency)
                 .order_by(func.count())):
             currencies[code] = currency
-        account_names = dict(session.exec(
+        # A comprehension, not dict(): a SQLAlchemy result has keys() (column names), so dict() would index it.
+        account_names = {code: name for code, name in session.exec(  # noqa: C416
             select(Expense.account_code, Expense.account_name).where(
-                Expense.company_id == company_id, Expense.account_name != "")))
+                Expense.company_id == company_id, Expense.account_name != ""))}
         session.expunge_all()
     rows = []
     for kind, counter in used.items():

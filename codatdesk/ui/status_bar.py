@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from codatdesk.machines import NOT_CHOSEN, connection_is_down
+from codatdesk.machines import connection_is_down
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, status_pixmap
@@ -157,6 +157,9 @@ class HealthPanel:
             status_bar.addPermanentWidget(item)
         self.items["tunnel"].set("Tunnel: not set up", "unknown",
                                  "No public URL yet: Codat cannot reach the listener from the internet.")
+        # Never "Codat: …": until a company's connection is checked the item says which of the two it is.
+        self.items["connection"].set("Codat: no company chosen", "unknown",
+                                     "Choose a Codat company and connection in Settings > Codat")
         self.items["ratelimit"].set("Rate limit: –", "unknown", "Codat requests left in this window")
         self.items["last_webhook"].set("Last webhook: none yet", "unknown")
 
@@ -216,7 +219,8 @@ class HealthPanel:
         self.items["tunnel"].set(f"Tunnel: {shown}", look, tooltip)
 
     def set_connection(self, company_id: str | None, status: str) -> None:
-        state = "unknown" if status in ("", NOT_CHOSEN) else ("bad" if connection_is_down(status) else "ok")
+        # Green only for Linked: "not checked yet", "unknown (…)" and the like are not known to be up either.
+        state = "bad" if connection_is_down(status) else ("ok" if status == "Linked" else "unknown")
         where = f" of {company_id}" if company_id else ""
         self.items["connection"].set(f"Codat: {status}", state, f"Accounting connection{where}: {status}")
 
