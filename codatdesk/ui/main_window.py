@@ -305,6 +305,7 @@ class MainWindow(QMainWindow):
         self.proxy.layoutChanged.connect(self._update_count)
 
         self.details = DetailsPane(None)
+        self.details.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -500,7 +501,8 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self, *_args: object) -> None:
         ids = self.selected_ids()
         self._selection = frozenset(ids)
-        self.details.show_selection(ids)
+        pushable = sum(1 for row in self.selected_rows() if row.status.can_push) if len(ids) > 1 else None
+        self.details.show_selection(ids, pushable)
         self.update_actions()
 
     def update_actions(self) -> None:
