@@ -38,6 +38,7 @@ from codatdesk.amounts import NumberFormat
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
+from codatdesk.ui.controllers.columns import ColumnSizer
 from codatdesk.ui.controllers.edit import EditController
 from codatdesk.ui.controllers.files import FilesController
 from codatdesk.ui.controllers.push import PushController
@@ -49,6 +50,8 @@ from codatdesk.ui.mapping_view import MappingView
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
+from codatdesk.ui.summary_bar import PushSummaryBar
+from codatdesk.ui.totals_line import TotalsLine
 from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
@@ -65,9 +68,9 @@ log = logging.getLogger(__name__)
 
 NEEDS_ATTENTION = "attention"
 TAB_EXPENSES, TAB_MAPPING, TAB_CONNECTIONS, TAB_ACTIVITY = range(4)
-DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160, Column.ACCOUNT: 130,
-                  Column.NET: 78, Column.TAX: 66, Column.TOTAL: 84, Column.CURRENCY: 68, Column.STATUS: 162,
-                  Column.UPDATED: 124}
+EMPTY_TABLE_TEXT = ("No expenses yet.\n\nImport a CSV or Excel file (File › Import expenses…, Ctrl+I),\n"
+                    "or type one in (Expenses › Add expense…, Ctrl+N).")
+NOTHING_MATCHES_TEXT = "No expense matches the filters.\nClear the search or choose \u201cAll statuses\u201d."
 
 
 def settle_heap() -> None:
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         self.files = FilesController(self, self)
         self.pushing.checking.connect(lambda: self.push_action.setEnabled(False))
         self.pushing.batchStarted.connect(self._on_batch_started)
+        self.pushing.sending.connect(self._on_sending)
         self.bridge = CoreBridge(self)
         self.model = ExpenseTableModel(None, self)
         self.proxy = ExpenseFilterProxy(self)
@@ -146,6 +150,9 @@ class MainWindow(QMainWindow):
         self.loading_label.setVisible(loading)
         if loading:
             self.count_label.setText("Loading…")
+            self.empty_label.hide()
+        else:
+            self._update_count()
 
     # ------------------------------------------------------------------ construction
 
@@ -285,16 +292,22 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionsMovable(True)
-        for column, width in DEFAULT_WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        # Description takes what is left, so the status column stays in view on a laptop screen.
-        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(40)
+        # Widths from the font (and, once loaded, the rows); Description takes what is left, so the
+        # status column stays in view on a laptop screen, but never less than its header.
+        self.columns = ColumnSizer(self.table, self.model)
+        self.columns.apply(content=False)
         self.table.setItemDelegateForColumn(Column.STATUS, StatusChipDelegate(self.table))
         self.loading_label = QLabel("Loading…")  # until the core is attached (see _show_loading)
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.loading_label.setEnabled(False)  # drawn in the palette's disabled (grey) text colour
-        QVBoxLayout(self.table.viewport()).addWidget(self.loading_label)
+        self.empty_label = QLabel()  # an empty table says how to fill it
+        self.empty_label.setObjectName("emptyTable")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.hide()
+        viewport_layout = QVBoxLayout(self.table.viewport())
+        viewport_layout.addWidget(self.loading_label)
+        viewport_layout.addWidget(self.empty_label)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.editing.edit_selected,
                           context=Qt.ShortcutContext.WidgetShortcut)
@@ -318,7 +331,16 @@ class MainWindow(QMainWindow):
         expenses_layout = QVBoxLayout(expenses_page)
         expenses_layout.setContentsMargins(0, 4, 0, 0)
         expenses_layout.addLayout(filters)
+        self.summary = PushSummaryBar()
+        self.summary.showAttentionRequested.connect(self.show_needing_attention)
+        expenses_layout.addWidget(self.summary)
         expenses_layout.addWidget(self.splitter, 1)
+        self.totals = TotalsLine()
+        self.totals.set_source(lambda: (self.shown_rows(), self.selected_rows()))
+        expenses_layout.addWidget(self.totals)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged, self.proxy.dataChanged):
+            signal.connect(self.totals.schedule)
 
         self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
                                    refresh=self.refresh_reference_data)
@@ -425,6 +447,8 @@ class MainWindow(QMainWindow):
         if company_id != self.model.company_id or self.model.rowCount() == 0:
             self.model.load(company_id)
             settle_heap()
+            if not self._header_restored:  # the user's own widths win over the content's
+                self.columns.apply()
         self._update_count()
         if company_id and company_id != self.core.settings.get("ui.last_company_id"):
             try:
@@ -436,11 +460,14 @@ class MainWindow(QMainWindow):
             self.rates_dialog.view.set_company(company_id)
         self.refresh_banner()
         self._on_selection_changed()
+        self._recount_summary()
 
     # ------------------------------------------------------------------ live updates
 
     def _refresh_rows(self, expense_ids: set[int]) -> None:
         self.model.refresh_rows(expense_ids)
+        if self.summary.tracks_any(expense_ids):
+            self._recount_summary()
         if self.details.expense_id in expense_ids:
             self.details.reload()
         if not self._selection.isdisjoint(expense_ids):  # the actions depend on the selected rows only
@@ -504,6 +531,7 @@ class MainWindow(QMainWindow):
         pushable = sum(1 for row in self.selected_rows() if row.status.can_push) if len(ids) > 1 else None
         self.details.show_selection(ids, pushable)
         self.update_actions()
+        self.totals.schedule()
 
     def update_actions(self) -> None:
         rows = self.selected_rows()
@@ -525,6 +553,20 @@ class MainWindow(QMainWindow):
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         self.count_label.setText(f"{shown} of {total} shown" if shown != total else f"{total} expenses")
         self.export_action.setEnabled(shown > 0)
+        loading = self.loading_label.isVisible()
+        self.empty_label.setText(EMPTY_TABLE_TEXT if total == 0 else NOTHING_MATCHES_TEXT)
+        self.empty_label.setVisible(not loading and self.core is not None and shown == 0)
+
+    def shown_rows(self) -> list:  # noqa: ANN201
+        """The rows the filters let through, in the table's order."""
+        proxy, model = self.proxy, self.model
+        return [model.row_at(proxy.mapToSource(proxy.index(i, 0)).row()) for i in range(proxy.rowCount())]
+
+    def show_needing_attention(self) -> None:
+        """The push summary's button: only the failed rows and those of unknown outcome."""
+        self.tabs.setCurrentIndex(TAB_EXPENSES)
+        self.search_edit.clear()
+        self.status_combo.setCurrentIndex(self.status_combo.findData(NEEDS_ATTENTION))
 
     def select_expense(self, expense_id: int) -> bool:
         """Show and select one expense (from the activity view, after adding one)."""
@@ -576,6 +618,18 @@ class MainWindow(QMainWindow):
 
     def push_ids(self, ids: list[int]) -> None:
         self.pushing.push_ids(ids)
+
+    def _on_sending(self, ids: list[int], held_back: int) -> None:
+        if len(ids) + held_back > 1:  # one expense says its result in its row and the status bar
+            self.summary.track(ids, held_back)
+            self._recount_summary()
+
+    def _recount_summary(self) -> None:
+        def status_of(expense_id: int) -> ExpenseStatus | None:
+            row = self.model.row_for_id(expense_id)
+            return row.status if row is not None else None
+
+        self.summary.update_counts(status_of)
 
     def _on_batch_started(self, batch: Any) -> None:
         if batch.total > 1:
@@ -734,7 +788,8 @@ class MainWindow(QMainWindow):
             height = min(820, screen.height() - 60) if screen else 820
             self.resize(max(960, width), max(600, height))
         self.ui_state.restore_splitter(self.splitter, "expenses")
-        self.ui_state.restore_header(self.table.horizontalHeader(), "expenses")
+        self._header_restored = self.ui_state.restore_header(self.table.horizontalHeader(), "expenses")
+        self.columns.keep_description_readable()
         self.ui_state.restore_header(self.activity.table.horizontalHeader(), "activity")
         tab = self.ui_state.value("main/tab")
         if tab is not None:

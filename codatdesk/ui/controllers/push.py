@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class PushController(QObject):
     checking = Signal()  # a check before sending started (Push waits for it)
     batchStarted = Signal(object)  # the core's PushBatch
+    sending = Signal(list, int)  # the ids sent, how many more the check held back (the push summary)
 
     def __init__(self, host: Host, window: QWidget) -> None:
         super().__init__(window)
@@ -59,6 +60,7 @@ class PushController(QObject):
         if not problems:
             self._start_push(pushable, again_anyway)
             return
+        held_back = len(ids) - len(pushable)
         from codatdesk.engine.fixes import fix_for
         from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 
@@ -67,7 +69,7 @@ class PushController(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.fixRequested.connect(lambda expense_id, fix: self.host.apply_fix(expense_id, fix, recheck=ids))
         if pushable:
-            dialog.accepted.connect(lambda: self._start_push(pushable, again_anyway))
+            dialog.accepted.connect(lambda: self._start_push(pushable, again_anyway, held_back))
         self.problems_dialog = dialog
         dialog.destroyed.connect(lambda _obj=None: self._forget_dialog(dialog))
         dialog.open()
@@ -76,10 +78,11 @@ class PushController(QObject):
         if self.problems_dialog is dialog:  # a closed dialog is gone (WA_DeleteOnClose): no dangling reference
             self.problems_dialog = None
 
-    def _start_push(self, ids: list[int], again_anyway: bool = False) -> None:
+    def _start_push(self, ids: list[int], again_anyway: bool = False, held_back: int = 0) -> None:
         core = self.host.core
         if not ids or core is None:
             return
+        self.sending.emit(list(ids), held_back)
         send = core.push_again_anyway if again_anyway else core.push
         run_in_background(lambda: send(ids), self._on_batch_started, self.host.background_failed,
                           owner=self.window)
