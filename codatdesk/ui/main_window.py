@@ -409,6 +409,7 @@ class MainWindow(QMainWindow):
         b.connect_queued("expenseChanged", self.coalescer.on_expense_changed)
         b.connect_queued("expensesImported", self._on_imported)
         b.connect_queued("pushProgress", self.progress.on_progress)
+        b.connect_queued("pushProgress", self._on_push_progress)
         b.connect_queued("notice", self._on_notice)
         b.connect_queued("statusReport", self._on_status_report)
         b.connect_queued("connectionChanged", self._on_connection_changed)
@@ -479,6 +480,8 @@ class MainWindow(QMainWindow):
         else:
             self.model.sync()
             self.mapping.request_reload()
+            if not self._header_restored:
+                self.columns.apply()
 
     def _on_status_report(self, report: StatusReport) -> None:
         self.health.apply(report)
@@ -631,7 +634,14 @@ class MainWindow(QMainWindow):
 
         self.summary.update_counts(status_of)
 
+    def _on_push_progress(self, event: Any) -> None:
+        if event.finished and self.summary.batch is not None and event.batch_id == self.summary.batch.id:
+            self._recount_summary()
+
     def _on_batch_started(self, batch: Any) -> None:
+        if self.summary.ids and self.summary.batch is None:
+            self.summary.attach_batch(batch)
+            self._recount_summary()
         if batch.total > 1:
             self.progress.track(batch)
         self.pushStarted.emit(batch)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
@@ -44,6 +45,7 @@ class PushSummaryBar(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.ids: list[int] = []
         self.held_back = 0
+        self.batch: Any = None  # the core's PushBatch: final only once it has sent everything
         self.final = False
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -68,7 +70,12 @@ class PushSummaryBar(QFrame):
         """A new push: these ids were sent (``held_back`` more were kept back by the check)."""
         self.ids = list(ids)
         self.held_back = held_back
+        self.batch = None
         self.final = False
+
+    def attach_batch(self, batch: Any) -> None:
+        """The batch sending ``ids`` (until it is done, a row not sent yet is not "not sent")."""
+        self.batch = batch
 
     def tracks_any(self, ids: Iterable[int]) -> bool:
         return bool(self.ids) and not set(self.ids).isdisjoint(ids)
@@ -78,7 +85,8 @@ class PushSummaryBar(QFrame):
         if not self.ids:
             return
         statuses = [s for s in (status_of(i) for i in self.ids) if s is not None]
-        text, self.final = summarise(statuses, self.held_back)
+        text, answered = summarise(statuses, self.held_back)
+        self.final = answered and self.batch is not None and self.batch.done.is_set()
         attention = sum(1 for s in statuses if s in NEEDS_ATTENTION)
         head = "Last push finished" if self.final else f"Pushing {len(self.ids)}"
         self.label.setText(f"{head}: {text}.")
