@@ -195,7 +195,7 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
             action = reason.fix.action_label
             button = (f" <a href='{FIX_LINK}{index}' style='color:{link}'>{_e(action.rstrip('…'))}…</a>"
                       if action else "")
-            out.append(f"<p style='margin-top:2px; margin-bottom:4px'>{_e(reason.text)}{button}</p>")
+            out.append(f"<p style='margin-top:2px; margin-bottom:10px'>{_e(reason.text)}{button}</p>")
     elif e.status_detail:
         out.append(f"<p><b>{_e(e.status_detail)}</b></p>")
     elif status is ExpenseStatus.COMPLETE:

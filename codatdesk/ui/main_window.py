@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.progress = PushProgressArea(self.statusBar())
         self.health = HealthPanel(self.statusBar())
+        self.statusBar().messageChanged.connect(self._fit_status_message)
 
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._apply_colour_scheme())
         self._dark = is_dark_palette()
@@ -253,6 +254,7 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText("Search supplier, description, account, amount, reason…  (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName("Search expenses")
+        self.search_edit.setMinimumWidth(self.fontMetrics().averageCharWidth() * 20)  # the hint stays legible
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(150)
@@ -500,6 +502,22 @@ class MainWindow(QMainWindow):
             self.show_notice(notice.message)
         else:
             self.statusBar().showMessage(notice.message, 10_000)
+
+    def _fit_status_message(self, text: str) -> None:
+        """A message longer than the room left of the status bar's permanent widgets would be cut
+        mid-word under them: show it shortened with "…", and whole in the tooltip."""
+        bar = self.statusBar()
+        if not text or text == getattr(self, "_fitted_message", None):
+            return
+        lefts = [w.geometry().left() for w in bar.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                 if w.isVisible() and w.width() > 0 and w.geometry().left() > 0]
+        room = (min(lefts) if lefts else bar.width()) - 16
+        if room <= 0 or bar.fontMetrics().horizontalAdvance(text) <= room:
+            bar.setToolTip("")
+            return
+        self._fitted_message = bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        bar.setToolTip(text)
+        bar.showMessage(self._fitted_message, 15_000)
 
     def show_notice(self, message: str) -> None:
         self.notice_label.setText(f"⚠ {message}")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -77,7 +77,7 @@ def test_a_failed_push_reads_plainly_and_the_summary_filters_to_it(qtbot, harnes
 
     # The failed row: what happened and what to do first, Codat's own words folded away.
     window.select_expense(failed)
-    qtbot.waitUntil(lambda: window.details.reasons and "Validation errors" in window.details.plain_text(),
+    qtbot.waitUntil(lambda: bool(window.details.reasons) and "Validation errors" in window.details.plain_text(),
                     timeout=5000)
     shown = window.details.shown_text()
     plain = "Account 091 is not a bank account in the ledger. Map \u2018Paid from 091\u2019 to a bank account"
@@ -162,3 +162,21 @@ def test_an_empty_table_says_how_to_fill_it_and_columns_fit_the_font(qtbot, harn
     qtbot.waitUntil(lambda: header.sectionSize(Column.DESCRIPTION) >= metrics.horizontalAdvance("Description"),
                     timeout=2000)
     in_both_modes(qtbot, window, shots, "narrow-table", palette_restored)
+
+
+def test_a_long_status_message_is_shortened_before_the_permanent_widgets(qtbot, harness, ui_state_dir, shots):
+    from PySide6.QtWidgets import QWidget
+
+    window = new_window(qtbot, harness, ui_state_dir, width=1000, height=600)
+    bar = window.statusBar()
+    qtbot.waitUntil(lambda: any(w.isVisible() for w in bar.findChildren(QWidget)), timeout=2000)
+    long_text = "Map \u2018Paid from 091\u2019 to a bank account in the Mapping view. " * 3
+    bar.showMessage(long_text, 10_000)
+    shown = bar.currentMessage()
+    assert shown != long_text and shown.endswith("\u2026") and bar.toolTip() == long_text
+    direct = bar.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    first_widget = min(w.geometry().left() for w in direct if w.isVisible() and w.geometry().left() > 0)
+    assert bar.fontMetrics().horizontalAdvance(shown) < first_widget
+    assert window.grab().save(str(shots / "status-message-light.png"))
+    bar.showMessage("Settings saved.", 1000)
+    assert bar.currentMessage() == "Settings saved." and bar.toolTip() == ""

@@ -25,31 +25,36 @@ if TYPE_CHECKING:
     from codatdesk.ui.expense_model import ExpenseTableModel
 
 # A typical value per column (its width in the font is the column's starting width).
-_SAMPLES = {Column.DATE: "2024-12-31", Column.SUPPLIER: "Amazon Web Services", Column.DESCRIPTION: "Taxi to the airport",
-            Column.ACCOUNT: "7790 · Software subscriptions", Column.CURRENCY: "GBP", Column.UPDATED: "2024-12-31 23:59"}
+_SAMPLES = {Column.DATE: "2024-12-31", Column.SUPPLIER: "Premier Inn Ltd", Column.ACCOUNT: "429 · General Expenses",
+            Column.CURRENCY: "GBP", Column.UPDATED: "2024-12-31 23:59"}
 _CONTENT_SAMPLE_ROWS = 500  # rows measured for Supplier and Account (enough to be typical, fast to measure)
 _CONTENT_CAP_CHARS = 34  # Supplier and Account never take more than this many average characters
 
 
 def column_widths(metrics: QFontMetrics, model: ExpenseTableModel | None = None) -> dict[Column, int]:
-    """The starting width of every column in the font of ``metrics``, widened to ``model``'s rows."""
-    pad = metrics.height() + 12  # the cell margins and the header's sort arrow
-    widths = {column: metrics.horizontalAdvance(HEADERS[column]) + pad for column in Column}
+    """The starting width of every column in the font of ``metrics``: its header (with room for the
+    sort arrow) or its content, whichever is wider; without rows, a typical value stands for the content."""
+    cell = 14  # the cell's margins and the grid line
+    widths = {column: metrics.horizontalAdvance(HEADERS[column]) + metrics.height() + cell for column in Column}
+    rows = [model.row_at(i) for i in range(min(model.rowCount(), _CONTENT_SAMPLE_ROWS))] if model is not None else []
+
+    def content(column: Column) -> list[int]:
+        return sorted(metrics.horizontalAdvance(model.display_text(row, column)) for row in rows) if rows else []
+
     for column, sample in _SAMPLES.items():
-        widths[column] = max(widths[column], metrics.horizontalAdvance(sample) + pad)
-    money = format_money(Decimal("-99999.99"), "GBP")
-    for column in (Column.NET, Column.TAX, Column.TOTAL):
-        widths[column] = max(widths[column], metrics.horizontalAdvance(money) + pad)
+        widths[column] = max(widths[column], metrics.horizontalAdvance(sample) + cell)
+    for column in (Column.NET, Column.TAX, Column.TOTAL):  # amounts are never cut: the widest one shown
+        widest = content(column)[-1] if rows else metrics.horizontalAdvance(format_money(Decimal("-9999.99"), "GBP"))
+        widths[column] = max(widths[column], widest + cell)
+    cap = metrics.averageCharWidth() * _CONTENT_CAP_CHARS + cell
+    for column in (Column.SUPPLIER, Column.ACCOUNT):
+        if rows:  # most rows whole; a rare long one is elided (its tooltip says it all)
+            typical = content(column)[int(len(rows) * 0.9)] + cell
+            widths[column] = min(cap, max(metrics.horizontalAdvance(HEADERS[column]) + metrics.height() + cell,
+                                          typical))
     chip = StatusChipDelegate.ICON + 2 * (StatusChipDelegate.PAD + StatusChipDelegate.MARGIN_X) + 8
     widths[Column.STATUS] = max(widths[Column.STATUS],
-                                max(metrics.horizontalAdvance(s.value) for s in ExpenseStatus) + chip + 8)
-    if model is not None and model.rowCount():
-        cap = metrics.averageCharWidth() * _CONTENT_CAP_CHARS + pad
-        for column in (Column.SUPPLIER, Column.ACCOUNT):
-            texts = sorted(metrics.horizontalAdvance(model.display_text(model.row_at(i), column))
-                           for i in range(min(model.rowCount(), _CONTENT_SAMPLE_ROWS)))
-            typical = texts[int(len(texts) * 0.9)] + pad  # most rows whole; a rare long one is elided
-            widths[column] = min(cap, max(widths[column], typical))
+                                max(metrics.horizontalAdvance(s.value) for s in ExpenseStatus) + chip)
     return widths
 
 
