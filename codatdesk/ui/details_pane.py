@@ -199,8 +199,7 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
     elif e.status_detail:
         out.append(f"<p><b>{_e(e.status_detail)}</b></p>")
     elif status is ExpenseStatus.COMPLETE:
-        record = next((op.record_id for op in details.operations if op.key == e.push_operation_key), None)
-        out.append(f"<p>In the ledger{_e(f' (record {record})' if record else '')}: nothing more to do.</p>")
+        out.append("<p>In the ledger: nothing more to do.</p>")  # its record id is in the technical details
     rows = [("Date", format_date(e.expense_date)), ("Description", e.description),
             ("Account", f"{e.account_code} {('· ' + e.account_name) if e.account_name else ''}"),
             ("Paid from", e.bank_account_code), ("Tax code", e.tax_code),

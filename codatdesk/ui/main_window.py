@@ -410,7 +410,6 @@ class MainWindow(QMainWindow):
         b = self.bridge
         b.connect_queued("expenseChanged", self.coalescer.on_expense_changed)
         b.connect_queued("expensesImported", self._on_imported)
-        b.connect_queued("pushProgress", self.progress.on_progress)
         b.connect_queued("pushProgress", self._on_push_progress)
         b.connect_queued("notice", self._on_notice)
         b.connect_queued("statusReport", self._on_status_report)
@@ -653,6 +652,10 @@ class MainWindow(QMainWindow):
         self.summary.update_counts(status_of)
 
     def _on_push_progress(self, event: Any) -> None:
+        # A single expense says its result in its row and one status message: a progress bar of its
+        # own would only crowd the status bar (two quick pushes drew two cut-off bars side by side).
+        if event.total > 1:
+            self.progress.on_progress(event)
         if event.finished and self.summary.batch is not None and event.batch_id == self.summary.batch.id:
             self._recount_summary()
 

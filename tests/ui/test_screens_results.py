@@ -180,3 +180,28 @@ def test_a_long_status_message_is_shortened_before_the_permanent_widgets(qtbot, 
     assert window.grab().save(str(shots / "status-message-light.png"))
     bar.showMessage("Settings saved.", 1000)
     assert bar.currentMessage() == "Settings saved." and bar.toolTip() == ""
+
+
+def test_after_a_successful_retry_the_old_errors_are_history(qtbot, harness, ui_state_dir, shots, palette_restored):
+    harness.import_rows([row(1, supplier="Staples", bank="091")])
+    harness.close_bank_account_after_reading("091")
+    window = new_window(qtbot, harness, ui_state_dir)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    (expense_id,) = window.model.ids()
+    window.push_ids([expense_id])
+    qtbot.waitUntil(lambda: window.model.row_for_id(expense_id).status is S.FAILED, timeout=15_000)
+    window.select_expense(expense_id)
+    qtbot.waitUntil(lambda: "Why it failed" in window.details.shown_text(), timeout=5000)
+
+    data = harness.sandbox.state.company(harness.company_id)  # the bookkeeper fixes the ledger
+    with harness.sandbox.state.lock:
+        next(a for a in data.accounts.values() if a["nominalCode"] == "091")["isBankAccount"] = True
+    window.retry_action.trigger()
+    qtbot.waitUntil(lambda: window.model.row_for_id(expense_id).status is S.COMPLETE, timeout=15_000)
+    qtbot.waitUntil(lambda: "In the ledger" in window.details.shown_text(), timeout=5000)
+    shown = window.details.shown_text()
+    assert "Why it failed" not in shown and "not a bank account" not in shown.split("Status history")[0]
+    assert "Push failed" in shown.split("Status history")[1]  # the failure is in the history
+    assert "is not a bank account" in window.details.plain_text()  # and Codat's words in the technical details
+    assert not window.progress.widgets  # one expense's pushes draw no progress bars that crowd the status bar
+    in_both_modes(qtbot, window, shots, "complete-after-retry", palette_restored)
