@@ -254,7 +254,6 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText("Search supplier, description, account, amount, reason…  (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName("Search expenses")
-        self.search_edit.setMinimumWidth(self.fontMetrics().averageCharWidth() * 20)  # the hint stays legible
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(150)
