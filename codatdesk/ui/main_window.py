@@ -37,10 +37,17 @@ from codatdesk.amounts import NumberFormat
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
+from codatdesk.ui.connections_view import (
+    ConnectionBanner,
+    ConnectionInfo,
+    ConnectionsView,
+    connection_problem,
+    open_link,
+)
+from codatdesk.ui.controllers.columns import ColumnSizer
 from codatdesk.ui.controllers.edit import EditController
 from codatdesk.ui.controllers.files import FilesController
 from codatdesk.ui.controllers.push import PushController
-from codatdesk.ui.connections_view import ConnectionBanner, ConnectionInfo, ConnectionsView, connection_problem, open_link
 from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
@@ -48,6 +55,8 @@ from codatdesk.ui.mapping_view import MappingView, reference_max_age
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
+from codatdesk.ui.summary_bar import PushSummaryBar
+from codatdesk.ui.totals_line import TotalsLine
 from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
@@ -64,9 +73,9 @@ log = logging.getLogger(__name__)
 
 NEEDS_ATTENTION = "attention"
 TAB_EXPENSES, TAB_MAPPING, TAB_CONNECTIONS, TAB_ACTIVITY = range(4)
-DEFAULT_WIDTHS = {Column.DATE: 88, Column.SUPPLIER: 130, Column.DESCRIPTION: 160, Column.ACCOUNT: 130,
-                  Column.NET: 78, Column.TAX: 66, Column.TOTAL: 84, Column.CURRENCY: 68, Column.STATUS: 162,
-                  Column.UPDATED: 124}
+EMPTY_TABLE_TEXT = ("No expenses yet.\n\nImport a CSV or Excel file (File › Import expenses…, Ctrl+I),\n"
+                    "or type one in (Expenses › Add expense…, Ctrl+N).")
+NOTHING_MATCHES_TEXT = "No expense matches the filters.\nClear the search or choose \u201cAll statuses\u201d."
 
 
 
@@ -93,6 +102,7 @@ class MainWindow(QMainWindow):
         self.files = FilesController(self, self)
         self.pushing.checking.connect(lambda: self.push_action.setEnabled(False))
         self.pushing.batchStarted.connect(self._on_batch_started)
+        self.pushing.sending.connect(self._on_sending)
         self.bridge = CoreBridge(self)
         self.model = ExpenseTableModel(None, self)
         self.proxy = ExpenseFilterProxy(self)
@@ -104,6 +114,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.progress = PushProgressArea(self.statusBar())
         self.health = HealthPanel(self.statusBar())
+        self.statusBar().messageChanged.connect(self._fit_status_message)
 
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._apply_colour_scheme())
         self._dark = is_dark_palette()
@@ -139,10 +150,13 @@ class MainWindow(QMainWindow):
         self.loading_label.setVisible(loading)
         if loading:
             self.count_label.setText("Loading…")
+            self.empty_label.hide()
+        else:
+            self._update_count()
 
     # ------------------------------------------------------------------ construction
 
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",  # noqa: ANN001
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",
                 icon: QStyle.StandardPixmap | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -278,16 +292,22 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionsMovable(True)
-        for column, width in DEFAULT_WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        # Description takes what is left, so the status column stays in view on a laptop screen.
-        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(40)
+        # Widths from the font (and, once loaded, the rows); Description takes what is left, so the
+        # status column stays in view on a laptop screen, but never less than its header.
+        self.columns = ColumnSizer(self.table, self.model)
+        self.columns.apply(content=False)
         self.table.setItemDelegateForColumn(Column.STATUS, StatusChipDelegate(self.table))
         self.loading_label = QLabel("Loading…")  # until the core is attached (see _show_loading)
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.loading_label.setEnabled(False)  # drawn in the palette's disabled (grey) text colour
-        QVBoxLayout(self.table.viewport()).addWidget(self.loading_label)
+        self.empty_label = QLabel()  # an empty table says how to fill it
+        self.empty_label.setObjectName("emptyTable")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.hide()
+        viewport_layout = QVBoxLayout(self.table.viewport())
+        viewport_layout.addWidget(self.loading_label)
+        viewport_layout.addWidget(self.empty_label)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         enter = QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.editing.edit_selected,
                           context=Qt.ShortcutContext.WidgetShortcut)
@@ -298,6 +318,7 @@ class MainWindow(QMainWindow):
         self.proxy.layoutChanged.connect(self._update_count)
 
         self.details = DetailsPane(None)
+        self.details.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -310,7 +331,16 @@ class MainWindow(QMainWindow):
         expenses_layout = QVBoxLayout(expenses_page)
         expenses_layout.setContentsMargins(0, 4, 0, 0)
         expenses_layout.addLayout(filters)
+        self.summary = PushSummaryBar()
+        self.summary.showAttentionRequested.connect(self.show_needing_attention)
+        expenses_layout.addWidget(self.summary)
         expenses_layout.addWidget(self.splitter, 1)
+        self.totals = TotalsLine()
+        self.totals.set_source(lambda: (self.shown_rows(), self.selected_rows()))
+        expenses_layout.addWidget(self.totals)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged, self.proxy.dataChanged):
+            signal.connect(self.totals.schedule)
 
         self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
                                    refresh=self.refresh_reference_data,
@@ -379,7 +409,7 @@ class MainWindow(QMainWindow):
         b = self.bridge
         b.connect_queued("expenseChanged", self.coalescer.on_expense_changed)
         b.connect_queued("expensesImported", self._on_imported)
-        b.connect_queued("pushProgress", self.progress.on_progress)
+        b.connect_queued("pushProgress", self._on_push_progress)
         b.connect_queued("notice", self._on_notice)
         b.connect_queued("healthChanged", self._on_health)
         b.connect_queued("connectionChanged", self._on_connection_changed)
@@ -417,6 +447,8 @@ class MainWindow(QMainWindow):
         company_id = self.company_id
         if company_id != self.model.company_id or self.model.rowCount() == 0:
             self.model.load(company_id)
+            if not self._header_restored:  # the user's own widths win over the content's
+                self.columns.apply()
         self._update_count()
         if company_id and company_id != self.core.settings.get("ui.last_company_id"):
             try:
@@ -428,11 +460,14 @@ class MainWindow(QMainWindow):
             self.rates_dialog.view.set_company(company_id)
         self.refresh_banner()
         self._on_selection_changed()
+        self._recount_summary()
 
     # ------------------------------------------------------------------ live updates
 
     def _refresh_rows(self, expense_ids: set[int]) -> None:
         self.model.refresh_rows(expense_ids)
+        if self.summary.tracks_any(expense_ids):
+            self._recount_summary()
         if self.details.expense_id in expense_ids:
             self.details.reload()
         if not self._selection.isdisjoint(expense_ids):  # the actions depend on the selected rows only
@@ -444,6 +479,8 @@ class MainWindow(QMainWindow):
         else:
             self.model.sync()
             self.mapping.request_reload()
+            if not self._header_restored:
+                self.columns.apply()
 
     def _on_health(self, event: HealthEvent) -> None:
         from codatdesk.events import ConnectionChecked
@@ -462,6 +499,22 @@ class MainWindow(QMainWindow):
             self.show_notice(notice.message)
         else:
             self.statusBar().showMessage(notice.message, 10_000)
+
+    def _fit_status_message(self, text: str) -> None:
+        """A message longer than the room left of the status bar's permanent widgets would be cut
+        mid-word under them: show it shortened with "…", and whole in the tooltip."""
+        bar = self.statusBar()
+        if not text or text == getattr(self, "_fitted_message", None):
+            return
+        lefts = [w.geometry().left() for w in bar.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                 if w.isVisible() and w.width() > 0 and w.geometry().left() > 0]
+        room = (min(lefts) if lefts else bar.width()) - 16
+        if room <= 0 or bar.fontMetrics().horizontalAdvance(text) <= room:
+            bar.setToolTip("")
+            return
+        self._fitted_message = bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        bar.setToolTip(text)
+        bar.showMessage(self._fitted_message, 15_000)
 
     def show_notice(self, message: str) -> None:
         self.notice_label.setText(f"⚠ {message}")
@@ -487,14 +540,16 @@ class MainWindow(QMainWindow):
         rows = self.table.selectionModel().selectedRows()
         return [index.data(IdRole) for index in sorted(rows, key=lambda i: i.row())]
 
-    def selected_rows(self) -> list:  # noqa: ANN201
+    def selected_rows(self) -> list:
         return [row for row in (self.model.row_for_id(i) for i in self.selected_ids()) if row is not None]
 
     def _on_selection_changed(self, *_args: object) -> None:
         ids = self.selected_ids()
         self._selection = frozenset(ids)
-        self.details.show_selection(ids)
+        pushable = sum(1 for row in self.selected_rows() if row.status.can_push) if len(ids) > 1 else None
+        self.details.show_selection(ids, pushable)
         self.update_actions()
+        self.totals.schedule()
 
     def update_actions(self) -> None:
         rows = self.selected_rows()
@@ -516,6 +571,20 @@ class MainWindow(QMainWindow):
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         self.count_label.setText(f"{shown} of {total} shown" if shown != total else f"{total} expenses")
         self.export_action.setEnabled(shown > 0)
+        loading = self.loading_label.isVisible()
+        self.empty_label.setText(EMPTY_TABLE_TEXT if total == 0 else NOTHING_MATCHES_TEXT)
+        self.empty_label.setVisible(not loading and self.core is not None and shown == 0)
+
+    def shown_rows(self) -> list:
+        """The rows the filters let through, in the table's order."""
+        proxy, model = self.proxy, self.model
+        return [model.row_at(proxy.mapToSource(proxy.index(i, 0)).row()) for i in range(proxy.rowCount())]
+
+    def show_needing_attention(self) -> None:
+        """The push summary's button: only the failed rows and those of unknown outcome."""
+        self.tabs.setCurrentIndex(TAB_EXPENSES)
+        self.search_edit.clear()
+        self.status_combo.setCurrentIndex(self.status_combo.findData(NEEDS_ATTENTION))
 
     def select_expense(self, expense_id: int) -> bool:
         """Show and select one expense (from the activity view, after adding one)."""
@@ -556,7 +625,7 @@ class MainWindow(QMainWindow):
         self.search_edit.setFocus()
         self.search_edit.selectAll()
 
-    def _show_context_menu(self, position) -> None:  # noqa: ANN001
+    def _show_context_menu(self, position) -> None:
         menu = QMenu(self)
         for action in (self.push_action, self.again_anyway_action, self.reset_action, None, self.edit_action,
                        self.delete_action, None, self.copy_action):
@@ -568,7 +637,30 @@ class MainWindow(QMainWindow):
     def push_ids(self, ids: list[int]) -> None:
         self.pushing.push_ids(ids)
 
+    def _on_sending(self, ids: list[int], held_back: int) -> None:
+        if len(ids) + held_back > 1:  # one expense says its result in its row and the status bar
+            self.summary.track(ids, held_back)
+            self._recount_summary()
+
+    def _recount_summary(self) -> None:
+        def status_of(expense_id: int) -> ExpenseStatus | None:
+            row = self.model.row_for_id(expense_id)
+            return row.status if row is not None else None
+
+        self.summary.update_counts(status_of)
+
+    def _on_push_progress(self, event: Any) -> None:
+        # A single expense says its result in its row and one status message: a progress bar of its
+        # own would only crowd the status bar (two quick pushes drew two cut-off bars side by side).
+        if event.total > 1:
+            self.progress.on_progress(event)
+        if event.finished and self.summary.batch is not None and event.batch_id == self.summary.batch.id:
+            self._recount_summary()
+
     def _on_batch_started(self, batch: Any) -> None:
+        if self.summary.ids and self.summary.batch is None:
+            self.summary.attach_batch(batch)
+            self._recount_summary()
         if batch.total > 1:
             self.progress.track(batch)
         self.pushStarted.emit(batch)
@@ -723,7 +815,8 @@ class MainWindow(QMainWindow):
             height = min(820, screen.height() - 60) if screen else 820
             self.resize(max(960, width), max(600, height))
         self.ui_state.restore_splitter(self.splitter, "expenses")
-        self.ui_state.restore_header(self.table.horizontalHeader(), "expenses")
+        self._header_restored = self.ui_state.restore_header(self.table.horizontalHeader(), "expenses")
+        self.columns.keep_description_readable()
         self.ui_state.restore_header(self.activity.table.horizontalHeader(), "activity")
         tab = self.ui_state.value("main/tab")
         if tab is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtWidgets import QMenu
 
 from codatdesk.core_api import CoreAPI
 from codatdesk.engine.core import Core
@@ -101,7 +102,58 @@ def test_retry_asks_the_core_which_statuses_count(qtbot, fake, fake_window):
     fake_window.model.refresh_rows(ids)
     with qtbot.waitSignal(fake_window.pushStarted, timeout=5000):
         fake_window.pushing.retry_failed()
-    assert fake.calls == [("retry_failed", [ids[1]])]
+    assert fake.calls == [("check_pushable", [ids[1]]), ("push", [ids[1]])]
+
+
+def problems_dialog_shown(qtbot, window) -> object:
+    qtbot.waitUntil(lambda: window.push_problems_dialog is not None and window.push_problems_dialog.isVisible(),
+                    timeout=5000)
+    return window.push_problems_dialog
+
+
+def test_retry_failed_explains_what_would_fail_again_before_sending(qtbot, fake, fake_window):
+    """A failed row whose cause is still there (an unmapped paid-from) is not sent to fail again."""
+    ids = shown(qtbot, fake_window, fake, 2, status=ExpenseStatus.FAILED)
+    fake.problems = [PushProblem(ids[0], "payment account 777 is not one of the ledger's active bank accounts: "
+                                         "map it in Mappings, or edit the expense")]
+    fake_window.retry_action.trigger()
+    dialog = problems_dialog_shown(qtbot, fake_window)
+    assert [name for name, _ids in fake.calls] == ["check_pushable"]  # nothing sent yet
+    assert dialog.push_button.text().replace("&", "") == "Push the other 1"
+    with qtbot.waitSignal(fake_window.pushStarted, timeout=5000):
+        dialog.push_button.click()
+    assert fake.calls[-1] == ("push", [ids[1]])
+
+
+def test_push_again_anyway_is_checked_too_and_sends_only_what_passes(qtbot, fake, fake_window):
+    ids = shown(qtbot, fake_window, fake, 2, status=ExpenseStatus.OUTCOME_UNKNOWN)
+    fake.problems = [PushProblem(ids[0], "EUR expense on 2024-03-01: no currency rate")]
+    select(fake_window, ids)
+    fake_window.again_anyway_action.trigger()
+    box = fake_window.again_anyway_box
+    next(b for b in box.buttons() if "risk a duplicate" in b.text()).click()
+    dialog = problems_dialog_shown(qtbot, fake_window)
+    assert [(name, sorted(sent)) for name, sent in fake.calls] == [("check_pushable", sorted(ids))]
+    with qtbot.waitSignal(fake_window.pushStarted, timeout=5000):
+        dialog.push_button.click()
+    assert fake.calls[-1] == ("push_again_anyway", [ids[1]])
+
+
+def test_keyboard_and_context_menu_push_go_through_the_check(qtbot, fake, fake_window):
+    ids = shown(qtbot, fake_window, fake, 2)
+    fake.problems = [PushProblem(ids[0], "the payment account is missing")]
+    select(fake_window, ids)
+    fake_window.table.setFocus()
+    qtbot.keyClick(fake_window.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    problems_dialog_shown(qtbot, fake_window).reject()
+    assert [name for name, _ids in fake.calls] == ["check_pushable"]
+    fake_window._show_context_menu(fake_window.table.rect().center())
+    menu = fake_window.findChildren(QMenu)[-1]
+    push = next(a for a in menu.actions() if a.text().replace("&", "").startswith("Push selected"))
+    assert push is fake_window.push_action  # the same action, so the same path
+    push.trigger()
+    qtbot.waitUntil(lambda: [name for name, _ids in fake.calls] == ["check_pushable"] * 2, timeout=5000)
+    problems_dialog_shown(qtbot, fake_window)
 
 
 def test_a_sent_expense_cannot_be_edited(qtbot, fake, fake_window):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class PushController(QObject):
     checking = Signal()  # a check before sending started (Push waits for it)
     batchStarted = Signal(object)  # the core's PushBatch
+    sending = Signal(list, int)  # the ids sent, how many more the check held back (the push summary)
 
     def __init__(self, host: Host, window: QWidget) -> None:
         super().__init__(window)
@@ -40,22 +41,26 @@ class PushController(QObject):
             return
         self.push_ids(ids)
 
-    def push_ids(self, ids: list[int]) -> None:
+    def push_ids(self, ids: list[int], *, again_anyway: bool = False) -> None:
+        """Every push path comes here: what ``PushEngine.check`` would refuse (mapping, reference, create
+        model, rate) is explained with its fix before anything is sent, and only the rest is sent."""
         core = self.host.core
         assert core is not None
         self.checking.emit()
         self.host.statusBar().showMessage(f"Checking {len(ids)} expense(s) before sending…")
-        run_in_background(lambda: core.check_pushable(ids), lambda problems: self._confirm_push(ids, problems),
+        run_in_background(lambda: core.check_pushable(ids, again_anyway=again_anyway),
+                          lambda problems: self._confirm_push(ids, problems, again_anyway),
                           self.host.background_failed, owner=self.window)
 
-    def _confirm_push(self, ids: list[int], problems: list) -> None:
+    def _confirm_push(self, ids: list[int], problems: list, again_anyway: bool = False) -> None:
         self.host.update_actions()
         self.host.statusBar().clearMessage()
         blocked = {p.expense_id for p in problems}
         pushable = [i for i in ids if i not in blocked]
         if not problems:
-            self._start_push(pushable)
+            self._start_push(pushable, again_anyway)
             return
+        held_back = len(ids) - len(pushable)
         from codatdesk.engine.fixes import fix_for
         from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 
@@ -64,15 +69,22 @@ class PushController(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.fixRequested.connect(lambda expense_id, fix: self.host.apply_fix(expense_id, fix, recheck=ids))
         if pushable:
-            dialog.accepted.connect(lambda: self._start_push(pushable))
+            dialog.accepted.connect(lambda: self._start_push(pushable, again_anyway, held_back))
         self.problems_dialog = dialog
+        dialog.destroyed.connect(lambda _obj=None: self._forget_dialog(dialog))
         dialog.open()
 
-    def _start_push(self, ids: list[int]) -> None:
+    def _forget_dialog(self, dialog: QWidget) -> None:
+        if self.problems_dialog is dialog:  # a closed dialog is gone (WA_DeleteOnClose): no dangling reference
+            self.problems_dialog = None
+
+    def _start_push(self, ids: list[int], again_anyway: bool = False, held_back: int = 0) -> None:
         core = self.host.core
         if not ids or core is None:
             return
-        run_in_background(lambda: core.push(ids), self._on_batch_started, self.host.background_failed,
+        self.sending.emit(list(ids), held_back)
+        send = core.push_again_anyway if again_anyway else core.push
+        run_in_background(lambda: send(ids), self._on_batch_started, self.host.background_failed,
                           owner=self.window)
 
     def _on_batch_started(self, batch: Any) -> None:
@@ -81,17 +93,17 @@ class PushController(QObject):
         self.batchStarted.emit(batch)
 
     def retry_failed(self) -> None:
-        """Push the retryable (failed) expenses again; which ones is the core's answer."""
+        """Push the company's failed expenses again, through the same check as Push: a failure that
+        nothing changed (an unmapped value, a missing rate) is explained, not sent to fail again."""
         core = self.host.core
         assert core is not None
-        company_id = self.host.company_id
         model = self.host.model
-        if not any(core.can_retry(model.row_at(i).status) for i in range(model.rowCount())):
+        ids = [row.id for row in (model.row_at(i) for i in range(model.rowCount())) if core.can_retry(row.status)]
+        if not ids:
             self.host.statusBar().showMessage("Nothing to retry: no failed expenses here (expenses of unknown "
                                               "outcome are settled by Codat's answer, or by Push again anyway).", 8000)
             return
-        run_in_background(lambda: core.retry_failed(company_id), self._on_batch_started,
-                          self.host.background_failed, owner=self.window)
+        self.push_ids(ids)
 
     def push_again_anyway_selected(self) -> None:
         """Outcome unknown: Codat timed out, and the write may still land. Ask before sending it again."""
@@ -105,13 +117,7 @@ class PushController(QObject):
                 "Push again only if you have checked the ledger and they are not there.")
         self.again_anyway_box = confirm(self.window, QMessageBox.Icon.Warning, "Push again anyway?", text,
                                         f"Push {len(ids)} again (risk a duplicate)",
-                                        lambda: self._push_again_anyway(ids))
-
-    def _push_again_anyway(self, ids: list[int]) -> None:
-        core = self.host.core
-        assert core is not None
-        run_in_background(lambda: core.push_again_anyway(ids), self._on_batch_started,
-                          self.host.background_failed, owner=self.window)
+                                        lambda: self.push_ids(ids, again_anyway=True))
 
     def reconcile_now(self) -> None:
         core = self.host.core
