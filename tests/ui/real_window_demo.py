@@ -43,7 +43,8 @@ def check() -> None:
         dialog.push_button.click()  # the sample's two unknown payment accounts: push the other ten
         return
     counts = statuses()
-    if batches and batches[0].done.is_set() and counts \
+    # "Done" needs a row past In progress too: right after the POSTs the table may not show them sent yet.
+    if batches and batches[0].done.is_set() and counts and counts.get("Push complete", 0) + counts.get("Push failed", 0) \
             and all(s in ("Push complete", "Push failed", "Not pushed") for s in counts):
         poll.stop()
         window.table.clearSelection()
