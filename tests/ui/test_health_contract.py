@@ -43,6 +43,18 @@ def test_a_tunnel_that_cannot_start_is_drawn_bad(qtbot, tmp_path, monkeypatch, w
     assert "not found" in panel.items["tunnel"].toolTip()
 
 
+def glyph_hue(item) -> int:
+    """The hue (0-359) of the status glyph's strongest coloured pixels, as painted."""
+    from PySide6.QtGui import QColor
+
+    image = item.icon.grab().toImage()
+    colours = [QColor(image.pixel(x, y)) for x in range(image.width()) for y in range(image.height())]
+    vivid = [c for c in colours if c.saturation() > 80 and c.value() > 60]
+    assert vivid, "the glyph is not painted"
+    hues = sorted(c.hue() for c in vivid)
+    return hues[len(hues) // 2]
+
+
 def test_a_tunnel_that_goes_down_is_drawn_down_then_up_again(qtbot, tmp_path, monkeypatch, wired):
     import signal
 
@@ -54,8 +66,13 @@ def test_a_tunnel_that_goes_down_is_drawn_down_then_up_again(qtbot, tmp_path, mo
     try:
         service.start()
         qtbot.waitUntil(lambda: panel.items["tunnel"].state == "ok", timeout=15_000)
+        up_hue = glyph_hue(panel.items["tunnel"])
         os.kill(service.pid, signal.SIGKILL)
         qtbot.waitUntil(lambda: panel.items["tunnel"].state == "bad", timeout=5_000)
+        # What is painted, not only the state: the glyph of a down tunnel is not green.
+        down_hue = glyph_hue(panel.items["tunnel"])
+        assert 80 <= up_hue <= 180, up_hue  # green to teal
+        assert not 80 <= down_hue <= 180, down_hue
         assert service.state.status == DOWN
         assert panel.items["tunnel"].text.text().startswith("Tunnel: down")
         assert "killed" in panel.items["tunnel"].toolTip()
