@@ -155,6 +155,7 @@ def test_bundle_has_the_windowed_and_the_console_program_and_both_say_the_versio
     # One version everywhere: pyproject.toml, the installed metadata, the bundle's copy of it.
     assert __version__ == pyproject_version(ROOT / "pyproject.toml")
     assert set(printed.values()) == {f"codatdesk {__version__}"}
-    metadata = list(bundle.rglob("codatdesk-*.dist-info/METADATA"))
+    # A wheel install ships dist-info/METADATA; a setuptools editable one, .egg-info/PKG-INFO.
+    metadata = [*bundle.rglob("codatdesk-*.dist-info/METADATA"), *bundle.rglob("codatdesk.egg-info/PKG-INFO")]
     assert len(metadata) == 1 and f"\nVersion: {__version__}\n" in metadata[0].read_text()
-    assert [p.name for p in metadata[0].parent.iterdir()] == ["METADATA"], "direct_url.json names the checkout"
+    assert [p.name for p in metadata[0].parent.iterdir()] == [metadata[0].name], "direct_url.json names the checkout"
