@@ -76,7 +76,7 @@ def xlsx(path: Path, *, text_amounts: bool) -> None:
             if not text_amounts:
                 sheet.cell(sheet.max_row, i + 1).number_format = "#,##0.00"
     # A fixed creation time, so the file is the same each time it is written.
-    workbook.properties.created = workbook.properties.modified = dt.datetime(2026, 11, 30)
+    workbook.properties.created = workbook.properties.modified = dt.datetime(2026, 11, 30)  # noqa: DTZ001 - fixed, so the file is reproducible
     workbook.save(path)
 
 
