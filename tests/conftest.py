@@ -116,3 +116,13 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def harness(tmp_path):
+    """A sandbox on loopback and a Harness to start a Core against it (tests/engine_harness.py).
+    A test module that needs other sandbox settings defines its own with ``started(...)``."""
+    from tests.engine_harness import started
+
+    with started(tmp_path, push_delay=0.05, seed=1) as h:
+        yield h

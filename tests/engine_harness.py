@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +119,17 @@ class Harness:
             self.server.stop()
         if self.sandbox is not None:
             self.sandbox.shutdown()
+
+
+@contextmanager
+def started(tmp_path: Path, *, platform_key: str | None = None, **config: object) -> Iterator[Harness]:
+    """A Harness with its sandbox running (``config``: SandboxConfig fields), stopped afterwards."""
+    h = Harness(tmp_path, SandboxConfig(**config), platform_key=platform_key)  # type: ignore[arg-type]
+    h.start_sandbox()
+    try:
+        yield h
+    finally:
+        h.stop()
 
 
 def row(i: int, *, account="429", name="General Expenses", bank="090", note="", net="10.00", tax="2.00",

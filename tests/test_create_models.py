@@ -12,13 +12,12 @@ from sqlmodel import Session, select
 from codatdesk.engine import create_models
 from codatdesk.engine.create_models import Models, Rule, account_body, parse_length
 from codatdesk.importer import ensure_company
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.sandbox import reference_data as sandbox_models
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import CreateModel
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row
+from tests.engine_harness import expenses, row
 
 # -- the length rules, as Codat writes them ---------------------------------------------------------
 
@@ -144,14 +143,6 @@ def test_models_are_fresh_for_a_day_and_per_connection(db):
 
 
 # -- end to end, against the sandbox ---------------------------------------------------------------
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    yield h
-    h.stop()
-
 
 def test_the_reference_refresh_reads_and_stores_the_create_models(harness):
     core = harness.start_core()

@@ -18,11 +18,10 @@ from codatdesk.engine import currency
 from codatdesk.engine.pusher import build_direct_cost
 from codatdesk.engine.reference import Resolution
 from codatdesk.importer import import_file
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Company, Expense
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses
+from tests.engine_harness import expenses, started
 from tests.openapi_schemas import validate
 
 HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference"
@@ -30,10 +29,8 @@ HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_c
 
 @pytest.fixture
 def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=7))
-    h.start_sandbox()
-    yield h
-    h.stop()
+    with started(tmp_path, push_delay=0.05, seed=7) as h:
+        yield h
 
 
 def import_csv(harness, lines: list[str], header: str = HEADER + ",currency_rate") -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 from sqlmodel import Session, select
 
 from codatdesk.sandbox import SandboxConfig
@@ -13,16 +12,6 @@ from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
 from tests.conftest import wait_until
 from tests.engine_harness import Harness, expenses, row, statuses
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    yield h
-    h.stop()
-
-
 
 
 def all_final(core) -> bool:

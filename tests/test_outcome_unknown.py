@@ -11,22 +11,19 @@ import pytest
 from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.states import Trigger
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushOperation, StatusChange
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row, statuses
+from tests.engine_harness import expenses, row, started, statuses
 
 
 @pytest.fixture
 def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=3))
-    h.start_sandbox()
-    yield h
-    h.stop()
+    with started(tmp_path, push_delay=0.05, seed=3) as h:
+        yield h
 
 
 

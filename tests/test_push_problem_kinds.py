@@ -11,20 +11,17 @@ import pytest
 from codatdesk.engine import currency as fx
 from codatdesk.engine.pusher import ProblemKind as K
 from codatdesk.events import ExpenseChanged
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row
+from tests.engine_harness import expenses, row, started
 
 
 @pytest.fixture
 def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=5))
-    h.start_sandbox()
-    yield h
-    h.stop()
+    with started(tmp_path, push_delay=0.05, seed=5) as h:
+        yield h
 
 
 def _set(core, expense_id: int, **values) -> None:

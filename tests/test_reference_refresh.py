@@ -9,11 +9,10 @@ from sqlmodel import Session, select
 from codatdesk.codat import CodatClient, CodatServerError
 from codatdesk.engine import reference
 from codatdesk.events import Notice
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.models import ReferenceRecord
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row
+from tests.engine_harness import expenses, row, started
 
 
 def _repeating_pages(request):
@@ -62,10 +61,8 @@ def test_refresh_stores_each_record_once(db):
 
 @pytest.fixture
 def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=4, page_overlap=2))
-    h.start_sandbox()
-    yield h
-    h.stop()
+    with started(tmp_path, push_delay=0.05, seed=4, page_overlap=2) as h:
+        yield h
 
 
 

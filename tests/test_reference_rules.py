@@ -6,25 +6,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
 from sqlmodel import Session
 
 from codatdesk.engine import reference
 from codatdesk.engine.pusher import UnresolvedReferences, build_direct_cost
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, ReferenceRecord
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    yield h
-    h.stop()
-
+from tests.engine_harness import expenses, row
 
 
 def push_blocked(harness, rows, *, map_suppliers=True):

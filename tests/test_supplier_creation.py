@@ -3,23 +3,13 @@ cost), when the company allows it; otherwise the expense is blocked with the rea
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import Session, select
 
 from codatdesk.engine import suppliers
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Mapping, PushOperation
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row, statuses
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    yield h
-    h.stop()
+from tests.engine_harness import expenses, row, statuses
 
 
 def test_by_default_an_unknown_supplier_blocks_with_the_way_forward(harness):

@@ -8,20 +8,17 @@ import uuid
 
 import pytest
 
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, PushOperation, utcnow
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row
+from tests.engine_harness import Harness, expenses, row, started
 
 
 @pytest.fixture
 def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=2))
-    h.start_sandbox()
-    yield h
-    h.stop()
+    with started(tmp_path, push_delay=0.05, seed=2) as h:
+        yield h
 
 
 def _pushed_under_unknown_key(h: Harness, expense_id: int, status: str, age: dt.timedelta) -> str:
