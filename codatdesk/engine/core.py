@@ -28,7 +28,7 @@ from codatdesk.core_api import (
     ExpenseValues,
     SettingsApplied,
 )
-from codatdesk.engine import edits, reference
+from codatdesk.engine import edits, read_models, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
@@ -419,27 +419,13 @@ class Core:
 
     # -- read models for the window (core_api.CoreAPI) ------------------------------------
     def companies_to_show(self) -> list[CompanyChoice]:
-        from codatdesk.store.db import read_session
-
-        with read_session(self.db) as session:
-            companies = [(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))]
-            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
-        chosen = self.company_id
-        return [CompanyChoice(company_id, name) for company_id, name in companies
-                if company_id in with_expenses or company_id == chosen]
+        return read_models.companies_to_show(self.db, self.company_id)
 
     def chosen_connection_id(self, company_id: str) -> str | None:
         return self.settings.get("codat.connection_id") if company_id == self.company_id else None
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
-        from codatdesk.store.db import read_session
-
-        with read_session(self.db) as session:
-            expense = session.get(Expense, expense_id)
-            if expense is None:
-                return None
-            return ExpenseValues(id=expense_id, company_id=expense.company_id,
-                                 **{name: getattr(expense, name) for name in edits.FIELDS})
+        return read_models.expense_values(self.db, expense_id)
 
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES

@@ -24,14 +24,14 @@ from codatdesk.core_api import (
     ExpenseValues,
     SettingsApplied,
 )
-from codatdesk.engine import edits
+from codatdesk.engine import edits, read_models
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
-from codatdesk.store.models import Company, Expense
+from codatdesk.store.models import Expense
 
 
 class FakeCore:
@@ -62,21 +62,13 @@ class FakeCore:
         return []
 
     def companies_to_show(self) -> list[CompanyChoice]:
-        with read_session(self.db) as session:
-            with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
-            return [CompanyChoice(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))
-                    if c.id in with_expenses or c.id == self.company_id]
+        return read_models.companies_to_show(self.db, self.company_id)
 
     def chosen_connection_id(self, company_id: str) -> str | None:
         return self.settings.get("codat.connection_id") if company_id == self.company_id else None
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
-        with read_session(self.db) as session:
-            expense = session.get(Expense, expense_id)
-            if expense is None:
-                return None
-            return ExpenseValues(id=expense_id, company_id=expense.company_id,
-                                 **{name: getattr(expense, name) for name in edits.FIELDS})
+        return read_models.expense_values(self.db, expense_id)
 
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
