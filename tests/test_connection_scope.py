@@ -14,21 +14,12 @@ from codatdesk.engine.connections import (
     replacement_for,
 )
 from codatdesk.events import DeliveriesDropped, Notice
-from codatdesk.sandbox import SandboxConfig
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import Company, Connection, PushOperation, WebhookDelivery
 from codatdesk.webhooks import scope
 from tests.conftest import wait_until
-from tests.engine_harness import Harness, expenses, row, statuses
+from tests.engine_harness import expenses, row, statuses
 from tests.test_engine_e2e import signed_post, write_event
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path, SandboxConfig(push_delay=0.05, seed=1))
-    h.start_sandbox()
-    yield h
-    h.stop()
 
 
 def events_of(core, kind):
@@ -168,6 +159,17 @@ def test_a_stale_local_unlinked_does_not_block_a_push(harness):
     problems = core.check_pushable([e.id for e in expenses(core)])
     assert not [p for p in problems if "connection" in p.reason], problems
     assert len(asked) == 1  # once per company per check, not per expense
+
+
+def test_a_push_asks_codat_for_the_connection_once(harness):
+    """The push's own check asked a moment ago: planning takes that Linked answer, not a second GET."""
+    core = harness.start_core()
+    harness.import_rows([row(1), row(2)])
+    assert core.reconciler.wait_for_run(0, 30)
+    asked = count_calls(core, "get_connection")
+    batch = core.push([e.id for e in expenses(core)])
+    assert batch.wait(30) and batch.sent == 2
+    assert len(asked) == 1
 
 
 def test_codat_saying_unlinked_blocks_even_when_the_store_says_linked(harness):

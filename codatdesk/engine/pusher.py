@@ -107,6 +107,8 @@ class PushBatch:
     again_anyway: bool = False
     # Several expenses: sent with allowSyncOnPushComplete=false, one sync queued when all have ended.
     bulk: bool = False
+    # (connection id, status) per company as Codat answered this push's check.
+    connection_states: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     # The company pools' workers count into one batch at once: ``+=`` and ``append`` from several
     # threads go through these methods, under this lock.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -234,9 +236,12 @@ class PushEngine:
             pool.shutdown(wait=True, cancel_futures=True)
 
     # -- local checks -----------------------------------------------------------
-    def check(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
+    def check(self, expense_ids: list[int], *, again_anyway: bool = False,
+              connection_states: dict[str, tuple[str | None, str | None]] | None = None) -> list[PushProblem]:
+        """``connection_states``: filled with (connection id, status) per company as Codat said it now,
+        so that a push plans with the answer its own check got instead of asking again."""
         problems: list[PushProblem] = []
-        connection_states: dict[str, tuple[str | None, str | None]] = {}
+        connection_states = {} if connection_states is None else connection_states
         resolvers: dict[str, reference.Resolver | None] = {}
         models: dict[str, create_models.Models] = {}
         with Session(self.db) as session:
@@ -369,7 +374,8 @@ class PushEngine:
         if self._closed:
             raise EngineClosed("codatdesk is closing: nothing more is pushed")
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
-        batch.problems = self.check(expense_ids, again_anyway=again_anyway)
+        batch.problems = self.check(expense_ids, again_anyway=again_anyway,
+                                    connection_states=batch.connection_states)
         self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
@@ -474,7 +480,12 @@ class PushEngine:
         self.bus.publish(PushProgress(batch.id, min(done, batch.total), batch.total, message))
 
     def _plan_company(self, batch: PushBatch, company_id: str, ids: list[int], cause: Cause) -> list[Future]:
-        status = self.verify_connection(company_id, self.connection_for(company_id))
+        # This push's own check asked Codat a moment ago: a Linked answer for the same connection stands.
+        checked = batch.connection_states.get(company_id)
+        if checked is not None and checked[1] == "Linked" and checked[0] == self.connection_for(company_id):
+            status = "Linked"
+        else:
+            status = self.verify_connection(company_id, self.connection_for(company_id))
         connection_id = self.connection_for(company_id)  # after a replaced connection was followed
         if status != "Linked":
             for expense_id in ids:
