@@ -41,9 +41,8 @@ class ExpenseRules:
 
 
 _XERO_EXTENSIONS = frozenset(
-    "7z bmp csv doc docx eml gif jpeg jpg keynote msg numbers odf ods odt pages pdf png ppt pptx rar rtf tif tiff "
-    "txt xls xlsx zip".split())
-_QBO_EXTENSIONS = frozenset("ai csv doc docx eps gif jpeg jpg ods pages pdf png rtf tif txt xls xlsx xml".split())
+    ["7z", "bmp", "csv", "doc", "docx", "eml", "gif", "jpeg", "jpg", "keynote", "msg", "numbers", "odf", "ods", "odt", "pages", "pdf", "png", "ppt", "pptx", "rar", "rtf", "tif", "tiff", "txt", "xls", "xlsx", "zip"])
+_QBO_EXTENSIONS = frozenset(["ai", "csv", "doc", "docx", "eps", "gif", "jpeg", "jpg", "ods", "pages", "pdf", "png", "rtf", "tif", "txt", "xls", "xlsx", "xml"])
 
 EXPENSE_RULES: dict[str, ExpenseRules] = {
     # Xero: the spec says 3 MB, codat-docs docs/expenses/sync-process/uploading-receipts.md says 10 MB:
