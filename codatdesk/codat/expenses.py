@@ -198,7 +198,7 @@ def multipart_file(file_name: str, content: bytes, content_type: str, *, boundar
     so a resend under the same Idempotency-Key is the same bytes."""
     safe_name = file_name.replace("\\", "_").replace('"', "_").replace("\r", "_").replace("\n", "_")
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\n"
-            f"Content-Type: {content_type}\r\n\r\n").encode("utf-8")
+            f"Content-Type: {content_type}\r\n\r\n").encode()
     return head + content + f"\r\n--{boundary}--\r\n".encode("ascii"), f"multipart/form-data; boundary={boundary}"
 
 
