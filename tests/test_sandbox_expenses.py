@@ -485,3 +485,20 @@ def test_sync_webhooks_are_signed_and_conform(sb: Sandbox, client: httpx.Client)
         {"id": good["id"], "status": "Completed", "errorMessage": None}]
     failed = events["expenses.sync.unsuccessful"]["payload"]["transactions"][0]
     assert failed["status"] == "PushError" and failed["errorMessage"].startswith("Duplication protection")
+
+
+# -- direct-cost receipts (the direct-cost route) -------------------------------------------------------
+
+def test_direct_cost_receipt_upload_uses_the_integrations_limits(sb: Sandbox, client: httpx.Client) -> None:
+    from tests.sandbox_support import direct_cost
+
+    pushed = client.post(f"/companies/{sb.company_id}/connections/{sb.connection_id}/push/directCosts",
+                         json=direct_cost(sb))
+    assert pushed.status_code == 200 and sb.wait_idle(10)
+    cost_id = sb.ledger()[0]["id"]
+    url = f"/companies/{sb.company_id}/connections/{sb.connection_id}/push/directCosts/{cost_id}/attachment"
+    assert client.post(url, files={"file": ("receipt.png", b"\x89PNG", "image/png")}).status_code == 200
+    assert [a["name"] for a in sb.expenses.direct_cost_attachments()[cost_id]] == ["receipt.png"]
+    assert "at most 3 MB" in error_of(client.post(url, files={"file": ("r.pdf", b"x" * (3 * 1024 * 1024 + 1))}),
+                                      400)["error"]
+    error_of(client.post(url.replace(cost_id, "nope"), files={"file": ("r.pdf", b"x")}), 404)
