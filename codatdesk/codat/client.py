@@ -497,9 +497,12 @@ class CodatClient:
         missing_ok_after_retry: bool = False,
         idempotency_key: str | None = None,
         resend: bool = False,
+        raw_body: tuple[bytes, str] | None = None,
     ) -> Any:
         content = jsonmoney.dumps(json_body) if json_body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
+        if raw_body is not None:  # (bytes, content type), e.g. a multipart receipt upload
+            content, headers = raw_body[0], {"Content-Type": raw_body[1]}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         # The same bytes and the same key on every try: Codat answers a resend with the first answer.
