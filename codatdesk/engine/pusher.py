@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import jsonmoney
-from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
+from codatdesk.codat import ClientClosed, CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import connections, create_models, reference, suppliers
 from codatdesk.engine import currency as fx
@@ -825,14 +825,21 @@ class PushEngine:
         return detail
 
     def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
+        # Quitting cut the request: the attempt stays "unknown" and the next start's reconciliation asks
+        # Codat under the same key (lost_answers); no new work now, the pools are shutting down.
+        stopping = isinstance(exc.cause, ClientClosed)
         with session_scope(self.db) as session:
             finish_attempt(session, attempt_id, "unknown", None, str(exc))
             expense = session.get(Expense, expense_id)
-            expense.status_detail = ("Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
-                                     "before this expense can be pushed again.")
+            expense.status_detail = (
+                "codatdesk closed before Codat answered; when it next starts it asks Codat again (same "
+                "Idempotency-Key) before this expense can be pushed again." if stopping else
+                "Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
+                "before this expense can be pushed again.")
             session.add(expense)
-            expense_touched(session, expense, Cause.engine("answer lost"))
-        self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
+            expense_touched(session, expense, Cause.engine("closing" if stopping else "answer lost"))
+        if not stopping:
+            self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
 
     def fetch_details(self, company_id: str, key: str) -> None:
         """Failed/TimedOut webhooks carry no reasons: read them from the push operation (in the pool)."""
