@@ -8,7 +8,7 @@ are blocking calls the window runs off the GUI thread (``ui.workers.run_in_backg
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from codatdesk.events import EventBus, HealthEvent
     from codatdesk.importer import ImportReport
     from codatdesk.settings import Settings
+    from codatdesk.settings_actions import CheckResult, SaveResult
 
 # Read when the listener, webhook verifier, push pool and tunnel start: a change waits for a restart.
 RESTART_SETTINGS = frozenset({
@@ -140,6 +141,21 @@ class CoreAPI(Protocol):
     def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None: ...
 
     def check_connection(self, company_id: str | None = None) -> str: ...
+
+    # The settings dialog's questions (``settings_actions.SettingsActions``; the wizard, before a core
+    # exists, asks ``settings_actions.Standalone``). Failures come back as a reason and a fix.
+    def check_api_key(self, base_url: str, api_key: str | None) -> CheckResult:
+        """The companies this key sees (``api_key`` None: the stored key)."""
+        ...
+
+    def list_codat_connections(self, base_url: str, api_key: str | None, company_id: str) -> CheckResult:
+        """The company's accounting connections in Codat, Linked first."""
+        ...
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> SaveResult:
+        """Typed secrets to the keyring (a new signing secret keeps the old one for the rotation), changed
+        values to the settings file; ``settings_saved`` then applies them."""
+        ...
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         """Saved settings reach the running core (a new API key or URL: a new client)."""

@@ -8,16 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk import secrets
+from codatdesk import secrets, settings_actions
 from codatdesk.amounts import NumberFormat
 from codatdesk.codat import CodatClient
 from codatdesk.core_api import (
@@ -432,6 +432,17 @@ class Core:
 
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES
+
+    # -- the settings dialog's questions (settings_actions: the wizard asks the same without a core) --
+    def check_api_key(self, base_url: str, api_key: str | None) -> settings_actions.CheckResult:
+        return settings_actions.check_api_key(base_url, api_key)
+
+    def list_codat_connections(self, base_url: str, api_key: str | None,
+                               company_id: str) -> settings_actions.CheckResult:
+        return settings_actions.list_codat_connections(base_url, api_key, company_id)
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> settings_actions.SaveResult:
+        return settings_actions.save_settings(self.settings, values, typed_secrets)
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         if secrets.API_KEY in secrets_changed or "codat.base_url" in changed:

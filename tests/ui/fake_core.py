@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import CheckResult, SaveResult
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
 from codatdesk.store.models import Expense
@@ -47,6 +48,8 @@ class FakeCore:
         self.calls: list[tuple[str, Any]] = []
         self.problems: list[PushProblem] = []  # what check_pushable answers
         self.connection_status = "Linked"
+        self.codat_companies: list[dict] = [{"id": "c1", "name": "Company c1"}]  # what check_api_key answers
+        self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
 
     @property
@@ -136,6 +139,21 @@ class FakeCore:
     def check_connection(self, company_id: str | None = None) -> str:
         self.calls.append(("check_connection", company_id))
         return self.connection_status
+
+    def check_api_key(self, base_url: str, api_key: str | None) -> CheckResult:
+        self.calls.append(("check_api_key", base_url))
+        return CheckResult(tuple(self.codat_companies))
+
+    def list_codat_connections(self, base_url: str, api_key: str | None, company_id: str) -> CheckResult:
+        self.calls.append(("list_codat_connections", company_id))
+        return CheckResult(tuple(self.codat_connections))
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> SaveResult:
+        """Settings are written (a real file); secrets are only recorded: the fake has no keyring."""
+        self.calls.append(("save_settings", set(typed_secrets)))
+        changed = frozenset(k for k, v in values.items() if v != self.settings.get(k))
+        self.settings.update({k: values[k] for k in changed})
+        return SaveResult(changed, frozenset(typed_secrets))
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         self.calls.append(("settings_saved", (set(changed), set(secrets_changed))))
