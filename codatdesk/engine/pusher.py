@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import ClientClosed, CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import connections, create_models, reference, suppliers
+from codatdesk.engine import connections, create_models, prerequisites, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
@@ -173,7 +173,6 @@ class PushEngine:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._closed = False
-        self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
         self.lost_answers = LostAnswerRecovery(
             db, bus, client, in_flight=self.in_flight, connection_for=connection_for, timeout_for=self.timeout_for,
@@ -706,36 +705,12 @@ class PushEngine:
     def _create_account_then_wait(self, batch: PushBatch, company_id: str, connection_id: str, code: str,
                                   name: str, currency: str, dependents: list[int], cause: Cause) -> None:
         """One account push for every expense that needs account ``code``; they wait for it."""
-        lock = self._account_locks.setdefault((company_id, code), threading.Lock())
-        with lock:
-            with Session(self.db) as session:
-                existing = session.exec(select(PushOperation).where(
-                    PushOperation.company_id == company_id, PushOperation.data_type == "chartOfAccounts",
-                    PushOperation.creates_code == code, PushOperation.status.in_(("Pending", "Success")),
-                ).order_by(PushOperation.requested_at.desc())).first()
-            if existing is not None and existing.status == "Success" and existing.record_id:
-                self._set_account_and_send(batch, company_id, connection_id, code, existing.record_id, dependents, cause)
-                return
-            if existing is not None:
-                key = existing.key
-            else:
-                key = self._push_account(batch, company_id, connection_id, code, name, currency, dependents, cause)
-                if key is None:
-                    return
-            with session_scope(self.db) as session:
-                for expense_id in dependents:
-                    expense = self._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
-                    if expense is not None:
-                        trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.WAIT_FOR_PREREQUISITE)
-                        detail = f"Waiting for Codat to create the account {code} {name}".rstrip()
-                        if trigger is Trigger.WAIT_FOR_PREREQUISITE_ANYWAY:
-                            detail += f". {AGAIN_ANYWAY_DETAIL}"
-                        change_status(session, expense, trigger, cause, waiting_on_key=key, detail=detail)
-            batch.count_sent(len(dependents))
-            self.key_stored(key)
-            if existing is not None:
-                # The shared prerequisite may have finished before these started waiting.
-                self.resume_chain(key)
+        prerequisites.create_then_wait(self, batch, prerequisites.Prerequisite(
+            company_id, connection_id, "chartOfAccounts", code, label=f"account {code} {name}",
+            push=lambda waiting: self._push_account(batch, company_id, connection_id, code, name, currency,
+                                                    waiting, cause),
+            use_existing=lambda account_id, waiting: self._set_account_and_send(
+                batch, company_id, connection_id, code, account_id, waiting, cause)), dependents, cause)
 
     def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
                       currency: str, dependents: list[int], cause: Cause) -> str | None:
