@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from codatdesk.amounts import NumberFormat
+    from codatdesk.engine.push_check import CheckedPush
     from codatdesk.engine.pusher import PushBatch, PushProblem
     from codatdesk.engine.rate_table import RateEntry, Recheck
     from codatdesk.events import EventBus, HealthEvent
@@ -115,9 +116,15 @@ class CoreAPI(Protocol):
     # -- actions (blocking: run them off the GUI thread) --------------------------------
     def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]: ...
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch: ...
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check_pushable`` as a token: ``push(..., checked=)`` takes it instead of checking again
+        when nothing was written since (``engine/push_check.py``)."""
+        ...
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch: ...
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch: ...
+
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch: ...
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch: ...
 

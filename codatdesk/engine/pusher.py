@@ -40,6 +40,7 @@ from codatdesk.engine import connections, create_models, prerequisites, referenc
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
+from codatdesk.engine.push_check import CheckedPush, WriteCounter
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import EventBus, Notice, PushProgress
@@ -170,6 +171,7 @@ class PushEngine:
         # (company id, old connection, new connection): the core makes the new one the company's choice.
         self.connection_replaced: Callable[[str, dict, dict], None] = lambda company_id, old, new: None
         self.in_flight = InFlight()
+        self.writes = WriteCounter(db)  # a check's answer holds while nothing was written since
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._closed = False
@@ -280,6 +282,13 @@ class PushEngine:
                 problems.extend(found)
         return problems
 
+    def check_for_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check`` for the window, the problems noted on the rows; ``push`` may take the answer back."""
+        states: dict[str, tuple[str | None, str | None]] = {}
+        problems = self.check(expense_ids, again_anyway=again_anyway, connection_states=states)
+        self.note_problems(problems)
+        return CheckedPush(frozenset(expense_ids), again_anyway, tuple(problems), states, self.writes.value)
+
     def _connection_state(self, company_id: str) -> tuple[str | None, str | None]:
         """(connection id, status) as Codat says now, once per company per check: a stale local
         "Unlinked" after the user relinked must not block. Codat unreachable: the stored status."""
@@ -367,15 +376,21 @@ class PushEngine:
         return problems
 
     # -- pushing -----------------------------------------------------------------
-    def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
+    def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False,
+             checked: CheckedPush | None = None) -> PushBatch:
         """Send these expenses. ``again_anyway``: send outcome-unknown ones (and only those) again,
-        although the earlier push may be in the ledger: the caller has asked the user."""
+        although the earlier push may be in the ledger: the caller has asked the user. ``checked``: the
+        window's check of them, taken instead of checking again if nothing changed since (``push_check``)."""
         if self._closed:
             raise EngineClosed("codatdesk is closing: nothing more is pushed")
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
-        batch.problems = self.check(expense_ids, again_anyway=again_anyway,
-                                    connection_states=batch.connection_states)
-        self.note_problems(batch.problems)
+        if checked is not None and checked.holds_for(expense_ids, again_anyway, self.writes.value):
+            batch.problems = [p for p in checked.problems if p.expense_id in set(expense_ids)]
+            batch.connection_states.update(checked.connection_states)
+        else:
+            batch.problems = self.check(expense_ids, again_anyway=again_anyway,
+                                        connection_states=batch.connection_states)
+            self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         batch.bulk = len(ready) > 1

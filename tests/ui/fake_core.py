@@ -25,6 +25,7 @@ from codatdesk.core_api import (
     SettingsApplied,
 )
 from codatdesk.engine import edits, read_models
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
@@ -88,10 +89,17 @@ class FakeCore:
         self.calls.append(("check_pushable", list(expense_ids)))
         return [p for p in self.problems if p.expense_id in expense_ids]
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        problems = self.check_pushable(expense_ids, again_anyway=again_anyway)
+        return CheckedPush(frozenset(expense_ids), again_anyway, tuple(problems), {}, writes_seen=0)
+
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked  # what the window passed on from its check
         return self._batch("push", expense_ids)
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked
         return self._batch("push_again_anyway", expense_ids)
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
