@@ -375,6 +375,25 @@ class CodatClient:
             params["orderBy"] = order_by
         return self._paged(f"/companies/{_segment(company_id)}/push", params, id_field="pushOperationKey")
 
+    # ------------------------------------------------------------------ attachments
+
+    def upload_direct_cost_attachment(self, company_id: str, connection_id: str, direct_cost_id: str,
+                                      file_name: str, media_type: str, data: bytes, *,
+                                      idempotency_key: str | None = None) -> Any:
+        """``POST .../push/directCosts/{id}/attachment`` (singular; multipart field ``file``)."""
+        path = (f"{self._connection_path(company_id, connection_id)}/push/directCosts/"
+                f"{_segment(direct_cost_id)}/attachment")
+        return self.upload_attachment(path, file_name, media_type, data, idempotency_key=idempotency_key)
+
+    def upload_attachment(self, path: str, file_name: str, media_type: str, data: bytes, *,
+                          idempotency_key: str | None = None) -> Any:
+        """A multipart ``file`` upload to ``path``: the body (None when Codat sends none). Resent only
+        under the same ``Idempotency-Key`` and bytes, like every write."""
+        form = httpx.Request("POST", "http://multipart.invalid", files={"file": (file_name, data, media_type)})
+        raw = (form.read(), form.headers["Content-Type"])
+        return self._request("POST", path, raw=raw, kind=_Kind.WRITE,
+                             idempotency_key=idempotency_key or new_idempotency_key())
+
     # ------------------------------------------------------------------ reference data
 
     def get_company_info(self, company_id: str) -> dict[str, Any]:
@@ -497,9 +516,12 @@ class CodatClient:
         missing_ok_after_retry: bool = False,
         idempotency_key: str | None = None,
         resend: bool = False,
+        raw: tuple[bytes, str] | None = None,
     ) -> Any:
         content = jsonmoney.dumps(json_body) if json_body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
+        if raw is not None:  # (bytes, Content-Type): a body that is not JSON, e.g. a multipart upload
+            content, headers = raw[0], {"Content-Type": raw[1]}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         # The same bytes and the same key on every try: Codat answers a resend with the first answer.

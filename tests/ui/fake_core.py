@@ -22,12 +22,15 @@ from codatdesk.core_api import (
     RETRYABLE_STATUSES,
     CompanyChoice,
     ExpenseValues,
+    ReceiptView,
     SettingsApplied,
 )
 from codatdesk.engine import edits, read_models
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
+from codatdesk.receipts import attach as receipt_attach
+from codatdesk.receipts.files import ReceiptFiles
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
@@ -48,6 +51,7 @@ class FakeCore:
         self.problems: list[PushProblem] = []  # what check_pushable answers
         self.connection_status = "Linked"
         self._batch_ids = itertools.count(1)
+        self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
 
     @property
     def company_id(self) -> str | None:
@@ -157,6 +161,20 @@ class FakeCore:
         from codatdesk.engine.rate_table import Recheck
 
         return Recheck([], [])
+
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        return receipt_attach.receipts_of(self.db, self.receipt_files, expense_id)
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        self.calls.append(("attach_receipt", (expense_id, str(path))))
+        return receipt_attach.attach(self.db, self.receipt_files, expense_id, path)
+
+    def detach_receipt(self, receipt_id: int) -> None:
+        self.calls.append(("detach_receipt", receipt_id))
+        receipt_attach.detach(self.db, self.receipt_files, receipt_id)
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        self.calls.append(("retry_receipt_upload", receipt_id))
 
     def close(self) -> None:
         self.db.dispose()
