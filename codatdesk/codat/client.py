@@ -389,10 +389,14 @@ class CodatClient:
                           idempotency_key: str | None = None) -> Any:
         """A multipart ``file`` upload to ``path``: the body (None when Codat sends none). Resent only
         under the same ``Idempotency-Key`` and bytes, like every write."""
-        form = httpx.Request("POST", "http://multipart.invalid", files={"file": (file_name, data, media_type)})
-        raw = (form.read(), form.headers["Content-Type"])
-        return self._request("POST", path, raw=raw, kind=_Kind.WRITE,
-                             idempotency_key=idempotency_key or new_idempotency_key())
+        key = idempotency_key or new_idempotency_key()
+        # The boundary comes from the key, so a resend after a restart has the same bytes (Codat answers
+        # another body under a used key with 422).
+        boundary = "codatdesk-" + "".join(c for c in key if c.isalnum())
+        form = httpx.Request("POST", "http://multipart.invalid", files={"file": (file_name, data, media_type)},
+                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        return self._request("POST", path, raw=(form.read(), form.headers["Content-Type"]), kind=_Kind.WRITE,
+                             idempotency_key=key)
 
     # ------------------------------------------------------------------ reference data
 
