@@ -137,3 +137,27 @@ def test_a_ledger_without_attachments_refuses_before_sending_and_names_the_sourc
     text = core.receipts(expense.id)[0].state_text
     assert "Xero does not accept HEIC attachments" in text and "uploading-receipts.md" in text
     assert uploaded_to_sandbox(harness) == []
+
+
+def test_the_sandbox_answers_an_upload_with_a_write_result_of_codats_shape(harness, tmp_path):
+    from tests.openapi_schemas import validation_errors
+
+    core = harness.start_core()
+    harness.import_rows([row(1)])
+    (expense,) = expenses(core)
+    push_and_complete(core, [expense.id])
+    wait_until(lambda: record_id(core, expenses(core)[0]), 10, message="record id stored")
+    answer = core.client().upload_direct_cost_attachment(harness.company_id, harness.connection_id,
+                                                         record_id(core, expenses(core)[0]), "r.png", "image/png",
+                                                         png_bytes())
+    assert validation_errors(answer, "Codat-Platform.json", "PushOperation", strict=True) == []
+    assert answer["changes"][0]["type"] == "AttachmentUploaded"
+    from codatdesk.codat import CodatError
+
+    try:
+        core.client().upload_direct_cost_attachment(harness.company_id, harness.connection_id, "no-such-cost",
+                                                    "r.png", "image/png", png_bytes())
+    except CodatError as exc:
+        assert exc.status == 404
+    else:
+        raise AssertionError("an unknown direct cost must be refused")
