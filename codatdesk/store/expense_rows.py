@@ -91,16 +91,14 @@ class ExpenseRow(tuple):
 
     @property
     def receipt_note(self) -> str:
-        """The receipts' state in a few words, so a row in the ledger whose receipt is not is visibly unfinished."""
+        """Receipts not (yet) in the ledger, in two words: a row in the ledger whose receipt is not is
+        visibly unfinished. Receipts that are fine, or wait for the push, say nothing here (the details do)."""
         states = self[_RECEIPTS].split(",") if self[_RECEIPTS] else []
-        if not states:
-            return ""
-        count = f"{len(states)} receipt{'s' if len(states) > 1 else ''}"
         if "failed" in states or "refused" in states:
-            return f"{count}: upload failed"
+            return "receipt failed"
         if "uploading" in states or ("pending" in states and self.status is ExpenseStatus.COMPLETE):
-            return f"{count}: uploading"
-        return count
+            return "receipt uploading"
+        return ""
 
     @property
     def status_text(self) -> str:

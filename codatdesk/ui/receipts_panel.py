@@ -101,7 +101,10 @@ class ReceiptsPanel(QWidget):
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setAccessibleName("Receipts")
-        self.list.setMaximumHeight(3 * (THUMB + 8))
+        self.list.setMaximumHeight(3 * (THUMB + 16))
+        self.list.setWordWrap(True)  # a failure's reason is read whole, not scrolled to
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.hint = QLabel("No receipt yet: attach one, or drop the file here or on the row.")
         self.hint.setWordWrap(True)
@@ -150,7 +153,7 @@ class ReceiptsPanel(QWidget):
         self._receipts = self.core.receipts(self._expense_id)
         self.list.clear()
         for receipt in self._receipts:
-            item = QListWidgetItem(thumbnail(receipt), f"{receipt.file_name}\n📎 {receipt.state_text}")
+            item = QListWidgetItem(thumbnail(receipt), f"{receipt.file_name}\nUpload: {receipt.state_text}")
             item.setData(Qt.ItemDataRole.UserRole, receipt.id)
             item.setToolTip(f"{receipt.file_name} ({receipt.size:,} bytes): {receipt.state_text}")
             self.list.addItem(item)
