@@ -118,5 +118,13 @@ def routes(sandbox: Sandbox, codat: Callable[..., Any]) -> list[Route]:
             "status": "Success", "statusCode": 200,
         })
 
+    async def list_uploaded(request: Request) -> Response:
+        """Steering (no auth, like every /_sandbox path): what the ledger holds, without the bytes."""
+        from .app import json_response
+
+        return json_response({"results": [{k: v for k, v in a.items() if k != "content"}
+                                          for a in store.of(request.path_params["companyId"])]})
+
     return [Route("/companies/{companyId}/connections/{connectionId}/push/directCosts/{directCostId}/attachment",
-                  codat(upload_direct_cost_attachment), methods=["POST"])]
+                  codat(upload_direct_cost_attachment), methods=["POST"]),
+            Route("/_sandbox/companies/{companyId}/attachments", list_uploaded, methods=["GET"])]
