@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from codatdesk.core_api import ReceiptView
 from codatdesk.events import ExpenseChanged
@@ -25,7 +25,7 @@ def view_of(receipt: Receipt, files: ReceiptFiles) -> ReceiptView:
 
 def receipts_of(db: Engine, files: ReceiptFiles, expense_id: int) -> list[ReceiptView]:
     with read_session(db) as session:
-        rows = session.exec(select(Receipt).where(Receipt.expense_id == expense_id).order_by(Receipt.id)).all()
+        rows = session.exec(select(Receipt).where(Receipt.expense_id == expense_id).order_by(col(Receipt.id))).all()
         return [view_of(r, files) for r in rows]
 
 

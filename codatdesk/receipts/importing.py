@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from codatdesk.receipts import attach
 from codatdesk.receipts.files import ACCEPTED, ReceiptFiles, ReceiptRefused, folder_for_database, sniff_media_type
@@ -64,7 +64,7 @@ def attach_files(engine: Engine, company_id: str, wanted: Iterable[tuple[str, Pa
     wanted = list(wanted)
     with read_session(engine) as session:
         ids = dict(session.exec(select(Expense.source_key, Expense.id).where(
-            Expense.company_id == company_id, Expense.source_key.in_({key for key, _ in wanted}))).all())
+            Expense.company_id == company_id, col(Expense.source_key).in_({key for key, _ in wanted}))).all())
     for key, path in wanted:
         expense_id = ids.get(key)
         if expense_id is None:

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk.codat import CodatClient, CodatError
 from codatdesk.codat.client import new_idempotency_key
@@ -95,7 +95,7 @@ class ReceiptUploader:
                 and event.old is not ExpenseStatus.COMPLETE:
             self.upload_soon(event.company_id, event.expense_id)
 
-    def upload_soon(self, company_id: str, expense_id: int) -> Future | None:
+    def upload_soon(self, company_id: str, expense_id: int) -> Future[None] | None:
         """Queue the upload in the company's pool (it counts toward Codat's limits like every request)."""
         try:
             return self.pool(company_id).submit(self._upload_logged, expense_id)
@@ -106,10 +106,11 @@ class ReceiptUploader:
         """Upload what a crash or a lost trigger left: unfinished receipts of completed expenses (at start and
         every reconciliation); waits for them. Returns how many expenses it sent receipts for."""
         with read_session(self.db) as session:
-            found = session.exec(select(Expense.id, Expense.company_id).join(Receipt, Receipt.expense_id == Expense.id)
+            found = session.exec(select(Expense.id, Expense.company_id).join(Receipt, col(Receipt.expense_id) == col(Expense.id))
                                  .where(Expense.status == ExpenseStatus.COMPLETE,
-                                        Receipt.upload_status.in_(UNFINISHED)).distinct()).all()
-        futures = [f for expense_id, company_id in found if (f := self.upload_soon(company_id, expense_id))]
+                                        col(Receipt.upload_status).in_(UNFINISHED)).distinct()).all()
+        futures = [f for expense_id, company_id in found
+                   if expense_id is not None and (f := self.upload_soon(company_id, expense_id))]
         for future in futures:
             future.result()
         return len(found)
@@ -141,8 +142,7 @@ class ReceiptUploader:
             if expense is None or ExpenseStatus(expense.status) is not ExpenseStatus.COMPLETE:
                 return
             op = session.get(PushOperation, expense.push_operation_key) if expense.push_operation_key else None
-            receipt_ids = list(session.exec(select(Receipt.id).where(
-                Receipt.expense_id == expense_id, Receipt.upload_status.in_(UNFINISHED)).order_by(Receipt.id)).all())
+            receipt_ids = self._unfinished(session, expense_id)
             if op is None or not receipt_ids:
                 return
             connection = session.get(Connection, op.connection_id)
@@ -178,9 +178,15 @@ class ReceiptUploader:
                     session.add(op)
         return record_id
 
+    @staticmethod
+    def _unfinished(session: Session, expense_id: int) -> list[int]:
+        query = select(Receipt.id).where(Receipt.expense_id == expense_id,
+                                         col(Receipt.upload_status).in_(UNFINISHED)).order_by(col(Receipt.id))
+        return [receipt_id for receipt_id in session.exec(query).all() if receipt_id is not None]
+
     def _note_pending(self, receipt_ids: list[int], detail: str) -> None:
         with session_scope(self.db) as session:
-            for receipt in session.exec(select(Receipt).where(Receipt.id.in_(receipt_ids))).all():
+            for receipt in session.exec(select(Receipt).where(col(Receipt.id).in_(receipt_ids))).all():
                 if receipt.upload_status == U.PENDING and receipt.upload_detail != detail:
                     receipt.upload_detail = detail  # same state, a better word for it
                     session.add(receipt)
@@ -198,8 +204,7 @@ class ReceiptUploader:
                                                    idempotency_key=key)
 
         with read_session(self.db) as session:
-            receipt_ids = list(session.exec(select(Receipt.id).where(
-                Receipt.expense_id == expense_id, Receipt.upload_status.in_(UNFINISHED)).order_by(Receipt.id)).all())
+            receipt_ids = self._unfinished(session, expense_id)
         for receipt_id in receipt_ids:
             self._upload_one(receipt_id, integration_key, send)
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .core import Sandbox
 
 _MB = 1024 * 1024
-_LIMITS = {"gbol": ("Xero", 10 * _MB), "qhyg": ("QuickBooks Online", 100 * _MB)}
+_LIMITS: dict[str, tuple[str, int | None]] = {"gbol": ("Xero", 10 * _MB), "qhyg": ("QuickBooks Online", 100 * _MB)}
 
 
 class AttachmentStore:
@@ -63,8 +63,9 @@ class AttachmentStore:
 
 def store_of(sandbox: Sandbox) -> AttachmentStore:
     store = sandbox.__dict__.get("_attachments")
-    if store is None:
+    if not isinstance(store, AttachmentStore):
         store = sandbox.__dict__.setdefault("_attachments", AttachmentStore())
+    assert isinstance(store, AttachmentStore)
     return store
 
 
@@ -75,8 +76,8 @@ def _file_part(content_type: str, body: bytes) -> tuple[str, str, bytes] | None:
         return None
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "file":
-            data = part.get_payload(decode=True) or b""
-            return part.get_filename() or "file", part.get_content_type(), data
+            data = part.get_payload(decode=True)
+            return part.get_filename() or "file", part.get_content_type(), data if isinstance(data, bytes) else b""
     return None
 
 
@@ -98,7 +99,7 @@ def routes(sandbox: Sandbox, codat: Callable[..., Any]) -> list[Route]:
         if part is None or not part[2]:
             raise ApiError(400, "Error processing request - not valid. A multipart 'file' part is required.")
         name, content_type, data = part
-        key = connection.get("integrationKey")
+        key = str(connection.get("integrationKey") or "")
         if key == "pqsw":
             raise ApiError(400, "Uploading attachments is not supported for QuickBooks Desktop.")
         ledger, limit = _LIMITS.get(key, ("", None))

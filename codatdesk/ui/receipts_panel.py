@@ -161,7 +161,9 @@ class ReceiptsPanel(QWidget):
                 item.setSelected(True)
         self.list.setVisible(bool(self._receipts))
         self.hint.setVisible(not self._receipts)
-        self.title.setText(f"Receipts ({len(self._receipts)})" if self._receipts else "Receipts")
+        failed = sum(1 for r in self._receipts if r.upload_status in ("failed", "refused"))
+        title = f"Receipts ({len(self._receipts)})" if self._receipts else "Receipts"
+        self.title.setText(f"{title} · {failed} not uploaded: choose it and retry" if failed else title)
         self._update_buttons()
 
     def _chosen_id(self) -> int | None:

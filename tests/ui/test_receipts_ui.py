@@ -111,6 +111,7 @@ def test_the_details_pane_attaches_shows_and_retries(window, fake, tmp_path, mon
     panel.reload()
     panel.list.item(0).setSelected(True)
     assert "failed: Codat refused the upload" in panel.list.item(0).text()
+    assert panel.title.text() == "Receipts (1) · 1 not uploaded: choose it and retry"
     assert panel.retry_button.isEnabled() and panel.detach_button.isEnabled()
     panel.retry_button.click()
     wait_for(lambda: ("retry_receipt_upload", receipt.id) in fake.calls, message="retry asked of the core")
