@@ -74,6 +74,34 @@ class ExpenseValues:
 
 
 @dataclass(frozen=True)
+class ReceiptView:
+    """One receipt as the details pane shows it (``receipts.attach.receipts_of``)."""
+
+    id: int
+    expense_id: int
+    file_name: str
+    media_type: str
+    size: int
+    path: Path  # the stored copy (content-addressed), for a thumbnail
+    upload_status: str  # receipts.uploads.UploadStatus
+    upload_detail: str
+    remote_id: str | None
+    uploaded_at: dt.datetime | None
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
+
+    @property
+    def state_text(self) -> str:
+        """Where the upload stands, in plain words (the reason too when it failed)."""
+        words = {"pending": "waits for the push to complete", "uploading": "uploading",
+                 "uploaded": "uploaded", "failed": "failed", "refused": "not accepted"}
+        text = words.get(self.upload_status, self.upload_status)
+        return f"{text}: {self.upload_detail}" if self.upload_detail and self.upload_status != "uploaded" else text
+
+
+@dataclass(frozen=True)
 class SettingsApplied:
     """What saving settings changed in the running core."""
 
@@ -174,3 +202,19 @@ class CoreAPI(Protocol):
     def delete_rate(self, company_id: str, rate_id: int) -> None: ...
 
     def recheck_missing_rates(self, company_id: str) -> Recheck: ...
+
+    # -- receipts ----------------------------------------------------------------------
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        """The expense's receipts, oldest first, with their upload state."""
+        ...
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        """Keep the file (once per content) and list it on the expense; raises ReceiptRefused with the reason.
+        A receipt of an expense already in the ledger is uploaded at once."""
+        ...
+
+    def detach_receipt(self, receipt_id: int) -> None: ...
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        """Upload a failed or refused receipt again, without pushing the expense again."""
+        ...

@@ -487,9 +487,12 @@ def test_sync_webhooks_are_signed_and_conform(sb: Sandbox, client: httpx.Client)
     assert failed["status"] == "PushError" and failed["errorMessage"].startswith("Duplication protection")
 
 
-# -- direct-cost receipts (the direct-cost route) -------------------------------------------------------
+
+
+# -- direct-cost receipts (the direct-cost route; sandbox/attachments.py) -------------------------------
 
 def test_direct_cost_receipt_upload_uses_the_integrations_limits(sb: Sandbox, client: httpx.Client) -> None:
+    from codatdesk.sandbox.attachments import store_of
     from tests.sandbox_support import direct_cost
 
     pushed = client.post(f"/companies/{sb.company_id}/connections/{sb.connection_id}/push/directCosts",
@@ -498,7 +501,7 @@ def test_direct_cost_receipt_upload_uses_the_integrations_limits(sb: Sandbox, cl
     cost_id = sb.ledger()[0]["id"]
     url = f"/companies/{sb.company_id}/connections/{sb.connection_id}/push/directCosts/{cost_id}/attachment"
     assert client.post(url, files={"file": ("receipt.png", b"\x89PNG", "image/png")}).status_code == 200
-    assert [a["name"] for a in sb.expenses.direct_cost_attachments()[cost_id]] == ["receipt.png"]
-    assert "at most 3 MB" in error_of(client.post(url, files={"file": ("r.pdf", b"x" * (3 * 1024 * 1024 + 1))}),
-                                      400)["error"]
+    assert [a["name"] for a in store_of(sb).of(sb.company_id)] == ["receipt.png"]
+    assert "limit of 3 MB" in error_of(client.post(url, files={"file": ("r.pdf", b"x" * (3 * 1024 * 1024 + 1))}),
+                                       400)["error"]
     error_of(client.post(url.replace(cost_id, "nope"), files={"file": ("r.pdf", b"x")}), 404)

@@ -383,6 +383,29 @@ class CodatClient:
             params["orderBy"] = order_by
         return self._paged(f"/companies/{_segment(company_id)}/push", params, id_field="pushOperationKey")
 
+    # ------------------------------------------------------------------ attachments
+
+    def upload_direct_cost_attachment(self, company_id: str, connection_id: str, direct_cost_id: str,
+                                      file_name: str, media_type: str, data: bytes, *,
+                                      idempotency_key: str | None = None) -> Any:
+        """``POST .../push/directCosts/{id}/attachment`` (singular; multipart field ``file``)."""
+        path = (f"{self._connection_path(company_id, connection_id)}/push/directCosts/"
+                f"{_segment(direct_cost_id)}/attachment")
+        return self.upload_attachment(path, file_name, media_type, data, idempotency_key=idempotency_key)
+
+    def upload_attachment(self, path: str, file_name: str, media_type: str, data: bytes, *,
+                          idempotency_key: str | None = None) -> Any:
+        """A multipart ``file`` upload to ``path``: the body (None when Codat sends none). Resent only
+        under the same ``Idempotency-Key`` and bytes, like every write."""
+        key = idempotency_key or new_idempotency_key()
+        # The boundary comes from the key, so a resend after a restart has the same bytes (Codat answers
+        # another body under a used key with 422).
+        boundary = "codatdesk-" + "".join(c for c in key if c.isalnum())
+        form = httpx.Request("POST", "http://multipart.invalid", files={"file": (file_name, data, media_type)},
+                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        return self._request("POST", path, raw=(form.read(), form.headers["Content-Type"]), kind=_Kind.WRITE,
+                             idempotency_key=key)
+
     # ------------------------------------------------------------------ reference data
 
     def get_company_info(self, company_id: str) -> dict[str, Any]:
@@ -505,12 +528,12 @@ class CodatClient:
         missing_ok_after_retry: bool = False,
         idempotency_key: str | None = None,
         resend: bool = False,
-        raw_body: tuple[bytes, str] | None = None,
+        raw: tuple[bytes, str] | None = None,
     ) -> Any:
         content = jsonmoney.dumps(json_body) if json_body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
-        if raw_body is not None:  # (bytes, content type), e.g. a multipart receipt upload
-            content, headers = raw_body[0], {"Content-Type": raw_body[1]}
+        if raw is not None:  # (bytes, Content-Type): a body that is not JSON, e.g. a multipart upload
+            content, headers = raw[0], {"Content-Type": raw[1]}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         # The same bytes and the same key on every try: Codat answers a resend with the first answer.

@@ -189,7 +189,7 @@ class ExpensesApi:
         return self._client._request(
             "POST", f"{self._base(company_id)}/syncs/{_segment(sync_id)}/transactions/{_segment(transaction_id)}"
                     "/attachments",
-            raw_body=multipart_file(file_name, content, content_type, boundary=key.replace("-", "")),
+            raw=multipart_file(file_name, content, content_type, boundary=key.replace("-", "")),
             kind=_Kind.WRITE, idempotency_key=key)
 
 

@@ -26,6 +26,7 @@ from codatdesk.core_api import (
     RETRYABLE_STATUSES,
     CompanyChoice,
     ExpenseValues,
+    ReceiptView,
     SettingsApplied,
 )
 from codatdesk.engine import edits, read_models, reference
@@ -45,6 +46,9 @@ from codatdesk.events import (
 )
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
+from codatdesk.receipts import attach as receipt_attach
+from codatdesk.receipts.files import ReceiptFiles, folder_for_database
+from codatdesk.receipts.uploads import ReceiptUploader
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
@@ -112,12 +116,17 @@ class Core:
         self.applier.fetch_details = self.pusher.fetch_details
         self.applier.push_dependents = self.pusher.push_dependents
         self.applier.push_ended = self.pusher.push_ended
+        # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).
+        self.receipt_files = ReceiptFiles(folder_for_database(db.url.database))
+        self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
+        self.bus.subscribe(self.receipt_uploads.on_event)
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=partial(self._seconds, "reconcile.interval_seconds"),
             threshold=partial(self._seconds, "reconcile.threshold_seconds"),
             check_connections=self.check_connections,
             resume_chains=self.applier.resume_chains,
+            sweep_receipts=self.receipt_uploads.sweep,
         )
         self.retention = RetentionSweeper(db, partial(settings.get, "webhook.retention_days"),
                                           disposable_event_types=(SELFTEST_EVENT,))
@@ -469,3 +478,22 @@ class Core:
         from codatdesk.engine import rate_table
 
         return rate_table.recheck_missing_rates(self.db, self.pusher, company_id)
+
+    # -- receipts ------------------------------------------------------------------------
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        return receipt_attach.receipts_of(self.db, self.receipt_files, expense_id)
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        view = receipt_attach.attach(self.db, self.receipt_files, expense_id, path)
+        if view.upload_status == "pending":
+            with Session(self.db) as session:
+                expense = session.get(Expense, expense_id)
+                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.COMPLETE:
+                    self.receipt_uploads.upload_soon(expense.company_id, expense_id)
+        return view
+
+    def detach_receipt(self, receipt_id: int) -> None:
+        receipt_attach.detach(self.db, self.receipt_files, receipt_id)
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        self.receipt_uploads.retry(receipt_id)

@@ -100,7 +100,6 @@ class CompanyExpenses:
     tracking: dict[str, dict[str, Any]] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # transaction id -> booking
-    direct_cost_attachments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # directCostId -> files
     syncs: list[ExpenseSync] = field(default_factory=list)
 
 
@@ -385,37 +384,6 @@ class ExpensesEmulator:
         return attachment
 
 
-    def attach_to_direct_cost(self, company_id: str, connection_id: str, direct_cost_id: str, filename: str,
-                              content: bytes) -> dict[str, Any]:
-        """POST .../push/directCosts/{id}/attachment (Accounting spec ``upload-direct-cost-attachment``). The spec
-        names no limits for direct costs: the integration's Expenses limits apply (sandbox choice)."""
-        data = self.company(company_id)
-        company = self._state.company(company_id)
-        self._state.connection(company_id, connection_id)
-        rules = rules_for(company.platform_key)
-        with self._state.lock:
-            known = any(cost["id"] == direct_cost_id for cost in company.direct_costs)
-        if not known:
-            raise ApiError(404, f"No direct cost was found with ID {direct_cost_id}")
-        if rules.attachment_max_bytes is None:
-            raise ApiError(422, f"{rules.name} does not support attachment upload.")
-        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if extension not in rules.attachment_extensions:
-            raise _bad(f"{rules.name} does not accept .{extension or '(none)'} files; accepted: "
-                       f"{', '.join(sorted(rules.attachment_extensions))}.", "File")
-        if len(content) > rules.attachment_max_bytes:
-            raise _bad(f"The file is {len(content)} bytes; {rules.name} accepts at most "
-                       f"{rules.attachment_max_bytes // (1024 * 1024)} MB.", "File")
-        record = {"id": self._state.ids.uuid(), "name": filename, "fileSize": len(content),
-                  "dateCreated": codat_time(), "includeWhenSent": False}
-        with self._state.lock:
-            data.direct_cost_attachments.setdefault(direct_cost_id, []).append(record)
-        return dict(record)
-
-    def direct_cost_attachments(self, company_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        data = self.company(company_id or self._sandbox.company_id)
-        with self._state.lock:
-            return copy.deepcopy(data.direct_cost_attachments)
 
 
 def booking(item: SyncItem, sync_id: str, ledger: Ledger) -> dict[str, Any]:

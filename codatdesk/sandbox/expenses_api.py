@@ -4,9 +4,7 @@ Paths and bodies follow codatio/oas ``Codat-Sync-Expenses.json``. A request body
 shape (not an array, 0 or more than 50 transactions, a transaction without a uuid ``id``) is a 400 with
 Codat's ErrorMessage, nothing synced; the same id twice in one request is a 400 too (sandbox choice).
 Everything else about a transaction is checked when its sync runs and reported per transaction.
-Also here: the direct-cost receipt upload (``POST .../push/directCosts/{directCostId}/attachment``,
-any one multipart part; the answer, not described by the Accounting spec, is a sandbox choice), the
-Accounting API's tracking categories (``GET .../data/trackingCategories``) and the
+Also here: the Accounting API's tracking categories (``GET .../data/trackingCategories``) and the
 ``/_sandbox/companies/{companyId}/expense-bookings`` steering read.
 """
 
@@ -116,12 +114,6 @@ def routes(sandbox: Sandbox, codat: Wrap, steering: Wrap) -> list[Route]:
             raise bad_request("The multipart body must have a file part named 'file'.", "File", "Expenses")
         return files[field]
 
-    async def direct_cost_attachment(request: Request) -> Response:
-        filename, content = await uploaded_file(request, None)
-        return json_response(expenses.attach_to_direct_cost(
-            company_id(request), request.path_params["connectionId"], request.path_params["directCostId"],
-            filename, content))
-
     async def upload(request: Request) -> Response:
         filename, content = await uploaded_file(request)
         return json_response(expenses.attach(company_id(request), request.path_params["syncId"],
@@ -160,8 +152,6 @@ def routes(sandbox: Sandbox, codat: Wrap, steering: Wrap) -> list[Route]:
         Route(syncs + "/{syncId}/transactions", codat(sync_transactions), methods=["GET"]),
         Route(syncs + "/{syncId}/transactions/{transactionId}", codat(sync_transaction), methods=["GET"]),
         Route(syncs + "/{syncId}/transactions/{transactionId}/attachments", codat(upload), methods=["POST"]),
-        Route(company + "/connections/{connectionId}/push/directCosts/{directCostId}/attachment",
-              codat(direct_cost_attachment), methods=["POST"]),
         Route(company + "/data/trackingCategories", codat(tracking_categories), methods=["GET"]),
         Route(company + "/data/trackingCategories/{trackingCategoryId}", codat(tracking_category), methods=["GET"]),
         Route("/_sandbox/companies/{companyId}/expense-bookings", steering(expense_bookings), methods=["GET"]),

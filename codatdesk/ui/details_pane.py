@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QV
 
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
+from codatdesk.ui.receipts_panel import ReceiptsPanel
 from codatdesk.ui.status_style import is_dark_palette, style_for
 
 if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
@@ -324,6 +325,8 @@ class DetailsPane(QWidget):
         layout.setContentsMargins(6, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self.browser, 1)
+        self.receipts = ReceiptsPanel()  # the core is set by the window (CoreAPI: attach, retry, detach)
+        layout.addWidget(self.receipts)
         self.show_expense(None)
 
     def set_engine(self, engine: Engine) -> None:
@@ -377,6 +380,7 @@ class DetailsPane(QWidget):
         self._details = (load_details(self._engine, self._expense_id)
                          if self._expense_id is not None and self._engine is not None else None)
         self.copy_button.setEnabled(self._details is not None)
+        self.receipts.show_expense(self._expense_id if self._details is not None else None)
         if self._details is None:
             self._reasons = []
             self.title.setText("Details")

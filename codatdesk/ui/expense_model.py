@@ -307,7 +307,7 @@ class ExpenseTableModel(QAbstractTableModel):
         if column == Column.CURRENCY:
             return row.currency
         if column == Column.STATUS:
-            return row.status.value
+            return row.status_text  # the status, and the receipts' upload when there are any
         if column == Column.UPDATED:
             return format_timestamp(row.updated_at, seconds=False)
         return ""

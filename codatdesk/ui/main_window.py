@@ -52,6 +52,7 @@ from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView, reference_max_age
+from codatdesk.ui.receipts_panel import ReceiptDropFilter
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self.read_db = core.db
         for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
             reader.set_engine(core.db)
+        self.details.receipts.set_core(core)
         self.health.set_listener(core.listener_url)
         if core.company_id:  # asked of Codat by the first check; the snapshot may know already
             self.health.set_connection(core.company_id, "not checked yet")
@@ -319,6 +321,10 @@ class MainWindow(QMainWindow):
 
         self.details = DetailsPane(None)
         self.details.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix))
+        # Receipts: dropped on a row or attached in the details pane; a refusal says why in a message box.
+        self.receipt_drop = ReceiptDropFilter(self.table, lambda: self.core)
+        self.receipt_drop.attachFailed.connect(self.receipt_refused)
+        self.details.receipts.attachFailed.connect(self.receipt_refused)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -770,6 +776,11 @@ class MainWindow(QMainWindow):
                                          15_000)
 
     # ------------------------------------------------------------------ errors
+
+    def receipt_refused(self, reasons: str) -> None:
+        from codatdesk.receipts.files import ReceiptRefused
+
+        self.background_failed(ReceiptRefused(reasons))
 
     def background_failed(self, error: BaseException) -> None:
         from codatdesk.ui.messages import user_message

@@ -22,6 +22,7 @@ from codatdesk.core_api import (
     RETRYABLE_STATUSES,
     CompanyChoice,
     ExpenseValues,
+    ReceiptView,
     SettingsApplied,
 )
 from codatdesk.engine import edits, read_models
@@ -29,6 +30,8 @@ from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
+from codatdesk.receipts import attach as receipt_attach
+from codatdesk.receipts.files import ReceiptFiles
 from codatdesk.settings import Settings
 from codatdesk.settings_actions import CheckResult, SaveResult
 from codatdesk.states import ExpenseStatus
@@ -52,6 +55,7 @@ class FakeCore:
         self.codat_companies: list[dict] = [{"id": "c1", "name": "Company c1"}]  # what check_api_key answers
         self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
+        self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
 
     @property
     def company_id(self) -> str | None:
@@ -183,6 +187,20 @@ class FakeCore:
         from codatdesk.engine.rate_table import Recheck
 
         return Recheck([], [])
+
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        return receipt_attach.receipts_of(self.db, self.receipt_files, expense_id)
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        self.calls.append(("attach_receipt", (expense_id, str(path))))
+        return receipt_attach.attach(self.db, self.receipt_files, expense_id, path)
+
+    def detach_receipt(self, receipt_id: int) -> None:
+        self.calls.append(("detach_receipt", receipt_id))
+        receipt_attach.detach(self.db, self.receipt_files, receipt_id)
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        self.calls.append(("retry_receipt_upload", receipt_id))
 
     def close(self) -> None:
         self.db.dispose()
