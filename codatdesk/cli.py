@@ -38,6 +38,8 @@ DELIVERY_VERDICTS = ("pending", "applied", "parked", "duplicate", "stale", "igno
                      "rejected")
 
 DATA_DIR_HELP = "keep every file of this run in DIR (default: $CODATDESK_HOME, else the user data dir)"
+DATABASE_HELP = ("use this database for this run: postgresql://USER@HOST/DB, a team's (default: the setting "
+                 "database.url or $CODATDESK_DATABASE_URL, else the file in the data dir)")
 
 
 # The sandbox's common knobs as flags: (flag, SandboxConfig field, type, help); any other field: --set FIELD=JSON.
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"codatdesk {__version__}")
     parser.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
+    parser.add_argument("--database", metavar="URL", help=DATABASE_HELP)
     parser.add_argument("--demo", action="store_true",
                         help="open the window against a built-in Codat sandbox with sample expenses")
     parser.add_argument("--self-test", action="store_true", help="check this installation and exit")
@@ -109,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     # value given before the command: a subparser that saw no --data-dir sets nothing, not None.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
+    common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS, help=DATABASE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add = functools.partial(sub.add_parser, parents=[common])
 
@@ -188,11 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", help="company id (default: the configured company)")
     p.add_argument("--json", action="store_true", help="list as JSON (rates as exact strings)")
 
+    p = add("team", help="team mode: one shared PostgreSQL and one server (docs/team.md)")
+    p.add_argument("action", choices=("init", "invite"),
+                   help="init URL: check, upgrade and set up the team database (the server's computer); "
+                        "invite NAME: create a colleague's login and print what they enter")
+    p.add_argument("target", metavar="URL|NAME", help="the database URL (init) or the colleague's login (invite)")
+    p.add_argument("--reset-password", action="store_true", help="invite: give an existing login a new password")
+
     p = add("settings", help="show or change settings; store credentials in the keyring")
     p.add_argument("action", nargs="?", choices=("show", "set", "set-secret"), default="show",
                    help="show (default); set KEY VALUE; set-secret NAME (value read from stdin or a prompt)")
     p.add_argument("key", nargs="?", help="setting key (see `codatdesk settings`) or secret name: "
-                   "api_key, webhook_signing_secrets, webhook_basic, webhook_bearer, ngrok_authtoken")
+                   "api_key, webhook_signing_secrets, webhook_basic, webhook_bearer, ngrok_authtoken, database_password")
     p.add_argument("value", nargs="?", help="the new value (set)")
     return parser
 
@@ -201,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.data_dir:
         paths.set_data_dir(args.data_dir)
+    from codatdesk.team.store_url import use_database
+
+    use_database(args.database)
     from codatdesk.logging_setup import setup_logging
 
     command = args.command or "gui"
@@ -214,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
         "rates": _cmd_rates, "refresh": _cmd_refresh, "suppliers": _cmd_suppliers,
         "register-webhook": _cmd_register_webhook, "history": _cmd_history, "deliveries": _cmd_deliveries,
+        "team": _cmd_team,
     }[command]
     try:
         return handler(args)
@@ -225,6 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserFacingError, DataFromNewerVersion) as exc:
         print(f"codatdesk: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from codatdesk.team.errors import USER_FACING
+
+        if isinstance(exc, USER_FACING):
+            print(f"codatdesk: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 class UserFacingError(Exception):
@@ -250,9 +272,20 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _open_store():
-    from codatdesk.store.db import open_database
+    from codatdesk.team.schema import open_store
 
-    return open_database()
+    return open_store(upgrades=False)  # a shared database is upgraded by its server only (docs/team.md)
+
+
+def _cmd_team(args: argparse.Namespace) -> int:
+    from codatdesk.team.setup import init_team_database, invite_text
+
+    if args.action == "init":
+        for line in init_team_database(args.target).lines():
+            print(line)
+        return 0
+    print(invite_text(args.target, reset_password=args.reset_password))
+    return 0
 
 
 def _default_company(engine, explicit: str | None) -> str:
@@ -400,14 +433,19 @@ def _cmd_settings(args: argparse.Namespace) -> int:
         if not args.key or args.value is None:
             raise UserFacingError("usage: codatdesk settings set KEY VALUE")
         try:
-            settings.set(args.key, args.value)
+            if args.key == "database.url":
+                from codatdesk.team.store_url import keep_database_url
+
+                keep_database_url(settings, args.value)  # a password goes to the keyring, not the file
+            else:
+                settings.set(args.key, args.value)
         except SettingError as exc:
             raise UserFacingError(str(exc)) from None
         print(f"{args.key} = {settings.get(args.key)!r}")
         return 0
     if args.action == "set-secret":
         names = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, secrets.WEBHOOK_BASIC, secrets.WEBHOOK_BEARER,
-                 secrets.NGROK_AUTHTOKEN)
+                 secrets.NGROK_AUTHTOKEN, secrets.DATABASE_PASSWORD)
         if args.key not in names:
             raise UserFacingError("name one of: " + ", ".join(names))
         if sys.stdin.isatty():

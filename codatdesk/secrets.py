@@ -33,6 +33,7 @@ WEBHOOK_SECRETS = "webhook_signing_secrets"  # JSON list, newest first
 WEBHOOK_BASIC = "webhook_basic"  # "user:password"
 WEBHOOK_BEARER = "webhook_bearer"
 NGROK_AUTHTOKEN = "ngrok_authtoken"
+DATABASE_PASSWORD = "database_password"  # the team database's (PostgreSQL) password: codatdesk.team.store_url
 
 _ENV = {
     API_KEY: "CODATDESK_API_KEY",
@@ -40,6 +41,7 @@ _ENV = {
     WEBHOOK_BASIC: "CODATDESK_WEBHOOK_BASIC",
     WEBHOOK_BEARER: "CODATDESK_WEBHOOK_BEARER",
     NGROK_AUTHTOKEN: "NGROK_AUTHTOKEN",
+    DATABASE_PASSWORD: "CODATDESK_DATABASE_PASSWORD",
 }
 # Bumped by every write through this module, so a cache in this process knows to read again.
 _generation = 0
@@ -65,7 +67,7 @@ class SecretMissing(Exception):
 def describe(name: str) -> str:
     return {API_KEY: "Codat API key", WEBHOOK_SECRETS: "webhook signing secret",
             WEBHOOK_BASIC: "webhook Basic credentials", WEBHOOK_BEARER: "webhook Bearer token",
-            NGROK_AUTHTOKEN: "ngrok auth token"}.get(name, name)
+            NGROK_AUTHTOKEN: "ngrok auth token", DATABASE_PASSWORD: "team database password"}.get(name, name)
 
 
 def backend_name() -> str:

@@ -99,6 +99,9 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("tunnel.ngrok_path", str, "ngrok", "Path to the ngrok binary."),
     Setting("tunnel.health_interval_seconds", int, 60, "How often a signed test delivery checks the tunnel.", minimum=5),
     Setting("ui.last_company_id", str, None, "Company shown when the window opens."),
+    Setting("database.url", str, "", "Where expenses are kept: empty for the file in the data folder (one person), "
+            "postgresql://USER@HOST/DB for a team's shared database (its password in the keyring as "
+            "database_password; docs/team.md)."),
 )
 BY_KEY = {s.key: s for s in REGISTRY}
 

@@ -24,8 +24,8 @@ from codatdesk.engine.pusher import PushProblem
 from codatdesk.events import Notice, PushProgress
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.db import open_database
 from codatdesk.store.models import Expense
+from codatdesk.team.schema import open_store
 from codatdesk.tunnel.registration import PORTAL_HINT
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def serve(port: int | None = None, *, without_secret: bool = False) -> int:
 def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
     if lock.replaced_stale and lock.replaced_stale.pid:
         log.info("replacing the serve.lock of pid %s, which ended without stopping cleanly", lock.replaced_stale.pid)
-    core = Core(settings, open_database())
+    core = Core(settings, open_store(settings, upgrades=True))  # the server upgrades a team's database
     core.bus.subscribe(_print_notices)
     stop = threading.Event()
 
@@ -136,7 +136,7 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
         print("codatdesk push: nothing to push (use ID..., --all-ready or --retry-failed)", file=sys.stderr)
         return 2
     settings = Settings()
-    db = open_database()
+    db = open_store(settings, upgrades=False)
     with Session(db) as session:
         chosen = list(ids)
         if all_ready:
@@ -246,7 +246,7 @@ def _wait_for_final(core: Core, settings: Settings, ids: list[int], timeout: flo
 
 
 def reconcile_command() -> int:
-    core = Core(Settings(), open_database(), listen=False)
+    core = Core(Settings(), open_store(upgrades=False), listen=False)
     core.bus.subscribe(_print_notices)
     core.applier.start()
     try:

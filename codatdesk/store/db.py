@@ -50,7 +50,28 @@ def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
         )
         _configure_sqlite(engine, durable=durable)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return _postgres_engine(url, durable=durable)
+
+
+POSTGRES_CONNECT_TIMEOUT_S = 10  # a team database out of reach fails the start, it does not hang it
+
+
+def _postgres_engine(url: str, *, durable: bool) -> Engine:
+    """A team's shared PostgreSQL (issue #15). Connections say they are codatdesk (``pg_stat_activity``),
+    stale ones after a network loss are replaced before use, and a relaxed write commits with
+    ``synchronous_commit=off``: atomic, but the server may lose the last such commits if it crashes,
+    the same promise as SQLite's NORMAL (PostgreSQL docs, "Asynchronous Commit")."""
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                           connect_args={"application_name": "codatdesk",
+                                         "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION) and (options.get(RELAXED_OPTION) or not durable):
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+    return engine
 
 
 def _create_private_file(url: str) -> None:

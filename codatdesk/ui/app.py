@@ -99,9 +99,9 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:
 def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Callable[[], None]]:
     """The real (non-demo) core, opened and started. No Qt: the app runs it on a worker thread."""
     from codatdesk.engine.core import Core
-    from codatdesk.store.db import open_database
+    from codatdesk.team.schema import open_store
 
-    db = open_database()
+    db = open_store(settings, upgrades=False)  # a team's database is upgraded by its server only
     core = Core(settings, db)
     company_id = settings.get("codat.company_id")
     if company_id:
