@@ -22,6 +22,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "codatdesk_write"
 RELAXED_OPTION = "codatdesk_relaxed"  # a write whose commit need not reach the disk at once
+MIGRATION_LOCK_KEY = 0x636F6461_0001  # "coda" + 1: the PostgreSQL advisory lock upgrades take (migrations/env.py)
 
 
 def default_url() -> str:
@@ -61,14 +62,17 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
     stale ones after a network loss are replaced before use, and a relaxed write commits with
     ``synchronous_commit=off``: atomic, but the server may lose the last such commits if it crashes,
     the same promise as SQLite's NORMAL (PostgreSQL docs, "Asynchronous Commit")."""
+    # synchronous_commit=on whatever the server's default: a durable write (the inbox) must survive a crash.
+    sync = "on" if durable else "off"
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                            connect_args={"application_name": "codatdesk",
-                                         "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
+                                         "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+                                         "options": f"-c synchronous_commit={sync}"})
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
         options = conn.get_execution_options()
-        if options.get(WRITE_OPTION) and (options.get(RELAXED_OPTION) or not durable):
+        if options.get(WRITE_OPTION) and options.get(RELAXED_OPTION) and durable:
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
     return engine

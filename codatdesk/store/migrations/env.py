@@ -4,10 +4,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from codatdesk.store import models  # noqa: F401  (registers the tables)
+from codatdesk.store.db import MIGRATION_LOCK_KEY
 
 config = context.config
 target_metadata = SQLModel.metadata
-MIGRATION_LOCK_KEY = 0x636F6461_0001  # "coda" + 1: codatdesk's advisory lock for schema upgrades
 
 
 def run_migrations_online() -> None:
