@@ -90,10 +90,45 @@ def data_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def db(tmp_path):
     from codatdesk.store.db import open_database
+    from tests.store_kind import database_url
 
-    engine = open_database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    engine = open_database(database_url(tmp_path / "test.sqlite3"))
     yield engine
     engine.dispose()
+
+
+# -- which store the core suite runs on: tests/store_kind.py ------------------------------------------------------
+def pytest_addoption(parser):
+    from tests.store_kind import ENV, KINDS
+
+    parser.addoption("--store", choices=KINDS, default=os.environ.get(ENV) or "sqlite",
+                     help=f"run the core suite on this store (default ${ENV}, else sqlite); postgresql uses the "
+                          "pg_server fixture's server")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_kind(request):
+    from tests import store_kind as kind
+
+    if request.config.getoption("--store") == "postgresql":
+        kind.use_postgresql(request.getfixturevalue("pg_server"))
+    return kind.kind()
+
+
+@pytest.fixture(autouse=True)
+def store_per_test(store_kind, monkeypatch, request):
+    """On PostgreSQL the data folder's default store is a database of this test's own, made when first asked for."""
+    from tests import store_kind as kind
+
+    if store_kind == "postgresql" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about SQLite itself (sqlite_only): runs in the SQLite pass")
+    if store_kind == "postgresql":
+        from codatdesk import paths
+        from codatdesk.store import db as store_db
+
+        monkeypatch.setattr(store_db, "default_url", lambda: kind.database_url(paths.database_path()))
+    yield
+    kind.drop_created()
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01,
@@ -163,6 +198,10 @@ def pg_url(pg_server):
     url = pg.create_database(pg_server)
     yield url
     pg.drop_database(pg_server, url)
+
+
+def pytest_report_header(config):
+    return f"store: {config.getoption('--store')} (tests/store_kind.py)"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -14,6 +14,7 @@ from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.store.db import open_database
+from tests.store_kind import database_url
 
 HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference\n"
 
@@ -58,7 +59,7 @@ class Harness:
             "reconcile.threshold_seconds": 0,
             **self.settings_overrides,
         })
-        db = open_database(f"sqlite:///{self.tmp / 'core.sqlite3'}")
+        db = open_database(database_url(self.tmp / "core.sqlite3"))  # SQLite, or PostgreSQL: tests/store_kind.py
         self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
                          webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)

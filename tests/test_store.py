@@ -25,6 +25,7 @@ def make_expense(session, **overrides):
     return expense
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_with_a_busy_timeout_and_full_sync(db):
     with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
