@@ -189,9 +189,12 @@ class CoreStartup:
         settle_after_start()  # the core and the first table are loaded: see codatdesk/heap.py
 
     def _failed(self, error: BaseException) -> None:
+        from codatdesk.team.errors import plain_message
+
         log.error("codatdesk could not start", exc_info=error)
+        reason = plain_message(error) or f"{type(error).__name__}: {error}"  # a database we cannot use says why
         QMessageBox.critical(self._window, "codatdesk could not start",
-                             f"{type(error).__name__}: {error}\n\nThe log has the details: {paths.log_dir()}")
+                             f"{reason}\n\nThe log has the details: {paths.log_dir()}")
         self._give_up(1)
 
     def _give_up(self, code: int) -> None:

@@ -88,3 +88,22 @@ def test_cli_refuses_a_bad_database_url_in_plain_words(capsys):
     assert main(["list", "--database", "mysql://anna@db/books"]) == 2
     err = capsys.readouterr().err
     assert "not a database codatdesk can use" in err and "postgresql://USER@HOST" in err
+
+
+def test_the_window_says_why_a_database_cannot_be_used_in_a_sentence():
+    from codatdesk.team.errors import plain_message
+    from codatdesk.team.schema import SchemaBehind
+
+    assert plain_message(SchemaBehind("the team database x is at version 1")) == "The team database x is at version 1"
+    assert plain_message(DatabaseUrlError("mysql://… is not a database")).startswith("Mysql://")
+    assert plain_message(RuntimeError("boom")) is None
+
+
+def test_every_command_takes_database_before_or_after_its_name():
+    from codatdesk.cli import build_parser
+
+    parser = build_parser()
+    for command in ("gui", "serve", "push", "list", "reconcile", "settings"):
+        assert parser.parse_args([command, "--database", "postgresql://a@h/d"]).database == "postgresql://a@h/d"
+        assert parser.parse_args(["--database", "postgresql://a@h/d", command]).database == "postgresql://a@h/d"
+    assert parser.parse_args(["list"]).database is None
