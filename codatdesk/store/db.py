@@ -11,7 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from codatdesk import paths
@@ -70,7 +70,7 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
                                          "options": f"-c synchronous_commit={sync}"})
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
+    def _begin_postgres(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get(WRITE_OPTION) and options.get(RELAXED_OPTION) and durable:
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")

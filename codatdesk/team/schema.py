@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from codatdesk.settings import Settings
 from codatdesk.store.db import alembic_config, make_engine, open_database
 from codatdesk.team.store_url import configured_url, is_team_url, shown
 from codatdesk.version import DataFromNewerVersion
@@ -79,7 +80,7 @@ def check_desktop_schema(engine: Engine) -> None:
         "the database; then open this desktop again. Nothing was changed.")
 
 
-def open_store(settings=None, *, upgrades: bool) -> Engine:
+def open_store(settings: Settings | None = None, *, upgrades: bool) -> Engine:
     """The configured store, opened. ``upgrades``: this process may migrate a shared database (the server).
 
     One person's SQLite file is always migrated on open (nobody else uses it)."""

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
 from codatdesk import secrets
+from codatdesk.settings import Settings
 
 # SQLAlchemy's plain "postgresql" means psycopg2; codatdesk ships psycopg 3.
 POSTGRES_DRIVER = "postgresql+psycopg"
@@ -67,7 +68,7 @@ def without_password(url: str) -> tuple[str, str | None]:
     return parsed._replace(password=None).render_as_string(hide_password=False), (str(password) if password else None)
 
 
-def configured_url(settings=None) -> str:
+def configured_url(settings: Settings | None = None) -> str:
     """The URL this process opens: ``--database``, else the setting (or its environment variable), else the
     SQLite file in the data folder. A team URL without a password gets the stored one."""
     from codatdesk.store.db import default_url
@@ -75,8 +76,6 @@ def configured_url(settings=None) -> str:
     raw = _override
     if raw is None:
         if settings is None:
-            from codatdesk.settings import Settings
-
             settings = Settings()
         raw = settings.get("database.url") or ""
     if not raw:
@@ -110,7 +109,7 @@ def _shown(url: str) -> str:
     return f"{scheme}{sep}…@{rest.rpartition('@')[2]}" if "@" in rest else url
 
 
-def keep_database_url(settings, url: str) -> str:
+def keep_database_url(settings: Settings, url: str) -> str:
     """``settings set database.url URL``: the URL goes to the settings file without its password, which goes
     to the keyring (settings.json is not a place for secrets). Returns what was saved."""
     url = (url or "").strip()
