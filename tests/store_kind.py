@@ -53,6 +53,17 @@ def database_url(path: Path) -> str:
     return _created[path]
 
 
+def empty_database_url(path: Path) -> str:
+    """Like :func:`database_url`, but a database without any table (for tests that migrate it themselves)."""
+    if _kind == "sqlite":
+        return f"sqlite:///{path}"
+    if path not in _created:
+        from tests import pg_server as pg
+
+        _created[path] = pg.create_database(_server)
+    return _created[path]
+
+
 def drop_created() -> None:
     """After each test: its databases go (on SQLite its files go with its tmp_path)."""
     if not _created:

@@ -63,11 +63,12 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
     ``synchronous_commit=off``: atomic, but the server may lose the last such commits if it crashes,
     the same promise as SQLite's NORMAL (PostgreSQL docs, "Asynchronous Commit")."""
     # synchronous_commit=on whatever the server's default: a durable write (the inbox) must survive a crash.
+    # timezone=UTC: times are stored and read as UTC, whatever the server's or the database's own zone.
     sync = "on" if durable else "off"
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                            connect_args={"application_name": "codatdesk",
                                          "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
-                                         "options": f"-c synchronous_commit={sync}"})
+                                         "options": f"-c synchronous_commit={sync} -c timezone=UTC"})
 
     @event.listens_for(engine, "begin")
     def _begin_postgres(conn: Connection) -> None:

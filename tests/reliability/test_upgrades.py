@@ -28,6 +28,7 @@ from sqlmodel import Session, SQLModel
 
 from codatdesk.store import models
 from codatdesk.store.db import alembic_config, make_engine, migrate
+from tests.store_kind import empty_database_url
 
 pytestmark = pytest.mark.reliability
 
@@ -42,7 +43,9 @@ def revisions() -> list[str]:
 
 
 def engine_at(path: Path, revision: str | None) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
+    """A database at ``revision``: a SQLite file at ``path``, or under --store=postgresql an empty PostgreSQL
+    database migrated to it (tests/store_kind.py), so every upgrade is also proven on PostgreSQL."""
+    engine = make_engine(empty_database_url(path))
     if revision is not None:
         command.upgrade(alembic_config(engine), revision)
     return engine
@@ -191,6 +194,10 @@ def fill_generic(engine: Engine) -> dict[str, list[dict]]:
         for table in metadata.sorted_tables:
             if table.name == "alembic_version":
                 continue
+            if conn.dialect.name == "postgresql" and "id" in table.c and table.c.id.autoincrement:
+                # The hand-written rows gave their ids; PostgreSQL's sequence does not see them (SQLite's rowid does).
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                  f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
             for n in range(3):
                 values = {}
                 for column in table.columns:
@@ -217,6 +224,13 @@ def all_rows(engine: Engine) -> dict[str, dict[tuple, dict]]:
         return {table.name: {tuple(row._mapping[c.name] for c in table.primary_key.columns): dict(row._mapping)
                              for row in conn.execute(select(table))}
                 for table in metadata.sorted_tables if table.name != "alembic_version"}
+
+
+def as_utc(value):
+    """A naive time is UTC (what codatdesk writes): 0007 turns three naive PostgreSQL columns into aware ones."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def primary_keys(engine: Engine) -> dict[str, list[str]]:
@@ -260,7 +274,7 @@ def test_a_database_at_each_revision_upgrades_to_head_with_every_row_intact(tmp_
             key = tuple(old[name] for name in keys[table])
             assert key in after.get(table, {}), f"{table} row {key} is gone after upgrading from {revision}"
             new = after[table][key]
-            changed = {k: (v, new.get(k)) for k, v in old.items() if k in new and new[k] != v}
+            changed = {k: (v, new.get(k)) for k, v in old.items() if k in new and as_utc(new[k]) != as_utc(v)}
             assert not changed, f"{table} row {key} changed: {changed}"
     with Session(engine) as session:
         check(session)
@@ -277,6 +291,11 @@ def test_step_by_step_equals_at_once(tmp_path):
 
     def schema(engine: Engine) -> list[tuple]:
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                return sorted(conn.execute(text(
+                    "SELECT table_name, column_name, data_type, is_nullable, column_default "
+                    "FROM information_schema.columns WHERE table_schema = 'public'")).all()) + sorted(conn.execute(
+                    text("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")).all())
             return sorted(conn.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master")).all())
 
     assert schema(stepwise) == schema(direct)
@@ -311,6 +330,7 @@ def _expenses_in_every_state(engine: Engine) -> dict[int, str]:
         return {row.id: row.status for row in conn.execute(select(expense.c.id, expense.c.status))}
 
 
+@pytest.mark.sqlite_only  # a data folder's own file; a team database is upgraded by its server (tests/team)
 def test_a_data_folder_of_the_previous_release_opens_with_every_expense_and_setting_kept(tmp_path, capsys):
     import json
 
@@ -342,6 +362,7 @@ def test_a_data_folder_of_the_previous_release_opens_with_every_expense_and_sett
     assert Settings(home / paths.settings_path().name).get("listener.port") == 8899
 
 
+@pytest.mark.sqlite_only  # a data folder's own file; a newer team database: tests/team/test_team_setup.py
 def test_a_data_folder_of_a_newer_version_is_refused_untouched(tmp_path, capsys):
     from codatdesk import cli, paths
     from codatdesk.version import DataFromNewerVersion

@@ -161,3 +161,19 @@ def test_the_cli_sets_up_a_team_and_a_desktop_refuses_an_unreachable_one(pg_url,
     assert main(["list", "--database", unreachable]) == 2
     err = capsys.readouterr().err
     assert "cannot open the team database" in err and "database_password" in err
+
+
+def test_every_time_keeps_its_zone_on_postgresql(pg_url):
+    """0004 and 0006 made three columns naive; PostgreSQL would shift an aware time by the session's offset."""
+    from codatdesk.store.db import open_database
+
+    engine = open_database(pg_url)
+    try:
+        with engine.connect() as conn:
+            kinds = dict(conn.execute(text(
+                "select table_name || '.' || column_name, data_type from information_schema.columns "
+                "where table_schema = 'public' and data_type like 'timestamp%'")).all())
+            assert conn.exec_driver_sql("show timezone").scalar() == "UTC"
+    finally:
+        engine.dispose()
+    assert kinds and set(kinds.values()) == {"timestamp with time zone"}, kinds
