@@ -180,8 +180,9 @@ def test_reasons_lost_to_a_dead_process_are_fetched_after_a_restart(harness):
     assert harness.sandbox.wait_idle(10)
     harness.stop_core()
     from codatdesk.store.db import open_database
+    from tests.store_kind import database_url
 
-    db = open_database(f"sqlite:///{harness.tmp / 'core.sqlite3'}")
+    db = open_database(database_url(harness.tmp / "core.sqlite3"))  # the harness's store, SQLite or PostgreSQL
     with session_scope(db) as session:
         dead = session.get(Expense, expense.id)
         op = session.get(PushOperation, dead.push_operation_key)

@@ -150,6 +150,7 @@ def mode(path) -> int:
 
 
 @posix_only
+@pytest.mark.sqlite_only  # the database file's mode; a team's PostgreSQL keeps no file here
 def test_the_data_folder_database_logs_and_settings_are_private(data_dir):
     previous = os.umask(0o022)  # the usual umask: what a library would create 0755/0644
     try:
