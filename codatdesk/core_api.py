@@ -33,6 +33,7 @@ RESTART_SETTINGS = frozenset({
     "listener.port", "listener.path", "listener.max_body_bytes", "listener.read_timeout",
     "listener.max_concurrency", "webhook.require_signature", "webhook.authorization", "push.concurrency",
     "tunnel.provider", "tunnel.public_url", "tunnel.hostname", "tunnel.cloudflared_path", "tunnel.ngrok_path",
+    "database.url",
 })
 # Hand edits keep the audit trail honest: once sent (in progress, complete, unknown), a row is Codat's.
 EDITABLE_STATUSES = frozenset({ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED})

@@ -16,7 +16,7 @@ from codatdesk.ui.settings_form import KeyringStatus, SettingsForm
 from codatdesk.ui.workers import run_in_background
 
 SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, PREVIOUS_SIGNING_SECRET, secrets.WEBHOOK_BASIC,
-           secrets.WEBHOOK_BEARER, secrets.NGROK_AUTHTOKEN)
+           secrets.WEBHOOK_BEARER, secrets.NGROK_AUTHTOKEN, secrets.DATABASE_PASSWORD)
 RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 

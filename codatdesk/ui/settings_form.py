@@ -48,6 +48,8 @@ GROUPS = {  # key prefix -> (page title, intro)
     "push": ("Pushing", "How expenses are sent."),
     "reconcile": ("Reconciliation", "A safety net for webhooks that never arrive."),
     "tunnel": ("Tunnel", "Makes the listener reachable from the internet, so Codat can call it."),
+    "database": ("Team database", "Only for a team sharing one database: what `codatdesk team invite` gave you. "
+                 "Leave it empty to keep your expenses in this computer's own file. Used from the next start."),
 }
 HIDDEN = {"ui.last_company_id"}
 # Server internals: the defaults suit nearly everyone, so they wait under a collapsed "Advanced" on their page.
@@ -92,6 +94,7 @@ LABELS = {
     "tunnel.provider": "&Provider", "tunnel.public_url": "Public &URL", "tunnel.hostname": "Stable &hostname",
     "tunnel.cloudflared_path": "&cloudflared program", "tunnel.ngrok_path": "&ngrok program",
     "tunnel.health_interval_seconds": "&Health check every (s)",
+    "database.url": "Team database &URL",
 }
 SECRET_LABELS = {
     secrets.API_KEY: "Codat &API key",
@@ -100,6 +103,7 @@ SECRET_LABELS = {
     secrets.WEBHOOK_BASIC: "Basic &user:password",
     secrets.WEBHOOK_BEARER: "Bearer &token",
     secrets.NGROK_AUTHTOKEN: "ngrok auth &token",
+    secrets.DATABASE_PASSWORD: "Team database pass&word",
 }
 
 
@@ -386,8 +390,10 @@ class SettingsForm(QWidget):
             secrets.WEBHOOK_BASIC: "Only for Basic authorization: the user:password Codat sends.",
             secrets.WEBHOOK_BEARER: "Only for Bearer authorization: the token Codat sends.",
             secrets.NGROK_AUTHTOKEN: "Your ngrok account's auth token.",
+            secrets.DATABASE_PASSWORD: "Your own password for the team database. Kept in your system keyring.",
         }
-        group = {secrets.API_KEY: "codat", secrets.NGROK_AUTHTOKEN: "tunnel"}.get(name, "webhook")
+        group = {secrets.API_KEY: "codat", secrets.NGROK_AUTHTOKEN: "tunnel",
+                 secrets.DATABASE_PASSWORD: "database"}.get(name, "webhook")
         edit = secret_edit()
         self.secret_edits[name] = edit
         self._add_row(group, SECRET_LABELS[name], edit, docs[name], name)
@@ -456,6 +462,9 @@ class SettingsForm(QWidget):
         signing = self.secret_edits.get(secrets.WEBHOOK_SECRETS)
         if signing is not None and signing.text().strip() and not signing.text().strip().startswith("whsec_"):
             errors[secrets.WEBHOOK_SECRETS] = "Codat's signing secrets start with whsec_"
+        database_problem = team_url_problem(values.get("database.url"))
+        if database_problem:
+            errors["database.url"] = database_problem
         mode = values.get("webhook.authorization")
         for name, wanted in ((secrets.WEBHOOK_BASIC, "basic"), (secrets.WEBHOOK_BEARER, "bearer")):
             edit = self.secret_edits.get(name)
@@ -568,3 +577,16 @@ class SettingsForm(QWidget):
             position = 0 if offered else -1
         combo.setCurrentIndex(position)
 
+
+def team_url_problem(url: str | None) -> str | None:
+    """Why the typed team database URL cannot be saved, or None. A password belongs in its own field (the keyring),
+    never in settings.json."""
+    from codatdesk.team.store_url import DatabaseUrlError, normalized, without_password
+
+    if not url:
+        return None
+    try:
+        _plain, password = without_password(normalized(url))
+    except DatabaseUrlError as exc:
+        return str(exc)
+    return "write the password in the password field below (kept in the keyring), not in the URL" if password else None

@@ -197,3 +197,24 @@ def test_with_a_core_the_dialog_asks_the_core_and_builds_no_client(qtbot, tmp_pa
     assert ("save_settings", {secrets.API_KEY}) in core.calls
     assert "listener.port" in saved.args[0] and core.settings.get("listener.port") == 9999
     core.close()
+
+
+def test_the_team_database_is_entered_in_settings_and_its_password_goes_to_the_keyring(qtbot, settings,
+                                                                                       memory_keyring, tmp_path):
+    """What `codatdesk team invite` prints is what a colleague types here (docs/team.md)."""
+    dialog = open_dialog(qtbot, settings)
+    form = dialog.form
+    titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+    assert "Team database" in titles
+    form.fields["database.url"].set_value("postgresql://anna:hunter2@db.example:5432/codatdesk")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert dialog.isVisible() and "password field" in form.error_labels["database.url"].text()
+    form.fields["database.url"].set_value("postgresql://anna@db.example:5432/codatdesk")
+    form.secret_edits[secrets.DATABASE_PASSWORD].setText("hunter2")
+    with qtbot.waitSignal(dialog.saved, timeout=5000) as saved:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert "database.url" in saved.args[0]
+    assert memory_keyring.store[("codatdesk", "database_password")] == "hunter2"
+    assert "hunter2" not in (tmp_path / "settings.json").read_text()
+    assert Settings(tmp_path / "settings.json", environ={}).get("database.url") == \
+        "postgresql://anna@db.example:5432/codatdesk"
