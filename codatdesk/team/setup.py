@@ -108,7 +108,8 @@ def invite_text(name: str, *, reset_password: bool = False, settings: Settings |
              f"  Database URL:  {address}",
              f"  Password:      {password}" if password else
              "  Password:      (unchanged: the one they have; `team invite --reset-password` makes a new one)",
-             "", "  On their computer:",
+             "", "  In codatdesk: Settings, the Team database page (both fields); then start codatdesk again.",
+             "  Or on the command line:",
              f"    codatdesk settings set database.url {address}",
              "    codatdesk settings set-secret database_password    (then paste the password)", "",
              "Their desktop holds no Codat key: the team's server sends the pushes and receives the webhooks."]
