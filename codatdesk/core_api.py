@@ -19,8 +19,7 @@ from codatdesk.states import ExpenseStatus
 
 # The table's row is the store's read model: it keeps the stored values (so 100,000 rows load as one
 # C call each and sort on integers) and decodes them only through named, typed fields; no view decodes.
-from codatdesk.store.expense_rows import ExpenseRow
-from codatdesk.store.expense_rows import stored_order_key as table_order_key
+from codatdesk.store.expense_rows import ExpenseRow, stored_order_key
 
 if TYPE_CHECKING:
     from codatdesk.amounts import NumberFormat
@@ -30,6 +29,10 @@ if TYPE_CHECKING:
     from codatdesk.events import EventBus, HealthEvent
     from codatdesk.importer import ImportReport
     from codatdesk.settings import Settings
+
+# A sort key (the field, then the id) on a row's stored value, for the fields whose stored value orders
+# like the decoded one (date, net, tax, total): sorting 100,000 rows then decodes none of them.
+table_order_key = stored_order_key
 
 # Read when the listener, webhook verifier, push pool and tunnel start: a change waits for a restart.
 RESTART_SETTINGS = frozenset({
