@@ -117,9 +117,9 @@ def measure_product(home: Path, company_id: str) -> dict[str, float]:
 
 
 def measure_widget(home: Path, company_id: str) -> dict[str, float]:
-    from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem
-
     from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem
 
     from benchmarks.setup import database
     from codatdesk.engine import read_models
