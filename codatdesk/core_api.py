@@ -19,7 +19,8 @@ from codatdesk.states import ExpenseStatus
 
 # The table's row is the store's read model: it keeps the stored values (so 100,000 rows load as one
 # C call each and sort on integers) and decodes them only through named, typed fields; no view decodes.
-from codatdesk.store.expense_rows import ExpenseRow, stored_order_key
+from codatdesk.store.expense_rows import ExpenseRow as ExpenseRow  # re-exported: the views import it from here
+from codatdesk.store.expense_rows import stored_order_key
 
 if TYPE_CHECKING:
     from codatdesk.amounts import NumberFormat

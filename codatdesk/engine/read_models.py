@@ -6,9 +6,11 @@ money, dates), never a SQLModel row: a view cannot lazy-load, write, or decode w
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 
 from codatdesk.core_api import (
     CompanyChoice,
@@ -108,15 +110,16 @@ def expense_details(db: Engine, expense_id: int) -> ExpenseDetails | None:
                 PushOperation.expense_id == expense_id,
                 PushOperation.key == (expense.push_operation_key or ""),
                 PushOperation.key == (expense.waiting_on_key or ""),
-            )).order_by(PushOperation.requested_at.desc())).all())
+            )).order_by(col(PushOperation.requested_at).desc())).all())
         keys = {op.key for op in operations} | {k for k in (expense.push_operation_key, expense.waiting_on_key) if k}
         history = session.exec(select(StatusChange).where(StatusChange.expense_id == expense_id)
-                               .order_by(StatusChange.at, StatusChange.id)).all()
-        condition = WebhookDelivery.expense_id == expense_id
+                               .order_by(col(StatusChange.at), col(StatusChange.id))).all()
+        condition = col(WebhookDelivery.expense_id) == expense_id
         if keys:
-            condition = or_(condition, WebhookDelivery.push_operation_key.in_(keys))
+            condition = or_(condition, col(WebhookDelivery.push_operation_key).in_(keys))
         deliveries = session.exec(select(WebhookDelivery).where(condition)
-                                  .order_by(WebhookDelivery.received_at.desc()).limit(MAX_DETAIL_DELIVERIES)).all()
+                                  .order_by(col(WebhookDelivery.received_at).desc())
+                                  .limit(MAX_DETAIL_DELIVERIES)).all()
         return ExpenseDetails(_expense_record(expense), company.name if company else expense.company_id,
                               tuple(map(_operation_record, operations)), tuple(map(_history_entry, history)),
                               tuple(map(_delivery_record, deliveries)))
@@ -128,20 +131,21 @@ def deliveries(db: Engine, *, after_id: int = 0, inbox_ids: Collection[int] = ()
                limit: int = 2000) -> list[DeliveryRecord]:
     """The newest ``limit`` stored deliveries above inbox id ``after_id``, plus those in ``inbox_ids``,
     oldest first, each with its expense's words (an outer join: one query)."""
-    columns = (WebhookDelivery.id, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
-               WebhookDelivery.event_type, WebhookDelivery.verdict, WebhookDelivery.verdict_detail,
-               WebhookDelivery.expense_id, Expense.supplier_name, Expense.expense_date, Expense.total,
-               Expense.currency)
+    inbox_id = col(WebhookDelivery.id)
+    columns = (inbox_id, col(WebhookDelivery.delivery_id), col(WebhookDelivery.received_at),
+               col(WebhookDelivery.event_type), col(WebhookDelivery.verdict), col(WebhookDelivery.verdict_detail),
+               col(WebhookDelivery.expense_id), col(Expense.supplier_name), col(Expense.expense_date),
+               col(Expense.total), col(Expense.currency))
 
-    def query():
-        return select(*columns).outerjoin(Expense, Expense.id == WebhookDelivery.expense_id)
+    def query() -> Any:
+        return sa.select(*columns).outerjoin(Expense, col(Expense.id) == col(WebhookDelivery.expense_id))
 
     with read_session(db) as session:
-        records = list(session.exec(query().where(WebhookDelivery.id > after_id)
-                                    .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
+        records = list(session.execute(query().where(inbox_id > after_id)
+                                       .order_by(inbox_id.desc()).limit(limit)).all())
         again = sorted(set(inbox_ids))
         for start in range(0, len(again), _IN_CHUNK):
-            records += session.exec(query().where(WebhookDelivery.id.in_(again[start:start + _IN_CHUNK]))).all()
+            records += session.execute(query().where(inbox_id.in_(again[start:start + _IN_CHUNK]))).all()
     records.sort(key=lambda record: record[0])  # oldest first: the view appends in arrival order
     return [DeliveryRecord(inbox_id, delivery_id, at, event, verdict, detail or "", expense_id,
                            supplier, date, total, currency)
@@ -181,7 +185,7 @@ def connections(db: Engine, chosen_for: dict[str, str]) -> list[ConnectionInfo]:
         companies = {c.id: (c.name, c.connection_id) for c in session.exec(select(Company))}
         rows = [(c.company_id, c.id, c.platform_name or c.integration_key or "", c.status, c.link_url,
                  c.checked_at, c.errors_json)
-                for c in session.exec(select(Connection).order_by(Connection.company_id, Connection.id))]
+                for c in session.exec(select(Connection).order_by(col(Connection.company_id), col(Connection.id)))]
     infos = []
     seen = set()
     for company_id, connection_id, platform, status, link_url, checked_at, errors_json in rows:

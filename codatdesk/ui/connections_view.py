@@ -171,7 +171,7 @@ class ConnectionsView(ReloadOnShow, QWidget):
             tones = style_for(look).tones(dark)
             name = info.platform or info.connection_id or "—"  # the ledger's name; the id is in the tooltip
             values = (info.company_name, name + (" (used for pushes)" if info.chosen else ""), info.status,
-                      format_timestamp(info.checked_at) or "never",  # type: ignore[arg-type]
+                      format_timestamp(info.checked_at) or "never",
                       EXPLAIN.get(info.status, "") + (f" Codat says: {info.errors}" if info.errors else ""))
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
