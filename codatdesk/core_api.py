@@ -8,7 +8,7 @@ are blocking calls the window runs off the GUI thread (``ui.workers.run_in_backg
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,12 +24,14 @@ from codatdesk.store.expense_rows import stored_order_key
 
 if TYPE_CHECKING:
     from codatdesk.amounts import NumberFormat
+    from codatdesk.engine.push_check import CheckedPush
     from codatdesk.engine.pusher import PushBatch, PushProblem
     from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
     from codatdesk.engine.reference import Candidate
     from codatdesk.events import EventBus, HealthEvent
     from codatdesk.importer import ImportReport
     from codatdesk.settings import Settings
+    from codatdesk.settings_actions import CheckResult, SaveResult
 
 # A sort key (the field, then the id) on a row's stored value, for the fields whose stored value orders
 # like the decoded one (date, net, tax, total): sorting 100,000 rows then decodes none of them.
@@ -287,9 +289,15 @@ class CoreAPI(Protocol):
     # -- actions (blocking: run them off the GUI thread) --------------------------------
     def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]: ...
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch: ...
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check_pushable`` as a token: ``push(..., checked=)`` takes it instead of checking again
+        when nothing was written since (``engine/push_check.py``)."""
+        ...
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch: ...
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch: ...
+
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch: ...
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch: ...
 
@@ -315,6 +323,21 @@ class CoreAPI(Protocol):
     def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None: ...
 
     def check_connection(self, company_id: str | None = None) -> str: ...
+
+    # The settings dialog's questions (``settings_actions.SettingsActions``; the wizard, before a core
+    # exists, asks ``settings_actions.Standalone``). Failures come back as a reason and a fix.
+    def check_api_key(self, base_url: str, api_key: str | None) -> CheckResult:
+        """The companies this key sees (``api_key`` None: the stored key)."""
+        ...
+
+    def list_codat_connections(self, base_url: str, api_key: str | None, company_id: str) -> CheckResult:
+        """The company's accounting connections in Codat, Linked first."""
+        ...
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> SaveResult:
+        """Typed secrets to the keyring (a new signing secret keeps the old one for the rotation), changed
+        values to the settings file; ``settings_saved`` then applies them."""
+        ...
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         """Saved settings reach the running core (a new API key or URL: a new client)."""

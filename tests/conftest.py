@@ -126,3 +126,47 @@ def harness(tmp_path):
 
     with started(tmp_path, push_delay=0.05, seed=1) as h:
         yield h
+
+
+# -- a real PostgreSQL (team mode): tests/pg_server.py ------------------------------------------------------------
+_PG_UNAVAILABLE: list[str] = []  # why PostgreSQL could not be had, for the run's summary
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The SQLAlchemy URL of a PostgreSQL server's admin database: $CODATDESK_TEST_PG, else one started here."""
+    from tests import pg_server as pg
+
+    if os.environ.get(pg.ENV_URL):
+        yield pg.sqlalchemy_url(os.environ[pg.ENV_URL])
+        return
+    bindir = pg.find_bindir()
+    if bindir is None:
+        _PG_UNAVAILABLE.append(f"no PostgreSQL binaries found and {pg.ENV_URL} is not set")
+        pytest.skip(_PG_UNAVAILABLE[-1])
+    server = pg.TempPostgres(bindir)
+    try:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported in the summary, then skipped
+        server.stop()
+        _PG_UNAVAILABLE.append(f"PostgreSQL did not start: {exc}")
+        pytest.skip(_PG_UNAVAILABLE[-1])
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    from tests import pg_server as pg
+
+    url = pg.create_database(pg_server)
+    yield url
+    pg.drop_database(pg_server, url)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PG_UNAVAILABLE:
+        terminalreporter.write_sep("!", "PostgreSQL tests were SKIPPED", red=True)
+        terminalreporter.write_line(f"{_PG_UNAVAILABLE[0]}: team-mode tests did not run (set {'CODATDESK_TEST_PG'} "
+                                    "or install PostgreSQL)")

@@ -8,16 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk import secrets
+from codatdesk import secrets, settings_actions
 from codatdesk.amounts import NumberFormat
 from codatdesk.codat import CodatClient
 from codatdesk.core_api import (
@@ -35,6 +35,7 @@ from codatdesk.core_api import (
 )
 from codatdesk.engine import edits, read_models, read_models_mapping, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
 from codatdesk.events import (
@@ -341,10 +342,13 @@ class Core:
         """What would keep these expenses from being sent, before anything is sent. A company whose
         Codat lists were never read has them read first, so even a first push explains unknown
         suppliers, tax codes and payment accounts here rather than after the user pressed Push."""
+        return list(self.check_push(expense_ids, again_anyway=again_anyway).problems)
+
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check_pushable``'s answer as a token ``push`` can take back instead of checking again."""
         self._read_reference_data_once(list(expense_ids))
-        problems = self.pusher.check(list(expense_ids), again_anyway=again_anyway)
-        self.pusher.note_problems(problems)  # the rows say why too, once the dialog is closed
-        return problems
+        # The rows say why too, once the dialog is closed.
+        return self.pusher.check_for_push(list(expense_ids), again_anyway=again_anyway)
 
     def _read_reference_data_once(self, expense_ids: list[int]) -> None:
         from codatdesk.engine import currency as fx
@@ -360,13 +364,14 @@ class Core:
             except Exception:  # the push reads them again and says on each row why it could not
                 log.warning("reading Codat's lists for %s before the check failed", company_id, exc_info=True)
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
-        return self.pusher.push(list(expense_ids), Cause.user(user))
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
+        return self.pusher.push(list(expense_ids), Cause.user(user), checked=checked)
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
         """Send outcome-unknown expenses again although Codat may have written them already (a possible
         duplicate): only after the user was told so and confirmed."""
-        return self.pusher.push(list(expense_ids), Cause.user(user), again_anyway=True)
+        return self.pusher.push(list(expense_ids), Cause.user(user), again_anyway=True, checked=checked)
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
         """Push every failed expense again. Outcome-unknown ones stay: they may be in the ledger."""
@@ -477,6 +482,17 @@ class Core:
 
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES
+
+    # -- the settings dialog's questions (settings_actions: the wizard asks the same without a core) --
+    def check_api_key(self, base_url: str, api_key: str | None) -> settings_actions.CheckResult:
+        return settings_actions.check_api_key(base_url, api_key)
+
+    def list_codat_connections(self, base_url: str, api_key: str | None,
+                               company_id: str) -> settings_actions.CheckResult:
+        return settings_actions.list_codat_connections(base_url, api_key, company_id)
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> settings_actions.SaveResult:
+        return settings_actions.save_settings(self.settings, values, typed_secrets)
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         if secrets.API_KEY in secrets_changed or "codat.base_url" in changed:

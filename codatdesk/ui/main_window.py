@@ -844,8 +844,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from codatdesk.ui.settings_dialog import SettingsDialog, known_names
 
-        dialog = SettingsDialog(self.core.settings, names=known_names(self.core), demo=self.demo,
-                                parent=self)
+        dialog = SettingsDialog(self.core.settings, actions=self.core, names=known_names(self.core),
+                                demo=self.demo, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         self.settings_dialog = dialog

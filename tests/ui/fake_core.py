@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,12 @@ from codatdesk.core_api import (
     SettingsApplied,
 )
 from codatdesk.engine import edits, read_models, read_models_mapping
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import CheckResult, SaveResult
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
 from codatdesk.store.models import Expense
@@ -107,6 +109,8 @@ class FakeCore(StoreReads):
         self.calls: list[tuple[str, Any]] = []
         self.problems: list[PushProblem] = []  # what check_pushable answers
         self.connection_status = "Linked"
+        self.codat_companies: list[dict] = [{"id": "c1", "name": "Company c1"}]  # what check_api_key answers
+        self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
 
     def _chosen_connections(self) -> dict[str, str]:
@@ -149,10 +153,17 @@ class FakeCore(StoreReads):
         self.calls.append(("check_pushable", list(expense_ids)))
         return [p for p in self.problems if p.expense_id in expense_ids]
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        problems = self.check_pushable(expense_ids, again_anyway=again_anyway)
+        return CheckedPush(frozenset(expense_ids), again_anyway, tuple(problems), {}, writes_seen=0)
+
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked  # what the window passed on from its check
         return self._batch("push", expense_ids)
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked
         return self._batch("push_again_anyway", expense_ids)
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
@@ -197,6 +208,21 @@ class FakeCore(StoreReads):
     def check_connection(self, company_id: str | None = None) -> str:
         self.calls.append(("check_connection", company_id))
         return self.connection_status
+
+    def check_api_key(self, base_url: str, api_key: str | None) -> CheckResult:
+        self.calls.append(("check_api_key", base_url))
+        return CheckResult(tuple(self.codat_companies))
+
+    def list_codat_connections(self, base_url: str, api_key: str | None, company_id: str) -> CheckResult:
+        self.calls.append(("list_codat_connections", company_id))
+        return CheckResult(tuple(self.codat_connections))
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> SaveResult:
+        """Settings are written (a real file); secrets are only recorded: the fake has no keyring."""
+        self.calls.append(("save_settings", set(typed_secrets)))
+        changed = frozenset(k for k, v in values.items() if v != self.settings.get(k))
+        self.settings.update({k: values[k] for k in changed})
+        return SaveResult(changed, frozenset(typed_secrets))
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         self.calls.append(("settings_saved", (set(changed), set(secrets_changed))))
