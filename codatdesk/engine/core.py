@@ -25,11 +25,16 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
+    ConnectionInfo,
+    DeliveryRecord,
+    ExpenseDetails,
+    ExpenseRow,
     ExpenseValues,
+    MappingOverview,
     ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models, reference
+from codatdesk.engine import edits, read_models, read_models_mapping, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
@@ -58,7 +63,8 @@ from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
-    from codatdesk.engine.rate_table import RateEntry, Recheck
+    from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
+    from codatdesk.engine.reference import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -444,6 +450,45 @@ class Core:
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
 
+    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
+        return read_models.expense_rows(self.db, company_id)
+
+    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
+        return read_models.expense_rows_by_id(self.db, expense_ids)
+
+    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
+        return read_models.expense_details(self.db, expense_id)
+
+    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                   limit: int = 2000) -> list[DeliveryRecord]:
+        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
+
+    def dropped_delivery_count(self) -> int:
+        return read_models.dropped_delivery_count(self.db)
+
+    def connections(self) -> list[ConnectionInfo]:
+        chosen = self.settings.get("codat.connection_id")
+        return read_models.connections(self.db, {self.company_id: chosen} if self.company_id and chosen else {})
+
+    def mapping_overview(self, company_id: str) -> MappingOverview:
+        return read_models_mapping.mapping_overview(self.db, company_id)
+
+    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list[Candidate]:
+        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def supplier_creation_allowed(self, company_id: str) -> bool:
+        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
+        from codatdesk.engine.suppliers import set_supplier_creation
+
+        set_supplier_creation(self.db, company_id, allowed)
+
+    def read_rates(self, company_id: str) -> RateTable:
+        from codatdesk.engine import rate_table
+
+        return rate_table.read_rates(self.db, company_id)
+
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES
 
@@ -497,3 +542,25 @@ class Core:
 
     def retry_receipt_upload(self, receipt_id: int) -> None:
         self.receipt_uploads.retry(receipt_id)
+
+
+def open_and_start(settings: Settings, company_name: str | None = None) -> tuple[Core, Callable[[], None]]:
+    """The desktop's core: the user's database opened, the chosen company recorded, started.
+    Returns it with what closes it (stop, then release the database)."""
+    from codatdesk.store.db import open_database
+
+    db = open_database()
+    core = Core(settings, db)
+    company_id = settings.get("codat.company_id")
+    if company_id:
+        try:
+            core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
+        except Exception:
+            log.exception("could not record the chosen company")
+    core.start()
+
+    def close() -> None:
+        core.stop()
+        db.dispose()
+
+    return core, close
