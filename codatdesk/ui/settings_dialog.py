@@ -105,7 +105,7 @@ class SettingsDialog(QDialog):
         company_name = self.form.company_name()
         self.buttons.setEnabled(False)
         self.message.setText("Saving…")
-        actions = self.form.actions
+        actions = self.form.settings_actions
 
         def done(result: SaveResult) -> None:
             if not result.ok:
