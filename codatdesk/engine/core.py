@@ -89,6 +89,7 @@ class Core:
         self.listen = listen
         self.listener = None
         self.tunnel = None
+        self.change_feed = None  # team mode: what other processes commit to the shared database
         self._started = False
 
         # The applier and the push engine need each other: the engine hands results to the applier's
@@ -262,6 +263,9 @@ class Core:
         self._started = True
         self.applier.start()
         self.retention.start()
+        from codatdesk.team.change_feed import listen_for_changes
+
+        self.change_feed = listen_for_changes(self.db, self.bus)
         if self.listen:
             self._start_listener()
         # Its first run checks the connections, everything in progress and every waiting chain.
@@ -323,6 +327,8 @@ class Core:
         if self.listener is not None:
             self.listener.stop()
         self.retention.stop()
+        if self.change_feed is not None:
+            self.change_feed.stop()
         self.pusher.shutdown()
         self.applier.stop()
         self.reset_client()
