@@ -122,8 +122,12 @@ def test_two_desktops_push_at_once_and_every_desktop_sees_every_change(pg_url, t
             wait_until(lambda: not c.change_feed.connected.is_set(), message="c noticing")
             a.push(ids[: ROWS // 2])
             b.push(ids[ROWS // 2:])
-            wait_until(lambda: seen["a"].all_complete(ids) and seen["b"].all_complete(ids), timeout=60,
-                       message="both pushing desktops seeing every result (their own and the other's)")
+            try:
+                wait_until(lambda: seen["a"].all_complete(ids) and seen["b"].all_complete(ids), timeout=60,
+                           message="both pushing desktops seeing every result (their own and the other's)")
+            except AssertionError as exc:  # say where it stopped
+                raise AssertionError(f"{exc}; a heard {seen['a'].status}, b heard {seen['b'].status}, the store has "
+                                     f"{[(e.id, e.status, e.status_detail) for e in expenses(a)]}") from None
             assert all(window.model.row_for_id(i).status is ExpenseStatus.NOT_PUSHED for i in ids)
 
             proxy.restore()
