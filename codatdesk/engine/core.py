@@ -54,6 +54,7 @@ from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
     from codatdesk.engine.rate_table import RateEntry, Recheck
+    from codatdesk.team.change_feed import ChangeFeedListener
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Core:
         self.listen = listen
         self.listener = None
         self.tunnel = None
-        self.change_feed = None  # team mode: what other processes commit to the shared database
+        self.change_feed: ChangeFeedListener | None = None  # team mode: what other processes commit to the shared database
         self._started = False
 
         # The applier and the push engine need each other: the engine hands results to the applier's

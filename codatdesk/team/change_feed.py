@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, insert, select, text
 
@@ -41,6 +41,7 @@ from codatdesk.store.models import ChangeLogEntry, utcnow
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import psycopg
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
@@ -64,7 +65,7 @@ def origin_of(engine: Engine) -> str:
     origin = engine.__dict__.get(_ORIGIN)
     if origin is None:
         origin = engine.__dict__.setdefault(_ORIGIN, uuid.uuid4().hex)
-    return origin
+    return str(origin)
 
 
 # -- writing ---------------------------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def decode(kind: str, body: str) -> Event | None:
         for name in ("old", "new"):
             if fields.get(name) is not None:
                 fields[name] = ExpenseStatus(fields[name])
-    return cls(**fields)
+    return cast("Event", cls(**fields))
 
 
 def feed_writer(engine: Engine) -> Callable[[Session, list[Event]], None]:
@@ -184,7 +185,7 @@ class ChangeFeedListener:
     def _listen(self) -> None:
         raw = self.engine.raw_connection()  # the engine's own settings (password, SSL) apply
         try:
-            conn = raw.driver_connection
+            conn = cast("psycopg.Connection[Any]", raw.driver_connection)  # make_engine's PostgreSQL driver
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
             was_offline = not self.connected.is_set() and self.last_seen > 0
