@@ -31,7 +31,7 @@ from benchmarks.common import REPO, Row, percentile, scratch_dir
 from benchmarks.load import LOOPBACK, Target, paced_sender, spawn
 
 RATE = 200.0
-SIZES = {"full": (10_000, 2000), "smoke": (200, 20)}  # (rows each desktop shows, deliveries sent)
+SIZES = {"full": (10_000, 2000), "mid": (10_000, 400), "smoke": (200, 20)}  # (rows each desktop shows, deliveries sent)
 DESKTOPS = 3
 
 SPEC = [
@@ -89,13 +89,21 @@ def team_server(home, database: str, sandbox, secret: str):
         process.wait(60)
 
 
-def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[float], float]:
-    """Send ``count`` deliveries; per delivery, ms until every window's model showed its row complete."""
+def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[float], list[float], float]:
+    """Send ``count`` deliveries; per delivery, ms until every window's model showed its row complete, and ms
+    until every desktop's bus had the change (the feed's share, before the bridge and the model)."""
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from codatdesk.states import ExpenseStatus
 
     seen: list[dict[int, float]] = [{} for _ in windows]
+    heard: list[dict[int, float]] = [{} for _ in windows]
+    for window, marks in zip(windows, heard, strict=True):
+        def on_event(event, marks=marks) -> None:
+            if getattr(event, "new", None) is ExpenseStatus.COMPLETE:
+                marks.setdefault(event.expense_id, time.monotonic())
+
+        window.core.bus.subscribe(on_event)
     for window, marks in zip(windows, seen, strict=True):
         model = window.model
 
@@ -128,12 +136,14 @@ def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[floa
     failed = [r for r in records if not 200 <= r[3] < 300]
     shown = [len(m) for m in seen]
     if failed or min(shown) < count:
-        raise AssertionError(f"{len(failed)} deliveries refused; rows changed per desktop: {shown} of {count}")
+        raise AssertionError(f"{len(failed)} deliveries refused; rows changed per desktop: {shown} of {count}; "
+                             f"heard on each bus: {[len(m) for m in heard]}")
     latencies = [(max(m[pairs[index][0]] for m in seen) - sent) * 1000 for index, sent, _a, _s in records]
+    to_bus = [(max(m[pairs[index][0]] for m in heard) - sent) * 1000 for index, sent, _a, _s in records]
     first_sent, last_seen = records[0][1], max(max(m.values()) for m in seen)
     window_ticks = [t for t in ticks if first_sent <= t <= last_seen + 0.05]
     stall = max((b - a for a, b in itertools.pairwise(window_ticks)), default=0) * 1000
-    return latencies, stall
+    return latencies, to_bus, stall
 
 
 def _show(app, core, rows: int):
@@ -157,7 +167,7 @@ def _close(windows, cores) -> None:
         core.db.dispose()
 
 
-def _team(app, home, sandbox, rows: int, count: int) -> tuple[list[float], float]:
+def _team(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[float], float]:
     from benchmarks.headless import core_for
     from benchmarks.setup import new_secret, seed_expenses
     from codatdesk.states import ExpenseStatus
@@ -183,7 +193,7 @@ def _team(app, home, sandbox, rows: int, count: int) -> tuple[list[float], float
             _close(windows, cores)
 
 
-def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], float]:
+def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[float], float]:
     from benchmarks.headless import core_for
     from benchmarks.setup import new_secret, seed_expenses
     from codatdesk.states import ExpenseStatus
@@ -216,12 +226,13 @@ def run(size: str) -> dict[str, float]:
     try:
         with scratch_dir("b7-team") as home:
             paths.set_data_dir(str(home))
-            team, team_stall = _team(app, home, sandbox, rows, count)
+            team, team_bus, team_stall = _team(app, home, sandbox, rows, count)
         with scratch_dir("b7-solo") as home:
             paths.set_data_dir(str(home))
-            solo, solo_stall = _solo(app, home, sandbox, rows, count)
+            solo, solo_bus, solo_stall = _solo(app, home, sandbox, rows, count)
     finally:
         sandbox.stop()
     return {"p50_ms": percentile(team, 50), "p99_ms": percentile(team, 99), "max_ms": max(team),
-            "stall_ms": team_stall, "solo_p50_ms": percentile(solo, 50), "solo_p99_ms": percentile(solo, 99),
+            "stall_ms": team_stall, "bus_p50_ms": percentile(team_bus, 50), "bus_p99_ms": percentile(team_bus, 99),
+            "solo_bus_p50_ms": percentile(solo_bus, 50), "solo_p50_ms": percentile(solo, 50), "solo_p99_ms": percentile(solo, 99),
             "solo_stall_ms": solo_stall}

@@ -53,6 +53,7 @@ FEED_LOCK = 0x636466656564
 READ_BATCH = 2000  # rows per read while catching up
 _ORIGIN = "codatdesk_feed_origin"
 _TABLE = ChangeLogEntry.__table__  # type: ignore[attr-defined]
+_AFTER_SQL = "SELECT seq, origin, kind, body FROM change_log WHERE seq > %s ORDER BY seq LIMIT %s"
 
 # The events other processes need: committed facts about stored data. Health, progress and notices are
 # about this process (its listener, its batches) and stay local.
@@ -114,14 +115,6 @@ def _record(session: Session, events: list[Event], origin: str) -> None:
 def latest_seq(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.coalesce(func.max(_TABLE.c.seq), 0))).scalar_one())
-
-
-def changes_after(engine: Engine, seq: int, limit: int = READ_BATCH) -> list[tuple[int, str, str, str]]:
-    """(seq, origin, kind, body) of the rows after ``seq``, oldest first."""
-    query = (select(_TABLE.c.seq, _TABLE.c.origin, _TABLE.c.kind, _TABLE.c.body)
-             .where(_TABLE.c.seq > seq).order_by(_TABLE.c.seq).limit(limit))
-    with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(query)]
 
 
 class ChangeFeedListener:
@@ -189,7 +182,7 @@ class ChangeFeedListener:
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
             was_offline = not self.connected.is_set() and self.last_seen > 0
-            missed = self._catch_up()  # whatever was committed before LISTEN took effect, or while away
+            missed = self._catch_up(conn)  # whatever was committed before LISTEN took effect, or while away
             self.connected.set()
             if was_offline:
                 self.bus.publish(Notice("info", f"Connected to the team database again ({missed} change(s) "
@@ -198,7 +191,7 @@ class ChangeFeedListener:
                 # A short wait so stop() is heard; a notification ends it at once.
                 notified = any(True for _ in conn.notifies(timeout=0.25, stop_after=1))
                 if notified or self._poll_due():
-                    self._catch_up()
+                    self._catch_up(conn)
         finally:
             raw.invalidate()  # a LISTENing connection never goes back to the pool
 
@@ -209,10 +202,12 @@ class ChangeFeedListener:
             return True
         return False
 
-    def _catch_up(self) -> int:
+    def _catch_up(self, conn: psycopg.Connection[Any]) -> int:
+        """Publish the rows after the last one seen, read on the LISTENing connection itself (one round trip,
+        no pool check-out and its ping; if that connection is gone, both fail together)."""
         published = 0
         while True:
-            rows = changes_after(self.engine, self.last_seen)
+            rows = conn.execute(_AFTER_SQL, (self.last_seen, READ_BATCH)).fetchall()
             for seq, origin, kind, body in rows:
                 if origin != self._origin:
                     event = decode(kind, body)
