@@ -191,3 +191,12 @@ def test_the_embedded_database_has_no_feed(db):
     assert listen_for_changes(db, EventBus()) is None
     edits.add_expense(db, None, COMPANY, values(1))
     assert latest_seq(db) == 0
+
+
+def test_a_change_a_newer_version_wrote_is_skipped_not_guessed():
+    from codatdesk.team.change_feed import decode, encode
+
+    event = ExpenseChanged(7, COMPANY, ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE, "webhook:msg_1")
+    assert decode(*encode(event)) == event
+    assert decode("ExpenseSplit", '{"expense_id": 7}') is None
+    assert encode(Notice("info", "local only")) is None  # notices and health facts stay in their process
