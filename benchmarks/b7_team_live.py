@@ -158,6 +158,12 @@ def _show(app, core, rows: int):
     return window
 
 
+def settle() -> None:
+    from codatdesk.heap import settle_after_start
+
+    settle_after_start()  # as run_gui does once the table is loaded (and B1 here)
+
+
 def _close(windows, cores) -> None:
     for window in windows:
         window.bridge.detach()
@@ -185,6 +191,7 @@ def _team(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[
         pairs = seed_expenses(cores[0].db, sandbox.company_id, rows, status=ExpenseStatus.IN_PROGRESS,
                               connection_id=sandbox.connection_id)
         windows = [_show(app, core, rows) for core in cores]
+        settle()
         try:
             port = int(url.split(":")[2].split("/")[0])
             target = Target(LOOPBACK, port, "/webhooks/codat", secret, sandbox.company_id, sandbox.connection_id)
@@ -205,6 +212,7 @@ def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[
     pairs = seed_expenses(core.db, sandbox.company_id, rows, status=ExpenseStatus.IN_PROGRESS,
                           connection_id=sandbox.connection_id)
     window = _show(app, core, rows)
+    settle()
     try:
         port = int(core.listener_url.split(":")[2].split("/")[0])
         target = Target(LOOPBACK, port, core.listener.config.path, secret, sandbox.company_id, sandbox.connection_id)
