@@ -139,7 +139,7 @@ def _row_select() -> tuple[Any, Any]:
 
     c = Expense.__table__.c  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     r = Receipt.__table__.c  # type: ignore[attr-defined]  # as above
-    receipts = select(func.group_concat(r.upload_status)).where(r.expense_id == c.id).scalar_subquery()
+    receipts = select(func.aggregate_strings(r.upload_status, ",")).where(r.expense_id == c.id).scalar_subquery()
     return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
                   c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
                   type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,

@@ -6,9 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Index,
+    Integer,
     LargeBinary,
     Text,
     UniqueConstraint,
@@ -282,3 +284,17 @@ class Receipt(SQLModel, table=True):
     upload_started_at: dt.datetime | None = None
     remote_id: str | None = Field(default=None, max_length=100)  # Codat's attachment id
     uploaded_at: dt.datetime | None = None
+
+
+class ChangeLogEntry(SQLModel, table=True):
+    """One committed change (the event the core published), for the other processes on a shared
+    database: team mode's change feed (codatdesk/team/change_feed.py). ``seq`` grows in commit order."""
+
+    __tablename__ = "change_log"
+
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    origin: str = Field(max_length=40)  # the engine that wrote it: its own listener skips it
+    kind: str = Field(max_length=40)  # the event's class name
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the event's fields as JSON (ids and statuses)
