@@ -97,9 +97,10 @@ class Expense(SQLModel, table=True):
     # (base amount = amount x rate). None: take it from the company's rate table when pushing.
     currency_rate: Decimal | None = Field(default=None, sa_column=Column(Rate, nullable=True))
     reference: str = Field(default="", max_length=100)
-    # 1: the columns above are the expense's only line (no expense_line rows). More: expense_line holds
-    # every line, net/tax/total are their sums and account/tax code copy line 1 (docs/architecture.md).
-    line_count: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    # How many expense_line rows hold this expense's lines. 0: the columns above are its only line (every
+    # expense before 0007, and any single line without tracking). Otherwise the rows are its lines, net and
+    # tax are their sums and account/tax code copy line 1 (docs/architecture.md, "Split lines").
+    line_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # An employee claim (a reimbursable expense): the employee is a supplier in the ledger.
     is_claim: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     employee: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=text("''")))
@@ -115,7 +116,7 @@ class Expense(SQLModel, table=True):
 
 
 class ExpenseLine(SQLModel, table=True):
-    """One line of a split expense (an expense with one line has no rows here: see ``Expense.line_count``)."""
+    """One line of an expense with several lines or with tracking (``Expense.line_count`` says whether it has any)."""
 
     __tablename__ = "expense_line"
     __table_args__ = (UniqueConstraint("expense_id", "position", name="uq_expense_line_position"),)

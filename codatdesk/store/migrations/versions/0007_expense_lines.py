@@ -1,6 +1,6 @@
 """expense lines: split expenses, tracking categories per line, employee claims, push route per company
 
-Additive only: an existing expense keeps its columns as its single line (``line_count`` 1, no
+Additive only: an existing expense keeps its columns as its single line (``line_count`` 0, no
 ``expense_line`` rows), so nothing is copied and the table's query is unchanged.
 
 Revision ID: 0007_expense_lines
@@ -19,7 +19,7 @@ def upgrade() -> None:
     # Plain ADD COLUMNs (a batch rebuild of company or expense would trip the foreign keys).
     op.add_column("company", sa.Column("push_route", sa.String(length=20), nullable=False,
                                        server_default="directCosts"))
-    op.add_column("expense", sa.Column("line_count", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column("expense", sa.Column("line_count", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("expense", sa.Column("is_claim", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column("expense", sa.Column("employee", sa.String(length=200), nullable=False, server_default=sa.text("''")))
     op.create_table(
