@@ -66,7 +66,7 @@ def test_lines_that_do_not_add_up_to_the_total_are_refused_with_the_sums(harness
 def test_a_split_expense_keeps_the_rule_when_only_its_amounts_are_edited(harness):
     core = harness.start_core(listen=False)
     expense_id = core.add_expense(harness.company_id, _values())
-    with pytest.raises(InvalidExpense, match="the lines' net adds up to 100.00, not the expense's net 90.00"):
+    with pytest.raises(InvalidExpense, match=r"the lines' net adds up to 100\.00, not the expense's net 90\.00"):
         core.update_expense(expense_id, {"net": D("90.00"), "total": D("104.00")})
     core.update_expense(expense_id, {"lines": THREE_LINES[:2]})
     expense, lines = _stored(core, expense_id)

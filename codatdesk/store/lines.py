@@ -7,6 +7,7 @@ the table's query never joins, and every expense stored before migration 0007 is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
@@ -66,3 +67,26 @@ def write_lines(session: Session, expense: Expense, lines: Sequence[Line]) -> No
     expense.line_count = len(lines)
     session.add(expense)
 
+
+
+@dataclass(frozen=True)
+class ExportDetails:
+    """What the export writes besides the table's row: the lines (stored ones only) and the claim."""
+
+    lines: tuple[Line, ...]
+    is_claim: bool
+    employee: str
+
+
+def export_details(session: Session, expense_ids: Sequence[int]) -> dict[int, ExportDetails]:
+    """The export's details of the expenses that have any (lines, a claim); one query each, in chunks."""
+    found: dict[int, ExportDetails] = {}
+    ids = list(expense_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = session.exec(select(Expense.id, Expense.line_count, Expense.is_claim, Expense.employee).where(
+            Expense.id.in_(chunk), (Expense.line_count > 0) | Expense.is_claim)).all()  # type: ignore[union-attr]
+        lines = lines_by_expense(session, [r[0] for r in rows if r[1]])
+        for expense_id, _count, is_claim, employee in rows:
+            found[expense_id] = ExportDetails(tuple(lines.get(expense_id, ())), bool(is_claim), employee or "")
+    return found
