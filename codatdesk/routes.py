@@ -7,13 +7,11 @@ yet: a company on it is refused at push here, and only here, until it is.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from codatdesk.store.db import session_scope
-from codatdesk.store.models import Company
+if TYPE_CHECKING:  # the window imports the labels at start; the store loads when first used
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
 
 DIRECT_COSTS = "directCosts"
 EXPENSES = "expenses"
@@ -53,6 +51,8 @@ def route_refusal(route: str | None, expense: _Claimable) -> str | None:
 
 def company_route(session: Session, company_id: str) -> str:
     """The company's push route; a company not stored yet is on the default."""
+    from codatdesk.store.models import Company
+
     company = session.get(Company, company_id)
     return company.push_route if company is not None and company.push_route else DIRECT_COSTS
 
@@ -62,6 +62,9 @@ def set_route(db: Engine, company_id: str, route: str) -> None:
     the ledger stays there, and the next push takes the new route."""
     if route not in ROUTES:
         raise ValueError(f"{route!r} is not a push route: use {' or '.join(ROUTES)}")
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.models import Company
+
     with session_scope(db) as session:
         company = session.get(Company, company_id)
         if company is None:
