@@ -28,7 +28,7 @@ def test_rows_numbered_under_one_reference_are_one_expense_with_its_lines(db):
     report = import_file(db, DATA / "split_lines.csv", "c")
     assert report.ok, [str(e) for e in report.errors]
     assert (report.rows, report.added) == (5, 3)
-    (split, lines), (claim, claim_lines), (alone, _) = _expenses(db)
+    (split, lines), (claim, _), (alone, _) = _expenses(db)
     assert (split.line_count, split.net, split.tax, split.total) == (3, D("50.00") + 30 + 20, D("14.00"), D("114.00"))
     assert lines == [Line("429", D("50.00"), D("10.00"), "INPUT2", "Team lunch", ("DEPARTMENT_2",)),
                      Line("493", D("30.00"), D("0.00"), "ZERORATEDINPUT", "Train", ("Sales", "Website relaunch")),
