@@ -11,10 +11,13 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codatdesk import __version__, paths
 from codatdesk.version import DataFromNewerVersion
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 JSON_FORMAT_VERSION = 1
 
@@ -252,7 +255,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return run_sandbox(args.port, config=config)
 
 
-def _open_store():
+def _open_store() -> Engine:
     from codatdesk.store.db import open_database
 
     return open_database()

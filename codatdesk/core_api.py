@@ -68,7 +68,7 @@ class ExpenseValues:
     reference: str
     is_claim: bool = False
     employee: str = ""
-    lines: tuple = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
+    lines: tuple[Any, ...] = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
 
     def fields(self) -> dict[str, Any]:
         """The editable values by Expense attribute (what the expense dialog fills in)."""

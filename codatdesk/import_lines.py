@@ -13,9 +13,16 @@ suppliers' invoices often carry the same number, so a shared reference alone nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from codatdesk.lines import Line, needs_rows, parse_tracking
+
+if TYPE_CHECKING:  # the importer imports this module
+    from codatdesk.importer import ParsedRow
+
+ErrorType = Callable[..., Any]  # the importer's LineError(line, reason, column)
 
 LINE_COLUMN = "line"
 TRACKING_COLUMNS = ("tracking", "department", "project")
@@ -33,18 +40,18 @@ def claim_flag(text: str) -> bool | None:
     return True if word in _YES else False if word in _NO else None
 
 
-def row_tracking(values: dict) -> tuple[str, ...]:
+def row_tracking(values: dict[str, Any]) -> tuple[str, ...]:
     found = list(parse_tracking(values.get("tracking") or ""))
     found.extend(v for v in (values.get("department") or "", values.get("project") or "") if v)
     return tuple(found)
 
 
-def group_rows(rows: list, error_type: type) -> tuple[list[list], list]:
+def group_rows(rows: list[ParsedRow], error_type: ErrorType) -> tuple[list[list[ParsedRow]], list[Any]]:
     """The rows grouped into expenses (in file order), and a ``error_type`` (the importer's LineError)
     for each row that disagrees with the first row of its reference."""
-    groups: dict[str, list] = {}
-    order: list[list] = []
-    errors = []
+    groups: dict[str, list[ParsedRow]] = {}
+    order: list[list[ParsedRow]] = []
+    errors: list[Any] = []
     numbers: dict[str, set[int]] = {}
     for row in rows:
         reference, number_text = row.values.get("reference") or "", row.values.get("line") or ""
@@ -75,7 +82,7 @@ def group_rows(rows: list, error_type: type) -> tuple[list[list], list]:
     return order, errors
 
 
-def _agrees(first, row, reference: str, errors: list, error_type: type) -> bool:
+def _agrees(first: ParsedRow, row: ParsedRow, reference: str, errors: list[Any], error_type: ErrorType) -> bool:
     for column, words in SHARED.items():
         mine, theirs = row.values.get(column), first.values.get(column)
         if (mine or None) != (theirs or None):
@@ -88,7 +95,7 @@ def _agrees(first, row, reference: str, errors: list, error_type: type) -> bool:
     return True
 
 
-def lines_of_group(group: list) -> list[Line]:
+def lines_of_group(group: list[ParsedRow]) -> list[Line]:
     return [Line(account_code=r.values["account_code"], net=r.values["net"], tax=r.values["tax"],
                  tax_code=r.values["tax_code"], description=r.values["description"], tracking=row_tracking(r.values))
             for r in group]

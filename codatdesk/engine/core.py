@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -427,7 +427,7 @@ class Core:
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
         return read_models.expense_values(self.db, expense_id)
 
-    def export_details(self, expense_ids: list[int]) -> dict:
+    def export_details(self, expense_ids: list[int]) -> dict[int, Any]:
         return read_models.export_details(self.db, expense_ids)
 
     def can_edit(self, status: ExpenseStatus) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from collections.abc import Mapping as ValueMap
 from dataclasses import dataclass
 from decimal import Decimal
@@ -120,7 +121,7 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
     return list(problems.values())
 
 
-def _check_lines(values: ValueMap[str, Any], problem) -> None:
+def _check_lines(values: ValueMap[str, Any], problem: Callable[..., None]) -> None:
     """The lines' own rules and the totals rule over them: sum(net) + sum(tax) = total."""
     try:
         split = [Line.of(v) for v in values[LINES]]

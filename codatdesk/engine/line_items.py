@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from codatdesk.engine.reference import CREATED, Resolution, Resolver
 from codatdesk.lines import Line
@@ -24,9 +25,9 @@ from codatdesk.store.models import Expense
 TRACKING_DATA_TYPE = "trackingCategories"
 
 
-def tracking_refs(resolver: Resolver, values: Sequence[str], number: int) -> tuple[list[dict], list[str]]:
+def tracking_refs(resolver: Resolver, values: Sequence[str], number: int) -> tuple[list[dict[str, Any]], list[str]]:
     """The line's ``recordRefs`` and, for what does not resolve, the reason and fix naming the line."""
-    refs: list[dict] = []
+    refs: list[dict[str, Any]] = []
     problems: list[str] = []
     for value in values:
         match = resolver.explain("tracking", value)
@@ -41,11 +42,12 @@ def tracking_refs(resolver: Resolver, values: Sequence[str], number: int) -> tup
 
 
 def build_line_items(expense: Expense, lines: Sequence[Line], res: Resolution,
-                     resolver: Resolver, account_placeholder: str) -> tuple[list[dict], list[str]]:
+                     resolver: Resolver, account_placeholder: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The ``lineItems`` of the expense's direct cost, and what stops them (empty: all resolved)."""
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     problems: list[str] = []
     for number, line in enumerate(lines, start=1):
+        account_id: str | None
         if number == 1:
             account_id, tax_rate_id = res.account_id or account_placeholder, res.tax_rate_id
         else:
@@ -61,7 +63,7 @@ def build_line_items(expense: Expense, lines: Sequence[Line], res: Resolution,
                 problems.append(f"line {number}: {tax.problem}")
         refs, tracking_problems = tracking_refs(resolver, line.tracking, number)
         problems.extend(tracking_problems)
-        item: dict = {
+        item: dict[str, Any] = {
             "description": line.description or expense.description or expense.supplier_name,
             "unitAmount": line.net,
             "quantity": Decimal(1),

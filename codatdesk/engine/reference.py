@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -53,7 +54,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 
-def _tracking_categories(client: CodatClient, company_id: str) -> list[dict]:
+def _tracking_categories(client: CodatClient, company_id: str) -> list[dict[str, Any]]:
     """A ledger without tracking categories (Codat answers 404 where the integration has none) just has none."""
     try:
         return client.list_tracking_categories(company_id)
@@ -160,7 +161,7 @@ class Match:
     problem: str | None = None  # reason and fix, when blocked
 
 
-def _extra(rec: ReferenceRecord) -> dict:
+def _extra(rec: ReferenceRecord) -> dict[str, Any]:
     try:
         extra = json.loads(rec.extra_json or "{}")
     except ValueError:

@@ -243,7 +243,11 @@ def direct_cost_options() -> dict[str, Any]:
                 "Object", "Tracking", "The tracking categories of the line", False,
                 properties={"recordRefs": _option(
                     "Array", "Record References", "Tracking categories the line is booked against", True,
-                    properties={"id": ref_id("LineItems.Tracking.RecordRefs.Id", "tracking category"),
+                    properties={"id": _option(
+                        "String", "Identifier", "The identifier of an existing tracking category", True,
+                        validation={"warnings": [_rule("LineItems.Tracking.RecordRefs.Id",
+                                                       "Must match the ID of an existing tracking category.")],
+                                    "information": []}),
                                 "dataType": _option("String", "Data Type", "trackingCategories", False)})},
             ),
         },

@@ -573,9 +573,9 @@ def _is_iso_date(value: Any) -> bool:
 
 
 def _tracking_ids(line: dict[str, Any]) -> list[Any]:
-    tracking = line.get("tracking") if isinstance(line.get("tracking"), dict) else {}
-    refs = tracking.get("recordRefs") if isinstance(tracking.get("recordRefs"), list) else []
-    return [item.get("id") for item in refs if isinstance(item, dict)]
+    tracking = line.get("tracking")
+    refs = tracking.get("recordRefs") if isinstance(tracking, dict) else None
+    return [item.get("id") for item in refs if isinstance(item, dict)] if isinstance(refs, list) else []
 
 
 def _tracking_errors(line: dict[str, Any], prefix: str, data: CompanyData) -> list[dict[str, Any]]:
@@ -592,11 +592,10 @@ def _tracking_errors(line: dict[str, Any], prefix: str, data: CompanyData) -> li
     errors = []
     for index, record_ref in enumerate(refs):
         where = f"{prefix}.Tracking.RecordRefs[{index}]"
-        category = data.tracking_categories.get(record_ref.get("id")) if isinstance(record_ref, dict) and \
-            isinstance(record_ref.get("id"), str) else None
-        if category is None or record_ref.get("dataType") != "trackingCategories":
-            errors.append(_item(f"{where}.Id", f"No tracking category was found with ID {record_ref.get('id') if isinstance(record_ref, dict) else record_ref}.",
-                                "TrackingCategory"))
+        ref_id = record_ref.get("id") if isinstance(record_ref, dict) else record_ref
+        category = data.tracking_categories.get(ref_id) if isinstance(ref_id, str) else None
+        if category is None or not isinstance(record_ref, dict) or record_ref.get("dataType") != "trackingCategories":
+            errors.append(_item(f"{where}.Id", f"No tracking category was found with ID {ref_id}.", "TrackingCategory"))
         elif category.get("hasChildren"):
             errors.append(_item(f"{where}.Id", f"Tracking category {category['id']} has sub-categories: "
                                                "choose one of them.", "TrackingCategory"))

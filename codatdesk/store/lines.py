@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk.lines import Line, needs_rows, tracking_from_json, tracking_json
 from codatdesk.store.models import Expense, ExpenseLine
@@ -23,7 +23,7 @@ def lines_of(session: Session, expense: Expense) -> list[Line]:
                      tax_code=expense.tax_code, description=expense.description,
                      account_id=expense.account_id, tax_rate_id=expense.tax_rate_id)]
     rows = session.exec(select(ExpenseLine).where(ExpenseLine.expense_id == expense.id)
-                        .order_by(ExpenseLine.position)).all()
+                        .order_by(col(ExpenseLine.position))).all()
     return [Line(account_code=r.account_code, net=r.net, tax=r.tax, tax_code=r.tax_code,
                  description=r.description, tracking=tracking_from_json(r.tracking_json),
                  account_id=r.account_id, tax_rate_id=r.tax_rate_id) for r in rows]
@@ -34,8 +34,8 @@ def lines_by_expense(session: Session, expense_ids: Sequence[int]) -> dict[int, 
     found: dict[int, list[Line]] = {}
     if not expense_ids:
         return found
-    for r in session.exec(select(ExpenseLine).where(ExpenseLine.expense_id.in_(expense_ids))  # type: ignore[attr-defined]
-                          .order_by(ExpenseLine.expense_id, ExpenseLine.position)):
+    for r in session.exec(select(ExpenseLine).where(col(ExpenseLine.expense_id).in_(expense_ids))
+                          .order_by(col(ExpenseLine.expense_id), col(ExpenseLine.position))):
         found.setdefault(r.expense_id, []).append(
             Line(account_code=r.account_code, net=r.net, tax=r.tax, tax_code=r.tax_code, description=r.description,
                  tracking=tracking_from_json(r.tracking_json), account_id=r.account_id, tax_rate_id=r.tax_rate_id))
@@ -46,7 +46,8 @@ def write_lines(session: Session, expense: Expense, lines: Sequence[Line]) -> No
     """Store ``lines`` as the expense's lines (the caller checked them: ``codatdesk.lines``). The expense's
     net and tax become their sums and its account and tax code line 1's, so sorting, searching and the
     resolver's checks of line 1 see the same values. The expense must have an id (flushed)."""
-    session.exec(delete(ExpenseLine).where(ExpenseLine.expense_id == expense.id))  # type: ignore[call-overload]
+    assert expense.id is not None, "write_lines needs a stored (flushed) expense"
+    session.execute(delete(ExpenseLine).where(col(ExpenseLine.expense_id) == expense.id))
     first = lines[0]
     expense.net = sum((line.net for line in lines), first.net - first.net)
     expense.tax = sum((line.tax for line in lines), first.tax - first.tax)
@@ -85,8 +86,9 @@ def export_details(session: Session, expense_ids: Sequence[int]) -> dict[int, Ex
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         rows = session.exec(select(Expense.id, Expense.line_count, Expense.is_claim, Expense.employee).where(
-            Expense.id.in_(chunk), (Expense.line_count > 0) | Expense.is_claim)).all()  # type: ignore[union-attr]
-        lines = lines_by_expense(session, [r[0] for r in rows if r[1]])
+            col(Expense.id).in_(chunk), (col(Expense.line_count) > 0) | col(Expense.is_claim))).all()
+        lines = lines_by_expense(session, [r[0] for r in rows if r[0] is not None and r[1]])
         for expense_id, _count, is_claim, employee in rows:
-            found[expense_id] = ExportDetails(tuple(lines.get(expense_id, ())), bool(is_claim), employee or "")
+            if expense_id is not None:
+                found[expense_id] = ExportDetails(tuple(lines.get(expense_id, ())), bool(is_claim), employee or "")
     return found
