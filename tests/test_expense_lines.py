@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -175,3 +176,35 @@ def test_route_names_are_read_leniently_and_a_wrong_one_names_the_choices():
     assert routes.parse_route(" EXPENSES ") == routes.EXPENSES
     with pytest.raises(ValueError, match="use directCosts or expenses"):
         routes.parse_route("bills")
+
+
+def test_the_route_command_shows_sets_and_refuses_a_wrong_route(tmp_path):
+    from tests.test_cli import run_cli
+
+    home = tmp_path / "home"
+    data = Path(__file__).parent / "data" / "lines" / "split_lines.csv"
+    assert run_cli(["import", str(data), "--company", "co"], home=home).returncode == 0
+    shown = run_cli(["route", "--company", "co"], home=home)
+    assert shown.returncode == 0 and shown.stdout.strip() == "company co: pushes as Direct costs (directCosts)"
+    changed = run_cli(["route", "expenses", "--company", "co"], home=home)
+    assert changed.stdout.strip() == "company co: pushes as Expenses (expenses)"
+    wrong = run_cli(["route", "bills", "--company", "co"], home=home)
+    assert wrong.returncode != 0 and "'bills' is not a push route: use directCosts or expenses" in wrong.stderr
+
+
+def test_the_body_of_a_split_expense_with_tracking_is_codats_direct_cost(harness):
+    import json
+
+    from sqlmodel import select
+
+    from codatdesk.store.models import PushAttempt
+
+    core = harness.start_core(listen=False)
+    core.refresh_reference_data(harness.company_id)
+    expense_id = core.add_expense(harness.company_id, _values())
+    assert core.push([expense_id]).wait(20)
+    with Session(core.db) as session:
+        (attempt,) = session.exec(select(PushAttempt).where(PushAttempt.expense_id == expense_id)).all()
+    body = json.loads(attempt.request_json)
+    validate(body, "Codat-Accounting-2023.json", "DirectCost", strict=True)
+    assert [len(i.get("tracking", {}).get("recordRefs", [])) for i in body["lineItems"]] == [1, 2, 0]
