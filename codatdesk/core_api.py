@@ -44,6 +44,7 @@ class CompanyChoice:
 
     id: str
     name: str
+    push_route: str = "directCosts"  # codatdesk/routes.py: shown next to the name
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,14 @@ class ExpenseValues:
     currency: str
     currency_rate: Decimal | None
     reference: str
+    is_claim: bool = False
+    employee: str = ""
+    lines: tuple = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
 
     def fields(self) -> dict[str, Any]:
         """The editable values by Expense attribute (what the expense dialog fills in)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in ("id", "company_id")}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name not in ("id", "company_id", "lines")}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from sqlmodel import select
 from codatdesk.core_api import CompanyChoice, ExpenseValues
 from codatdesk.engine import edits
 from codatdesk.store.db import read_session
+from codatdesk.store.lines import lines_of
 from codatdesk.store.models import Company, Expense
 
 
@@ -16,7 +17,7 @@ def companies_to_show(db: Engine, chosen: str | None) -> list[CompanyChoice]:
     """Companies with expenses, and the chosen one, by name."""
     with read_session(db) as session:
         with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
-        return [CompanyChoice(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))
+        return [CompanyChoice(c.id, c.name, c.push_route) for c in session.exec(select(Company).order_by(Company.name))
                 if c.id in with_expenses or c.id == chosen]
 
 
@@ -26,5 +27,6 @@ def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:
         expense = session.get(Expense, expense_id)
         if expense is None:
             return None
-        return ExpenseValues(id=expense_id, company_id=expense.company_id,
+        lines = tuple(lines_of(session, expense)) if expense.line_count else ()
+        return ExpenseValues(id=expense_id, company_id=expense.company_id, lines=lines,
                              **{name: getattr(expense, name) for name in edits.FIELDS})

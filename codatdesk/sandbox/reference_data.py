@@ -61,6 +61,19 @@ _TAX_RATES: tuple[tuple[str, str, str], ...] = (
     ("NONE", "No VAT", "0"),
 )
 
+# (id, name, parentId): two top-level categories with their options, as Xero keeps tracking categories
+# and options (Codat's TrackingCategory: parentId, hasChildren; codat-api-notes.md §5 shows the
+# DEPARTMENTS / DEPARTMENT_2 shape). Only a category without children is booked against (sandbox choice).
+_TRACKING_CATEGORIES: tuple[tuple[str, str, str | None], ...] = (
+    ("DEPARTMENTS", "Departments", None),
+    ("DEPARTMENT_1", "Sales", "DEPARTMENTS"),
+    ("DEPARTMENT_2", "Operations", "DEPARTMENTS"),
+    ("DEPARTMENT_3", "Finance", "DEPARTMENTS"),
+    ("PROJECTS", "Projects", None),
+    ("PROJECT_1", "Website relaunch", "PROJECTS"),
+    ("PROJECT_2", "Annual conference", "PROJECTS"),
+)
+
 ACCOUNT_CATEGORIES: tuple[str, ...] = (
     "Asset.Current",
     "Asset.Fixed",
@@ -161,6 +174,15 @@ def demo_tax_rates(new_id: Callable[[], str], now: str) -> list[dict[str, Any]]:
     ]
 
 
+def demo_tracking_categories(now: str) -> list[dict[str, Any]]:
+    parents = {parent for _id, _name, parent in _TRACKING_CATEGORIES if parent}
+    return [
+        {"id": category_id, "name": name, "status": "Active", "parentId": parent,
+         "hasChildren": category_id in parents, "modifiedDate": now, "sourceModifiedDate": now}
+        for category_id, name, parent in _TRACKING_CATEGORIES
+    ]
+
+
 def bank_account_view(account: dict[str, Any]) -> dict[str, Any]:
     """The BankAccount record Codat shows for a bank-type ledger account (Xero shares the id)."""
     is_credit = (account.get("fullyQualifiedCategory") or "").startswith("Liability")
@@ -215,6 +237,14 @@ def direct_cost_options() -> dict[str, Any]:
             "taxRateRef": _option(
                 "Object", "Tax Rate Reference", "The tax rate of the line", False,
                 properties={"id": ref_id("LineItems.TaxRateRef.Id", "tax rate")},
+            ),
+            # DirectCost.lineItems[].tracking (Codat-Accounting-2023.json: recordRefs required).
+            "tracking": _option(
+                "Object", "Tracking", "The tracking categories of the line", False,
+                properties={"recordRefs": _option(
+                    "Array", "Record References", "Tracking categories the line is booked against", True,
+                    properties={"id": ref_id("LineItems.Tracking.RecordRefs.Id", "tracking category"),
+                                "dataType": _option("String", "Data Type", "trackingCategories", False)})},
             ),
         },
         validation={"warnings": [], "information": [_rule("LineItems", "At least one line is required.")]},

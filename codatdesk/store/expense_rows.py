@@ -25,7 +25,7 @@ _STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, no
 
 # Positions in the raw tuple; only this module knows them (they follow _row_select).
 _ID, _COMPANY, _DATE, _SUPPLIER, _DESCRIPTION, _ACCOUNT_CODE, _ACCOUNT_NAME = range(7)
-_NET, _TAX, _TOTAL, _CURRENCY, _STATUS, _DETAIL, _REFERENCE, _UPDATED, _BANK, _TAX_CODE = range(7, 17)
+_NET, _TAX, _TOTAL, _CURRENCY, _STATUS, _DETAIL, _REFERENCE, _UPDATED, _BANK, _TAX_CODE, _LINES = range(7, 18)
 
 
 def _as_utc(value: str | dt.datetime | None) -> dt.datetime | None:
@@ -85,7 +85,14 @@ class ExpenseRow(tuple):
         return _as_utc(self[_UPDATED])
 
     @property
+    def line_count(self) -> int:
+        """How many lines a split expense has; 0 or 1: one line (``Expense.line_count``)."""
+        return self[_LINES] if len(self) > _LINES else 0
+
+    @property
     def account(self) -> str:
+        if self.line_count > 1:  # each line has its own account: the details pane lists them
+            return f"{self.line_count} lines"
         return f"{self.account_code} · {self.account_name}" if self.account_name else self.account_code
 
     def search_text(self) -> str:
@@ -124,7 +131,8 @@ def _row_select() -> tuple[Any, Any]:
     return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
                   c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
                   type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
-                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code), c
+                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code,
+                  c.line_count), c
 
 
 def fetch_company(engine: Engine, company_id: str | None) -> list[ExpenseRow]:

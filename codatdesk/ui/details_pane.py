@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from codatdesk.routes import label as route_label
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import is_dark_palette, style_for
@@ -38,12 +39,15 @@ class ExpenseDetails:
     operations: list[PushOperation] = field(default_factory=list)  # newest first
     history: list[StatusChange] = field(default_factory=list)  # oldest first
     deliveries: list[WebhookDelivery] = field(default_factory=list)  # newest first
+    lines: list = field(default_factory=list)  # codatdesk.lines.Line, when the expense has stored lines
+    push_route: str = "directCosts"  # the company's (codatdesk/routes.py)
 
 
 def load_details(engine: Engine, expense_id: int) -> ExpenseDetails | None:
     from sqlmodel import or_, select
 
     from codatdesk.store.db import read_session
+    from codatdesk.store.lines import lines_of
     from codatdesk.store.models import Company, Expense, PushOperation, StatusChange, WebhookDelivery
 
     with read_session(engine) as session:
@@ -65,8 +69,10 @@ def load_details(engine: Engine, expense_id: int) -> ExpenseDetails | None:
             condition = or_(condition, WebhookDelivery.push_operation_key.in_(keys))
         deliveries = list(session.exec(select(WebhookDelivery).where(condition)
                                        .order_by(WebhookDelivery.received_at.desc()).limit(MAX_DELIVERIES)).all())
+        lines = lines_of(session, expense) if expense.line_count else []
         session.expunge_all()
-    return ExpenseDetails(expense, company.name if company else expense.company_id, operations, history, deliveries)
+    return ExpenseDetails(expense, company.name if company else expense.company_id, operations, history, deliveries,
+                          lines, company.push_route if company else "directCosts")
 
 
 def validation_messages(raw_json: str | None) -> list[str]:
@@ -200,12 +206,18 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
         out.append(f"<p><b>{_e(e.status_detail)}</b></p>")
     elif status is ExpenseStatus.COMPLETE:
         out.append("<p>In the ledger: nothing more to do.</p>")  # its record id is in the technical details
+    split = len(details.lines) > 1
     rows = [("Date", format_date(e.expense_date)), ("Description", e.description),
-            ("Account", f"{e.account_code} {('· ' + e.account_name) if e.account_name else ''}"),
-            ("Paid from", e.bank_account_code), ("Tax code", e.tax_code),
+            ("Account", f"{len(details.lines)} lines (below)" if split else
+             f"{e.account_code} {('· ' + e.account_name) if e.account_name else ''}"),
+            ("Paid from", e.bank_account_code), ("Tax code", "" if split else e.tax_code),
             ("Net / tax", f"{format_money(e.net, e.currency)} / {format_money(e.tax, e.currency)}"),
-            ("Reference", e.reference)]
+            ("Reference", e.reference),
+            ("Employee claim", f"yes, for {e.employee}" if e.is_claim else ""),
+            ("Pushed as", route_label(details.push_route))]
     out.append(_table(rows))
+    if details.lines:
+        out.append(_lines_table(details.lines, e.currency))
     warnings = [m for op in details.operations if op.key == e.push_operation_key and op.status == "Success"
                 for m in validation_messages(op.validation_warnings_json)]
     if warnings:  # all Codat says about a booking: worth checking in the ledger, so not hidden
@@ -272,6 +284,21 @@ def _technical_html(details: ExpenseDetails, muted: str) -> str:
     else:
         out.append(f"<p style='color:{muted}'>None received for this expense.</p>")
     return "".join(out)
+
+
+def _lines_table(lines: list, currency: str) -> str:
+    """One row per line: account, tax code, net, tax and tracking categories."""
+    head = "".join(f"<th align='left' style='padding-right:10px'>{h}</th>"
+                   for h in ("#", "Account", "Tax code", "Net", "Tax", "Tracking"))
+    body = "".join(
+        f"<tr><td>{number}</td><td style='padding-right:10px'>{_e(line.account_code)}"
+        f"{(' · ' + _e(line.description)) if line.description else ''}</td>"
+        f"<td style='padding-right:10px'>{_e(line.tax_code)}</td>"
+        f"<td align='right' style='padding-right:10px'>{_e(format_money(line.net, currency))}</td>"
+        f"<td align='right' style='padding-right:10px'>{_e(format_money(line.tax, currency))}</td>"
+        f"<td>{_e('; '.join(line.tracking))}</td></tr>"
+        for number, line in enumerate(lines, start=1))
+    return f"<p style='margin-bottom:2px'><b>Lines</b></p><table cellspacing='0' cellpadding='1'><tr>{head}</tr>{body}</table>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

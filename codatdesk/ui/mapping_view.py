@@ -52,7 +52,7 @@ KINDS = {  # mapping kind -> (label, reference data types searched, match by cod
     "taxRate": ("Tax rate", ("taxRates",), True),
 }
 DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "suppliers": "suppliers",
-                    "taxRates": "tax rates"}
+                    "taxRates": "tax rates", "trackingCategories": "tracking categories"}
 
 # outcome -> how it looks (re-using the status styles: ok, will change, needs you)
 MATCHED, CREATED, OPTIONAL, NEEDS_YOU = "matched", "created", "optional", "needs you"

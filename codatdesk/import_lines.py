@@ -1,0 +1,86 @@
+"""Split lines, tracking and employee claims in an imported file (``codatdesk/importer.py`` reads the cells).
+
+Rows that share a (non-empty) ``reference`` are the lines of one expense: each row is a line with its
+own account, tax code, net, tax (and its total, net + tax, as every row), and the expense is their sum.
+The rows of one expense must agree on what belongs to the expense (date, supplier, currency, payment
+account, rate, claim, employee); a row that disagrees is reported with the line it disagrees with.
+A row without a reference is an expense of its own, as it always was.
+
+``tracking`` lists tracking categories (ids or names) separated by ``;``; ``department`` and
+``project`` add one each. ``claim`` (yes/no) marks an employee claim; ``employee`` names the employee.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from codatdesk.lines import Line, needs_rows, parse_tracking
+
+TRACKING_COLUMNS = ("tracking", "department", "project")
+CLAIM_COLUMNS = ("claim", "employee")
+# What the rows of one expense must share, with the words for it.
+SHARED = {"date": "date", "supplier": "supplier", "currency": "currency", "bank_account": "bank account",
+          "currency_rate": "currency rate", "claim": "claim", "employee": "employee"}
+_YES = {"yes", "y", "true", "1", "claim", "x"}
+_NO = {"", "no", "n", "false", "0"}
+
+
+def claim_flag(text: str) -> bool | None:
+    """A ``claim`` cell as True/False; None when it is neither (the importer reports the row)."""
+    word = text.strip().casefold()
+    return True if word in _YES else False if word in _NO else None
+
+
+def row_tracking(values: dict) -> tuple[str, ...]:
+    found = list(parse_tracking(values.get("tracking") or ""))
+    found.extend(v for v in (values.get("department") or "", values.get("project") or "") if v)
+    return tuple(found)
+
+
+def group_rows(rows: list, error_type: type) -> tuple[list[list], list]:
+    """The rows grouped into expenses (in file order), and a ``error_type`` (the importer's LineError)
+    for each row that disagrees with the first row of its reference."""
+    groups: dict[str, list] = {}
+    order: list[list] = []
+    errors = []
+    for row in rows:
+        reference = row.values.get("reference") or ""
+        if not reference:
+            order.append([row])
+            continue
+        group = groups.get(reference)
+        if group is None:
+            groups[reference] = group = []
+            order.append(group)
+        elif not _agrees(group[0], row, reference, errors, error_type):
+            continue
+        group.append(row)
+    return order, errors
+
+
+def _agrees(first, row, reference: str, errors: list, error_type: type) -> bool:
+    for column, words in SHARED.items():
+        mine, theirs = row.values.get(column), first.values.get(column)
+        if (mine or None) != (theirs or None):
+            errors.append(error_type(row.line, (
+                f"shares reference {reference} with line {first.line}, so it is a line of the same expense, but "
+                f"its {words} is {mine or 'empty'} there {theirs or 'empty'}: the lines of one expense share date, "
+                f"supplier, currency and payment account; give separate expenses different references"), column))
+            return False
+    return True
+
+
+def lines_of_group(group: list) -> list[Line]:
+    return [Line(account_code=r.values["account_code"], net=r.values["net"], tax=r.values["tax"],
+                 tax_code=r.values["tax_code"], description=r.values["description"], tracking=row_tracking(r.values))
+            for r in group]
+
+
+def expense_totals(lines: list[Line]) -> tuple[Decimal, Decimal, Decimal]:
+    net = sum((line.net for line in lines), Decimal(0))
+    tax = sum((line.tax for line in lines), Decimal(0))
+    return net, tax, net + tax
+
+
+__all__ = ["CLAIM_COLUMNS", "TRACKING_COLUMNS", "claim_flag", "expense_totals", "group_rows", "lines_of_group",
+           "needs_rows", "row_tracking"]
