@@ -22,6 +22,7 @@ DEMO_EVENT_TYPES = [
     "suppliers.write.successful", "suppliers.write.unsuccessful",
     "connection.created", "connection.connected", "connection.disconnected",
     "connection.reconnected", "connection.failed", "connection.deleted",
+    "expenses.sync.successful", "expenses.sync.unsuccessful",
 ]
 
 
