@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from codatdesk import routes
+from codatdesk import integrations, routes
 from codatdesk.lines import Line
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import Expense, ExpenseSyncItem
@@ -117,7 +117,7 @@ def test_reconciliation_reads_a_sync_whose_webhook_never_came(harness):
 
 def test_an_account_the_mapping_options_do_not_allow_is_stopped_before_sending(harness):
     core = _on_expenses(harness, listen=False)
-    expense_id = core.add_expense(harness.company_id, _values(lines=[Line("090", D("5.00"), D("0.00"), "")]))
+    expense_id = core.add_expense(harness.company_id, _values(lines=[Line("200", D("5.00"), D("0.00"), "ZERORATEDINPUT")]))
     problems = core.check_pushable([expense_id])
     assert [p.kind for p in problems] == ["model"], problems
     assert "cannot be used for Payment transactions (Codat's mapping options)" in problems[0].reason
@@ -128,7 +128,7 @@ def test_an_account_the_mapping_options_do_not_allow_is_stopped_before_sending(h
 
 @pytest.fixture
 def qbo(tmp_path):
-    with started(tmp_path, platform_key="qbo", push_delay=0.05, seed=1) as h:
+    with started(tmp_path, platform_key=integrations.QUICKBOOKS_ONLINE, push_delay=0.05, seed=1) as h:
         yield h
 
 
@@ -144,3 +144,29 @@ def test_a_claim_goes_as_a_reimbursable_expense_to_the_employee(qbo):
     with Session(core.db) as session:
         (item,) = session.exec(select(ExpenseSyncItem)).all()
         assert item.reimbursable and item.status == "Completed"
+
+
+def test_the_company_configuration_is_chosen_from_codats_lists(harness):
+    core = _on_expenses(harness, listen=False)
+    supplier = harness.sandbox.suppliers(harness.company_id)[0]
+    config = core.set_expenses_config(harness.company_id, bank_account="090", supplier=supplier["supplierName"])
+    assert config.supplier_id == supplier["id"] and config.bank_account_id
+    assert harness.sandbox.expenses.config(harness.company_id)["supplier"] == {"id": supplier["id"]}
+    assert core.expenses_config(harness.company_id) == config
+    connections = harness.sandbox.state.company(harness.company_id).connections.values()
+    assert [c["sourceType"] for c in connections].count("Expense") == 1  # created once, when missing
+    from codatdesk.engine.expenses_config import ConfigProblem
+    with pytest.raises(ConfigProblem, match="payment account 999"):
+        core.set_expenses_config(harness.company_id, bank_account="999")
+
+
+def test_a_claim_on_an_integration_without_reimbursables_says_codats_refusal_on_the_row(harness):
+    core = _on_expenses(harness, listen=False)  # Xero: no reimbursable expense transactions (spec)
+    employee = harness.sandbox.suppliers(harness.company_id)[1]
+    expense_id = core.add_expense(harness.company_id, _values(is_claim=True, employee=employee["supplierName"]))
+    batch = core.push([expense_id])
+    assert batch.wait(20) and batch.sent == 0
+    (expense,) = expenses(core)
+    assert expense.status == ExpenseStatus.FAILED
+    assert expense.status_detail == ("Codat refused the transactions: Reimbursable expense transactions are not "
+                                     "supported for Xero.")

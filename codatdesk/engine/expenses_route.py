@@ -311,7 +311,7 @@ class ExpensesRoute:
             self._note(chunk, LOST_ANSWER, batch)
             return
         except CodatError as exc:
-            detail = f"Codat refused the transactions: {exc.message}"
+            detail = f"Codat refused the transactions: {_codat_words(exc)}"
             with session_scope(self.db) as session:
                 for p in chunk:
                     change_status(session, session.get(Expense, p.expense_id), Trigger.PUSH_REJECTED, cause,
@@ -417,3 +417,9 @@ def problems_for(session: Session, expense: Expense, resolvers: dict[str, refere
     refs, mapping = expense_problems(session, expense, resolver, cached_mapping_options(session, expense.company_id))
     return [*(PushProblem(expense.id, p, ProblemKind.REFERENCE) for p in refs),
             *(PushProblem(expense.id, p, ProblemKind.MODEL) for p in mapping)]
+
+
+def _codat_words(exc: CodatError) -> str:
+    """Codat's own sentence (ErrorMessage ``error``) without our request line; the whole message otherwise."""
+    words = exc.body.get("error") if isinstance(exc.body, dict) else None
+    return str(words) if words else exc.message
