@@ -26,6 +26,24 @@ DEMO_EVENT_TYPES = [
 ]
 
 
+EXPENSES_COMPANY_NAME = "Demo Expenses Ltd (sandbox, Expenses route)"
+
+
+def _add_expenses_company(core: Core, sandbox) -> str:
+    """A second demo company, on QuickBooks Online (it takes employee claims), that pushes through Codat's
+    Expenses route: the company switcher shows both routes side by side."""
+    from codatdesk import integrations, routes
+    from codatdesk.importer import ensure_company
+    from codatdesk.store.db import session_scope
+
+    company_id, connection_id = sandbox.add_company(EXPENSES_COMPANY_NAME, integrations.QUICKBOOKS_ONLINE)
+    with session_scope(core.db) as session:
+        company = ensure_company(session, company_id, EXPENSES_COMPANY_NAME)
+        company.connection_id, company.push_route = connection_id, routes.EXPENSES
+        session.add(company)
+    return company_id
+
+
 def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = True) -> tuple[Core, Callable[[], None]]:
     from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 
@@ -53,8 +71,10 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
     core.start()
     consumer = sandbox.add_webhook_consumer(core.listener_url, DEMO_EVENT_TYPES)
     accepted.append(sandbox.consumer_secret(consumer["id"]))
+    expenses_company = _add_expenses_company(core, sandbox)
     if sample:
         core.import_file(paths.resource("sample-expenses.csv"), sandbox.company_id)
+        core.import_file(paths.resource("sample-expenses.csv"), expenses_company)
 
     def cleanup() -> None:
         core.stop()

@@ -170,3 +170,29 @@ def test_a_claim_on_an_integration_without_reimbursables_says_codats_refusal_on_
     assert expense.status == ExpenseStatus.FAILED
     assert expense.status_detail == ("Codat refused the transactions: Reimbursable expense transactions are not "
                                      "supported for Xero.")
+
+
+def test_the_demo_has_a_company_on_the_expenses_route_whose_rows_reach_the_ledger(tmp_path, monkeypatch):
+    from codatdesk import demo, paths
+
+    monkeypatch.setattr(paths, "data_dir", lambda: tmp_path)
+    core, cleanup = demo.start_demo(push_delay=0.05)
+    try:
+        with Session(core.db) as session:
+            from codatdesk.store.models import Company
+            company = session.exec(select(Company).where(Company.name == demo.EXPENSES_COMPANY_NAME)).one()
+            assert company.push_route == routes.EXPENSES
+            ids = list(session.exec(select(Expense.id).where(Expense.company_id == company.id)))
+        assert ids
+        pushable = [i for i in ids if i not in {p.expense_id for p in core.check_pushable(ids)}]
+        assert pushable
+        batch = core.push(pushable)
+        assert batch.wait(30) and batch.sent == len(pushable), batch.unsent + batch.problems
+
+        def final() -> bool:
+            with Session(core.db) as session:
+                rows = [session.get(Expense, i) for i in pushable]
+                return all(ExpenseStatus(e.status).is_final for e in rows)
+        wait_until(final, 30, message="the demo's Expenses rows end")
+    finally:
+        cleanup()
