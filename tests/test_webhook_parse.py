@@ -337,5 +337,5 @@ def test_an_expenses_sync_event_names_its_sync_and_company(event_type):
         assert isinstance(event, ExpensesSyncEvent) and event.event_type == event_type
         assert event.sync_id == document["payload"]["syncId"]
         assert event.company_id == document["payload"]["referenceCompany"]["id"]
-    with pytest.raises(UnusableEvent, match="payload.syncId is missing"):
+    with pytest.raises(UnusableEvent, match=r"payload\.syncId is missing"):
         parse_event(encode({"id": "x", "eventType": event_type, "payload": {}}))

@@ -29,8 +29,8 @@ from codatdesk.core_api import (
     SettingsApplied,
 )
 from codatdesk.engine import edits, expenses_config, expenses_route, read_models, reference
-from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
+from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
 from codatdesk.events import (

@@ -35,8 +35,8 @@ from sqlmodel import Session, select
 
 from codatdesk.codat import CodatClient, CodatError, PushOutcomeUnknown
 from codatdesk.codat.expenses import ExpensesApi, TransactionResult
-from codatdesk.engine import reference
 from codatdesk.engine import currency as fx
+from codatdesk.engine import reference
 from codatdesk.engine.expenses_config import ensure_partner_connection
 from codatdesk.engine.line_items import tracking_refs
 from codatdesk.lines import Line

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("transaction_id", sa.String(length=36), nullable=False),
         sa.Column("expense_id", sa.Integer(), nullable=False),
         sa.Column("reimbursable", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("status", sa.String(length=20), nullable=False, server_default="Pending"),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("requested_at", sa.DateTime(), nullable=False),
         sa.Column("completed_at", sa.DateTime(), nullable=True),
