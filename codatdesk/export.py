@@ -68,7 +68,7 @@ AMOUNT_ATTRIBUTES = ("net", "tax", "total")
 NUMBER_FORMAT_HEADER = "Number format"
 # Split lines, tracking and claims (codatdesk/import_lines.py reads them back): a split expense is one
 # row per line under its reference, each with the line's account, tax code, amounts and tracking.
-LINE_HEADERS = ("Tracking", "Claim", "Employee")
+LINE_HEADERS = ("Line", "Tracking", "Claim", "Employee")
 EXPORT_HEADER = [*(header for header, _attribute in EXPORT_COLUMNS), NUMBER_FORMAT_HEADER, *LINE_HEADERS]
 _LINE_ATTRIBUTES = {"account_code": "account_code", "tax_code": "tax_code", "net": "net", "tax": "tax",
                     "total": "total", "description": "description"}
@@ -86,7 +86,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def expense_cells(row: Any, line: Any = None, details: Any = None) -> list[str]:
+def expense_cells(row: Any, line: Any = None, details: Any = None, number: int = 0) -> list[str]:
     """One row (anything with the attributes of EXPORT_COLUMNS) as export cells, under EXPORT_HEADER;
     ``line`` (a ``codatdesk.lines.Line``): that line of a split expense instead of the expense's own
     account, tax code and amounts; ``details`` (``store.lines.ExportDetails``): its claim and employee."""
@@ -99,7 +99,9 @@ def expense_cells(row: Any, line: Any = None, details: Any = None) -> list[str]:
             cells.append(_cell(value))
     tracking = "; ".join(line.tracking) if line is not None else ""
     claim = "yes" if details is not None and details.is_claim else ""
-    return [*cells, PLAIN_NAME, tracking, claim, details.employee if details is not None else ""]
+    split = line is not None and len(details.lines) > 1
+    return [*cells, PLAIN_NAME, str(number) if split else "", tracking, claim,
+            details.employee if details is not None else ""]
 
 
 def export_expenses(rows: Iterable[Any], path: str | Path, details: Mapping[int, Any] | None = None) -> int:
@@ -113,7 +115,7 @@ def export_expenses(rows: Iterable[Any], path: str | Path, details: Mapping[int,
             extra = details.get(row.id)
             lines = extra.lines if extra is not None else ()
             if lines:
-                yield from (expense_cells(row, line, extra) for line in lines)
+                yield from (expense_cells(row, line, extra, number) for number, line in enumerate(lines, start=1))
             else:
                 yield expense_cells(row, None, extra)
 

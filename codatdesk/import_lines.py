@@ -1,10 +1,11 @@
 """Split lines, tracking and employee claims in an imported file (``codatdesk/importer.py`` reads the cells).
 
-Rows that share a (non-empty) ``reference`` are the lines of one expense: each row is a line with its
-own account, tax code, net, tax (and its total, net + tax, as every row), and the expense is their sum.
-The rows of one expense must agree on what belongs to the expense (date, supplier, currency, payment
-account, rate, claim, employee); a row that disagrees is reported with the line it disagrees with.
-A row without a reference is an expense of its own, as it always was.
+Rows that share a ``reference`` and number their ``line`` (1, 2, 3 ...) are the lines of one expense:
+each row is a line with its own account, tax code, net, tax (and its total, net + tax, as every row),
+and the expense is their sum. The rows of one expense must agree on what belongs to the expense (date,
+supplier, currency, payment account, rate, claim, employee); a row that disagrees is reported with the
+line it disagrees with. A row without a line number is an expense of its own, as it always was: two
+suppliers' invoices often carry the same number, so a shared reference alone never merges rows.
 
 ``tracking`` lists tracking categories (ids or names) separated by ``;``; ``department`` and
 ``project`` add one each. ``claim`` (yes/no) marks an employee claim; ``employee`` names the employee.
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 from codatdesk.lines import Line, needs_rows, parse_tracking
 
+LINE_COLUMN = "line"
 TRACKING_COLUMNS = ("tracking", "department", "project")
 CLAIM_COLUMNS = ("claim", "employee")
 # What the rows of one expense must share, with the words for it.
@@ -43,11 +45,24 @@ def group_rows(rows: list, error_type: type) -> tuple[list[list], list]:
     groups: dict[str, list] = {}
     order: list[list] = []
     errors = []
+    numbers: dict[str, set[int]] = {}
     for row in rows:
-        reference = row.values.get("reference") or ""
-        if not reference:
+        reference, number_text = row.values.get("reference") or "", row.values.get("line") or ""
+        if not number_text:
             order.append([row])
             continue
+        if not number_text.isdigit() or int(number_text) < 1:
+            errors.append(error_type(row.line, f"bad line number {number_text!r}: write 1, 2, 3 ... for the lines "
+                                               "of one expense", "line"))
+            continue
+        if not reference:
+            errors.append(error_type(row.line, "a line of a split expense needs the expense's reference (the "
+                                               "rows sharing it are its lines)", "reference"))
+            continue
+        if int(number_text) in numbers.setdefault(reference, set()):
+            errors.append(error_type(row.line, f"reference {reference} already has a line {number_text}", "line"))
+            continue
+        numbers[reference].add(int(number_text))
         group = groups.get(reference)
         if group is None:
             groups[reference] = group = []
@@ -55,6 +70,8 @@ def group_rows(rows: list, error_type: type) -> tuple[list[list], list]:
         elif not _agrees(group[0], row, reference, errors, error_type):
             continue
         group.append(row)
+    for group in groups.values():
+        group.sort(key=lambda r: int(r.values["line"]))
     return order, errors
 
 
@@ -64,7 +81,8 @@ def _agrees(first, row, reference: str, errors: list, error_type: type) -> bool:
         if (mine or None) != (theirs or None):
             errors.append(error_type(row.line, (
                 f"shares reference {reference} with line {first.line}, so it is a line of the same expense, but "
-                f"its {words} is {mine or 'empty'} there {theirs or 'empty'}: the lines of one expense share date, "
+                f"its {words} is {mine or 'empty'} where line {first.line} has {theirs or 'empty'}: the lines of one "
+                f"expense share date, "
                 f"supplier, currency and payment account; give separate expenses different references"), column))
             return False
     return True

@@ -16,8 +16,9 @@ net                yes       amount before tax
 tax                yes       tax amount
 total              yes       net + tax, exactly
 currency           yes       ISO 4217 code, e.g. ``GBP``
-reference          no        your reference (receipt number); rows sharing one are the lines of one
-                             expense (same date, supplier, currency, bank account)
+reference          no        your reference (receipt number)
+line               no        1, 2, 3 ...: the row is that line of the expense with this reference
+                             (same date, supplier, currency, bank account on every line)
 tracking           no        tracking categories of the row's line (ids or names), ``;``-separated
 department         no        one more tracking category (e.g. ``Sales``)
 project            no        one more tracking category (e.g. ``Website relaunch``)
@@ -74,7 +75,7 @@ from codatdesk.store.models import Company, Expense
 
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
 OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference",
-                    "tracking", "department", "project", "claim", "employee")  # codatdesk/import_lines.py
+                    "line", "tracking", "department", "project", "claim", "employee")  # codatdesk/import_lines.py
 AMOUNT_COLUMNS = ("net", "tax", "total")
 RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
 # Optional; names the file's number format (codatdesk's export writes "plain"), so nothing is detected.
@@ -82,7 +83,7 @@ FORMAT_COLUMN = "number_format"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
-            "bank_account": 40, "tax_code": 40, "reference": 100, "tracking": 400, "department": 200,
+            "bank_account": 40, "tax_code": 40, "reference": 100, "line": 6, "tracking": 400, "department": 200,
             "project": 200, "claim": 10, "employee": 200}
 # A cell a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA_STARTS = ("=", "+", "@", "\t", "\r")

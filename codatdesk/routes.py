@@ -41,9 +41,12 @@ def route_refusal(route: str | None, expense: _Claimable) -> str | None:
     if (route or DIRECT_COSTS) == EXPENSES:
         return None  # the Expenses route takes payments, refunds and claims (engine/expenses_route.py)
     if expense.is_claim:
-        return ("an employee claim is a reimbursable expense, which Codat only takes through its Expenses route, "
-                "not as a direct cost: switch the company to the Expenses route (codatdesk route expenses), "
-                "or clear the claim mark")
+        # codat-docs docs/expenses/sync-process/reimbursable-expense-transactions.md: a reimbursable expense
+        # is a bill against the employee as supplier; a direct cost is money already paid from a company
+        # account. Refusing the claim here (rather than booking it as paid) is a codatdesk choice.
+        return ("an employee claim is owed to the employee (Codat books it as a bill against the employee "
+                "through its Expenses route), not a cost the company already paid, which a direct cost is: "
+                "switch the company to the Expenses route (codatdesk route expenses), or clear the claim mark")
     return None
 
 

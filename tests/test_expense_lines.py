@@ -161,8 +161,8 @@ def test_an_employee_claim_needs_the_employee_and_is_refused_as_a_direct_cost(ha
         core.add_expense(harness.company_id, _values(is_claim=True))
     expense_id = core.add_expense(harness.company_id, _values(is_claim=True, employee="Jo Bloggs"))
     (problem,) = core.check_pushable([expense_id])
-    assert problem.reason.startswith("an employee claim is a reimbursable expense, which Codat only takes through "
-                                     "its Expenses route")
+    assert problem.reason.startswith("an employee claim is owed to the employee (Codat books it as a bill against "
+                                     "the employee through its Expenses route)")
     assert "switch the company to the Expenses route (codatdesk route expenses)" in problem.reason
 
 

@@ -9,7 +9,8 @@ from sqlmodel import select
 from codatdesk.core_api import CompanyChoice, ExpenseValues
 from codatdesk.engine import edits
 from codatdesk.store.db import read_session
-from codatdesk.store.lines import lines_of
+from codatdesk.store.lines import ExportDetails, lines_of
+from codatdesk.store.lines import export_details as _export_details
 from codatdesk.store.models import Company, Expense
 
 
@@ -19,6 +20,12 @@ def companies_to_show(db: Engine, chosen: str | None) -> list[CompanyChoice]:
         with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
         return [CompanyChoice(c.id, c.name, c.push_route) for c in session.exec(select(Company).order_by(Company.name))
                 if c.id in with_expenses or c.id == chosen]
+
+
+def export_details(db: Engine, expense_ids: list[int]) -> dict[int, ExportDetails]:
+    """Lines, claim and employee of the expenses that have them, for an export."""
+    with read_session(db) as session:
+        return _export_details(session, expense_ids)
 
 
 def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:

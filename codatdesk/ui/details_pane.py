@@ -217,7 +217,7 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
             ("Pushed as", route_label(details.push_route))]
     out.append(_table(rows))
     if details.lines:
-        out.append(_lines_table(details.lines, e.currency))
+        out.append(_lines_list(details.lines, e.currency, muted))
     warnings = [m for op in details.operations if op.key == e.push_operation_key and op.status == "Success"
                 for m in validation_messages(op.validation_warnings_json)]
     if warnings:  # all Codat says about a booking: worth checking in the ledger, so not hidden
@@ -286,19 +286,19 @@ def _technical_html(details: ExpenseDetails, muted: str) -> str:
     return "".join(out)
 
 
-def _lines_table(lines: list, currency: str) -> str:
-    """One row per line: account, tax code, net, tax and tracking categories."""
-    head = "".join(f"<th align='left' style='padding-right:10px'>{h}</th>"
-                   for h in ("#", "Account", "Tax code", "Net", "Tax", "Tracking"))
-    body = "".join(
-        f"<tr><td>{number}</td><td style='padding-right:10px'>{_e(line.account_code)}"
-        f"{(' · ' + _e(line.description)) if line.description else ''}</td>"
-        f"<td style='padding-right:10px'>{_e(line.tax_code)}</td>"
-        f"<td align='right' style='padding-right:10px'>{_e(format_money(line.net, currency))}</td>"
-        f"<td align='right' style='padding-right:10px'>{_e(format_money(line.tax, currency))}</td>"
-        f"<td>{_e('; '.join(line.tracking))}</td></tr>"
-        for number, line in enumerate(lines, start=1))
-    return f"<p style='margin-bottom:2px'><b>Lines</b></p><table cellspacing='0' cellpadding='1'><tr>{head}</tr>{body}</table>"
+def _lines_list(lines: list, currency: str, muted: str) -> str:
+    """One item per line (a list, not a table: the pane is narrow): account, description, net, tax and
+    tax code, then the tracking categories."""
+    items = []
+    for line in lines:
+        what = f"<b>{_e(line.account_code)}</b>" + (f" {_e(line.description)}" if line.description else "")
+        amounts = (f"{_e(format_money(line.net, currency))} net + {_e(format_money(line.tax, currency))} tax"
+                   + (f" ({_e(line.tax_code)})" if line.tax_code else ""))
+        tracking = (f"<br><span style='color:{muted}'>tracking: {_e('; '.join(line.tracking))}</span>"
+                    if line.tracking else "")
+        items.append(f"<li>{what}: {amounts}{tracking}</li>")
+    return "<p style='margin-bottom:0'><b>Lines</b></p><ol style='margin-top:2px; margin-left:-20px'>" \
+        + "".join(items) + "</ol>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
