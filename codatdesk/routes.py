@@ -1,8 +1,7 @@
 """How a company's expenses reach Codat: its push route, and what each route refuses.
 
 Two routes (issue #16): Codat's Accounting API as ``directCosts`` (what codatdesk has always sent)
-and Codat's Sync for Expenses (``expense-transactions``). The Expenses route's engine is not built
-yet: a company on it is refused at push here, and only here, until it is.
+and Codat's Sync for Expenses (``expense-transactions``, sent by ``engine/expenses_route.py``).
 """
 
 from __future__ import annotations
@@ -40,8 +39,7 @@ def label(route: str | None) -> str:
 def route_refusal(route: str | None, expense: _Claimable) -> str | None:
     """Why an expense cannot be pushed on its company's route (None: the route takes it)."""
     if (route or DIRECT_COSTS) == EXPENSES:
-        return ("this company pushes through Codat's Expenses route, which is not available yet in codatdesk: "
-                "switch the company to direct costs (codatdesk route directCosts) to push it now")
+        return None  # the Expenses route takes payments, refunds and claims (engine/expenses_route.py)
     if expense.is_claim:
         # codat-docs docs/expenses/sync-process/reimbursable-expense-transactions.md: a reimbursable expense
         # is a bill against the employee as supplier; a direct cost is money already paid from a company

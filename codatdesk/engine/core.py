@@ -34,8 +34,9 @@ from codatdesk.core_api import (
     ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models, read_models_mapping, reference
+from codatdesk.engine import edits, expenses_config, expenses_route, read_models, read_models_mapping, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
+from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
@@ -128,6 +129,8 @@ class Core:
         self.receipt_files = ReceiptFiles(folder_for_database(db.url.database))
         self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
         self.bus.subscribe(self.receipt_uploads.on_event)
+        self.pusher.expenses.submit_results = self.applier.submit_expense_results
+        self.applier.read_expense_sync = self.pusher.expenses.read_sync_soon
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=partial(self._seconds, "reconcile.interval_seconds"),
@@ -412,8 +415,32 @@ class Core:
         company_id = company_id or self.company_id
         if not company_id:
             raise ValueError("no company chosen")
-        return self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
-                                self.connection_for(company_id))
+        counts = self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
+                                  self.connection_for(company_id))
+        with Session(self.db) as session:
+            on_expenses = expenses_route.is_expenses_route(session, company_id)
+        if on_expenses:  # the Expenses route's checks read the mapping options: refreshed with the lists
+            options = self.pusher.call(company_id, expenses_route.refresh_mapping_options, self.db, self.client(),
+                                       company_id)
+            counts["mappingOptions.accounts"] = len(options.get("accounts") or [])
+        return counts
+
+    def expenses_config(self, company_id: str | None = None) -> ExpensesConfig:
+        """The company's Expenses configuration (default bank account, supplier, customer) as Codat has it."""
+        company_id = company_id or self.company_id
+        if not company_id:
+            raise ValueError("no company chosen")
+        return self.pusher.call(company_id, expenses_config.read_config, self.db, self.client(), company_id)
+
+    def set_expenses_config(self, company_id: str | None = None, *, bank_account: str | None = None,
+                            supplier: str | None = None, customer: str | None = None) -> ExpensesConfig:
+        """Set the defaults from Codat's lists (codes, names or ids; None keeps the current one), creating the
+        company's partner expense connection first when it has none."""
+        company_id = company_id or self.company_id
+        if not company_id:
+            raise ValueError("no company chosen")
+        return self.pusher.call(company_id, expenses_config.set_config, self.db, self.client(), company_id,
+                                bank_account, supplier, customer)
 
     def delete_expenses(self, expense_ids: list[int]) -> int:
         """Delete rows that were never pushed (anything pushed stays for the audit trail)."""

@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 from codatdesk import jsonmoney
 from codatdesk.codat import ClientClosed, CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import connections, create_models, prerequisites, reference, suppliers
+from codatdesk.engine import connections, create_models, expenses_route, prerequisites, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.line_items import build_line_items
@@ -181,6 +181,8 @@ class PushEngine:
         self._pools_lock = threading.Lock()
         self._closed = False
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
+        # The Expenses route (its results go to the applier: the core connects ``submit_results``).
+        self.expenses = expenses_route.ExpensesRoute(self, lambda company_id, sync_id, results, cause: None)
         self.lost_answers = LostAnswerRecovery(
             db, bus, client, in_flight=self.in_flight, connection_for=connection_for, timeout_for=self.timeout_for,
             key_stored=key_stored, submit_result=submit_result, fetch_details=self.fetch_details)
@@ -279,7 +281,10 @@ class PushEngine:
                         models[expense.company_id] = create_models.Models.load(
                             session, expense.company_id, connection_states[expense.company_id][0])
                     resolver = resolvers[expense.company_id]
-                    if resolver is not None:
+                    if expenses_route.is_expenses_route(session, expense.company_id):
+                        if not found:
+                            found.extend(expenses_route.problems_for(session, expense, resolvers))
+                    elif resolver is not None:
                         # An empty code or name is the field checks' to report ("the supplier is missing").
                         found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
                                      for m in resolver.explain_expense(expense).values()
@@ -424,7 +429,10 @@ class PushEngine:
             futures: list[Future] = []
             for company_id, ids in by_company.items():
                 try:
-                    futures.extend(self._plan_company(batch, company_id, ids, cause))
+                    with Session(self.db) as session:
+                        on_expenses = expenses_route.is_expenses_route(session, company_id)
+                    plan = self.expenses.plan if on_expenses else self._plan_company
+                    futures.extend(plan(batch, company_id, ids, cause))
                 except Exception as exc:  # one company's planning must not stop the others
                     log.exception("planning the push of company %s failed", company_id)
                     self._not_planned(batch, ids, f"Not sent: preparing the push failed ({exc}); push again")

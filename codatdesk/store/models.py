@@ -105,6 +105,10 @@ class Expense(SQLModel, table=True):
     # An employee claim (a reimbursable expense): the employee is a supplier in the ledger.
     is_claim: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     employee: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=text("''")))
+    # The Expenses route's transaction id (a uuid, Codat's idempotency key there): set at the first push on that
+    # route and never changed, so a resend is Codat's duplicate, never a second booking (engine/expenses_route.py).
+    transaction_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True, unique=True,
+                                                                       index=True))
     status: ExpenseStatus = Field(
         default=ExpenseStatus.NOT_PUSHED, sa_column=Column(_STATUS_TYPE, nullable=False, index=True)
     )
@@ -333,3 +337,24 @@ class ChangeLogEntry(SQLModel, table=True):
     origin: str = Field(max_length=40)  # the engine that wrote it: its own listener skips it
     kind: str = Field(max_length=40)  # the event's class name
     body: str = Field(sa_column=Column(Text, nullable=False))  # the event's fields as JSON (ids and statuses)
+
+
+class ExpenseSyncItem(SQLModel, table=True):
+    """One expense sent in one Sync for Expenses sync (``POST .../expense-transactions``), and what Codat said of
+    it. Not a ``PushOperation``: a sync has no push operation key, and reconciliation asks Codat about a sync
+    by its syncId (``engine/expenses_route.py``)."""
+
+    __tablename__ = "expense_sync_item"
+    __table_args__ = (UniqueConstraint("sync_id", "transaction_id", name="uq_expense_sync_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: str = Field(max_length=64)
+    sync_id: str = Field(max_length=64, index=True)
+    transaction_id: str = Field(max_length=36)
+    expense_id: int = Field(foreign_key="expense.id", index=True)
+    reimbursable: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # Pending, then Codat's Transaction.status: Completed | ValidationError | PushError (Unknown while unread)
+    status: str = Field(default="Pending", max_length=20, index=True)
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+    completed_at: dt.datetime | None = None

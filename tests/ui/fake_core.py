@@ -193,6 +193,19 @@ class FakeCore(StoreReads):
         self.calls.append(("refresh_reference_data", company_id))
         return {}
 
+    def expenses_config(self, company_id: str | None = None):
+        self.calls.append(("expenses_config", company_id))
+        from codatdesk.engine.expenses_config import ExpensesConfig
+
+        return ExpensesConfig(None, None, None)
+
+    def set_expenses_config(self, company_id: str | None = None, *, bank_account: str | None = None,
+                            supplier: str | None = None, customer: str | None = None):
+        self.calls.append(("set_expenses_config", company_id, bank_account, supplier, customer))
+        from codatdesk.engine.expenses_config import ExpensesConfig
+
+        return ExpensesConfig(None, None, customer)
+
     def delete_expenses(self, expense_ids: list[int]) -> int:
         self.calls.append(("delete_expenses", list(expense_ids)))
         with session_scope(self.db) as session:
