@@ -11,10 +11,13 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codatdesk import __version__, paths
 from codatdesk.version import DataFromNewerVersion
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 JSON_FORMAT_VERSION = 1
 
@@ -178,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "block the expense until the supplier is mapped")
     p.add_argument("--company", help="company id (default: the configured company)")
 
+    p = add("route", help="how the company's expenses reach Codat: directCosts (default) or expenses")
+    p.add_argument("route", nargs="?", metavar="ROUTE", help="directCosts or expenses (omit to show the route)")
+    p.add_argument("--company", help="company id (default: the configured company)")
+
+    p = add("expenses", help="the company's Expenses route set-up: its configuration in Codat (defaults)")
+    p.add_argument("action", choices=("config",), help="config: show, or set with the options below")
+    p.add_argument("--bank", help="default bank account: nominal code, name or Codat id (from Codat's lists)")
+    p.add_argument("--supplier", help="default supplier: name or Codat id (from Codat's lists)")
+    p.add_argument("--customer", help="default customer: Codat id")
+    p.add_argument("--company", help="company id (default: the configured company)")
+
     p = add("register-webhook", help="create Codat's webhook consumer for this listener")
     p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
 
@@ -227,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
         "rates": _cmd_rates, "refresh": _cmd_refresh, "suppliers": _cmd_suppliers,
+        "route": _cmd_route, "expenses": _cmd_expenses,
         "register-webhook": _cmd_register_webhook, "history": _cmd_history, "deliveries": _cmd_deliveries,
         "team": _cmd_team,
     }[command]
@@ -271,7 +286,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return run_sandbox(args.port, config=config)
 
 
-def _open_store():
+def _open_store() -> Engine:
     from codatdesk.team.schema import open_store
 
     return open_store(upgrades=False)  # a shared database is upgraded by its server only (docs/team.md)
@@ -554,6 +569,52 @@ def _cmd_suppliers(args: argparse.Namespace) -> int:
     print(f"company {company_id}: codatdesk " + ("creates a supplier the ledger lacks before its expense" if allowed
                                                  else "does not create suppliers (an unknown supplier blocks its expense)"))
     return 0
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from codatdesk import routes
+
+    engine = _open_store()
+    company_id = _default_company(engine, args.company)
+    if args.route is not None:
+        try:
+            routes.set_route(engine, company_id, routes.parse_route(args.route))
+        except (ValueError, LookupError) as exc:
+            raise UserFacingError(str(exc)) from exc
+    with Session(engine) as session:
+        route = routes.company_route(session, company_id)
+    print(f"company {company_id}: pushes as {routes.label(route)} ({route})")
+    return 0
+
+
+def _cmd_expenses(args: argparse.Namespace) -> int:
+    from codatdesk.codat import CodatError
+    from codatdesk.engine.core import Core
+    from codatdesk.engine.expenses_config import ConfigProblem
+    from codatdesk.settings import Settings
+
+    core = Core(Settings(), _open_store(), listen=False)
+    try:
+        company_id = _default_company(core.db, args.company)
+        try:
+            if args.bank or args.supplier or args.customer:
+                config = core.set_expenses_config(company_id, bank_account=args.bank, supplier=args.supplier,
+                                                  customer=args.customer)
+            else:
+                config = core.expenses_config(company_id)
+        except ConfigProblem as exc:
+            raise UserFacingError(str(exc)) from None
+        except CodatError as exc:
+            raise UserFacingError(f"Codat's Expenses configuration could not be read or saved: {exc.message}") from None
+        print(f"company {company_id}: Expenses configuration")
+        print(f"  bank account: {config.bank_account_label or config.bank_account_id or '(none)'}")
+        print(f"  supplier:     {config.supplier_label or config.supplier_id or '(none)'}")
+        print(f"  customer:     {config.customer_id or '(none)'}")
+        return 0
+    finally:
+        core.pusher.shutdown()
 
 
 def _print_json(document: dict) -> None:

@@ -22,7 +22,26 @@ DEMO_EVENT_TYPES = [
     "suppliers.write.successful", "suppliers.write.unsuccessful",
     "connection.created", "connection.connected", "connection.disconnected",
     "connection.reconnected", "connection.failed", "connection.deleted",
+    "expenses.sync.successful", "expenses.sync.unsuccessful",
 ]
+
+
+EXPENSES_COMPANY_NAME = "Demo Expenses Ltd (sandbox, Expenses route)"
+
+
+def _add_expenses_company(core: Core, sandbox) -> str:
+    """A second demo company, on QuickBooks Online (it takes employee claims), that pushes through Codat's
+    Expenses route: the company switcher shows both routes side by side."""
+    from codatdesk import integrations, routes
+    from codatdesk.importer import ensure_company
+    from codatdesk.store.db import session_scope
+
+    company_id, connection_id = sandbox.add_company(EXPENSES_COMPANY_NAME, integrations.QUICKBOOKS_ONLINE)
+    with session_scope(core.db) as session:
+        company = ensure_company(session, company_id, EXPENSES_COMPANY_NAME)
+        company.connection_id, company.push_route = connection_id, routes.EXPENSES
+        session.add(company)
+    return company_id
 
 
 def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = True) -> tuple[Core, Callable[[], None]]:
@@ -52,12 +71,14 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
     core.start()
     consumer = sandbox.add_webhook_consumer(core.listener_url, DEMO_EVENT_TYPES)
     accepted.append(sandbox.consumer_secret(consumer["id"]))
+    expenses_company = _add_expenses_company(core, sandbox)
     if sample:
         from codatdesk.importer import import_file
 
-        # A few sample expenses come with their receipts (resources/receipts, named by reference).
-        import_file(db, paths.resource("sample-expenses.csv"), sandbox.company_id,
-                    receipts_folder=paths.resource("receipts"))
+        # A few sample expenses come with their receipts (resources/receipts, named by reference), on each route.
+        for company_id in (sandbox.company_id, expenses_company):
+            import_file(db, paths.resource("sample-expenses.csv"), company_id,
+                        receipts_folder=paths.resource("receipts"))
 
     def cleanup() -> None:
         core.stop()

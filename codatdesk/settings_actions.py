@@ -88,7 +88,7 @@ def list_codat_connections(base_url: str, api_key: str | None, company_id: str, 
                 client_factory)
 
 
-def _ask(base_url: str, api_key: str | None, question: Callable[[Any], list], factory: ClientFactory) -> CheckResult:
+def _ask(base_url: str, api_key: str | None, question: Callable[[Any], list[Any]], factory: ClientFactory) -> CheckResult:
     try:
         client = factory(api_key or secrets.require(secrets.API_KEY), base_url)
         try:

@@ -187,8 +187,7 @@ def test_connection_without_errors_has_empty_errors():
 # --- ignored ---------------------------------------------------------------------------
 
 IGNORED_TYPES = ["read.completed", "read.completed.initial", "company.created", "company.deleted",
-                 "client.rateLimit.reached", "client.rateLimit.reset", "expenses.sync.successful",
-                 "expenses.sync.unsuccessful", "bankFeeds.sourceAccount.connected",
+                 "client.rateLimit.reached", "client.rateLimit.reset", "bankFeeds.sourceAccount.connected",
                  "reports.categorizedBankStatement.generate.successful"]
 
 
@@ -326,3 +325,17 @@ def test_dates_naive_means_utc_and_garbage_is_none():
     assert event.generated_at is None
     document["generatedDate"] = "2024-05-01T12:00:00.1234567+02:00"
     assert parse_event(encode(document)).generated_at == dt.datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("event_type", ["expenses.sync.successful", "expenses.sync.unsuccessful"])
+def test_an_expenses_sync_event_names_its_sync_and_company(event_type):
+    from codatdesk.webhooks.parse import ExpensesSyncEvent
+
+    for document in spec_examples(event_type).values():
+        validate_webhook(document, event_type)
+        event = parse_event(encode(document))
+        assert isinstance(event, ExpensesSyncEvent) and event.event_type == event_type
+        assert event.sync_id == document["payload"]["syncId"]
+        assert event.company_id == document["payload"]["referenceCompany"]["id"]
+    with pytest.raises(UnusableEvent, match=r"payload\.syncId is missing"):
+        parse_event(encode({"id": "x", "eventType": event_type, "payload": {}}))

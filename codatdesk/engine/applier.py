@@ -23,8 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
+from codatdesk.engine import expenses_route
 from codatdesk.engine.connections import ACCOUNTING
 from codatdesk.engine.results import (
     FETCHING_REASONS,
@@ -64,6 +66,7 @@ from codatdesk.webhooks import (
     parse_event,
     scope,
 )
+from codatdesk.webhooks.parse import ExpensesSyncEvent
 
 log = logging.getLogger(__name__)
 SELFTEST_EVENT = "codatdesk.selftest"
@@ -78,6 +81,7 @@ class Outcome:
     expense_ids: list[int] = field(default_factory=list)
     company_id: str | None = None
     fetch_details_for: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key)
+    syncs_to_read: list[tuple[str, str, Cause]] = field(default_factory=list)  # Expenses route (company, syncId)
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
     reconnected: bool = False  # also: a connection appeared or went away (the chosen one may be replaced)
     ended: list[tuple[str, str]] = field(default_factory=list)  # (key, final status) of pushes that just ended
@@ -110,6 +114,8 @@ class Applier:
         self.on_reconnected = on_reconnected or (lambda company_id: None)
         self.on_selftest = on_selftest or (lambda delivery_id: None)
         self.push_ended = push_ended or (lambda key, status: None)
+        # Expenses route: read an ended sync's transactions (HTTP, in the company's pool); the core connects it.
+        self.read_expense_sync: Callable[[str, str, Cause], None] = lambda company_id, sync_id, cause: None
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -137,6 +143,10 @@ class Applier:
 
     def submit_result(self, company_id: str, result: OperationResult, cause: Cause) -> None:
         self._put(("result", company_id, result, cause))
+
+    def submit_expense_results(self, company_id: str, sync_id: str, results: list, cause: Cause) -> None:
+        """An Expenses sync's transactions as Codat reports them (``expenses_route.read_sync``)."""
+        self._put(("expense_results", sync_id, results, cause))
 
     def reasons_unavailable(self, company_id: str, key: str, why: str) -> None:
         """Fetching Codat's reasons for a Failed operation failed: the rows must not keep saying
@@ -183,7 +193,10 @@ class Applier:
             try:
                 item = self._queue.get(timeout=self.PARKED_SWEEP_SECONDS)
             except queue.Empty:
-                self._sweep_parked()
+                try:
+                    self._sweep_parked()
+                except SQLAlchemyError as exc:  # a team database out of reach: the next sweep tries again
+                    log.warning("parked deliveries not swept: %s", exc)
                 continue
             items = [item]
             # Deliveries that queued up while we were busy share one transaction (one write
@@ -236,6 +249,9 @@ class Applier:
             self._reasons_unavailable(item[1], item[2])
         elif kind == "gone":
             self._operation_gone(item[1])
+        elif kind == "expense_results":
+            with session_scope(self.db, durable=False) as session:
+                expenses_route.apply_sync_results(session, item[1], item[2], item[3])
 
     # -- deliveries ----------------------------------------------------------------
     def apply_delivery(self, row_id: int) -> None:
@@ -282,6 +298,8 @@ class Applier:
                 return Outcome("ignored", "tunnel self-test")
             return Outcome("ignored", f"{event.event_type} is not used by codatdesk")
         cause = Cause.webhook(row.delivery_id)
+        if isinstance(event, ExpensesSyncEvent):
+            return self._apply_expenses_sync(session, row, event, cause)
         company_id = event.company_id or (row.company_id if isinstance(event, WriteResult) else None)
         # Another company's event (a shared Codat client): counted and dropped, never parked or stored.
         # A result for a push of ours is applied whatever the company (we pushed it: it was served).
@@ -298,6 +316,22 @@ class Applier:
         if isinstance(event, ConnectionEvent):
             return self._apply_connection(session, event)
         return Outcome("unusable", f"unexpected event {type(event).__name__}")
+
+    def _apply_expenses_sync(self, session: Session, row: WebhookDelivery, event: ExpensesSyncEvent,
+                             cause: Cause) -> Outcome:
+        """An Expenses sync ended: its transactions are read from Codat after the commit (then applied here)."""
+        row.push_operation_key = event.sync_id
+        company_id = expenses_route.sync_company(session, event.sync_id)
+        if company_id is None:
+            if event.company_id and not scope.is_served(session, event.company_id):
+                return Outcome(scope.DROPPED, f"company {event.company_id} is not served by codatdesk",
+                               company_id=event.company_id)
+            # Codat can end a sync before the pusher stored its syncId: kept until it does.
+            return Outcome("parked", f"sync {event.sync_id} is not known yet", company_id=event.company_id)
+        outcome = Outcome("applied", f"sync {event.sync_id} ended: its transactions are read from Codat",
+                          company_id=company_id)
+        outcome.syncs_to_read.append((company_id, event.sync_id, cause))
+        return outcome
 
     PARKED_SWEEP_SECONDS = 2.0
 
@@ -617,6 +651,8 @@ class Applier:
     def _after_commit(self, outcome: Outcome) -> None:
         for company_id, key in outcome.fetch_details_for:
             self.fetch_details(company_id, key)
+        for company_id, sync_id, cause in outcome.syncs_to_read:
+            self.read_expense_sync(company_id, sync_id, cause)
         for ids, key in outcome.dependents_ready:
             self.push_dependents(ids, key)
         for key, status in outcome.ended:

@@ -25,12 +25,18 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
+    ConnectionInfo,
+    DeliveryRecord,
+    ExpenseDetails,
+    ExpenseRow,
     ExpenseValues,
+    MappingOverview,
     ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models, reference
+from codatdesk.engine import edits, expenses_config, expenses_route, read_models, read_models_mapping, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
+from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
@@ -58,7 +64,9 @@ from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
-    from codatdesk.engine.rate_table import RateEntry, Recheck
+    from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
+    from codatdesk.engine.reference import Candidate
+    from codatdesk.team.change_feed import ChangeFeedListener
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +102,7 @@ class Core:
         self.listen = listen
         self.listener = None
         self.tunnel = None
+        self.change_feed: ChangeFeedListener | None = None  # team mode: what other processes commit to the shared database
         self._started = False
 
         # The applier and the push engine need each other: the engine hands results to the applier's
@@ -117,9 +126,11 @@ class Core:
         self.applier.push_dependents = self.pusher.push_dependents
         self.applier.push_ended = self.pusher.push_ended
         # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).
-        self.receipt_files = ReceiptFiles(folder_for_database(db.url.database))
+        self.receipt_files = ReceiptFiles(folder_for_database(db.url))
         self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
         self.bus.subscribe(self.receipt_uploads.on_event)
+        self.pusher.expenses.submit_results = self.applier.submit_expense_results
+        self.applier.read_expense_sync = self.pusher.expenses.read_sync_soon
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=partial(self._seconds, "reconcile.interval_seconds"),
@@ -272,6 +283,9 @@ class Core:
         self._started = True
         self.applier.start()
         self.retention.start()
+        from codatdesk.team.change_feed import listen_for_changes
+
+        self.change_feed = listen_for_changes(self.db, self.bus)
         if self.listen:
             self._start_listener()
         # Its first run checks the connections, everything in progress and every waiting chain.
@@ -333,6 +347,8 @@ class Core:
         if self.listener is not None:
             self.listener.stop()
         self.retention.stop()
+        if self.change_feed is not None:
+            self.change_feed.stop()
         self.pusher.shutdown()
         self.applier.stop()
         self.reset_client()
@@ -399,8 +415,32 @@ class Core:
         company_id = company_id or self.company_id
         if not company_id:
             raise ValueError("no company chosen")
-        return self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
-                                self.connection_for(company_id))
+        counts = self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
+                                  self.connection_for(company_id))
+        with Session(self.db) as session:
+            on_expenses = expenses_route.is_expenses_route(session, company_id)
+        if on_expenses:  # the Expenses route's checks read the mapping options: refreshed with the lists
+            options = self.pusher.call(company_id, expenses_route.refresh_mapping_options, self.db, self.client(),
+                                       company_id)
+            counts["mappingOptions.accounts"] = len(options.get("accounts") or [])
+        return counts
+
+    def expenses_config(self, company_id: str | None = None) -> ExpensesConfig:
+        """The company's Expenses configuration (default bank account, supplier, customer) as Codat has it."""
+        company_id = company_id or self.company_id
+        if not company_id:
+            raise ValueError("no company chosen")
+        return self.pusher.call(company_id, expenses_config.read_config, self.db, self.client(), company_id)
+
+    def set_expenses_config(self, company_id: str | None = None, *, bank_account: str | None = None,
+                            supplier: str | None = None, customer: str | None = None) -> ExpensesConfig:
+        """Set the defaults from Codat's lists (codes, names or ids; None keeps the current one), creating the
+        company's partner expense connection first when it has none."""
+        company_id = company_id or self.company_id
+        if not company_id:
+            raise ValueError("no company chosen")
+        return self.pusher.call(company_id, expenses_config.set_config, self.db, self.client(), company_id,
+                                bank_account, supplier, customer)
 
     def delete_expenses(self, expense_ids: list[int]) -> int:
         """Delete rows that were never pushed (anything pushed stays for the audit trail)."""
@@ -441,8 +481,50 @@ class Core:
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
         return read_models.expense_values(self.db, expense_id)
 
+    def export_details(self, expense_ids: list[int]) -> dict[int, Any]:
+        return read_models.export_details(self.db, expense_ids)
+
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
+
+    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
+        return read_models.expense_rows(self.db, company_id)
+
+    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
+        return read_models.expense_rows_by_id(self.db, expense_ids)
+
+    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
+        return read_models.expense_details(self.db, expense_id)
+
+    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                   limit: int = 2000) -> list[DeliveryRecord]:
+        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
+
+    def dropped_delivery_count(self) -> int:
+        return read_models.dropped_delivery_count(self.db)
+
+    def connections(self) -> list[ConnectionInfo]:
+        chosen = self.settings.get("codat.connection_id")
+        return read_models.connections(self.db, {self.company_id: chosen} if self.company_id and chosen else {})
+
+    def mapping_overview(self, company_id: str) -> MappingOverview:
+        return read_models_mapping.mapping_overview(self.db, company_id)
+
+    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list[Candidate]:
+        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def supplier_creation_allowed(self, company_id: str) -> bool:
+        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
+        from codatdesk.engine.suppliers import set_supplier_creation
+
+        set_supplier_creation(self.db, company_id, allowed)
+
+    def read_rates(self, company_id: str) -> RateTable:
+        from codatdesk.engine import rate_table
+
+        return rate_table.read_rates(self.db, company_id)
 
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES
@@ -497,3 +579,25 @@ class Core:
 
     def retry_receipt_upload(self, receipt_id: int) -> None:
         self.receipt_uploads.retry(receipt_id)
+
+
+def open_and_start(settings: Settings, company_name: str | None = None) -> tuple[Core, Callable[[], None]]:
+    """The desktop's core: the user's database opened, the chosen company recorded, started.
+    Returns it with what closes it (stop, then release the database)."""
+    from codatdesk.team.schema import open_store
+
+    db = open_store(settings, upgrades=False)  # a team's database is upgraded by its server only (docs/team.md)
+    core = Core(settings, db)
+    company_id = settings.get("codat.company_id")
+    if company_id:
+        try:
+            core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
+        except Exception:
+            log.exception("could not record the chosen company")
+    core.start()
+
+    def close() -> None:
+        core.stop()
+        db.dispose()
+
+    return core, close

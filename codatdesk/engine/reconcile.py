@@ -8,6 +8,7 @@ On start, every ``reconcile.interval_seconds`` and on demand, Codat is asked (GE
   write may still land; a late Success turns the expense Push complete);
 * each Failed operation whose reasons never arrived (the fetch after the webhook failed,
   or the process died before it ran), until they do;
+* (Expenses route) each sync with a transaction still Pending: its status and transactions;
 
 and the answers are applied through the applier (the same state machine as webhooks).
 Requests run in the company's pool, so they share the 10-concurrent limit with pushes.
@@ -119,6 +120,7 @@ class Reconciler:
                    for op in [*pending, *no_reasons]]
         for company_id in unknown_companies:
             futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
+        futures += self.pusher.expenses.open_syncs(threshold)  # Expenses syncs whose end we have not read
         failures = 0
         for future in futures:
             try:

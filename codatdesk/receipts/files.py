@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from codatdesk import paths
 
 # What codatdesk keeps at all (codatdesk choice: above every ledger's limit but Dynamics'; the
@@ -44,8 +46,11 @@ class StoredFile:
     file_name: str
 
 
-def folder_for_database(database_file: str | None) -> Path:
-    """Receipts sit beside the database (the data folder), so a demo or a test database keeps its own."""
+def folder_for_database(database_file: URL | str | None) -> Path:
+    """Receipts sit beside the database (the data folder), so a demo or a test database keeps its own.
+    A team's PostgreSQL has no file here (its name is no path): its receipts go to the data folder."""
+    if isinstance(database_file, URL):
+        database_file = database_file.database if database_file.get_backend_name() == "sqlite" else None
     if database_file and database_file != ":memory:" and not database_file.startswith("file:"):
         return Path(database_file).resolve().parent / "receipts"
     return paths.data_dir() / "receipts"

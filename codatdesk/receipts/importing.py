@@ -59,7 +59,7 @@ def resolve(cell: str, base: Path) -> Path:
 
 def attach_files(engine: Engine, company_id: str, wanted: Iterable[tuple[str, Path]]) -> ReceiptsImported:
     """Attach each (expense source key, file) pair; the expenses must be stored already."""
-    files = ReceiptFiles(folder_for_database(engine.url.database))
+    files = ReceiptFiles(folder_for_database(engine.url))
     result = ReceiptsImported()
     wanted = list(wanted)
     with read_session(engine) as session:

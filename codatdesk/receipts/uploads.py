@@ -36,7 +36,7 @@ from codatdesk.receipts.attach import row_changed
 from codatdesk.receipts.files import ReceiptFiles
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import read_session, session_scope
-from codatdesk.store.models import Connection, Expense, PushOperation, Receipt, utcnow
+from codatdesk.store.models import Company, Connection, Expense, ExpenseSyncItem, PushOperation, Receipt, utcnow
 
 log = logging.getLogger(__name__)
 SAME_KEY_WINDOW = dt.timedelta(minutes=80)
@@ -143,7 +143,12 @@ class ReceiptUploader:
                 return
             op = session.get(PushOperation, expense.push_operation_key) if expense.push_operation_key else None
             receipt_ids = self._unfinished(session, expense_id)
-            if op is None or not receipt_ids:
+            if not receipt_ids:
+                return
+            if op is None:  # the Expenses route: the transaction Codat completed holds the receipts
+                sync_target = self._completed_transaction(session, expense)
+                if sync_target is not None:
+                    self.upload_to_sync_transaction(expense_id, *sync_target)
                 return
             connection = session.get(Connection, op.connection_id)
             integration_key = connection.integration_key if connection else None
@@ -177,6 +182,18 @@ class ReceiptUploader:
                     op.record_id = record_id
                     session.add(op)
         return record_id
+
+    @staticmethod
+    def _completed_transaction(session: Session, expense: Expense) -> tuple[str, str, str, str | None] | None:
+        """(company, syncId, transaction id, integration key) of the expense's Completed expense transaction."""
+        item = session.exec(select(ExpenseSyncItem).where(ExpenseSyncItem.expense_id == expense.id,
+                                                          ExpenseSyncItem.status == "Completed")
+                            .order_by(col(ExpenseSyncItem.id).desc())).first()
+        if item is None:
+            return None
+        company = session.get(Company, expense.company_id)
+        connection = session.get(Connection, company.connection_id) if company and company.connection_id else None
+        return item.company_id, item.sync_id, item.transaction_id, connection.integration_key if connection else None
 
     @staticmethod
     def _unfinished(session: Session, expense_id: int) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,6 +76,9 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
         if options.get(WRITE_OPTION) and options.get(RELAXED_OPTION) and durable:
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
+    from codatdesk.team.change_feed import feed_writer  # a shared database: tell the other processes
+
+    on_before_commit(engine, feed_writer(engine))
     return engine
 
 
@@ -145,11 +148,18 @@ def _write_lock(engine: Engine) -> threading.RLock:
 # -- unit of work: changes register their events on the session; the commit publishes them -----------
 _EVENTS = "codatdesk_events"  # session.info key: events registered in this transaction
 _BUS = "codatdesk_bus"
+_BEFORE_COMMIT = "codatdesk_before_commit"
 
 
 def bind_bus(engine: Engine, bus: EventBus) -> None:
     """Events registered in this engine's write transactions go to ``bus`` once they commit."""
     engine.__dict__[_BUS] = bus
+
+
+def on_before_commit(engine: Engine, hook: Callable[[Session, list[Event]], None]) -> None:
+    """``hook(session, events)`` runs inside each write transaction of ``engine`` that registered events, just
+    before it commits: a shared database records them there for the other processes (team/change_feed.py)."""
+    engine.__dict__[_BEFORE_COMMIT] = hook
 
 
 def register(session: Session, event: Event) -> None:
@@ -160,6 +170,14 @@ def register(session: Session, event: Event) -> None:
 def registered(session: Session) -> list[Event]:
     """The events this transaction will publish (so far)."""
     return list(session.info.get(_EVENTS, ()))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    hook = session.info.get(_BEFORE_COMMIT)
+    events = session.info.get(_EVENTS)
+    if hook is not None and events:
+        hook(session, list(events))
 
 
 @event.listens_for(Session, "after_commit")
@@ -190,6 +208,7 @@ def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     """
     with _write_lock(engine), Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
         session.info[_BUS] = engine.__dict__.get(_BUS)
+        session.info[_BEFORE_COMMIT] = engine.__dict__.get(_BEFORE_COMMIT)
         try:
             yield session
             session.commit()

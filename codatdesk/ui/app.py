@@ -98,24 +98,9 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:
 
 def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Callable[[], None]]:
     """The real (non-demo) core, opened and started. No Qt: the app runs it on a worker thread."""
-    from codatdesk.engine.core import Core
-    from codatdesk.team.schema import open_store
+    from codatdesk.engine.core import open_and_start
 
-    db = open_store(settings, upgrades=False)  # a team's database is upgraded by its server only
-    core = Core(settings, db)
-    company_id = settings.get("codat.company_id")
-    if company_id:
-        try:
-            core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
-        except Exception:
-            log.exception("could not record the chosen company")
-    core.start()
-
-    def cleanup() -> None:
-        core.stop()
-        db.dispose()
-
-    return core, cleanup
+    return open_and_start(settings, company_name)
 
 
 DEMO_TUNNEL_TEXT = "Tunnel: not needed (demo)"

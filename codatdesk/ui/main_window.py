@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from codatdesk import paths
 from codatdesk.amounts import NumberFormat
+from codatdesk.routes import label as route_label
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
@@ -62,8 +63,6 @@ from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from codatdesk.core_api import CoreAPI
     from codatdesk.events import ConnectionChanged, ExpensesImported, HealthEvent, Notice
 
@@ -91,7 +90,6 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core: CoreAPI | None = None
-        self.read_db: Engine | None = None  # the core's engine, for the views that still read the store
         self.demo = demo
         self.ui_state = ui_state or UiState()
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
@@ -133,9 +131,8 @@ class MainWindow(QMainWindow):
         if self.core is not None:
             raise RuntimeError("the window already has a core")
         self.core = core
-        self.read_db = core.db
-        for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
-            reader.set_engine(core.db)
+        for view in (self.model, self.details, self.mapping, self.connections, self.activity):
+            view.set_core(core)  # each reads through the core's read models, never the store
         self.details.receipts.set_core(core)
         self.health.set_listener(core.listener_url)
         if core.company_id:  # asked of Codat by the first check; the snapshot may know already
@@ -348,11 +345,10 @@ class MainWindow(QMainWindow):
                        self.proxy.layoutChanged, self.proxy.dataChanged):
             signal.connect(self.totals.schedule)
 
-        self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
-                                   refresh=self.refresh_reference_data,
+        self.mapping = MappingView(None, refresh=self.refresh_reference_data,
                                    max_age=lambda: reference_max_age(self.core))
         self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.connections = ConnectionsView(None, self._chosen_connection)
+        self.connections = ConnectionsView(None)
         self.connections.reconnectRequested.connect(self.reconnect)
         self.connections.checkRequested.connect(self.check_connection)
         self.activity = ActivityView(None)
@@ -424,9 +420,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ companies
 
-    def _chosen_connection(self, company_id: str) -> str | None:
-        return self.core.chosen_connection_id(company_id) if self.core is not None else None
-
     def reload_companies(self, select_id: str | None = None) -> None:
         core = self.core
         assert core is not None
@@ -434,8 +427,10 @@ class MainWindow(QMainWindow):
         self.company_combo.blockSignals(True)
         self.company_combo.clear()
         for company in core.companies_to_show():
-            self.company_combo.addItem(company.name, company.id)
-            self.company_combo.setItemData(self.company_combo.count() - 1, company.id, Qt.ItemDataRole.ToolTipRole)
+            self.company_combo.addItem(f"{company.name} · {route_label(company.push_route)}", company.id)
+            self.company_combo.setItemData(self.company_combo.count() - 1,
+                                           f"{company.id}: pushes as {route_label(company.push_route)}",
+                                           Qt.ItemDataRole.ToolTipRole)
         position = self.company_combo.findData(wanted) if wanted else -1
         if position < 0 and self.company_combo.count():
             position = 0
@@ -536,9 +531,9 @@ class MainWindow(QMainWindow):
                                         f"padding: 6px; border-radius: 4px; }}")
 
     def refresh_banner(self) -> None:
-        if self.read_db is None:
+        if self.core is None:
             return
-        self.banner.show_problem(connection_problem(self.read_db, self.company_id, self._chosen_connection))
+        self.banner.show_problem(connection_problem(self.core.connections(), self.company_id))
 
     # ------------------------------------------------------------------ selection
 
@@ -710,7 +705,7 @@ class MainWindow(QMainWindow):
 
         if getattr(self, "rates_dialog", None) is None:
             dialog = RatesDialog({
-                "read_engine": self.read_db,
+                "read": self.core.read_rates,
                 "save": lambda company, code, rate, day, replacing: self.core.save_rate(
                     company, code, rate, day, replacing=replacing),
                 "delete": lambda company, rate_id: self.core.delete_rate(company, rate_id),

@@ -22,11 +22,9 @@ RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 def known_names(core: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Company and connection names the store already has: ``({company id: name}, {connection id: label})``."""
-    from codatdesk.ui.connections_view import load_connections
-
     companies = {choice.id: choice.name for choice in core.companies_to_show() if choice.name}
     connections = {info.connection_id: " · ".join(p for p in (info.platform, info.status) if p)
-                   for info in load_connections(core.db) if info.connection_id and info.platform}
+                   for info in core.connections() if info.connection_id and info.platform}
     return companies, connections
 
 
@@ -107,7 +105,7 @@ class SettingsDialog(QDialog):
         company_name = self.form.company_name()
         self.buttons.setEnabled(False)
         self.message.setText("Saving…")
-        actions = self.form.actions
+        actions = self.form.settings_actions
 
         def done(result: SaveResult) -> None:
             if not result.ok:

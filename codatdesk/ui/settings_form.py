@@ -289,7 +289,7 @@ class SettingsForm(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.actions = actions or Standalone(settings)
+        self.settings_actions = actions or Standalone(settings)
         wanted = list(keys) if keys is not None else [s.key for s in REGISTRY if s.key not in HIDDEN]
         self.fields: dict[str, SettingField] = {}
         self.secret_edits: dict[str, QLineEdit] = {}
@@ -491,7 +491,7 @@ class SettingsForm(QWidget):
         typed_key, base_url = self._api_key_and_url()
         self.load_button.setEnabled(False)
         self._set_result("busy", "Asking Codat…")
-        actions = self.actions
+        actions = self.settings_actions
         run_in_background(lambda: actions.check_api_key(base_url, typed_key), self._show_companies,
                           self._test_failed, owner=self)
 
@@ -556,7 +556,7 @@ class SettingsForm(QWidget):
         if not company_id:
             return
         typed_key, base_url = self._api_key_and_url()
-        actions = self.actions
+        actions = self.settings_actions
         run_in_background(lambda: actions.list_codat_connections(base_url, typed_key, company_id),
                           self._show_connections, self._test_failed, owner=self)
 

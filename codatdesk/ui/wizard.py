@@ -120,8 +120,8 @@ class FirstRunWizard(QWizard):
         self.demo_chosen = False
         self._saved = False
         self.keyring_status = KeyringStatus()
-        self.actions = actions or Standalone(settings)
-        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, actions=self.actions,
+        self.settings_actions = actions or Standalone(settings)
+        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, actions=self.settings_actions,
                                  parent=self)
         self.form.hide()
         self.addPage(_KeyringPage(self.keyring_status, self._choose_demo))
@@ -160,7 +160,7 @@ class FirstRunWizard(QWizard):
         typed = self.form.secret_values()
         self.company_name = self.form.company_name()
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
-        actions = self.actions
+        actions = self.settings_actions
 
         def done(result: SaveResult) -> None:
             if not result.ok:

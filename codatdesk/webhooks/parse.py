@@ -19,8 +19,8 @@ WRITE_EVENT = re.compile(r"^(?P<data_type>[A-Za-z][A-Za-z0-9-]*)\.write\.(?P<out
 CONNECTION_EVENTS = frozenset({"connection.created", "connection.connected", "connection.disconnected",
                                "connection.reconnected", "connection.failed", "connection.deleted"})
 # Event types we receive but do not act on ("codatdesk.*" is our own tunnel self-test).
-IGNORED_PREFIXES = ("codatdesk.", "company.", "read.completed", "client.rateLimit.", "expenses.sync.", "bankFeeds.",
-                    "reports.")
+IGNORED_PREFIXES = ("codatdesk.", "company.", "read.completed", "client.rateLimit.", "bankFeeds.", "reports.")
+EXPENSES_SYNC_EVENTS = frozenset({"expenses.sync.successful", "expenses.sync.unsuccessful"})
 # Legacy rule types, normalized (lower case, letters and digits only).
 LEGACY_PUSH_STATUS = "pushoperationstatuschanged"
 LEGACY_PUSH_TIMED_OUT = "pushoperationtimedout"
@@ -80,7 +80,19 @@ class IgnoredEvent:
     event_id: str = ""
 
 
-Event = WriteResult | ConnectionEvent | IgnoredEvent
+@dataclass(frozen=True)
+class ExpensesSyncEvent:
+    """A Sync for Expenses sync ended (Codat-Webhooks.json ``ExpensesSyncWebhook``): the engine reads the sync's
+    transactions from Codat and applies those (the payload's own statuses are not used)."""
+
+    event_id: str
+    event_type: str
+    sync_id: str
+    company_id: str | None
+    generated_at: dt.datetime | None
+
+
+Event = WriteResult | ConnectionEvent | ExpensesSyncEvent | IgnoredEvent
 
 
 def parse_event(body: bytes) -> Event:
@@ -171,6 +183,13 @@ def _parse_current(document: dict, event_type: str) -> Event:
             generated_at=generated_at,
             source_type=_text(connection, "sourceType"),
         )
+
+    if event_type in EXPENSES_SYNC_EVENTS:
+        payload = _payload(document, event_type)
+        sync_id = _text(payload, "syncId")
+        if not sync_id:
+            raise UnusableEvent(f"{event_type}: payload.syncId is missing")
+        return ExpensesSyncEvent(event_id, event_type, sync_id, _company_id(payload), generated_at)
 
     if event_type.startswith(IGNORED_PREFIXES):
         return IgnoredEvent(event_type, event_id)

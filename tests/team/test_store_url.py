@@ -107,3 +107,13 @@ def test_every_command_takes_database_before_or_after_its_name():
         assert parser.parse_args([command, "--database", "postgresql://a@h/d"]).database == "postgresql://a@h/d"
         assert parser.parse_args(["--database", "postgresql://a@h/d", command]).database == "postgresql://a@h/d"
     assert parser.parse_args(["list"]).database is None
+
+
+def test_receipts_of_a_team_database_stay_in_the_data_folder_not_the_working_directory(data_dir):
+    """A PostgreSQL URL's database is a name, not a path: Path(name).resolve() was the current directory."""
+    from sqlalchemy import make_url
+
+    from codatdesk.receipts.files import folder_for_database
+
+    assert folder_for_database(make_url("postgresql+psycopg://anna@db/books")) == data_dir / "receipts"
+    assert folder_for_database(make_url(f"sqlite:///{data_dir / 'x' / 'db.sqlite3'}")) == data_dir / "x" / "receipts"

@@ -1,6 +1,7 @@
 """A core for widget tests, built on ``core_api.CoreAPI``: no sockets, threads, keyring or sandbox.
 
-The store is a real SQLite file (the table and the panes still read it), and the edits go through
+The store is a real SQLite file (the views read it through the core's own read models,
+``engine.read_models*``, as ``StoreReads``), and the edits go through
 the real ``engine.edits`` (so the hand-entry rules are the core's); pushes, checks and Codat calls are
 recorded in ``calls`` and answered from ``problems`` / ``connection_status``.
 """
@@ -21,11 +22,16 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
+    ConnectionInfo,
+    DeliveryRecord,
+    ExpenseDetails,
+    ExpenseRow,
     ExpenseValues,
+    MappingOverview,
     ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models
+from codatdesk.engine import edits, read_models, read_models_mapping
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
@@ -39,7 +45,61 @@ from codatdesk.store.db import bind_bus, open_database, read_session, session_sc
 from codatdesk.store.models import Expense
 
 
-class FakeCore:
+class StoreReads:
+    """The core's queries over one database, for a view test that has a store and nothing else
+    (``StoreReads(db)``); ``FakeCore`` is one too. ``chosen``: company id -> the connection Settings chose."""
+
+    def __init__(self, db: Any, chosen: dict[str, str] | None = None) -> None:
+        self.db = db
+        self._chosen = chosen or {}
+
+    def _chosen_connections(self) -> dict[str, str]:
+        return self._chosen
+
+    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
+        return read_models.expense_rows(self.db, company_id)
+
+    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
+        return read_models.expense_rows_by_id(self.db, expense_ids)
+
+    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
+        return read_models.expense_details(self.db, expense_id)
+
+    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                   limit: int = 2000) -> list[DeliveryRecord]:
+        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
+
+    def dropped_delivery_count(self) -> int:
+        return read_models.dropped_delivery_count(self.db)
+
+    def connections(self) -> list[ConnectionInfo]:
+        return read_models.connections(self.db, self._chosen_connections())
+
+    def mapping_overview(self, company_id: str) -> MappingOverview:
+        return read_models_mapping.mapping_overview(self.db, company_id)
+
+    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list:
+        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def supplier_creation_allowed(self, company_id: str) -> bool:
+        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def read_rates(self, company_id: str) -> Any:
+        from codatdesk.engine import rate_table
+
+        return rate_table.read_rates(self.db, company_id)
+
+    # The writes a view test needs besides reading (the real core's, on this store).
+    def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
+        from codatdesk.engine.suppliers import set_supplier_creation
+
+        set_supplier_creation(self.db, company_id, allowed)
+
+    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
+        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
+
+
+class FakeCore(StoreReads):
     def __init__(self, folder: Path, company_id: str | None = "c1") -> None:
         self.db = open_database(f"sqlite:///{folder / 'fake-core.sqlite3'}")
         self.settings = Settings(folder / "settings.json", environ={})
@@ -56,6 +116,10 @@ class FakeCore:
         self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
         self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
+
+    def _chosen_connections(self) -> dict[str, str]:
+        chosen = self.settings.get("codat.connection_id")
+        return {self.company_id: chosen} if self.company_id and chosen else {}
 
     @property
     def company_id(self) -> str | None:
@@ -77,6 +141,9 @@ class FakeCore:
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
         return read_models.expense_values(self.db, expense_id)
+
+    def export_details(self, expense_ids: list[int]) -> dict:
+        return read_models.export_details(self.db, expense_ids)
 
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
@@ -126,6 +193,19 @@ class FakeCore:
         self.calls.append(("refresh_reference_data", company_id))
         return {}
 
+    def expenses_config(self, company_id: str | None = None):
+        self.calls.append(("expenses_config", company_id))
+        from codatdesk.engine.expenses_config import ExpensesConfig
+
+        return ExpensesConfig(None, None, None)
+
+    def set_expenses_config(self, company_id: str | None = None, *, bank_account: str | None = None,
+                            supplier: str | None = None, customer: str | None = None):
+        self.calls.append(("set_expenses_config", company_id, bank_account, supplier, customer))
+        from codatdesk.engine.expenses_config import ExpensesConfig
+
+        return ExpensesConfig(None, None, customer)
+
     def delete_expenses(self, expense_ids: list[int]) -> int:
         self.calls.append(("delete_expenses", list(expense_ids)))
         with session_scope(self.db) as session:
@@ -141,9 +221,6 @@ class FakeCore:
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         self.calls.append(("reset_expense", expense_id))
-
-    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
-        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
 
     def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None:
         self.calls.append(("set_company", company_id))

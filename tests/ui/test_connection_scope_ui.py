@@ -14,6 +14,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import WebhookDelivery
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.settings_dialog import SettingsDialog
+from tests.ui.fake_core import StoreReads
 
 CONNECTIONS = [
     {"id": "bank-1", "status": "Linked", "sourceType": "Banking", "platformName": "Lloyds Bank"},
@@ -83,7 +84,7 @@ def test_the_activity_view_counts_dropped_deliveries(qtbot, db):
                                          "codatdesk", company_id="other") for n in range(3)]
                         + [WebhookDelivery(delivery_id="ours", event_type="directCosts.write.successful",
                                            body=b"{}", verdict="applied")])
-    view = ActivityView(db)
+    view = ActivityView(StoreReads(db))
     qtbot.addWidget(view)
     view.resize(1000, 300)
     view.show()

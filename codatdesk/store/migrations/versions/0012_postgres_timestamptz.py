@@ -1,6 +1,6 @@
 """every time is stored with its time zone on PostgreSQL
 
-0004, 0006 and 0008 created some columns as plain ``DateTime`` (``company.base_currency_read_at``,
+Earlier migrations created some columns as plain ``DateTime`` (``company.base_currency_read_at``,
 ``currency_rate.updated_at``, ``create_model.fetched_at``, the receipt's times) while the models say
 ``UTCDateTime`` (``timestamp with time zone``). SQLite stores both alike; PostgreSQL would convert an
 aware time through the session's time zone into a naive column and shift it by that offset. Found by
@@ -8,14 +8,14 @@ the drift check running on PostgreSQL (issue #15). Every naive column becomes aw
 UTC, as codatdesk wrote them. (A later migration should write ``UTCDateTime``; the drift check on
 PostgreSQL says so if it does not.)
 
-Revision ID: 0007_postgres_timestamptz
-Revises: 0008_receipts
+Revision ID: 0012_postgres_timestamptz
+Revises: 0011_expenses_route
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_postgres_timestamptz"
-down_revision = "0008_receipts"
+revision = "0012_postgres_timestamptz"
+down_revision = "0011_expenses_route"
 branch_labels = None
 depends_on = None
 
