@@ -15,6 +15,7 @@ from codatdesk.engine.pusher import EngineClosed, PushBatch, PushProblem
 from codatdesk.settings import Settings
 from codatdesk.store.db import open_database
 from codatdesk.store.history import Cause
+from tests.store_kind import database_url
 
 COMPANY = "8a210b68-6988-11ed-a1eb-0242ac120002"
 CONNECTION = "51baa045-4836-4317-a42e-3542e991e581"
@@ -134,7 +135,7 @@ def test_core_stop_cuts_a_push_waiting_for_its_answer_and_the_push_is_recovered_
         started_at = time.monotonic()
         h.stop_core()
         assert time.monotonic() - started_at < 5  # was the client's 30 s read timeout
-        db = open_database(f"sqlite:///{tmp_path / 'core.sqlite3'}")
+        db = open_database(database_url(tmp_path / "core.sqlite3"))  # the harness's store (tests/store_kind.py)
         with Session(db) as session:
             attempt = session.exec(select(PushAttempt)).one()
             expense = session.get(Expense, expense_id)

@@ -9,6 +9,7 @@ from codatdesk.store.models import PushOperation, Receipt
 from tests.conftest import wait_until
 from tests.engine_harness import expenses, row, statuses
 from tests.receipt_samples import heic_bytes, pdf_bytes, png_bytes, write
+from tests.store_kind import database_url
 
 
 def receipts(core) -> list[Receipt]:
@@ -105,7 +106,7 @@ def test_an_upload_a_crash_left_is_sent_again_under_its_key_and_lands_once(harne
 def receipts_status(harness, tmp_path) -> str:
     from codatdesk.store.db import open_database
 
-    db = open_database(f"sqlite:///{tmp_path / 'core.sqlite3'}")
+    db = open_database(database_url(tmp_path / "core.sqlite3"))  # the harness's store (tests/store_kind.py)
     try:
         with Session(db) as session:
             return session.exec(select(Receipt.upload_status)).one()
