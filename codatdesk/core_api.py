@@ -65,10 +65,13 @@ class ExpenseValues:
     currency: str
     currency_rate: Decimal | None
     reference: str
+    version: int = 0  # the expense's version when read: a save names it (0: not known, no check)
+    updated_by: str | None = None  # who edited it last
 
     def fields(self) -> dict[str, Any]:
         """The editable values by Expense attribute (what the expense dialog fills in)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in ("id", "company_id")}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name not in ("id", "company_id", "version", "updated_by")}
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class CoreAPI(Protocol):
 
     def add_expense(self, company_id: str, values: dict[str, Any]) -> int: ...
 
-    def update_expense(self, expense_id: int, values: dict[str, Any]) -> None: ...
+    def update_expense(self, expense_id: int, values: dict[str, Any], *,
+                       expected_version: int | None = None) -> None: ...
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None: ...
 

@@ -27,4 +27,5 @@ def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:
         if expense is None:
             return None
         return ExpenseValues(id=expense_id, company_id=expense.company_id,
+                             version=expense.version, updated_by=expense.updated_by,
                              **{name: getattr(expense, name) for name in edits.FIELDS})
