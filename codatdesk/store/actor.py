@@ -19,7 +19,7 @@ _lock = threading.Lock()
 def os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name (a container without passwd entry): still say something
+    except (OSError, KeyError):  # no login name (a container without passwd entry): still say something
         return "unknown user"
 
 

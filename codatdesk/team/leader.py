@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class LeaderLock:
         while not self._stop.is_set():
             try:
                 self.try_once()
-            except Exception as exc:  # the database is unreachable: not active until it answers again
+            except (SQLAlchemyError, OSError) as exc:  # the database is unreachable: not active until it answers
                 log.warning("leader lock: %s", exc)
                 self._drop(release=False)
             self._stop.wait(self.retry_seconds)

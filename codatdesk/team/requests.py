@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk.engine.pusher import EngineClosed, PushBatch, PushProblem, ProblemKind
+from codatdesk.engine.pusher import EngineClosed, ProblemKind, PushBatch, PushProblem
 from codatdesk.states import ExpenseStatus, Trigger, can_apply
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status

@@ -48,7 +48,7 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
     batch = desktop.push(ids)
 
     assert batch.problems == []
-    assert set(S(e.status) for e in expenses(server)) == {S.QUEUED}
+    assert {S(e.status) for e in expenses(server)} == {S.QUEUED}
     assert [r.state for r in _requests(server.db)] == ["queued"] * 5
     assert h.sandbox.push_operations == {}, "a desktop sends nothing itself"
     with Session(server.db) as session:
@@ -57,7 +57,7 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
 
     loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
     assert loop.run_once() == 5
-    wait_until(lambda: set(S(e.status) for e in expenses(server)) == {S.COMPLETE}, 20, message="all complete")
+    wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="all complete")
     assert [r.state for r in _requests(server.db)] == ["done"] * 5
     assert Counter(op["dataType"] for op in h.sandbox.push_operations.values()) == {"directCosts": 5}
     assert loop.run_once() == 0, "nothing is claimed twice"
