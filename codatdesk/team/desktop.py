@@ -104,3 +104,8 @@ class TeamDesktopCore(Core):
 
     def _tag_for_webhooks(self, company_id: str) -> None:
         """The server tags served companies when it registers (it holds the key)."""
+
+
+def core_for(settings: Settings, db: Engine) -> Core:
+    """The window's core: a team desktop on a shared PostgreSQL, else the whole core (one person)."""
+    return TeamDesktopCore(settings, db) if db.dialect.name == "postgresql" else Core(settings, db)

@@ -98,11 +98,11 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:
 
 def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Callable[[], None]]:
     """The real (non-demo) core, opened and started. No Qt: the app runs it on a worker thread."""
-    from codatdesk.engine.core import Core
     from codatdesk.store.db import open_database
+    from codatdesk.team.desktop import core_for
 
     db = open_database()
-    core = Core(settings, db)
+    core = core_for(settings, db)  # a shared PostgreSQL: a desktop that asks the team's server to push
     company_id = settings.get("codat.company_id")
     if company_id:
         try:
