@@ -39,7 +39,14 @@ def start_team_server(core: Core, *, retry_seconds: float = 1.0, interval: float
     assert isinstance(lock, LeaderLock)
     loop = RequestServer(core.db, core.pusher, server_id=server_id, is_leader=lambda: lock.is_leader,
                          interval=interval)
-    lock.on_change = lambda leader: loop.wake() if leader else None
+    core.reconciler.active = lambda: lock.is_leader
+
+    def on_change(leader: bool) -> None:
+        if leader:  # taking over: the requests at once, and a full reconciliation (the first run's)
+            loop.wake()
+            core.reconciler.run_soon(everything=True)
+
+    lock.on_change = on_change
     lock.start()
     loop.start()
     return TeamServer(lock, loop)

@@ -33,10 +33,19 @@ def main(argv: list[str]) -> int:
     print(f"listening {core.listener_url}", flush=True)
     team = start_team_server(core, retry_seconds=0.2, interval=0.1)
     assert team is not None
-    team.leader.on_change = lambda leader: (print("active" if leader else "standby", flush=True),
-                                            team.requests.wake())
+    took_over = team.leader.on_change
+
+    def on_change(leader: bool) -> None:
+        if leader:
+            # Active now: attempts left "sending" are a dead server's (only the active one sends), and the
+            # sandbox answers at once, so they are orphans after a second (as tests/reliability/crash_driver.py).
+            core.pusher.orphan_after = dt.timedelta(seconds=1)
+        took_over(leader)
+        print("active" if leader else "standby", flush=True)
+
+    team.leader.on_change = on_change
     if team.leader.is_leader:
-        print("active", flush=True)
+        on_change(True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()

@@ -108,7 +108,7 @@ class Team:
         (folder / "settings.json").write_text(json.dumps({
             "codat.base_url": self.server.base_url, "codat.company_id": self.sandbox.company_id,
             "codat.connection_id": self.sandbox.connection_id, "listener.port": port,
-            "reconcile.interval_seconds": 2, "reconcile.threshold_seconds": 0}), encoding="utf-8")
+            "reconcile.interval_seconds": 5, "reconcile.threshold_seconds": 0}), encoding="utf-8")
         env = {**os.environ, "CODATDESK_HOME": str(folder), "CODATDESK_API_KEY": self.sandbox.api_key,
                "CODATDESK_WEBHOOK_SECRETS": self.secret, "PYTHONPATH": str(REPO)}
         return folder, env
@@ -132,14 +132,21 @@ class Team:
     def settle(self, timeout: float = 120) -> None:
         """Keep pressing Push (a row refused while an answer was being recovered comes back) until every
         row is complete."""
+        seen: list[object] = []
+
         def done() -> bool:
             with Session(self.db) as session:
-                statuses = Counter(S(s) for s in session.exec(select(Expense.status)))
+                rows = list(session.exec(select(Expense)))
+            statuses = Counter(S(e.status) for e in rows)
+            seen[:] = [statuses, [(e.id, e.status, e.status_detail) for e in rows if e.status != S.COMPLETE][:5]]
             if statuses.get(S.NOT_PUSHED):
                 self.request()
             return statuses == Counter({S.COMPLETE: PUSHES})
 
-        wait_until(done, timeout, interval=0.5, message="every requested row complete")
+        try:
+            wait_until(done, timeout, interval=0.5, message="every requested row complete")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {seen}") from None
 
     def check_sent_at_most_once(self) -> None:
         references = Counter()
