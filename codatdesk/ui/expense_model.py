@@ -55,8 +55,8 @@ HEADERS = {
 AMOUNT_COLUMNS = (Column.NET, Column.TAX, Column.TOTAL)
 # Workflow order, so sorting by status groups "needs attention" together sensibly.
 STATUS_ORDER = {s: i for i, s in enumerate((
-    ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN, ExpenseStatus.NOT_PUSHED, ExpenseStatus.WAITING,
-    ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE))}
+    ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN, ExpenseStatus.NOT_PUSHED, ExpenseStatus.QUEUED,
+    ExpenseStatus.WAITING, ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE))}
 
 SortRole = Qt.ItemDataRole.UserRole + 1  # native value: date, Decimal, datetime, casefolded str, status order
 StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
