@@ -87,6 +87,12 @@ class TeamDesktopCore(Core):
         batch.done.set()
         return batch
 
+    def pushed_by_me(self) -> set[int]:
+        """The expenses this desktop's person pushed (the table's "pushed by me" filter)."""
+        from codatdesk.team.who import pushed_by
+
+        return pushed_by(self.db, self.actor)
+
     def reconcile_now(self) -> None:
         """The team's server reconciles; its results reach this desktop through the database."""
 

@@ -8,8 +8,10 @@ from collections import Counter
 import pytest
 from sqlmodel import Session, select
 
+from codatdesk.engine.records import expense_history
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus as S
+from codatdesk.store.actor import actor_of, set_actor
 from codatdesk.store.db import open_database
 from codatdesk.store.models import Expense, PushRequest, StatusChange
 from codatdesk.team import requests
@@ -25,6 +27,7 @@ def team(tmp_path, pg_url):
         h.database_url = pg_url
         server = h.start_core()
         desktop_db = open_database(pg_url)
+        set_actor(desktop_db, "alice")  # as if alice's desktop logged in with her own database role
         desktop = TeamDesktopCore(Settings(tmp_path / "desktop.json", environ={}), desktop_db)
         desktop.settings.update({"codat.company_id": h.company_id})
         desktop.start()
@@ -53,7 +56,8 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
     assert h.sandbox.push_operations == {}, "a desktop sends nothing itself"
     with Session(server.db) as session:
         change = session.exec(select(StatusChange).where(StatusChange.to_status == S.QUEUED.value)).first()
-    assert change.actor == desktop.actor and change.trigger == "push requested"
+    assert change.actor == desktop.actor == "alice" and change.trigger == "push requested"
+    assert desktop.pushed_by_me() == set(ids)
 
     loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
     assert loop.run_once() == 5
@@ -61,6 +65,10 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
     assert [r.state for r in _requests(server.db)] == ["done"] * 5
     assert Counter(op["dataType"] for op in h.sandbox.push_operations.values()) == {"directCosts": 5}
     assert loop.run_once() == 0, "nothing is claimed twice"
+    history = expense_history(server.db, ids[0])
+    by = {c.trigger: c.actor for c in history.changes}
+    assert by["push requested"] == by["push sent"] == desktop.actor, "sent in the name of who asked"
+    assert by["Success"] == actor_of(server.db), "the webhook's change is the server's"
 
 
 def test_the_check_answers_the_desktop_before_anything_is_queued(team):
