@@ -10,7 +10,7 @@ import getpass
 import threading
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 _KEY = "_codatdesk_actor"
 _lock = threading.Lock()
@@ -23,12 +23,12 @@ def os_user() -> str:
         return "unknown user"
 
 
-def actor_of(engine: Engine) -> str:
+def actor_of(engine: Engine | Connection) -> str:
     """The identity this engine writes as, asked once per engine (writer engines share it)."""
     root = _root(engine)
     cached = root.__dict__.get(_KEY)
     if cached is not None:
-        return cached
+        return str(cached)
     with _lock:
         if root.dialect.name == "postgresql":
             with root.connect() as conn:
@@ -39,13 +39,14 @@ def actor_of(engine: Engine) -> str:
     return name
 
 
-def set_actor(engine: Engine, name: str) -> None:
+def set_actor(engine: Engine | Connection, name: str) -> None:
     """Tests and tools that act for a named person on one engine."""
     _root(engine).__dict__[_KEY] = name
 
 
-def _root(engine: Engine) -> Engine:
+def _root(bind: Engine | Connection) -> Engine:
     """Writer engines (``execution_options``) proxy the engine the store opened: one identity for both."""
-    while getattr(engine, "_proxied", None) is not None:
-        engine = engine._proxied
+    engine = bind.engine
+    while (proxied := getattr(engine, "_proxied", None)) is not None:
+        engine = proxied
     return engine

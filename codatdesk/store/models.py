@@ -296,7 +296,7 @@ class CreateModel(SQLModel, table=True):
 
 
 @event.listens_for(Session, "before_flush")
-def _bump_expense_versions(session: Session, _context, _instances) -> None:
+def _bump_expense_versions(session: Session, _context: object, _instances: object) -> None:
     """Every write of an expense's columns bumps its version, whoever writes it (status, edit, engine)."""
     for obj in session.dirty:
         if isinstance(obj, Expense) and session.is_modified(obj, include_collections=False):

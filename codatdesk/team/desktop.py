@@ -15,6 +15,7 @@ import itertools
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from codatdesk.codat import CodatClient
 from codatdesk.engine.core import Core
 from codatdesk.engine.pusher import ProblemKind, PushBatch, PushProblem
 from codatdesk.events import EventBus, PushProgress
@@ -30,7 +31,7 @@ class ServerOnly(RuntimeError):
     """Something only the team's server does (it holds the Codat key)."""
 
 
-def _no_codat_client():
+def _no_codat_client() -> CodatClient:
     raise ServerOnly("In team mode only the team's server talks to Codat; this desktop holds no Codat key.")
 
 
@@ -105,7 +106,7 @@ class TeamDesktopCore(Core):
             return "not chosen"
         return self._stored_connection_state(company_id)[1] or "unknown (the team's server has not checked it yet)"
 
-    def register_webhook(self, url: str | None = None) -> dict:
+    def register_webhook(self, url: str | None = None) -> dict[str, object]:
         raise ServerOnly("In team mode only the team's server receives Codat's webhooks.")
 
     def _tag_for_webhooks(self, company_id: str) -> None:

@@ -108,5 +108,5 @@ class LeaderLock:
             log.debug("closing the leader connection failed", exc_info=True)
 
 
-def leader_lock(engine: Engine, **kwargs) -> LeaderLock | AlwaysLeader:
-    return LeaderLock(engine, **kwargs) if engine.dialect.name == "postgresql" else AlwaysLeader()
+def leader_lock(engine: Engine, *, retry_seconds: float = 1.0) -> LeaderLock | AlwaysLeader:
+    return LeaderLock(engine, retry_seconds=retry_seconds) if engine.dialect.name == "postgresql" else AlwaysLeader()

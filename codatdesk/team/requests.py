@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from codatdesk.engine.pusher import EngineClosed, ProblemKind, PushBatch, PushProblem
 from codatdesk.states import ExpenseStatus, Trigger, can_apply
@@ -72,7 +73,7 @@ def request_push(db: Engine, expense_ids: Iterable[int], actor: str) -> Requeste
     return requested
 
 
-def _skip_locked(query, session: Session):
+def _skip_locked(query: SelectOfScalar[PushRequest], session: Session) -> SelectOfScalar[PushRequest]:
     """The one dialect check: PostgreSQL skips rows another server holds; SQLite's write transaction
     is exclusive already (BEGIN IMMEDIATE), so there is nothing to skip."""
     if session.get_bind().dialect.name == "postgresql":
@@ -83,7 +84,7 @@ def _skip_locked(query, session: Session):
 def claim(db: Engine, server_id: str, limit: int = 200) -> list[PushRequest]:
     """Claim up to ``limit`` queued requests for ``server_id`` (committed before anything is sent)."""
     with session_scope(db) as session:
-        query = select(PushRequest).where(PushRequest.state == QUEUED).order_by(PushRequest.id).limit(limit)
+        query = select(PushRequest).where(PushRequest.state == QUEUED).order_by(col(PushRequest.id)).limit(limit)
         rows = list(session.exec(_skip_locked(query, session)).all())
         now = utcnow()
         for row in rows:
@@ -117,11 +118,13 @@ def finish(db: Engine, requests: list[PushRequest], batch: PushBatch | None, why
     with session_scope(db) as session:
         for request in requests:
             row = session.get(PushRequest, request.id)
+            if row is None:  # nothing deletes requests; a row gone is nothing to close
+                continue
             expense = session.get(Expense, request.expense_id, with_for_update=True)
             why = "; ".join(reasons.get(request.expense_id, ())) or why_not
             # Moved on (sent, waiting for an account; after a take-over: sent by the server that died): done.
             refused = expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.QUEUED
-            if refused:
+            if refused and expense is not None:
                 why = why or "the server did not send it; push again"
                 change_status(session, expense, Trigger.REQUEST_REFUSED, Cause.engine("server"),
                               detail=f"Not sent: {why}")

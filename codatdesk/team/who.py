@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from codatdesk.states import Trigger
 from codatdesk.store.db import read_session
@@ -18,4 +18,4 @@ def pushed_by(db: Engine, actor: str) -> set[int]:
     """Ids of the expenses ``actor`` pushed at least once ("pushed by me")."""
     with read_session(db) as session:
         return set(session.exec(select(StatusChange.expense_id).distinct().where(
-            StatusChange.actor == actor, StatusChange.trigger.in_([t.value for t in PUSH_TRIGGERS]))).all())
+            StatusChange.actor == actor, col(StatusChange.trigger).in_([t.value for t in PUSH_TRIGGERS]))).all())
