@@ -403,6 +403,7 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._statuses: frozenset[ExpenseStatus] | None = None
         self._terms: tuple[str, ...] = ()
+        self._ids: frozenset[int] | None = None  # team mode's "pushed by me": only these rows
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
 
@@ -418,6 +419,11 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         self._statuses = None if statuses is None else frozenset(statuses)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def set_id_filter(self, ids: Iterable[int] | None) -> None:
+        self.beginFilterChange()
+        self._ids = None if ids is None else frozenset(ids)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def set_search_text(self, text: str) -> None:
         terms = tuple(text.casefold().split())
         if terms != self._terms:
@@ -430,6 +436,8 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         if not isinstance(model, ExpenseTableModel):
             return True
         if self._statuses is not None and model.row_at(source_row).status not in self._statuses:
+            return False
+        if self._ids is not None and model.row_at(source_row).id not in self._ids:
             return False
         if self._terms:
             haystack = model.search_text(source_row)

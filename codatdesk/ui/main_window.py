@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplicatio
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
             raise RuntimeError("the window already has a core")
         self.core = core
         self.read_db = core.db
+        self.mine_check.setVisible(hasattr(core, "pushed_by_me"))
         for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
             reader.set_engine(core.db)
         self.health.set_listener(core.listener_url)
@@ -261,6 +263,10 @@ class MainWindow(QMainWindow):
         search_label = QLabel("Sea&rch:")
         search_label.setBuddy(self.search_edit)
         self.count_label = QLabel()
+        # Team mode only (a core that knows who pushed what): the rows this person pushed.
+        self.mine_check = QCheckBox("Pushed by &me")
+        self.mine_check.setVisible(False)
+        self.mine_check.toggled.connect(self._on_mine_toggled)
         filters = QHBoxLayout()
         filters.addWidget(company_label)
         filters.addWidget(self.company_combo)
@@ -270,6 +276,7 @@ class MainWindow(QMainWindow):
         filters.addSpacing(12)
         filters.addWidget(search_label)
         filters.addWidget(self.search_edit, 1)
+        filters.addWidget(self.mine_check)
         filters.addWidget(self.count_label)
 
         # The table.
@@ -609,6 +616,15 @@ class MainWindow(QMainWindow):
         self.table.scrollTo(index)
         self.table.setFocus()
         return True
+
+    def _on_mine_toggled(self, checked: bool) -> None:
+        """Read once per toggle (who pushed a row does not change; rows pushed later need a toggle)."""
+        core = self.core
+        if not checked or core is None:
+            self.proxy.set_id_filter(None)
+            return
+        run_in_background(core.pushed_by_me, self.proxy.set_id_filter,  # type: ignore[attr-defined]
+                          self.background_failed, owner=self)
 
     def _on_status_filter_changed(self, *_args: object) -> None:
         value = self.status_combo.currentData()
