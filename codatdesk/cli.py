@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("import", help="import expenses from a CSV or Excel (.xlsx) file (all or nothing)")
     p.add_argument("file", help="CSV or .xlsx file; columns are listed in the README")
+    p.add_argument("--receipts", metavar="FOLDER",
+                   help="attach the files in FOLDER named by an expense's reference (R-17.pdf -> reference R-17)")
     p.add_argument("--number-format", metavar="LOCALE",
                    help="the file's number format as a locale, e.g. en_GB (1,234.56), de_DE (1.234,56), "
                         "fr_FR (1 234,56), de_CH (1'234.56), en_IN (12,34,567.89); default: detected from the file")
@@ -274,13 +276,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
             raise UserFacingError(str(exc)) from None
     engine = _open_store()
     report = import_file(engine, args.file, _default_company(engine, args.company), number_format=fmt,
-                         encoding=args.encoding)
+                         encoding=args.encoding, receipts_folder=args.receipts)
     if report.errors:
         print(report.summary(), file=sys.stderr)
         for error in report.errors:
             print(f"  {error}", file=sys.stderr)
         return 1
     print(report.summary())
+    for line in report.receipts.lines() if report.receipts else []:
+        print(f"  {line}")
     return 0
 
 

@@ -53,7 +53,11 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
     consumer = sandbox.add_webhook_consumer(core.listener_url, DEMO_EVENT_TYPES)
     accepted.append(sandbox.consumer_secret(consumer["id"]))
     if sample:
-        core.import_file(paths.resource("sample-expenses.csv"), sandbox.company_id)
+        from codatdesk.importer import import_file
+
+        # A few sample expenses come with their receipts (resources/receipts, named by reference).
+        import_file(db, paths.resource("sample-expenses.csv"), sandbox.company_id,
+                    receipts_folder=paths.resource("receipts"))
 
     def cleanup() -> None:
         core.stop()

@@ -51,7 +51,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -64,8 +64,12 @@ from codatdesk.money import MoneyError, currency_exponent, is_known_currency
 from codatdesk.store.db import register, session_scope
 from codatdesk.store.models import Company, Expense
 
+if TYPE_CHECKING:
+    from codatdesk.receipts.importing import ReceiptsImported
+
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
-OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference")
+OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference",
+                    "receipt")  # receipt: a file path relative to the imported file (receipts/importing.py)
 AMOUNT_COLUMNS = ("net", "tax", "total")
 RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
 # Optional; names the file's number format (codatdesk's export writes "plain"), so nothing is detected.
@@ -73,7 +77,7 @@ FORMAT_COLUMN = "number_format"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
-            "bank_account": 40, "tax_code": 40, "reference": 100}
+            "bank_account": 40, "tax_code": 40, "reference": 100, "receipt": 1000}
 # A cell a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -113,6 +117,7 @@ class ImportReport:
     delimiter: str = ""      # "comma", "semicolon", "tab" (CSV)
     sheet: str = ""          # the worksheet read (Excel)
     number_format: str = ""  # e.g. "1.234.567,89 (de_DE), detected"
+    receipts: ReceiptsImported | None = None  # files attached from the receipt column or a receipts folder
 
     @property
     def ok(self) -> bool:
@@ -548,8 +553,12 @@ def ensure_company(session, company_id: str, name: str | None = None) -> Company
 
 
 def import_file(engine: Engine, path: str | Path, company_id: str, *,
-                number_format: NumberFormat | None = None, encoding: str | None = None) -> ImportReport:
-    """Import a CSV or ``.xlsx`` file into ``company_id``; ``number_format``/``encoding`` None: detect them."""
+                number_format: NumberFormat | None = None, encoding: str | None = None,
+                receipts_folder: str | Path | None = None) -> ImportReport:
+    """Import a CSV or ``.xlsx`` file into ``company_id``; ``number_format``/``encoding`` None: detect them.
+    Receipts: the file's ``receipt`` column, and files in ``receipts_folder`` named by reference."""
+    from codatdesk.receipts import importing as receipt_import
+
     path = Path(path)
     report = ImportReport(path=str(path))
     try:
@@ -559,12 +568,15 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *,
         return report
     report.encoding, report.delimiter, report.sheet = table.encoding, table.delimiter, table.sheet
     rows, errors, report.number_format = parse_table(table, number_format)
+    errors += [LineError(row.line, problem, "receipt") for row in rows
+               if (problem := receipt_import.column_problem(row.values["receipt"], path.parent))]
     report.rows = len(rows)
     if errors:
         report.errors = errors
         return report
 
     seen: Counter[str] = Counter()
+    keys: list[tuple[ParsedRow, str]] = []  # every row's expense, new or already present (receipts)
     with session_scope(engine) as session:
         ensure_company(session, company_id)
         existing = set(session.exec(select(Expense.source_key).where(Expense.company_id == company_id)).all())
@@ -572,6 +584,7 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *,
             base = fingerprint(company_id, row.values, 0)
             seen[base] += 1
             key = fingerprint(company_id, row.values, seen[base] - 1)
+            keys.append((row, key))
             if key in existing:
                 report.already_present += 1
                 continue
@@ -587,4 +600,14 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *,
             report.added += 1
         if report.added:
             register(session, ExpensesImported(company_id, report.added))  # published once committed
+    wanted = [(key, receipt_import.resolve(row.values["receipt"], path.parent)) for row, key in keys
+              if row.values["receipt"]]
+    unmatched: list[str] = []
+    if receipts_folder is not None:
+        matched, unmatched = receipt_import.match_folder(Path(receipts_folder), {
+            row.values["reference"]: key for row, key in keys})
+        wanted += matched
+    if wanted or receipts_folder is not None:
+        report.receipts = receipt_import.attach_files(engine, company_id, wanted)
+        report.receipts.unmatched = unmatched
     return report

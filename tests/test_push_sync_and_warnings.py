@@ -149,8 +149,8 @@ def test_codats_warnings_on_a_success_are_kept_and_shown(harness, monkeypatch):
             StatusChange.expense_id == e.id, StatusChange.to_status == S.COMPLETE.value)).one()
     assert "rounded" in success.detail
 
-    from codatdesk.ui.details_pane import load_details, render_html
+    from codatdesk.ui.details_pane import render_html
 
-    html = render_html(load_details(core.db, e.id), False)
+    html = render_html(core.expense_details(e.id), False)
     assert "Codat&#x27;s warnings" in html or "Codat's warnings" in html
     assert html.count("The tax rate was rounded by the ledger") >= 2  # the row's detail and the operation's list

@@ -1,5 +1,5 @@
-"""Quitting never waits out Codat: a stop ends the client's backoff and Retry-After waits at once,
-and a stopped engine refuses new work instead of building a new pool."""
+"""Quitting never waits out Codat: a stop ends the client's backoff and Retry-After waits and cuts a
+request waiting for its answer at once, and a stopped engine refuses new work instead of building a new pool."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from codatdesk.codat import ClientClosed, CodatClient, PushOutcomeUnknown
 from codatdesk.engine.core import Core
 from codatdesk.engine.pusher import EngineClosed, PushBatch, PushProblem
 from codatdesk.settings import Settings
+from codatdesk.store.db import open_database
 from codatdesk.store.history import Cause
 
 COMPANY = "8a210b68-6988-11ed-a1eb-0242ac120002"
@@ -108,3 +109,51 @@ def test_batch_counters_lose_nothing_when_many_workers_count_at_once():
     for thread in threads:
         thread.join()
     assert batch.sent == 40000 and batch.not_sent == 40000
+
+
+def test_core_stop_cuts_a_push_waiting_for_its_answer_and_the_push_is_recovered_later(tmp_path):
+    """Codat took the push but its answer is 40 s late (longer than the client's 30 s timeout): a stop
+    returns in seconds, the attempt is left for the lost-answer recovery (not failed, not 'not sent'),
+    and the next start settles it under the same key: one push in Codat, the row complete."""
+    from sqlmodel import Session, select
+
+    from codatdesk.states import ExpenseStatus
+    from codatdesk.store.models import Expense, PushAttempt
+    from tests.conftest import wait_until
+    from tests.engine_harness import row, started
+
+    with started(tmp_path, push_delay=0.05, push_drop_rate=1.0, push_drop_mode="timeout",
+                 stall_seconds=40.0) as h:
+        core = h.start_core()
+        h.import_rows([row(1)])
+        with Session(core.db) as session:
+            expense_id = session.exec(select(Expense.id)).one()
+        core.push([expense_id])
+        wait_until(lambda: core.pusher.in_flight.attempt_ids() and len(h.sandbox.push_operations) == 1,
+                   timeout=30, message="the push reached Codat and waits for its answer")
+        started_at = time.monotonic()
+        h.stop_core()
+        assert time.monotonic() - started_at < 5  # was the client's 30 s read timeout
+        db = open_database(f"sqlite:///{tmp_path / 'core.sqlite3'}")
+        with Session(db) as session:
+            attempt = session.exec(select(PushAttempt)).one()
+            expense = session.get(Expense, expense_id)
+            assert attempt.outcome == "unknown"  # what the lost-answer recovery settles
+            assert ExpenseStatus(expense.status) is ExpenseStatus.NOT_PUSHED
+            assert "closed before Codat answered" in expense.status_detail
+        db.dispose()
+        h.sandbox.config.update({"push_drop_rate": 0.0})
+        core = h.start_core()  # its first reconciliation resends under the stored key
+        wait_until(lambda: core.pusher.resolve_unknown(h.company_id) >= 0 and _status(core, expense_id) in (
+            ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE), timeout=30, message="the push was recovered")
+        assert len(h.sandbox.push_operations) == 1  # the same push, never a second one
+
+
+def _status(core, expense_id):
+    from sqlmodel import Session
+
+    from codatdesk.states import ExpenseStatus
+    from codatdesk.store.models import Expense
+
+    with Session(core.db) as session:
+        return ExpenseStatus(session.get(Expense, expense_id).status)

@@ -121,14 +121,36 @@ def _header_problems(operation: Operation, request: httpx.Request, api_key: str)
             problems.append(f"a POST must carry an Idempotency-Key GUID, got {key!r}")
     elif key is not None and request.method != "PATCH":
         problems.append(f"Idempotency-Key is for POST and PATCH only, sent on {request.method}")
-    if request.content and sent.get("content-type") != "application/json":
+    if request.content and sent.get("content-type") != "application/json" and not _is_multipart(request):
         problems.append(f"a JSON body needs Content-Type application/json, got {sent.get('content-type')!r}")
     return problems
+
+
+def _is_multipart(request: httpx.Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data; boundary=")
+
+
+def _multipart_problems(operation: Operation, request: httpx.Request) -> list[str]:
+    """An attachment upload: the operation takes ``multipart/form-data`` and the body has its ``file`` part
+    (Accounting spec ``upload-*-attachment``; the field name from Codat's SDKs, codat-api-notes.md)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    spec = json.loads((ROOT / "tests" / "openapi" / operation.spec_file).read_text(encoding="utf-8"))
+    declared = spec["paths"][operation.template][operation.method.lower()].get("requestBody", {}).get("content", {})
+    if "multipart/form-data" not in declared:
+        return ["a multipart body was sent to an operation that takes none"]
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content)
+    names = [part.get_param("name", header="content-disposition") for part in message.iter_parts()]
+    return [] if names == ["file"] else [f"a multipart upload needs one 'file' part, got {names}"]
 
 
 def _body_problems(operation: Operation, request: httpx.Request) -> list[str]:
     if not request.content:
         return []
+    if _is_multipart(request):
+        return _multipart_problems(operation, request)
     if operation.body_schema is None:
         return ["a body was sent to an operation that takes none"]
     body = json.loads(request.content)  # as a plain JSON reader (Codat) sees it
@@ -223,6 +245,13 @@ CASES: dict[str, list[Callable[[CodatClient], Any]]] = {
                                             ["directCosts.write.successful"], [f"codatdesk:{COMPANY}"]),
         lambda c: c.create_webhook_consumer("https://desk.example/webhooks/codat", ["connection.connected"])],
     "delete_webhook_consumer": [lambda c: c.delete_webhook_consumer(RECORD)],
+    "upload_direct_cost_attachment": [
+        lambda c: c.upload_direct_cost_attachment(COMPANY, CONNECTION, RECORD, "taxi.png", "image/png", b"\x89PNG..."),
+        lambda c: c.upload_direct_cost_attachment(COMPANY, CONNECTION, RECORD, "hotel.pdf", "application/pdf",
+                                                  b"%PDF-1.4", idempotency_key=str(uuid.uuid4()))],
+    "upload_attachment": [lambda c: c.upload_attachment(
+        f"/companies/{COMPANY}/connections/{CONNECTION}/push/directCosts/{RECORD}/attachment",
+        "r.pdf", "application/pdf", b"%PDF-1.4")],
 }
 NOT_REQUESTS = {"close", "interrupt"}  # public methods that send nothing
 

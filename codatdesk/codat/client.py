@@ -67,7 +67,8 @@ injected ``sleep`` and is reported first through ``on_wait(reason, seconds)``
 with reason ``"rate limited"``, ``"server error"``, ``"network error"`` or
 ``"request in progress"``.
 
-``close()`` (or ``interrupt()``) ends every wait at once, on any thread: the request
+``close()`` (or ``interrupt()``) ends every wait at once, on any thread, and cuts every
+request waiting for its answer (``codat/abort.py``; not with an injected transport): the request
 then raises :class:`ClientClosed` (a :class:`CodatUnavailable`; a push that may have
 reached Codat raises :class:`PushOutcomeUnknown` as usual), so quitting never waits
 out a backoff or a ``Retry-After``. An injected ``sleep`` (tests) is called as given,
@@ -104,6 +105,7 @@ import httpx
 
 from codatdesk import jsonmoney
 
+from .abort import AbortableBackend, abortable_transport
 from .errors import (
     CodatAuthError,
     CodatError,
@@ -234,6 +236,10 @@ class CodatClient:
         self._random = random.Random()
         self._rate_limit = RateLimitState()
         self._rate_limit_lock = threading.Lock()
+        # Our own transport unless a test injects one: a stop then cuts a request waiting for its answer.
+        self._abort = AbortableBackend() if transport is None else None
+        if self._abort is not None:
+            transport = abortable_transport(self._abort)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=_BasicAuth(header),
@@ -250,8 +256,10 @@ class CodatClient:
         self._http.close()
 
     def interrupt(self) -> None:
-        """End every wait now and refuse to start another request (the app is quitting)."""
+        """End every wait and cut every request in flight now; refuse to start another (the app is quitting)."""
         self._closing.set()
+        if self._abort is not None:
+            self._abort.abort()
 
     @property
     def closing(self) -> bool:
@@ -375,6 +383,29 @@ class CodatClient:
             params["orderBy"] = order_by
         return self._paged(f"/companies/{_segment(company_id)}/push", params, id_field="pushOperationKey")
 
+    # ------------------------------------------------------------------ attachments
+
+    def upload_direct_cost_attachment(self, company_id: str, connection_id: str, direct_cost_id: str,
+                                      file_name: str, media_type: str, data: bytes, *,
+                                      idempotency_key: str | None = None) -> Any:
+        """``POST .../push/directCosts/{id}/attachment`` (singular; multipart field ``file``)."""
+        path = (f"{self._connection_path(company_id, connection_id)}/push/directCosts/"
+                f"{_segment(direct_cost_id)}/attachment")
+        return self.upload_attachment(path, file_name, media_type, data, idempotency_key=idempotency_key)
+
+    def upload_attachment(self, path: str, file_name: str, media_type: str, data: bytes, *,
+                          idempotency_key: str | None = None) -> Any:
+        """A multipart ``file`` upload to ``path``: the body (None when Codat sends none). Resent only
+        under the same ``Idempotency-Key`` and bytes, like every write."""
+        key = idempotency_key or new_idempotency_key()
+        # The boundary comes from the key, so a resend after a restart has the same bytes (Codat answers
+        # another body under a used key with 422).
+        boundary = "codatdesk-" + "".join(c for c in key if c.isalnum())
+        form = httpx.Request("POST", "http://multipart.invalid", files={"file": (file_name, data, media_type)},
+                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        return self._request("POST", path, raw=(form.read(), form.headers["Content-Type"]), kind=_Kind.WRITE,
+                             idempotency_key=key)
+
     # ------------------------------------------------------------------ reference data
 
     def get_company_info(self, company_id: str) -> dict[str, Any]:
@@ -497,9 +528,12 @@ class CodatClient:
         missing_ok_after_retry: bool = False,
         idempotency_key: str | None = None,
         resend: bool = False,
+        raw: tuple[bytes, str] | None = None,
     ) -> Any:
         content = jsonmoney.dumps(json_body) if json_body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
+        if raw is not None:  # (bytes, Content-Type): a body that is not JSON, e.g. a multipart upload
+            content, headers = raw[0], {"Content-Type": raw[1]}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         # The same bytes and the same key on every try: Codat answers a resend with the first answer.
@@ -524,6 +558,12 @@ class CodatClient:
                 log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)
                 not_sent = isinstance(exc, _NOT_SENT_ERRORS)
                 sent_before = sent_before or not not_sent
+                if self._closing.is_set():  # cut by interrupt(): stopping, not a failure of the request
+                    error = ClientClosed(f"{method} {path}: codatdesk closed before Codat answered",
+                                         processed=False if not sent_before else None, method=method, path=path)
+                    if kind is _Kind.PUSH and sent_before:
+                        raise self._outcome_unknown(push, started_at, error, method, path) from exc
+                    raise error from exc
                 if (
                     (kind is _Kind.SAFE or (keyed and not not_sent))
                     and isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)

@@ -8,16 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from codatdesk import secrets
+from codatdesk import secrets, settings_actions
 from codatdesk.amounts import NumberFormat
 from codatdesk.codat import CodatClient
 from codatdesk.core_api import (
@@ -25,11 +25,18 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
+    ConnectionInfo,
+    DeliveryRecord,
+    ExpenseDetails,
+    ExpenseRow,
     ExpenseValues,
+    MappingOverview,
+    ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models, reference
+from codatdesk.engine import edits, read_models, read_models_mapping, reference
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
 from codatdesk.events import (
@@ -44,6 +51,9 @@ from codatdesk.events import (
 )
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
+from codatdesk.receipts import attach as receipt_attach
+from codatdesk.receipts.files import ReceiptFiles, folder_for_database
+from codatdesk.receipts.uploads import ReceiptUploader
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus, Trigger
@@ -53,7 +63,8 @@ from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
-    from codatdesk.engine.rate_table import RateEntry, Recheck
+    from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
+    from codatdesk.engine.reference import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +122,17 @@ class Core:
         self.applier.fetch_details = self.pusher.fetch_details
         self.applier.push_dependents = self.pusher.push_dependents
         self.applier.push_ended = self.pusher.push_ended
+        # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).
+        self.receipt_files = ReceiptFiles(folder_for_database(db.url.database))
+        self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
+        self.bus.subscribe(self.receipt_uploads.on_event)
         self.reconciler = Reconciler(
             db, self.bus, self.client, self.pusher, self.applier.submit_result,
             interval=partial(self._seconds, "reconcile.interval_seconds"),
             threshold=partial(self._seconds, "reconcile.threshold_seconds"),
             check_connections=self.check_connections,
             resume_chains=self.applier.resume_chains,
+            sweep_receipts=self.receipt_uploads.sweep,
         )
         self.retention = RetentionSweeper(db, partial(settings.get, "webhook.retention_days"),
                                           disposable_event_types=(SELFTEST_EVENT,))
@@ -335,10 +351,13 @@ class Core:
         """What would keep these expenses from being sent, before anything is sent. A company whose
         Codat lists were never read has them read first, so even a first push explains unknown
         suppliers, tax codes and payment accounts here rather than after the user pressed Push."""
+        return list(self.check_push(expense_ids, again_anyway=again_anyway).problems)
+
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check_pushable``'s answer as a token ``push`` can take back instead of checking again."""
         self._read_reference_data_once(list(expense_ids))
-        problems = self.pusher.check(list(expense_ids), again_anyway=again_anyway)
-        self.pusher.note_problems(problems)  # the rows say why too, once the dialog is closed
-        return problems
+        # The rows say why too, once the dialog is closed.
+        return self.pusher.check_for_push(list(expense_ids), again_anyway=again_anyway)
 
     def _read_reference_data_once(self, expense_ids: list[int]) -> None:
         from codatdesk.engine import currency as fx
@@ -354,13 +373,14 @@ class Core:
             except Exception:  # the push reads them again and says on each row why it could not
                 log.warning("reading Codat's lists for %s before the check failed", company_id, exc_info=True)
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
-        return self.pusher.push(list(expense_ids), Cause.user(user))
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
+        return self.pusher.push(list(expense_ids), Cause.user(user), checked=checked)
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
         """Send outcome-unknown expenses again although Codat may have written them already (a possible
         duplicate): only after the user was told so and confirmed."""
-        return self.pusher.push(list(expense_ids), Cause.user(user), again_anyway=True)
+        return self.pusher.push(list(expense_ids), Cause.user(user), again_anyway=True, checked=checked)
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
         """Push every failed expense again. Outcome-unknown ones stay: they may be in the ledger."""
@@ -432,8 +452,58 @@ class Core:
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
 
+    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
+        return read_models.expense_rows(self.db, company_id)
+
+    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
+        return read_models.expense_rows_by_id(self.db, expense_ids)
+
+    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
+        return read_models.expense_details(self.db, expense_id)
+
+    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                   limit: int = 2000) -> list[DeliveryRecord]:
+        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
+
+    def dropped_delivery_count(self) -> int:
+        return read_models.dropped_delivery_count(self.db)
+
+    def connections(self) -> list[ConnectionInfo]:
+        chosen = self.settings.get("codat.connection_id")
+        return read_models.connections(self.db, {self.company_id: chosen} if self.company_id and chosen else {})
+
+    def mapping_overview(self, company_id: str) -> MappingOverview:
+        return read_models_mapping.mapping_overview(self.db, company_id)
+
+    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list[Candidate]:
+        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def supplier_creation_allowed(self, company_id: str) -> bool:
+        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
+        from codatdesk.engine.suppliers import set_supplier_creation
+
+        set_supplier_creation(self.db, company_id, allowed)
+
+    def read_rates(self, company_id: str) -> RateTable:
+        from codatdesk.engine import rate_table
+
+        return rate_table.read_rates(self.db, company_id)
+
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES
+
+    # -- the settings dialog's questions (settings_actions: the wizard asks the same without a core) --
+    def check_api_key(self, base_url: str, api_key: str | None) -> settings_actions.CheckResult:
+        return settings_actions.check_api_key(base_url, api_key)
+
+    def list_codat_connections(self, base_url: str, api_key: str | None,
+                               company_id: str) -> settings_actions.CheckResult:
+        return settings_actions.list_codat_connections(base_url, api_key, company_id)
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> settings_actions.SaveResult:
+        return settings_actions.save_settings(self.settings, values, typed_secrets)
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         if secrets.API_KEY in secrets_changed or "codat.base_url" in changed:
@@ -455,3 +525,45 @@ class Core:
         from codatdesk.engine import rate_table
 
         return rate_table.recheck_missing_rates(self.db, self.pusher, company_id)
+
+    # -- receipts ------------------------------------------------------------------------
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        return receipt_attach.receipts_of(self.db, self.receipt_files, expense_id)
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        view = receipt_attach.attach(self.db, self.receipt_files, expense_id, path)
+        if view.upload_status == "pending":
+            with Session(self.db) as session:
+                expense = session.get(Expense, expense_id)
+                if expense is not None and ExpenseStatus(expense.status) is ExpenseStatus.COMPLETE:
+                    self.receipt_uploads.upload_soon(expense.company_id, expense_id)
+        return view
+
+    def detach_receipt(self, receipt_id: int) -> None:
+        receipt_attach.detach(self.db, self.receipt_files, receipt_id)
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        self.receipt_uploads.retry(receipt_id)
+
+
+def open_and_start(settings: Settings, company_name: str | None = None) -> tuple[Core, Callable[[], None]]:
+    """The desktop's core: the user's database opened, the chosen company recorded, started.
+    Returns it with what closes it (stop, then release the database)."""
+    from codatdesk.store.db import open_database
+    from codatdesk.team.desktop import core_for
+
+    db = open_database()
+    core = core_for(settings, db)  # a shared PostgreSQL: a desktop that asks the team's server to push
+    company_id = settings.get("codat.company_id")
+    if company_id:
+        try:
+            core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
+        except Exception:
+            log.exception("could not record the chosen company")
+    core.start()
+
+    def close() -> None:
+        core.stop()
+        db.dispose()
+
+    return core, close

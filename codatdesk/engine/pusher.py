@@ -34,12 +34,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from codatdesk import jsonmoney
-from codatdesk.codat import CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
+from codatdesk.codat import ClientClosed, CodatClient, CodatError, CodatNotFound, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import connections, create_models, reference, suppliers
+from codatdesk.engine import connections, create_models, prerequisites, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
+from codatdesk.engine.push_check import CheckedPush, WriteCounter
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import EventBus, Notice, PushProgress
@@ -170,10 +171,10 @@ class PushEngine:
         # (company id, old connection, new connection): the core makes the new one the company's choice.
         self.connection_replaced: Callable[[str, dict, dict], None] = lambda company_id, old, new: None
         self.in_flight = InFlight()
+        self.writes = WriteCounter(db)  # a check's answer holds while nothing was written since
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._closed = False
-        self._account_locks: dict[tuple[str, str], threading.Lock] = {}
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
         self.lost_answers = LostAnswerRecovery(
             db, bus, client, in_flight=self.in_flight, connection_for=connection_for, timeout_for=self.timeout_for,
@@ -281,6 +282,13 @@ class PushEngine:
                 problems.extend(found)
         return problems
 
+    def check_for_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        """``check`` for the window, the problems noted on the rows; ``push`` may take the answer back."""
+        states: dict[str, tuple[str | None, str | None]] = {}
+        problems = self.check(expense_ids, again_anyway=again_anyway, connection_states=states)
+        self.note_problems(problems)
+        return CheckedPush(frozenset(expense_ids), again_anyway, tuple(problems), states, self.writes.value)
+
     def _connection_state(self, company_id: str) -> tuple[str | None, str | None]:
         """(connection id, status) as Codat says now, once per company per check: a stale local
         "Unlinked" after the user relinked must not block. Codat unreachable: the stored status."""
@@ -368,15 +376,21 @@ class PushEngine:
         return problems
 
     # -- pushing -----------------------------------------------------------------
-    def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False) -> PushBatch:
+    def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False,
+             checked: CheckedPush | None = None) -> PushBatch:
         """Send these expenses. ``again_anyway``: send outcome-unknown ones (and only those) again,
-        although the earlier push may be in the ledger: the caller has asked the user."""
+        although the earlier push may be in the ledger: the caller has asked the user. ``checked``: the
+        window's check of them, taken instead of checking again if nothing changed since (``push_check``)."""
         if self._closed:
             raise EngineClosed("codatdesk is closing: nothing more is pushed")
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
-        batch.problems = self.check(expense_ids, again_anyway=again_anyway,
-                                    connection_states=batch.connection_states)
-        self.note_problems(batch.problems)
+        if checked is not None and checked.holds_for(expense_ids, again_anyway, self.writes.value):
+            batch.problems = [p for p in checked.problems if p.expense_id in set(expense_ids)]
+            batch.connection_states.update(checked.connection_states)
+        else:
+            batch.problems = self.check(expense_ids, again_anyway=again_anyway,
+                                        connection_states=batch.connection_states)
+            self.note_problems(batch.problems)
         blocked = {p.expense_id for p in batch.problems}
         ready = [i for i in expense_ids if i not in blocked]
         batch.bulk = len(ready) > 1
@@ -708,36 +722,12 @@ class PushEngine:
     def _create_account_then_wait(self, batch: PushBatch, company_id: str, connection_id: str, code: str,
                                   name: str, currency: str, dependents: list[int], cause: Cause) -> None:
         """One account push for every expense that needs account ``code``; they wait for it."""
-        lock = self._account_locks.setdefault((company_id, code), threading.Lock())
-        with lock:
-            with Session(self.db) as session:
-                existing = session.exec(select(PushOperation).where(
-                    PushOperation.company_id == company_id, PushOperation.data_type == "chartOfAccounts",
-                    PushOperation.creates_code == code, PushOperation.status.in_(("Pending", "Success")),
-                ).order_by(PushOperation.requested_at.desc())).first()
-            if existing is not None and existing.status == "Success" and existing.record_id:
-                self._set_account_and_send(batch, company_id, connection_id, code, existing.record_id, dependents, cause)
-                return
-            if existing is not None:
-                key = existing.key
-            else:
-                key = self._push_account(batch, company_id, connection_id, code, name, currency, dependents, cause)
-                if key is None:
-                    return
-            with session_scope(self.db) as session:
-                for expense_id in dependents:
-                    expense = self._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
-                    if expense is not None:
-                        trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.WAIT_FOR_PREREQUISITE)
-                        detail = f"Waiting for Codat to create the account {code} {name}".rstrip()
-                        if trigger is Trigger.WAIT_FOR_PREREQUISITE_ANYWAY:
-                            detail += f". {AGAIN_ANYWAY_DETAIL}"
-                        change_status(session, expense, trigger, cause, waiting_on_key=key, detail=detail)
-            batch.count_sent(len(dependents))
-            self.key_stored(key)
-            if existing is not None:
-                # The shared prerequisite may have finished before these started waiting.
-                self.resume_chain(key)
+        prerequisites.create_then_wait(self, batch, prerequisites.Prerequisite(
+            company_id, connection_id, "chartOfAccounts", code, label=f"account {code} {name}",
+            push=lambda waiting: self._push_account(batch, company_id, connection_id, code, name, currency,
+                                                    waiting, cause),
+            use_existing=lambda account_id, waiting: self._set_account_and_send(
+                batch, company_id, connection_id, code, account_id, waiting, cause)), dependents, cause)
 
     def _push_account(self, batch: PushBatch, company_id: str, connection_id: str, code: str, name: str,
                       currency: str, dependents: list[int], cause: Cause) -> str | None:
@@ -827,14 +817,21 @@ class PushEngine:
         return detail
 
     def _outcome_unknown(self, attempt_id: int, expense_id: int, exc: PushOutcomeUnknown) -> None:
+        # Quitting cut the request: the attempt stays "unknown" and the next start's reconciliation asks
+        # Codat under the same key (lost_answers); no new work now, the pools are shutting down.
+        stopping = isinstance(exc.cause, ClientClosed)
         with session_scope(self.db) as session:
             finish_attempt(session, attempt_id, "unknown", None, str(exc))
             expense = session.get(Expense, expense_id)
-            expense.status_detail = ("Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
-                                     "before this expense can be pushed again.")
+            expense.status_detail = (
+                "codatdesk closed before Codat answered; when it next starts it asks Codat again (same "
+                "Idempotency-Key) before this expense can be pushed again." if stopping else
+                "Codat's answer was lost; codatdesk asks Codat again (same Idempotency-Key) "
+                "before this expense can be pushed again.")
             session.add(expense)
-            expense_touched(session, expense, Cause.engine("answer lost"))
-        self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
+            expense_touched(session, expense, Cause.engine("closing" if stopping else "answer lost"))
+        if not stopping:
+            self.pool(exc.company_id).submit(self.resolve_unknown, exc.company_id)
 
     def fetch_details(self, company_id: str, key: str) -> None:
         """Failed/TimedOut webhooks carry no reasons: read them from the push operation (in the pool)."""

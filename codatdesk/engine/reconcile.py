@@ -39,7 +39,8 @@ class Reconciler:
                  submit_result: Callable[[str, OperationResult, Cause], None], *,
                  interval: Callable[[], float], threshold: Callable[[], float],
                  check_connections: Callable[[], None] = lambda: None,
-                 resume_chains: Callable[[], None] = lambda: None) -> None:
+                 resume_chains: Callable[[], None] = lambda: None,
+                 sweep_receipts: Callable[[], object] = lambda: None) -> None:
         self.db = db
         self.bus = bus
         self.client = client
@@ -49,6 +50,7 @@ class Reconciler:
         self.threshold = threshold
         self.check_connections = check_connections
         self.resume_chains = resume_chains
+        self.sweep_receipts = sweep_receipts
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +133,10 @@ class Reconciler:
                 failures += 1
                 log.warning("reconciliation request failed: %s", exc)
         self.resume_chains()  # dependents whose prerequisite finished but were not sent (e.g. Codat was down)
+        try:
+            self.sweep_receipts()  # receipts of expenses in the ledger that a crash or an outage left unsent
+        except Exception:
+            log.exception("receipt upload sweep failed")
         if failures:
             self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
                                                "operation(s); it will try again.", topic="reconcile"))

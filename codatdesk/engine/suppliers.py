@@ -2,7 +2,7 @@
 
 Allowed per company (``Company.create_suppliers``, off by default: an unknown supplier blocks with
 "map it, or allow codatdesk to create suppliers"). Like the account chain in ``pusher``: one
-supplier push for every expense that names it, the expenses wait (WAITING, ``waiting_on_key``)
+supplier push for every expense that names it (``prerequisites.create_then_wait``), the expenses wait (WAITING, ``waiting_on_key``)
 and the applier releases them with the new supplier's id (``_apply_to_dependents``), which is
 also remembered as the name's mapping. Xero's spend money needs a contact (codat-docs
 ``docs/integrations/accounting/xero/use-cases/general-lending.md``), so no expense leaves without one.
@@ -10,31 +10,25 @@ also remembered as the name's mapping. Xero's spend money needs a contact (codat
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from codatdesk import jsonmoney
 from codatdesk.codat import CodatError, PushOutcomeUnknown
 from codatdesk.codat.client import new_idempotency_key
-from codatdesk.engine import create_models
+from codatdesk.engine import create_models, prerequisites
 from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.lost_answers import finish_attempt
 from codatdesk.engine.results import OperationResult
 from codatdesk.importer import ensure_company
-from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
-from codatdesk.store.history import Cause, change_status
+from codatdesk.store.history import Cause
 from codatdesk.store.models import Company, PushAttempt, PushOperation, utcnow
 
 if TYPE_CHECKING:
     from codatdesk.engine.pusher import PushBatch, PushEngine
-
-_locks: dict[tuple[str, str], threading.Lock] = {}
-_locks_guard = threading.Lock()
-
 
 def set_supplier_creation(db: Engine, company_id: str, allowed: bool) -> None:
     """The company's choice: may codatdesk create suppliers the ledger lacks?"""
@@ -49,39 +43,21 @@ def create_then_wait(engine: PushEngine, batch: PushBatch, company_id: str, conn
                      dependents: list[int], cause: Cause) -> None:
     """One supplier push for every expense naming ``name``; they wait for it (or reuse a pending or
     successful push of the same name)."""
-    with _locks_guard:
-        lock = _locks.setdefault((company_id, name.casefold()), threading.Lock())
-    with lock:
-        with Session(engine.db) as session:
-            existing = session.exec(select(PushOperation).where(
-                PushOperation.company_id == company_id, PushOperation.data_type == "suppliers",
-                PushOperation.creates_code == name, PushOperation.status.in_(("Pending", "Success")),
-            ).order_by(PushOperation.requested_at.desc())).first()
-        if existing is not None and existing.status == "Success" and existing.record_id:
-            with session_scope(engine.db) as session:
-                for expense_id in dependents:
-                    expense = engine._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
-                    if expense is not None:
-                        expense.supplier_id = existing.record_id
-                        session.add(expense)
-            for expense_id in dependents:
-                engine._send_direct_cost(batch, company_id, connection_id, expense_id, cause)
-            return
-        key = existing.key if existing is not None else _push_supplier(engine, batch, company_id, connection_id,
-                                                                       name, dependents)
-        if key is None:
-            return
+
+    def use_existing(supplier_id: str, waiting: list[int]) -> None:
         with session_scope(engine.db) as session:
-            for expense_id in dependents:
+            for expense_id in waiting:
                 expense = engine._claim(session, expense_id, dependent=False, again_anyway=batch.again_anyway)
                 if expense is not None:
-                    trigger = sending_trigger(ExpenseStatus(expense.status), Trigger.WAIT_FOR_PREREQUISITE)
-                    change_status(session, expense, trigger, cause, waiting_on_key=key,
-                                  detail=f"Waiting for Codat to create the supplier {name}")
-        batch.count_sent(len(dependents))
-        engine.key_stored(key)
-        if existing is not None:
-            engine.resume_chain(key)  # the shared push may have finished before these started waiting
+                    expense.supplier_id = supplier_id
+                    session.add(expense)
+        for expense_id in waiting:
+            engine._send_direct_cost(batch, company_id, connection_id, expense_id, cause)
+
+    prerequisites.create_then_wait(engine, batch, prerequisites.Prerequisite(
+        company_id, connection_id, "suppliers", name, label=f"supplier {name}",
+        push=lambda waiting: _push_supplier(engine, batch, company_id, connection_id, name, waiting),
+        use_existing=use_existing, same_record=str.casefold), dependents, cause)
 
 
 def _push_supplier(engine: PushEngine, batch: PushBatch, company_id: str, connection_id: str, name: str,

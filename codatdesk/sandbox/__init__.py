@@ -11,6 +11,9 @@ It drives the demo and all tests. Only ``cli``, the UI's demo mode and tests imp
 Push outcome rules: see ``codatdesk.sandbox.state``. Error choices and the order of
 auth/rate limiting/fault injection: see ``codatdesk.sandbox.app``. Webhook bodies, signing
 and retries: see ``codatdesk.sandbox.delivery``. Knobs: ``codatdesk.sandbox.config``.
+Sync for Expenses (config, mappingOptions, expense and reimbursable transactions, syncs,
+receipts, ``expenses.sync.*``): ``codatdesk.sandbox.expenses`` (state, ``sb.expenses``),
+``expense_rules`` (per-integration rules) and ``expenses_api`` (routes).
 """
 
 from .config import SandboxConfig

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import profiles
+from . import attachments, expenses_api, profiles
 from . import reference_data as ref
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import METHODS as IDEMPOTENT_METHODS
@@ -582,7 +582,9 @@ def build_app(sandbox: Sandbox) -> Starlette:
         Route("/_sandbox/companies/{companyId}/base-currency", steering(post_base_currency), methods=["POST"]),
         Route("/_sandbox/deliveries", steering(sandbox_deliveries), methods=["GET"]),
         Route("/_sandbox/wait-idle", steering(wait_idle), methods=["POST"]),
+        *attachments.routes(sandbox, codat),
     ]
+    routes += expenses_api.routes(sandbox, codat, steering)  # Sync for Expenses (sandbox/expenses.py)
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = {404: f"No resource was found at {request.url.path}", 405: "Method not allowed"}.get(

@@ -54,6 +54,9 @@ class Sandbox:
         self.state.seed_ledger(self.company_id)
 
         from .app import build_app  # the app needs a constructed Sandbox
+        from .expenses import ExpensesEmulator
+
+        self.expenses = ExpensesEmulator(self)  # Codat's Sync for Expenses API (sandbox.expenses)
 
         self.app = build_app(self)
 
@@ -210,6 +213,20 @@ class Sandbox:
             with self._idle:
                 self._scheduled -= 1
                 self._idle.notify_all()
+
+    def run_later(self, delay: float, work: Callable[[], None]) -> None:
+        """Run ``work`` on the engine loop after ``delay`` seconds; ``wait_idle`` waits for it."""
+        def run() -> None:
+            try:
+                work()
+            finally:
+                with self._idle:
+                    self._scheduled -= 1
+                    self._idle.notify_all()
+
+        with self._idle:
+            self._scheduled += 1
+        self._engine.call_soon(self._engine.loop.call_later, delay, run)
 
     @property
     def push_operations(self) -> Mapping[str, dict[str, Any]]:

@@ -290,3 +290,35 @@ PUSH_OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "directCosts": direct_cost_options,
     "chartOfAccounts": chart_of_accounts_options,
 }  # the shared skeleton; each integration's own model: ``sandbox.profiles.options``
+
+
+# Tracking categories (departments and projects): (id, name, parentId). Ids in the shape of Codat's
+# mappingOptions examples ("DEPARTMENT_1" under "DEPARTMENTS", Codat-Sync-Expenses.json
+# TrackingCategoryMappingInfo); the names are invented.
+_TRACKING_CATEGORIES: tuple[tuple[str, str, str | None], ...] = (
+    ("DEPARTMENTS", "Departments", None),
+    ("DEPARTMENT_1", "Sales", "DEPARTMENTS"),
+    ("DEPARTMENT_2", "Engineering", "DEPARTMENTS"),
+    ("DEPARTMENT_3", "Finance", "DEPARTMENTS"),
+    ("PROJECTS", "Projects", None),
+    ("PROJECT_1", "Website relaunch", "PROJECTS"),
+    ("PROJECT_2", "Client onboarding", "PROJECTS"),
+)
+
+# Customers (for the Expenses configuration's default customer: rewards and cashback are income).
+_CUSTOMERS: tuple[str, ...] = ("Card Rewards", "Cashback Income")
+
+
+def demo_tracking_categories(now: str) -> list[dict[str, Any]]:
+    """TrackingCategory records (Accounting-2023 schema): a parent per kind, leaves beneath it."""
+    parents = {parent for _, _, parent in _TRACKING_CATEGORIES if parent}
+    return [
+        {"id": tid, "name": name, "status": "Active", "parentId": parent, "hasChildren": tid in parents,
+         "modifiedDate": now, "sourceModifiedDate": now}
+        for tid, name, parent in _TRACKING_CATEGORIES
+    ]
+
+
+def demo_customers(new_id: Callable[[], str], now: str) -> list[dict[str, Any]]:
+    return [{"id": new_id(), "customerName": name, "status": "Active", "defaultCurrency": DEMO_CURRENCY,
+             "modifiedDate": now, "sourceModifiedDate": now} for name in _CUSTOMERS]

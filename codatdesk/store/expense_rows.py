@@ -26,6 +26,7 @@ _STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, no
 # Positions in the raw tuple; only this module knows them (they follow _row_select).
 _ID, _COMPANY, _DATE, _SUPPLIER, _DESCRIPTION, _ACCOUNT_CODE, _ACCOUNT_NAME = range(7)
 _NET, _TAX, _TOTAL, _CURRENCY, _STATUS, _DETAIL, _REFERENCE, _UPDATED, _BANK, _TAX_CODE = range(7, 17)
+_RECEIPTS = 17  # the upload states of the expense's receipts, comma-joined (None: no receipt)
 
 
 def _as_utc(value: str | dt.datetime | None) -> dt.datetime | None:
@@ -88,11 +89,27 @@ class ExpenseRow(tuple):
     def account(self) -> str:
         return f"{self.account_code} · {self.account_name}" if self.account_name else self.account_code
 
+    @property
+    def receipt_note(self) -> str:
+        """Receipts not (yet) in the ledger, in two words: a row in the ledger whose receipt is not is
+        visibly unfinished. Receipts that are fine, or wait for the push, say nothing here (the details do)."""
+        states = self[_RECEIPTS].split(",") if self[_RECEIPTS] else []
+        if "failed" in states or "refused" in states:
+            return "receipt failed"
+        if "uploading" in states or ("pending" in states and self.status is ExpenseStatus.COMPLETE):
+            return "receipt uploading"
+        return ""
+
+    @property
+    def status_text(self) -> str:
+        note = self.receipt_note
+        return f"{self[_STATUS]} · {note}" if note else self[_STATUS]
+
     def search_text(self) -> str:
         return " ".join((
             str(self.id), str(self[_DATE]), self.supplier, self.description, self.account_code,
             self.account_name, format(self.net, "f"), format(self.tax, "f"), format(self.total, "f"),
-            self.currency, self[_STATUS], self.reference, self.status_detail,
+            self.currency, self.status_text, self.reference, self.status_detail,
         )).casefold()
 
     def __repr__(self) -> str:
@@ -116,15 +133,18 @@ def _row_select() -> tuple[Any, Any]:
 
     The coerced columns skip SQLAlchemy's per-value result processing: ExpenseRow decodes.
     """
-    from sqlalchemy import BigInteger, String, select, type_coerce
+    from sqlalchemy import BigInteger, String, func, select, type_coerce
 
-    from codatdesk.store.models import Expense
+    from codatdesk.store.models import Expense, Receipt
 
     c = Expense.__table__.c  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    r = Receipt.__table__.c  # type: ignore[attr-defined]  # as above
+    # aggregate_strings: group_concat on SQLite, string_agg on PostgreSQL (a shared team database).
+    receipts = select(func.aggregate_strings(r.upload_status, ",")).where(r.expense_id == c.id).scalar_subquery()
     return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
                   c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
                   type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
-                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code), c
+                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code, receipts), c
 
 
 def fetch_company(engine: Engine, company_id: str | None) -> list[ExpenseRow]:

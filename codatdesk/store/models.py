@@ -295,6 +295,29 @@ class CreateModel(SQLModel, table=True):
     fetched_at: dt.datetime = Field(default_factory=utcnow)
 
 
+class Receipt(SQLModel, table=True):
+    """A receipt file attached to an expense. The bytes live in the data folder under their sha256
+    (``receipts/files.py``); this row says whose it is and how its upload to the ledger went
+    (``receipts/uploads.py`` is the one writer of the upload columns)."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (UniqueConstraint("expense_id", "sha256", name="uq_receipt_file"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expense_id: int = Field(foreign_key="expense.id", index=True, ondelete="CASCADE")
+    sha256: str = Field(max_length=64, index=True)
+    file_name: str = Field(max_length=255)  # as the user named it
+    media_type: str = Field(max_length=100)  # sniffed from the bytes
+    size: int
+    added_at: dt.datetime = Field(default_factory=utcnow)
+    upload_status: str = Field(default="pending", max_length=20)  # receipts.uploads.UploadStatus
+    upload_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    upload_key: str | None = Field(default=None, max_length=64)  # Idempotency-Key of the upload under way
+    upload_started_at: dt.datetime | None = None
+    remote_id: str | None = Field(default=None, max_length=100)  # Codat's attachment id
+    uploaded_at: dt.datetime | None = None
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_expense_versions(session: Session, _context: object, _instances: object) -> None:
     """Every write of an expense's columns bumps its version, whoever writes it (status, edit, engine)."""

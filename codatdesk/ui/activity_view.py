@@ -46,15 +46,13 @@ from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 
-if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
-    from sqlalchemy.engine import Engine
-
+if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI
     from codatdesk.events import DeliveryRecorded
 
 MAX_STORED = 2000
 MAX_REJECTED = 500
 OPEN_VERDICTS = frozenset({"pending", "parked"})  # the applier may still change these
-_IN_CHUNK = 500
 VERDICTS: dict[str, tuple[ExpenseStatus, str]] = {
     "applied": (ExpenseStatus.COMPLETE, "Changed the expense's status."),
     "pending": (ExpenseStatus.IN_PROGRESS, "Stored; being applied."),
@@ -106,42 +104,14 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def load_deliveries(engine: Engine, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+def load_deliveries(core: CoreAPI, *, after_id: int = 0, inbox_ids: Collection[int] = (),
                     limit: int = MAX_STORED) -> list[ActivityRow]:
     """The newest ``limit`` stored deliveries with an inbox id above ``after_id``, plus those in ``inbox_ids``."""
-    from sqlmodel import select
-
-    from codatdesk.store.db import read_session
-    from codatdesk.store.models import Expense, WebhookDelivery
-
-    columns = (WebhookDelivery.id, WebhookDelivery.delivery_id, WebhookDelivery.received_at,
-               WebhookDelivery.event_type, WebhookDelivery.verdict, WebhookDelivery.verdict_detail,
-               WebhookDelivery.expense_id, Expense.supplier_name, Expense.expense_date, Expense.total,
-               Expense.currency)
-
-    def query():  # the expense's words come with the delivery: an outer join, one query
-        return select(*columns).outerjoin(Expense, Expense.id == WebhookDelivery.expense_id)
-
-    with read_session(engine) as session:
-        records = list(session.exec(query().where(WebhookDelivery.id > after_id)
-                                    .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
-        again = sorted(set(inbox_ids))
-        for start in range(0, len(again), _IN_CHUNK):
-            records += session.exec(query().where(
-                WebhookDelivery.id.in_(again[start:start + _IN_CHUNK]))).all()
-    records.sort(key=lambda record: record[0])  # oldest first: the model appends in arrival order
-    return [ActivityRow(d, _aware(at), t, v, detail, e, True, inbox_id,
-                        expense_reference(supplier, date, total, currency) if e and supplier is not None else "")
-            for inbox_id, d, at, t, v, detail, e, supplier, date, total, currency in records]
-
-
-def load_dropped_count(engine: Engine) -> int:
-    """Deliveries dropped because they were for a company this app does not serve."""
-    from codatdesk.store.db import read_session
-    from codatdesk.webhooks.scope import dropped_count
-
-    with read_session(engine) as session:
-        return dropped_count(session)
+    return [ActivityRow(d.delivery_id, _aware(d.received_at), d.event_type, d.verdict, d.verdict_detail,
+                        d.expense_id, True, d.inbox_id,
+                        expense_reference(d.supplier_name, d.expense_date, d.total, d.currency)
+                        if d.expense_id and d.supplier_name is not None else "")
+            for d in core.deliveries(after_id=after_id, inbox_ids=inbox_ids, limit=limit)]
 
 
 def dropped_text(count: int) -> str:
@@ -287,9 +257,9 @@ class ActivityView(ReloadOnShow, QWidget):
 
     expenseActivated = Signal(int)
 
-    def __init__(self, read_engine: Engine | None, parent: QWidget | None = None) -> None:
+    def __init__(self, core: CoreAPI | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine  # None until the window has its core
+        self._core = core  # None until the window has its core
         self._newest_id = 0  # the newest inbox id read so far
         self._open_ids: set[int] = set()  # shown deliveries whose verdict may still change
         self.model = ActivityModel(self)
@@ -361,18 +331,18 @@ class ActivityView(ReloadOnShow, QWidget):
         for column, sample in enumerate(samples):
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + padding)
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_core(self, core: CoreAPI) -> None:
+        self._core = core
         self.request_reload()
 
     def reload(self) -> None:
         """Read what is new since the last reload (everything, the first time)."""
-        if self._engine is None:
+        if self._core is None:
             self._reload_pending = True
             return
         if self.model.dark != is_dark_palette():
             self.restyle()
-        rows = load_deliveries(self._engine, after_id=self._newest_id, inbox_ids=self._open_ids)
+        rows = load_deliveries(self._core, after_id=self._newest_id, inbox_ids=self._open_ids)
         self._open_ids = set()  # rebuilt from what was read (an open id that was not is gone)
         for row in rows:
             assert row.inbox_id is not None
@@ -382,7 +352,7 @@ class ActivityView(ReloadOnShow, QWidget):
         self.model.merge(rows)
         self._open_ids.difference_update(self.model.trim_stored(MAX_STORED))
         self._update_count()
-        text = dropped_text(load_dropped_count(self._engine))
+        text = dropped_text(self._core.dropped_delivery_count())
         self.dropped_label.setText(text)
         self.dropped_label.setVisible(bool(text))
 

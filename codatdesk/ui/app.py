@@ -98,24 +98,9 @@ def prepare_core(parent=None) -> tuple[Any, str | None] | str | None:
 
 def start_core(settings: Any, company_name: str | None = None) -> tuple[Any, Callable[[], None]]:
     """The real (non-demo) core, opened and started. No Qt: the app runs it on a worker thread."""
-    from codatdesk.store.db import open_database
-    from codatdesk.team.desktop import core_for
+    from codatdesk.engine.core import open_and_start
 
-    db = open_database()
-    core = core_for(settings, db)  # a shared PostgreSQL: a desktop that asks the team's server to push
-    company_id = settings.get("codat.company_id")
-    if company_id:
-        try:
-            core.set_company(company_id, settings.get("codat.connection_id"), name=company_name)
-        except Exception:
-            log.exception("could not record the chosen company")
-    core.start()
-
-    def cleanup() -> None:
-        core.stop()
-        db.dispose()
-
-    return core, cleanup
+    return open_and_start(settings, company_name)
 
 
 DEMO_TUNNEL_TEXT = "Tunnel: not needed (demo)"

@@ -6,9 +6,6 @@ main window shows it above the table until it is fixed.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -26,14 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from codatdesk.core_api import ConnectionInfo
 from codatdesk.machines import connection_is_down
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 
-if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
-    from sqlalchemy.engine import Engine
+if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI
+
+__all__ = ["ConnectionBanner", "ConnectionInfo", "ConnectionsView", "connection_problem", "open_link"]
 
 # Codat connection status -> the status style that says the same thing.
 CONNECTION_LOOK = {"Linked": ExpenseStatus.COMPLETE, "PendingAuth": ExpenseStatus.WAITING,
@@ -48,69 +48,11 @@ EXPLAIN = {
 }
 
 
-@dataclass(frozen=True)
-class ConnectionInfo:
-    company_id: str
-    company_name: str
-    connection_id: str | None
-    platform: str
-    status: str
-    link_url: str | None
-    checked_at: object
-    errors: str
-    chosen: bool  # the connection the company pushes to
-
-    @property
-    def ok(self) -> bool:
-        return not connection_is_down(self.status)
-
-
-def _errors_text(raw: str | None) -> str:
-    if not raw:
-        return ""
-    try:
-        items = json.loads(raw)
-    except ValueError:
-        return raw
-    if isinstance(items, list):
-        return "; ".join(str(i.get("errorMessage") or i.get("message") or i) if isinstance(i, dict) else str(i)
-                         for i in items)
-    return str(items)
-
-
-def load_connections(engine: Engine, chosen_for: Callable[[str], str | None] | None = None) -> list[ConnectionInfo]:
-    """Every known connection, plus a row for each company whose chosen connection we have not seen yet."""
-    from sqlmodel import select
-
-    from codatdesk.store.db import read_session
-    from codatdesk.store.models import Company, Connection
-
-    with read_session(engine) as session:
-        companies = {c.id: c for c in session.exec(select(Company))}
-        connections = list(session.exec(select(Connection).order_by(Connection.company_id, Connection.id)))
-        session.expunge_all()
-    infos = []
-    seen = set()
-    for conn in connections:
-        company = companies.get(conn.company_id)
-        chosen = (company.connection_id if company else None) or (chosen_for(conn.company_id) if chosen_for else None)
-        infos.append(ConnectionInfo(conn.company_id, company.name if company else conn.company_id, conn.id,
-                                    conn.platform_name or conn.integration_key or "", conn.status, conn.link_url,
-                                    conn.checked_at, _errors_text(conn.errors_json), chosen == conn.id))
-        seen.add((conn.company_id, conn.id))
-    for company in companies.values():
-        chosen = company.connection_id or (chosen_for(company.id) if chosen_for else None)
-        if chosen and (company.id, chosen) not in seen:
-            infos.append(ConnectionInfo(company.id, company.name, chosen, "", "not checked yet", None, None, "", True))
-    return infos
-
-
-def connection_problem(engine: Engine, company_id: str | None,
-                       chosen_for: Callable[[str], str | None] | None = None) -> ConnectionInfo | None:
-    """The chosen connection of ``company_id`` if it is known and not Linked."""
+def connection_problem(infos: list[ConnectionInfo], company_id: str | None) -> ConnectionInfo | None:
+    """The chosen connection of ``company_id`` if it is known and not Linked (``infos``: ``core.connections()``)."""
     if not company_id:
         return None
-    for info in load_connections(engine, chosen_for):
+    for info in infos:
         if info.company_id == company_id and info.chosen and connection_is_down(info.status):
             return info
     return None
@@ -178,11 +120,9 @@ class ConnectionsView(ReloadOnShow, QWidget):
 
     HEADERS = ("Company", "Connection", "Status", "Last checked", "What it means")  # names; ids in tooltips
 
-    def __init__(self, read_engine: Engine | None, chosen_for: Callable[[str], str | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, core: CoreAPI | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine  # None until the window has its core
-        self._chosen_for = chosen_for
+        self._core = core  # None until the window has its core
         self.infos: list[ConnectionInfo] = []
         self.table = QTableWidget(0, len(self.HEADERS))
         self.table.setHorizontalHeaderLabels(self.HEADERS)
@@ -214,16 +154,16 @@ class ConnectionsView(ReloadOnShow, QWidget):
         layout.addLayout(buttons)
         self._update_buttons()
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_core(self, core: CoreAPI) -> None:
+        self._core = core
         self.request_reload()
 
     def reload(self) -> None:
-        if self._engine is None:
+        if self._core is None:
             self._reload_pending = True
             return
         selected = self.selected()
-        self.infos = load_connections(self._engine, self._chosen_for)
+        self.infos = self._core.connections()
         dark = is_dark_palette()
         self.table.setRowCount(len(self.infos))
         for row, info in enumerate(self.infos):
@@ -231,7 +171,7 @@ class ConnectionsView(ReloadOnShow, QWidget):
             tones = style_for(look).tones(dark)
             name = info.platform or info.connection_id or "—"  # the ledger's name; the id is in the tooltip
             values = (info.company_name, name + (" (used for pushes)" if info.chosen else ""), info.status,
-                      format_timestamp(info.checked_at) or "never",  # type: ignore[arg-type]
+                      format_timestamp(info.checked_at) or "never",
                       EXPLAIN.get(info.status, "") + (f" Codat says: {info.errors}" if info.errors else ""))
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)

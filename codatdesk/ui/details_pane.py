@@ -1,7 +1,7 @@
 """The details of the selected expense: push operations, Codat's errors, history, webhooks.
 
-``load_details`` reads everything in one short read-only session (testable without
-widgets); ``DetailsPane`` renders it as selectable rich text.
+The core reads everything in one short read transaction (``CoreAPI.expense_details``, a frozen
+read model); ``render_html`` (testable without widgets) and ``DetailsPane`` show it as selectable rich text.
 """
 
 from __future__ import annotations
@@ -9,64 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from codatdesk.core_api import ExpenseDetails
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
+from codatdesk.ui.receipts_panel import ReceiptsPanel
 from codatdesk.ui.status_style import is_dark_palette, style_for
 
-if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
-    from sqlalchemy.engine import Engine
-
+if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI, OperationRecord
     from codatdesk.engine.plain_reasons import PlainReason
-    from codatdesk.store.models import Expense, PushOperation, StatusChange, WebhookDelivery
 
-MAX_DELIVERIES = 200
 FIX_LINK = "fix:"  # + the reason's index: the pane's fixRequested
 TECHNICAL_LINK = "toggle:technical"
-
-
-@dataclass
-class ExpenseDetails:
-    expense: Expense
-    company_name: str
-    operations: list[PushOperation] = field(default_factory=list)  # newest first
-    history: list[StatusChange] = field(default_factory=list)  # oldest first
-    deliveries: list[WebhookDelivery] = field(default_factory=list)  # newest first
-
-
-def load_details(engine: Engine, expense_id: int) -> ExpenseDetails | None:
-    from sqlmodel import or_, select
-
-    from codatdesk.store.db import read_session
-    from codatdesk.store.models import Company, Expense, PushOperation, StatusChange, WebhookDelivery
-
-    with read_session(engine) as session:
-        expense = session.get(Expense, expense_id)
-        if expense is None:
-            return None
-        company = session.get(Company, expense.company_id)
-        operations = list(session.exec(
-            select(PushOperation).where(or_(
-                PushOperation.expense_id == expense_id,
-                PushOperation.key == (expense.push_operation_key or ""),
-                PushOperation.key == (expense.waiting_on_key or ""),
-            )).order_by(PushOperation.requested_at.desc())).all())
-        keys = {op.key for op in operations} | {k for k in (expense.push_operation_key, expense.waiting_on_key) if k}
-        history = list(session.exec(select(StatusChange).where(StatusChange.expense_id == expense_id)
-                                    .order_by(StatusChange.at, StatusChange.id)).all())
-        condition = WebhookDelivery.expense_id == expense_id
-        if keys:
-            condition = or_(condition, WebhookDelivery.push_operation_key.in_(keys))
-        deliveries = list(session.exec(select(WebhookDelivery).where(condition)
-                                       .order_by(WebhookDelivery.received_at.desc()).limit(MAX_DELIVERIES)).all())
-        session.expunge_all()
-    return ExpenseDetails(expense, company.name if company else expense.company_id, operations, history, deliveries)
 
 
 def validation_messages(raw_json: str | None) -> list[str]:
@@ -122,7 +82,7 @@ def failure_reasons(details: ExpenseDetails) -> list[PlainReason]:
     return reasons
 
 
-def _failed_operation(details: ExpenseDetails) -> PushOperation | None:
+def _failed_operation(details: ExpenseDetails) -> OperationRecord | None:
     """The operation that failed the expense: its own current push, else the prerequisite it waited for."""
     e = details.expense
     by_key = {op.key: op for op in details.operations}
@@ -295,9 +255,9 @@ class DetailsPane(QWidget):
     copyRequested = Signal(str)
     fixRequested = Signal(int, object)  # expense id, engine.fixes.Fix (a reason's link)
 
-    def __init__(self, engine: Engine | None, parent: QWidget | None = None) -> None:
+    def __init__(self, core: CoreAPI | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = engine  # None until the window has its core
+        self._core = core  # None until the window has its core
         self._expense_id: int | None = None
         self._details: ExpenseDetails | None = None
         self._reasons: list[PlainReason] = []
@@ -324,10 +284,12 @@ class DetailsPane(QWidget):
         layout.setContentsMargins(6, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self.browser, 1)
+        self.receipts = ReceiptsPanel()  # the core is set by the window (CoreAPI: attach, retry, detach)
+        layout.addWidget(self.receipts)
         self.show_expense(None)
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_core(self, core: CoreAPI) -> None:
+        self._core = core
 
     @property
     def expense_id(self) -> int | None:
@@ -374,9 +336,10 @@ class DetailsPane(QWidget):
         return f"{count} expenses selected; {pushable} of them can be pushed: press Ctrl+P to push those."
 
     def reload(self) -> None:
-        self._details = (load_details(self._engine, self._expense_id)
-                         if self._expense_id is not None and self._engine is not None else None)
+        self._details = (self._core.expense_details(self._expense_id)
+                         if self._expense_id is not None and self._core is not None else None)
         self.copy_button.setEnabled(self._details is not None)
+        self.receipts.show_expense(self._expense_id if self._details is not None else None)
         if self._details is None:
             self._reasons = []
             self.title.setText("Details")

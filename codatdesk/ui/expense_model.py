@@ -25,13 +25,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from codatdesk.core_api import ExpenseRow, table_order_key
 from codatdesk.states import ExpenseStatus
-from codatdesk.store.expense_rows import ExpenseRow, fetch_company, fetch_ids, stored_order_key
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.status_style import status_icon, style_for
 
-if TYPE_CHECKING:  # SQLAlchemy and the store are imported at the first read, not before the window shows
-    from sqlalchemy.engine import Engine
+if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI
 
 
 class Column(IntEnum):
@@ -63,15 +63,15 @@ StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
 IdRole = Qt.ItemDataRole.UserRole + 3  # expense id
 
 
-# The store's read model: named, decoded fields (this view never decodes stored values).
+# The core's read model (core_api.ExpenseRow): named, decoded fields (this view never decodes stored values).
 _STORED_ORDER_FIELDS = {Column.DATE: "date", Column.NET: "net", Column.TAX: "tax", Column.TOTAL: "total"}
 _QUERY_ORDER = (Column.DATE, Qt.SortOrder.DescendingOrder)  # what fetch_company's ORDER BY gives (id breaks ties)
 
 
 class ExpenseTableModel(QAbstractTableModel):
-    def __init__(self, engine: Engine | None, parent=None) -> None:
+    def __init__(self, core: CoreAPI | None, parent=None) -> None:
         super().__init__(parent)
-        self._engine = engine  # None: nothing to read yet (the window opens before the store)
+        self._core = core  # None: nothing to read yet (the window opens before the core)
         self._rows: list[ExpenseRow] = []
         self._index: dict[int, int] = {}  # expense id -> row
         self._company_id: str | None = None
@@ -171,21 +171,21 @@ class ExpenseTableModel(QAbstractTableModel):
         self._index = {row.id: i for i, row in enumerate(self._rows)}
         self._search_cache.clear()
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_core(self, core: CoreAPI) -> None:
+        self._core = core
 
     def _fetch_company(self, company_id: str | None) -> list[ExpenseRow]:
-        return [] if self._engine is None else fetch_company(self._engine, company_id)
+        return [] if self._core is None else self._core.expense_rows(company_id)
 
     def _fetch_ids(self, ids: list[int]) -> dict[int, ExpenseRow]:
-        return {} if self._engine is None else fetch_ids(self._engine, ids)
+        return {} if self._core is None else self._core.expense_rows_by_id(ids)
 
     # ------------------------------------------------------------------ sorting
 
     def _key_function(self, column: Column, _order: Qt.SortOrder):
         column = Column(column)
         field = _STORED_ORDER_FIELDS.get(column)
-        stored = stored_order_key(field) if field else None
+        stored = table_order_key(field) if field else None
         if stored is not None:  # the stored value sorts like the decoded one: skip decoding 100,000 of them
             return stored
         return lambda row: (self.sort_key(row, column), row.id)
@@ -307,7 +307,7 @@ class ExpenseTableModel(QAbstractTableModel):
         if column == Column.CURRENCY:
             return row.currency
         if column == Column.STATUS:
-            return row.status.value
+            return row.status_text  # the status, and the receipts' upload when there are any
         if column == Column.UPDATED:
             return format_timestamp(row.updated_at, seconds=False)
         return ""

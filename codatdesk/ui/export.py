@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSortFilterProxyModel
 
+from codatdesk.core_api import ExpenseRow
 from codatdesk.export import EXPORT_HEADER, expense_cells, export_expenses, spreadsheet_safe
-from codatdesk.store.expense_rows import ExpenseRow
 from codatdesk.ui.expense_model import ExpenseTableModel, IdRole
 
 HEADER = EXPORT_HEADER

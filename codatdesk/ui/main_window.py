@@ -53,6 +53,7 @@ from codatdesk.ui.details_pane import DetailsPane
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView, reference_max_age
+from codatdesk.ui.receipts_panel import ReceiptDropFilter
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
@@ -62,8 +63,6 @@ from codatdesk.ui.ui_state import UiState
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from codatdesk.core_api import CoreAPI
     from codatdesk.events import ConnectionChanged, ExpensesImported, HealthEvent, Notice
 
@@ -91,7 +90,6 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core: CoreAPI | None = None
-        self.read_db: Engine | None = None  # the core's engine, for the views that still read the store
         self.demo = demo
         self.ui_state = ui_state or UiState()
         self.setWindowTitle("codatdesk" + (" — demo (local Codat sandbox)" if demo else ""))
@@ -133,10 +131,10 @@ class MainWindow(QMainWindow):
         if self.core is not None:
             raise RuntimeError("the window already has a core")
         self.core = core
-        self.read_db = core.db
         self.mine_check.setVisible(hasattr(core, "pushed_by_me"))
-        for reader in (self.model, self.details, self.mapping, self.connections, self.activity):
-            reader.set_engine(core.db)
+        for view in (self.model, self.details, self.mapping, self.connections, self.activity):
+            view.set_core(core)  # each reads through the core's read models, never the store
+        self.details.receipts.set_core(core)
         self.health.set_listener(core.listener_url)
         if core.company_id:  # asked of Codat by the first check; the snapshot may know already
             self.health.set_connection(core.company_id, "not checked yet")
@@ -326,6 +324,10 @@ class MainWindow(QMainWindow):
 
         self.details = DetailsPane(None)
         self.details.fixRequested.connect(lambda expense_id, fix: self.apply_fix(expense_id, fix))
+        # Receipts: dropped on a row or attached in the details pane; a refusal says why in a message box.
+        self.receipt_drop = ReceiptDropFilter(self.table, lambda: self.core)
+        self.receipt_drop.attachFailed.connect(self.receipt_refused)
+        self.details.receipts.attachFailed.connect(self.receipt_refused)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -349,11 +351,10 @@ class MainWindow(QMainWindow):
                        self.proxy.layoutChanged, self.proxy.dataChanged):
             signal.connect(self.totals.schedule)
 
-        self.mapping = MappingView(None, lambda *args: self.core.set_mapping(*args),
-                                   refresh=self.refresh_reference_data,
+        self.mapping = MappingView(None, refresh=self.refresh_reference_data,
                                    max_age=lambda: reference_max_age(self.core))
         self.mapping.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.connections = ConnectionsView(None, self._chosen_connection)
+        self.connections = ConnectionsView(None)
         self.connections.reconnectRequested.connect(self.reconnect)
         self.connections.checkRequested.connect(self.check_connection)
         self.activity = ActivityView(None)
@@ -424,9 +425,6 @@ class MainWindow(QMainWindow):
         b.attach(self.core.bus)
 
     # ------------------------------------------------------------------ companies
-
-    def _chosen_connection(self, company_id: str) -> str | None:
-        return self.core.chosen_connection_id(company_id) if self.core is not None else None
 
     def reload_companies(self, select_id: str | None = None) -> None:
         core = self.core
@@ -537,9 +535,9 @@ class MainWindow(QMainWindow):
                                         f"padding: 6px; border-radius: 4px; }}")
 
     def refresh_banner(self) -> None:
-        if self.read_db is None:
+        if self.core is None:
             return
-        self.banner.show_problem(connection_problem(self.read_db, self.company_id, self._chosen_connection))
+        self.banner.show_problem(connection_problem(self.core.connections(), self.company_id))
 
     # ------------------------------------------------------------------ selection
 
@@ -720,7 +718,7 @@ class MainWindow(QMainWindow):
 
         if getattr(self, "rates_dialog", None) is None:
             dialog = RatesDialog({
-                "read_engine": self.read_db,
+                "read": self.core.read_rates,
                 "save": lambda company, code, rate, day, replacing: self.core.save_rate(
                     company, code, rate, day, replacing=replacing),
                 "delete": lambda company, rate_id: self.core.delete_rate(company, rate_id),
@@ -786,6 +784,11 @@ class MainWindow(QMainWindow):
                                          15_000)
 
     # ------------------------------------------------------------------ errors
+
+    def receipt_refused(self, reasons: str) -> None:
+        from codatdesk.receipts.files import ReceiptRefused
+
+        self.background_failed(ReceiptRefused(reasons))
 
     def background_failed(self, error: BaseException) -> None:
         from codatdesk.ui.messages import user_message
@@ -868,8 +871,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from codatdesk.ui.settings_dialog import SettingsDialog, known_names
 
-        dialog = SettingsDialog(self.core.settings, names=known_names(self.core), demo=self.demo,
-                                parent=self)
+        dialog = SettingsDialog(self.core.settings, actions=self.core, names=known_names(self.core),
+                                demo=self.demo, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         self.settings_dialog = dialog

@@ -10,10 +10,8 @@ Here too the company's choice whether codatdesk may create the suppliers the led
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -34,16 +32,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from codatdesk.core_api import CREATED, MATCHED, NEEDS_YOU, NO_TAX_LABEL, OPTIONAL, MappingRow
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_timestamp
 from codatdesk.ui.reload_on_show import ReloadOnShow
 from codatdesk.ui.status_style import is_dark_palette, status_icon, style_for
 from codatdesk.ui.workers import run_in_background
 
-if TYPE_CHECKING:  # the store is imported when first read, not before the window shows
-    from sqlalchemy.engine import Engine
-
-    from codatdesk.store.models import ReferenceRecord
+if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI
 
 KINDS = {  # mapping kind -> (label, reference data types searched, match by code)
     "account": ("Account", ("accounts",), True),
@@ -54,8 +51,7 @@ KINDS = {  # mapping kind -> (label, reference data types searched, match by cod
 DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "suppliers": "suppliers",
                     "taxRates": "tax rates"}
 
-# outcome -> how it looks (re-using the status styles: ok, will change, needs you)
-MATCHED, CREATED, OPTIONAL, NEEDS_YOU = "matched", "created", "optional", "needs you"
+# outcome (core_api: matched, created, optional, needs you) -> how it looks (re-using the status styles)
 UNCHECKED = "not checked"  # Codat's lists are missing or being read again: nothing is known to fail yet
 # Red for what will not be pushed (an unknown supplier, tax code or payment account blocks the push).
 _OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITING,
@@ -64,91 +60,11 @@ _OUTCOME_STATUS = {MATCHED: ExpenseStatus.COMPLETE, CREATED: ExpenseStatus.WAITI
 DEFAULT_MAX_AGE = dt.timedelta(hours=24)  # the codat.reference_max_age_hours default
 
 
-@dataclass(frozen=True)
-class MappingRow:
-    kind: str
-    local_value: str
-    local_name: str  # account name from the expenses, if any
-    used_by: int
-    codat_id: str | None
-    codat_label: str
-    how: str  # sentence: "by nominal code", "mapped by hand", "will be created on push", ...
-    outcome: str  # matched|created|needs you
-    currency: str = ""  # payment accounts: the currency most of its expenses are in
-
-
-def _label(record: ReferenceRecord) -> str:
-    return " · ".join(p for p in (record.code, record.name) if p) or record.codat_id
-
-
-def build_mapping_rows(engine: Engine, company_id: str) -> tuple[list[MappingRow], dict[str, list[ReferenceRecord]]]:
-    """One row per value the company's expenses use, explained by ``Resolver.explain`` (the push's own rules)."""
-    from sqlmodel import func, select
-
-    from codatdesk.engine.reference import NO_TAX, Resolver
-    from codatdesk.store.db import read_session
-    from codatdesk.store.models import Expense, ReferenceRecord
-
-    with read_session(engine) as session:
-        records: dict[str, list[ReferenceRecord]] = {}
-        for record in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
-                                   .order_by(ReferenceRecord.code, ReferenceRecord.name)):
-            records.setdefault(record.data_type, []).append(record)
-        resolver = Resolver(session, company_id)
-        columns = {"account": Expense.account_code, "bankAccount": Expense.bank_account_code,
-                   "supplier": Expense.supplier_name, "taxRate": Expense.tax_code}
-        used: dict[str, Counter[str]] = {}
-        for kind, column in columns.items():
-            used[kind] = Counter({value: count for value, count in session.exec(
-                select(column, func.count()).where(Expense.company_id == company_id).group_by(column))
-                if value or kind == "taxRate"})
-        currencies: dict[str, str] = {}  # payment account -> the currency most of its expenses are in
-        for code, currency, _count in session.exec(
-                select(Expense.bank_account_code, Expense.currency, func.count()).where(
-                    Expense.company_id == company_id).group_by(Expense.bank_account_code, Expense.currency)
-                .order_by(func.count())):
-            currencies[code] = currency
-        # A comprehension, not dict(): a SQLAlchemy result has keys() (column names), so dict() would index it.
-        account_names = {code: name for code, name in session.exec(  # noqa: C416
-            select(Expense.account_code, Expense.account_name).where(
-                Expense.company_id == company_id, Expense.account_name != ""))}
-        session.expunge_all()
-    rows = []
-    for kind, counter in used.items():
-        for value, count in sorted(counter.items(), key=lambda kv: kv[0].casefold()):
-            local_name = account_names.get(value, "") if kind == "account" else ""
-            match = resolver.explain(kind, value, currency=currencies.get(value) if kind == "bankAccount" else None,
-                                     tax=Decimal(0) if kind == "taxRate" and value == NO_TAX else None,
-                                     account_name=local_name)
-            how = match.how if match.outcome != "blocked" else _fix_only(match.problem or match.how)
-            outcome = {"matched": MATCHED, "created": CREATED}.get(match.outcome, NEEDS_YOU)
-            rows.append(MappingRow(kind, value if value else NO_TAX_LABEL, local_name, count, match.codat_id,
-                                   match.label, how, outcome,
-                                   currencies.get(value, "") if kind == "bankAccount" else ""))
-    return rows, records
-
-
-NO_TAX_LABEL = "(no tax code)"
 REREAD_TEXT = "Re-&read from Codat"
 CREATE_SUPPLIERS_TEXT = "Create suppliers the ledger does not have yet"
 CREATE_SUPPLIERS_HINT = ("When an expense names a supplier the accounting software does not know, codatdesk adds "
                          "the supplier there first, then sends the expense. Off: such an expense is not sent until "
                          "you map its supplier.")
-
-
-def supplier_creation_allowed(engine: Engine, company_id: str) -> bool:
-    from codatdesk.store.db import read_session
-    from codatdesk.store.models import Company
-
-    with read_session(engine) as session:
-        company = session.get(Company, company_id)
-        return bool(company and company.create_suppliers)
-
-
-def _write_supplier_creation(engine: Engine, company_id: str, allowed: bool) -> None:
-    from codatdesk.engine.suppliers import set_supplier_creation
-
-    set_supplier_creation(engine, company_id, allowed)
 
 
 def refresh_summary(counts: dict[str, int]) -> str:
@@ -188,11 +104,6 @@ def unchecked(row: MappingRow) -> MappingRow:
     if row.outcome not in (NEEDS_YOU, CREATED):
         return row
     return replace(row, outcome=UNCHECKED, how="not checked yet: waiting for Codat's lists")
-
-
-def _fix_only(problem: str) -> str:
-    """The push's reason, said from the Mapping view: "not pushed: <reason>"."""
-    return f"not pushed: {problem}"
 
 
 class MappingModel(QAbstractTableModel):
@@ -261,21 +172,17 @@ class MappingView(ReloadOnShow, QWidget):
 
     statusMessage = Signal(str)
 
-    def __init__(self, read_engine: Engine | None, set_mapping: Callable[[str, str, str, str | None], None], *,
-                 refresh: Callable[[str], None],
-                 set_supplier_creation: Callable[[Engine, str, bool], None] = _write_supplier_creation,
+    def __init__(self, core: CoreAPI | None, *, refresh: Callable[[str], None],
                  max_age: Callable[[], dt.timedelta] = lambda: DEFAULT_MAX_AGE,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine  # None until the window has its core (the core's own engine)
+        self._core = core  # None until the window has its core: reads, mappings and the supplier choice
         self._max_age = max_age  # Codat's lists older than this are read again when the view is shown
         self._busy = False
         self._auto_read_at: dict[str, dt.datetime] = {}  # company -> when the view last read its lists by itself
-        self._set_supplier_creation = set_supplier_creation
-        self._set_mapping = set_mapping
         self._refresh = refresh  # starts core.refresh_reference_data in a worker; calls reload() after
         self._company_id: str | None = None
-        self._records: dict[str, list[ReferenceRecord]] = {}
+        self._list_counts: dict[str, int] = {}  # Codat data type -> records stored
 
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -448,32 +355,32 @@ class MappingView(ReloadOnShow, QWidget):
                 self.choice.setFocus()
                 return
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_core(self, core: CoreAPI) -> None:
+        self._core = core
         self.request_reload()
 
     def reload(self) -> None:
-        if self._engine is None:
+        if self._core is None:
             self._reload_pending = True
             return
         self.model.set_dark(is_dark_palette())
-        self._show_supplier_creation(None if self._company_id is None
-                                     else supplier_creation_allowed(self._engine, self._company_id))
         if self._company_id is None:
+            self._show_supplier_creation(None)
             self.model.set_rows([])
-            self._records = {}
+            self._list_counts = {}
             self.summary.setText("Choose a company to see how its codes match Codat.")
             self.refresh_button.setEnabled(False)
             return
         self.refresh_button.setEnabled(True)
-        rows, self._records = build_mapping_rows(self._engine, self._company_id)
-        fetched = max((r.fetched_at for recs in self._records.values() for r in recs), default=None)
+        overview = self._core.mapping_overview(self._company_id)
+        self._show_supplier_creation(overview.create_suppliers)
+        rows, self._list_counts, fetched = list(overview.rows), overview.list_counts, overview.lists_read_at
         self._read_if_stale(self._company_id, fetched)
         if fetched is None or self._busy:  # nothing, or out of date and being read: nothing is known to fail yet
             rows = [unchecked(row) for row in rows]
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
-        counts = ", ".join(f"{len(self._records.get(t, []))} {label}" for t, label in DATA_TYPE_LABELS.items())
+        counts = ", ".join(f"{self._list_counts.get(t, 0)} {label}" for t, label in DATA_TYPE_LABELS.items())
         needs = sum(r.outcome == NEEDS_YOU for r in rows)
         optional = sum(r.outcome == OPTIONAL for r in rows)
         if self._busy:
@@ -517,9 +424,9 @@ class MappingView(ReloadOnShow, QWidget):
     def allow_supplier_creation(self, company_id: str, allowed: bool = True,
                                 then: Callable[[], None] | None = None) -> None:
         """Store the company's choice in a worker; then re-explain the rows and call ``then``."""
-        if self._engine is None:
+        core = self._core
+        if core is None:
             return
-        engine = self._engine
         self.create_suppliers.setEnabled(False)  # until stored: one write at a time
 
         def done(_result: object) -> None:
@@ -537,7 +444,7 @@ class MappingView(ReloadOnShow, QWidget):
             self.statusMessage.emit(f"Could not save whether to create suppliers: {title}. {text}")
             self.request_reload()  # shows the stored choice again
 
-        run_in_background(lambda: self._set_supplier_creation(engine, company_id, allowed), done, failed, owner=self)
+        run_in_background(lambda: core.set_supplier_creation(company_id, allowed), done, failed, owner=self)
 
     def restyle(self) -> None:
         self.model.set_dark(is_dark_palette())
@@ -565,13 +472,9 @@ class MappingView(ReloadOnShow, QWidget):
         self.clear_button.setEnabled(row.how.startswith("by saved mapping"))
 
     def _offered(self, kind: str, currency: str = "") -> list:
-        from codatdesk.engine.reference import Resolver
-        from codatdesk.store.db import read_session
-
-        if self._engine is None or self._company_id is None:
+        if self._core is None or self._company_id is None:
             return []
-        with read_session(self._engine) as session:
-            return Resolver(session, self._company_id).candidates(kind, currency or None)
+        return self._core.mapping_candidates(self._company_id, kind, currency or None)
 
     def _save(self) -> None:
         row = self.selected_row()
@@ -602,8 +505,11 @@ class MappingView(ReloadOnShow, QWidget):
         def failed(error: BaseException) -> None:
             self.statusMessage.emit(f"Could not save the mapping: {error}")
 
-        run_in_background(lambda: self._set_mapping(company_id, row.kind, "" if row.local_value == NO_TAX_LABEL else row.local_value, codat_id),
-                          done, failed, owner=self)
+        core = self._core
+        assert core is not None
+        local_value = "" if row.local_value == NO_TAX_LABEL else row.local_value
+        run_in_background(lambda: core.set_mapping(company_id, row.kind, local_value, codat_id), done, failed,
+                          owner=self)
 
     def _reselect_after_reload(self, row: MappingRow) -> None:
         self.reload()

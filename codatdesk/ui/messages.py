@@ -17,7 +17,10 @@ KEYRING_TITLES = {
 def user_message(error: BaseException) -> tuple[str, str]:
     """(title, text) for a dialog or the status bar."""
     from codatdesk.engine.edits import InvalidExpense, NotEditable  # the store stays unloaded until needed
+    from codatdesk.receipts.files import ReceiptRefused
 
+    if isinstance(error, ReceiptRefused):
+        return "Receipt not attached", str(error)
     if isinstance(error, InvalidExpense):
         return "Expense not saved", f"{error} Correct it and save again."
     if isinstance(error, NotEditable):

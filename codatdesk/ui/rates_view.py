@@ -41,8 +41,6 @@ from codatdesk.ui.status_style import is_dark_palette, style_for
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
 
 COLUMNS = ("Currency", "Rate", "Valid from", "Set by", "Set at")
@@ -55,20 +53,20 @@ def rate_sentence(rate: Decimal, currency: str, base: str | None, fmt: NumberFor
 
 
 class RatesView(QWidget):
-    """The table and an editor under it. ``save``, ``delete`` and ``recheck`` are the core's
-    (``engine.rate_table``), called on a pool thread."""
+    """The table and an editor under it. ``read``, ``save``, ``delete`` and ``recheck`` are the core's
+    (``engine.rate_table``), called on a pool thread; ``read`` is None until the window has its core."""
 
     statusMessage = Signal(str)
     changed = Signal(object)  # the Recheck after a save or delete
     loaded = Signal()  # the table shows the store (tests wait on it)
 
-    def __init__(self, read_engine: Engine | None, *,
+    def __init__(self, read: Callable[[str], RateTable] | None, *,
                  save: Callable[[str, str, Decimal, dt.date, int | None], RateEntry],
                  delete: Callable[[str, int], None],
                  recheck: Callable[[str], Recheck],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = read_engine
+        self._read = read
         self._save, self._delete, self._recheck = save, delete, recheck
         self._company_id: str | None = None
         self._table_data: RateTable | None = None
@@ -149,8 +147,8 @@ class RatesView(QWidget):
     def base_currency(self) -> str | None:
         return self._table_data.base_currency if self._table_data else None
 
-    def set_engine(self, engine: Engine) -> None:
-        self._engine = engine
+    def set_reader(self, read: Callable[[str], RateTable]) -> None:
+        self._read = read
         self.reload()
 
     def set_company(self, company_id: str | None) -> None:
@@ -161,13 +159,11 @@ class RatesView(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        if self._engine is None or self._company_id is None:
+        if self._read is None or self._company_id is None:
             self._show(None)
             return
-        from codatdesk.engine.rate_table import read_rates
-
-        engine, company_id = self._engine, self._company_id
-        run_in_background(lambda: read_rates(engine, company_id),
+        read, company_id = self._read, self._company_id
+        run_in_background(lambda: read(company_id),
                           lambda table: company_id == self._company_id and self._show(table),
                           self._failed("read the rates"), owner=self)
 
@@ -298,7 +294,7 @@ class RatesView(QWidget):
         tones = style_for(ExpenseStatus.COMPLETE if ok else ExpenseStatus.FAILED).tones(is_dark_palette())
         self.reading.setStyleSheet(f"color: {tones.text}; background: {tones.background}; padding: 2px 4px;"
                                    if text else "")
-        self.save_button.setEnabled(ok and self._company_id is not None and self._engine is not None)
+        self.save_button.setEnabled(ok and self._company_id is not None and self._read is not None)
 
     def save(self) -> None:
         values = self.values()

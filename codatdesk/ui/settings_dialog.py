@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -11,22 +10,21 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QT
 from codatdesk import secrets
 from codatdesk.core_api import RESTART_SETTINGS
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import PREVIOUS_SIGNING_SECRET, SaveResult, SettingsActions
 from codatdesk.ui.messages import user_message
-from codatdesk.ui.settings_form import KeyringStatus, SettingsForm, save_secrets
+from codatdesk.ui.settings_form import KeyringStatus, SettingsForm
 from codatdesk.ui.workers import run_in_background
 
-SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, "webhook_signing_secret_previous", secrets.WEBHOOK_BASIC,
+SECRETS = (secrets.API_KEY, secrets.WEBHOOK_SECRETS, PREVIOUS_SIGNING_SECRET, secrets.WEBHOOK_BASIC,
            secrets.WEBHOOK_BEARER, secrets.NGROK_AUTHTOKEN)
 RESTART_KEYS = RESTART_SETTINGS  # the core's answer (core_api)
 
 
 def known_names(core: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Company and connection names the store already has: ``({company id: name}, {connection id: label})``."""
-    from codatdesk.ui.connections_view import load_connections
-
     companies = {choice.id: choice.name for choice in core.companies_to_show() if choice.name}
     connections = {info.connection_id: " · ".join(p for p in (info.platform, info.status) if p)
-                   for info in load_connections(core.db) if info.connection_id and info.platform}
+                   for info in core.connections() if info.connection_id and info.platform}
     return companies, connections
 
 
@@ -35,11 +33,13 @@ DEMO_NOTE = ("Demo: codatdesk talks to its built-in Codat sandbox with the sandb
 
 
 class SettingsDialog(QDialog):
-    """``saved`` carries (changed setting keys, changed secret names, company name or None)."""
+    """``saved`` carries (changed setting keys, changed secret names, company name or None).
+
+    ``actions``: the running core (``CoreAPI``); without one, ``settings_actions.Standalone``."""
 
     saved = Signal(object, object, object)
 
-    def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
+    def __init__(self, settings: Settings, *, actions: SettingsActions | None = None,
                  names: tuple[dict[str, str], dict[str, str]] = ({}, {}), demo: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,7 +48,7 @@ class SettingsDialog(QDialog):
         self.keyring_status = KeyringStatus()
         # The form owns the fields' logic; its pages live in the tabs. Parenting it to the dialog makes
         # late worker results die with the dialog instead of reaching deleted widgets.
-        self.form = SettingsForm(settings, secret_names=SECRETS, client_factory=client_factory, parent=self)
+        self.form = SettingsForm(settings, secret_names=SECRETS, actions=actions, parent=self)
         self.form.hide()
         self.form.show_known_names(*names)  # "Demo Company Ltd (id)", not a bare id
         self.tabs = QTabWidget()
@@ -102,26 +102,26 @@ class SettingsDialog(QDialog):
             self.message.setText("The keyring cannot be used, so the credentials you typed cannot be saved. "
                                  "Fix the keyring (see the top of this window) or clear those fields.")
             return
-        changed = {k for k, v in values.items() if v != self.settings.get(k)}
         company_name = self.form.company_name()
         self.buttons.setEnabled(False)
         self.message.setText("Saving…")
+        actions = self.form.settings_actions
 
-        def work() -> None:
-            save_secrets(typed)
-            if changed:
-                self.settings.update({k: values[k] for k in changed})
-
-        def done(_result: object) -> None:
-            restart = sorted(changed & RESTART_KEYS)
-            self.saved.emit(changed, set(typed), company_name)
-            if restart:
+        def done(result: SaveResult) -> None:
+            if not result.ok:
+                self._show_save_failure(result.reason, result.fix)
+                return
+            changed = set(result.changed)
+            self.saved.emit(changed, set(result.secrets_changed), company_name)
+            if changed & RESTART_KEYS:
                 self.message.setText("Saved. Listener and tunnel changes take effect the next time codatdesk starts.")
             self.accept()
 
         def failed(error: BaseException) -> None:
-            self.buttons.setEnabled(True)
-            title, text = user_message(error)
-            self.message.setText(f"Nothing was lost, but saving failed. {title}: {text}")
+            self._show_save_failure(*user_message(error))
 
-        run_in_background(work, done, failed, owner=self)
+        run_in_background(lambda: actions.save_settings(values, typed), done, failed, owner=self)
+
+    def _show_save_failure(self, reason: str, fix: str) -> None:
+        self.buttons.setEnabled(True)
+        self.message.setText(f"Nothing was lost, but saving failed. {reason}: {fix}")

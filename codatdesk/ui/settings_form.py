@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from codatdesk import secrets
 from codatdesk.settings import BY_KEY, REGISTRY, Setting, SettingError, Settings
+from codatdesk.settings_actions import PREVIOUS_SIGNING_SECRET, CheckResult, SettingsActions, Standalone, stored_secrets
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.messages import KEYRING_TITLES, user_message
 from codatdesk.ui.status_style import is_dark_palette, status_pixmap, style_for
@@ -95,7 +96,7 @@ LABELS = {
 SECRET_LABELS = {
     secrets.API_KEY: "Codat &API key",
     secrets.WEBHOOK_SECRETS: "Signing &secret",
-    "webhook_signing_secret_previous": "Previous signing secret",
+    PREVIOUS_SIGNING_SECRET: "Previous signing secret",
     secrets.WEBHOOK_BASIC: "Basic &user:password",
     secrets.WEBHOOK_BEARER: "Bearer &token",
     secrets.NGROK_AUTHTOKEN: "ngrok auth &token",
@@ -274,15 +275,17 @@ class SettingsForm(QWidget):
     """The fields for some registry keys (and secrets), one ``QFormLayout`` per group page.
 
     ``pages()`` yields (title, intro, widget) so the dialog can put them in tabs and
-    the wizard on pages. Companies and connections are loaded from Codat on demand.
+    the wizard on pages. Companies and connections are loaded from Codat on demand, through
+    ``actions`` (the core's, or ``settings_actions.Standalone`` before a core exists): the form only
+    shows what they answer.
     """
 
     def __init__(self, settings: Settings, keys: Iterable[str] | None = None, *,
-                 secret_names: Iterable[str] = (), client_factory: Callable[[str, str], Any] | None = None,
+                 secret_names: Iterable[str] = (), actions: SettingsActions | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self._client_factory = client_factory or _default_client
+        self.settings_actions = actions or Standalone(settings)
         wanted = list(keys) if keys is not None else [s.key for s in REGISTRY if s.key not in HIDDEN]
         self.fields: dict[str, SettingField] = {}
         self.secret_edits: dict[str, QLineEdit] = {}
@@ -378,7 +381,7 @@ class SettingsForm(QWidget):
         docs = {
             secrets.API_KEY: "From the Codat portal (Developers › API keys). Kept in your system keyring.",
             secrets.WEBHOOK_SECRETS: "The webhook consumer's signing secret (whsec_…) from the Codat portal.",
-            "webhook_signing_secret_previous": "During a rotation Codat signs with the old secret for a while: "
+            PREVIOUS_SIGNING_SECRET: "During a rotation Codat signs with the old secret for a while: "
                                                "keep it here until the rotation is over.",
             secrets.WEBHOOK_BASIC: "Only for Basic authorization: the user:password Codat sends.",
             secrets.WEBHOOK_BEARER: "Only for Bearer authorization: the token Codat sends.",
@@ -421,16 +424,6 @@ class SettingsForm(QWidget):
         """Show which secrets are stored (placeholders only: values stay in the keyring)."""
         names = list(self.secret_edits)
 
-        def read() -> dict[str, bool]:
-            stored = {}
-            for name in names:
-                if name == "webhook_signing_secret_previous":
-                    continue
-                stored[name] = bool(secrets.get(name))
-            if secrets.WEBHOOK_SECRETS in names:
-                stored["webhook_signing_secret_previous"] = len(secrets.signing_secrets()) > 1
-            return stored
-
         def show(stored: dict[str, bool]) -> None:
             self._stored = stored
             for name, edit in self.secret_edits.items():
@@ -438,7 +431,7 @@ class SettingsForm(QWidget):
             if on_done:
                 on_done()
 
-        run_in_background(read, show, lambda _e: None, owner=self)
+        run_in_background(lambda: stored_secrets(names), show, lambda _e: None, owner=self)
 
     def secret_values(self) -> dict[str, str]:
         """Only what the user typed (an empty field keeps the stored value)."""
@@ -489,20 +482,16 @@ class SettingsForm(QWidget):
         typed_key, base_url = self._api_key_and_url()
         self.load_button.setEnabled(False)
         self._set_result("busy", "Asking Codat…")
-        factory = self._client_factory
+        actions = self.settings_actions
+        run_in_background(lambda: actions.check_api_key(base_url, typed_key), self._show_companies,
+                          self._test_failed, owner=self)
 
-        def work() -> list[dict]:
-            key = typed_key or secrets.require(secrets.API_KEY)
-            client = factory(key, base_url)
-            try:
-                return client.list_companies()
-            finally:
-                client.close()
-
-        run_in_background(work, self._show_companies, self._test_failed, owner=self)
-
-    def _show_companies(self, companies: list[dict]) -> None:
+    def _show_companies(self, answer: CheckResult) -> None:
         self.load_button.setEnabled(True)
+        if not answer.ok:
+            self._set_result("bad", f"{answer.reason}: {answer.fix}")
+            return
+        companies = list(answer.items)
         self.companies = companies
         self._set_result("ok", f"Connected to Codat: {len(companies)} compan{'y' if len(companies) == 1 else 'ies'}.")
         combo = self.fields["codat.company_id"].widget
@@ -558,27 +547,19 @@ class SettingsForm(QWidget):
         if not company_id:
             return
         typed_key, base_url = self._api_key_and_url()
-        factory = self._client_factory
+        actions = self.settings_actions
+        run_in_background(lambda: actions.list_codat_connections(base_url, typed_key, company_id),
+                          self._show_connections, self._test_failed, owner=self)
 
-        def work() -> list[dict]:
-            key = typed_key or secrets.require(secrets.API_KEY)
-            client = factory(key, base_url)
-            try:
-                return client.list_connections(company_id)
-            finally:
-                client.close()
-
-        run_in_background(work, self._show_connections, self._test_failed, owner=self)
-
-    def _show_connections(self, connections: list[dict]) -> None:
+    def _show_connections(self, answer: CheckResult) -> None:
+        if not answer.ok:
+            self._set_result("bad", f"{answer.reason}: {answer.fix}")
+            return
         combo = self.fields["codat.connection_id"].widget
         assert isinstance(combo, QComboBox)
-        from codatdesk.engine.connections import accounting_connections
-
         current = self.fields["codat.connection_id"].raw_value() or self.settings.get("codat.connection_id")
         combo.clear()
-        # Direct costs go to the accounting software: banking and expense connections are not offered.
-        offered = accounting_connections(connections)
+        offered = answer.items  # accounting connections only, Linked first
         for conn in offered:
             platform = conn.get("platformName") or conn.get("integrationKey") or "?"
             combo.addItem(f"{platform} · {conn.get('status', '?')}  ({conn.get('id')})", conn.get("id"))
@@ -587,24 +568,3 @@ class SettingsForm(QWidget):
             position = 0 if offered else -1
         combo.setCurrentIndex(position)
 
-
-def _default_client(api_key: str, base_url: str) -> Any:
-    from codatdesk.codat import CodatClient
-
-    return CodatClient(api_key, base_url, max_retries=1, timeout=15.0)
-
-
-def save_secrets(values: dict[str, str]) -> None:
-    """Write typed secrets to the keyring (call in a worker: a keyring may prompt or block)."""
-    for name, value in values.items():
-        if name == secrets.WEBHOOK_SECRETS:
-            previous = values.get("webhook_signing_secret_previous")
-            current = secrets.signing_secrets()
-            keep = previous or (current[0] if current and current[0] != value else None)
-            secrets.set_signing_secrets([value, *([keep] if keep else [])])
-        elif name == "webhook_signing_secret_previous":
-            if secrets.WEBHOOK_SECRETS not in values:
-                current = secrets.signing_secrets()
-                secrets.set_signing_secrets([*current[:1], value])
-        else:
-            secrets.put(name, value)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout, QWizard, QWizardPage
 
 from codatdesk import secrets
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import SaveResult, SettingsActions, Standalone
 from codatdesk.ui.icons import draw_app_icon
 from codatdesk.ui.messages import user_message
-from codatdesk.ui.settings_form import KeyringStatus, SettingsForm, save_secrets
+from codatdesk.ui.settings_form import KeyringStatus, SettingsForm
 from codatdesk.ui.workers import run_in_background
 
 WIZARD_KEYS = ("codat.base_url", "codat.company_id", "codat.connection_id", "listener.port", "listener.path",
@@ -106,10 +106,11 @@ class _FormPage(QWizardPage):
 
 
 class FirstRunWizard(QWizard):
-    """On accept, settings are saved and secrets are in the keyring; ``company_name`` is what Codat called it."""
+    """On accept, settings are saved and secrets are in the keyring; ``company_name`` is what Codat called it.
 
-    def __init__(self, settings: Settings, *, client_factory: Callable[[str, str], Any] | None = None,
-                 parent=None) -> None:
+    No core runs yet: Codat and the keyring are asked through ``settings_actions.Standalone``."""
+
+    def __init__(self, settings: Settings, *, actions: SettingsActions | None = None, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Set up codatdesk")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
@@ -119,7 +120,8 @@ class FirstRunWizard(QWizard):
         self.demo_chosen = False
         self._saved = False
         self.keyring_status = KeyringStatus()
-        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, client_factory=client_factory,
+        self.settings_actions = actions or Standalone(settings)
+        self.form = SettingsForm(settings, WIZARD_KEYS, secret_names=WIZARD_SECRETS, actions=self.settings_actions,
                                  parent=self)
         self.form.hide()
         self.addPage(_KeyringPage(self.keyring_status, self._choose_demo))
@@ -158,19 +160,21 @@ class FirstRunWizard(QWizard):
         typed = self.form.secret_values()
         self.company_name = self.form.company_name()
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+        actions = self.settings_actions
 
-        def work() -> None:
-            save_secrets(typed)
-            self.settings.update(values)
-
-        def done(_result: object) -> None:
+        def done(result: SaveResult) -> None:
+            if not result.ok:
+                self._show_save_failure(result.reason, result.fix)
+                return
             self._saved = True
             self.accept()
 
         def failed(error: BaseException) -> None:
-            self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
-            title, text = user_message(error)
-            self.currentPage().setSubTitle(f"Saving failed — {title}: {text}")
+            self._show_save_failure(*user_message(error))
 
-        run_in_background(work, done, failed, owner=self)
+        run_in_background(lambda: actions.save_settings(values, typed), done, failed, owner=self)
         return False  # stay open until the worker says it is saved
+
+    def _show_save_failure(self, reason: str, fix: str) -> None:
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+        self.currentPage().setSubTitle(f"Saving failed — {reason}: {fix}")

@@ -107,6 +107,7 @@ KEEP: dict[str, dict[str, Any]] = {
         "paths": [
             "/companies/{companyId}/data/info",
             "/companies/{companyId}/data/queue/{dataType}",
+            "/companies/{companyId}/sync/expenses/connections/partnerExpense",
             "/companies/{companyId}/sync/expenses/config",
             "/companies/{companyId}/sync/expenses/mappingOptions",
             "/companies/{companyId}/sync/expenses/expense-transactions",

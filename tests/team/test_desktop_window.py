@@ -45,6 +45,11 @@ def test_the_window_shows_requests_and_filters_pushed_by_me(qtbot, tmp_path, pg_
         qtbot.waitUntil(lambda: window.proxy.rowCount() == 2, timeout=5000)
         window.mine_check.setChecked(False)
         assert window.proxy.rowCount() == 3
+
+        # The details pane names who asked.
+        from codatdesk.ui.details_pane import render_html
+
+        assert "by bob" in render_html(core.expense_details(ids[2]), False)
     finally:
         window.bridge.detach()
         core.stop()

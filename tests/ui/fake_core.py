@@ -1,6 +1,7 @@
 """A core for widget tests, built on ``core_api.CoreAPI``: no sockets, threads, keyring or sandbox.
 
-The store is a real SQLite file (the table and the panes still read it), and the edits go through
+The store is a real SQLite file (the views read it through the core's own read models,
+``engine.read_models*``, as ``StoreReads``), and the edits go through
 the real ``engine.edits`` (so the hand-entry rules are the core's); pushes, checks and Codat calls are
 recorded in ``calls`` and answered from ``problems`` / ``connection_status``.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,20 +22,84 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
+    ConnectionInfo,
+    DeliveryRecord,
+    ExpenseDetails,
+    ExpenseRow,
     ExpenseValues,
+    MappingOverview,
+    ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, read_models
+from codatdesk.engine import edits, read_models, read_models_mapping
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
+from codatdesk.receipts import attach as receipt_attach
+from codatdesk.receipts.files import ReceiptFiles
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import CheckResult, SaveResult
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import bind_bus, open_database, read_session, session_scope
 from codatdesk.store.models import Expense
 
 
-class FakeCore:
+class StoreReads:
+    """The core's queries over one database, for a view test that has a store and nothing else
+    (``StoreReads(db)``); ``FakeCore`` is one too. ``chosen``: company id -> the connection Settings chose."""
+
+    def __init__(self, db: Any, chosen: dict[str, str] | None = None) -> None:
+        self.db = db
+        self._chosen = chosen or {}
+
+    def _chosen_connections(self) -> dict[str, str]:
+        return self._chosen
+
+    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
+        return read_models.expense_rows(self.db, company_id)
+
+    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
+        return read_models.expense_rows_by_id(self.db, expense_ids)
+
+    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
+        return read_models.expense_details(self.db, expense_id)
+
+    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
+                   limit: int = 2000) -> list[DeliveryRecord]:
+        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
+
+    def dropped_delivery_count(self) -> int:
+        return read_models.dropped_delivery_count(self.db)
+
+    def connections(self) -> list[ConnectionInfo]:
+        return read_models.connections(self.db, self._chosen_connections())
+
+    def mapping_overview(self, company_id: str) -> MappingOverview:
+        return read_models_mapping.mapping_overview(self.db, company_id)
+
+    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list:
+        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def supplier_creation_allowed(self, company_id: str) -> bool:
+        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def read_rates(self, company_id: str) -> Any:
+        from codatdesk.engine import rate_table
+
+        return rate_table.read_rates(self.db, company_id)
+
+    # The writes a view test needs besides reading (the real core's, on this store).
+    def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
+        from codatdesk.engine.suppliers import set_supplier_creation
+
+        set_supplier_creation(self.db, company_id, allowed)
+
+    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
+        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
+
+
+class FakeCore(StoreReads):
     def __init__(self, folder: Path, company_id: str | None = "c1") -> None:
         self.db = open_database(f"sqlite:///{folder / 'fake-core.sqlite3'}")
         self.settings = Settings(folder / "settings.json", environ={})
@@ -47,7 +112,14 @@ class FakeCore:
         self.calls: list[tuple[str, Any]] = []
         self.problems: list[PushProblem] = []  # what check_pushable answers
         self.connection_status = "Linked"
+        self.codat_companies: list[dict] = [{"id": "c1", "name": "Company c1"}]  # what check_api_key answers
+        self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
+        self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
+
+    def _chosen_connections(self) -> dict[str, str]:
+        chosen = self.settings.get("codat.connection_id")
+        return {self.company_id: chosen} if self.company_id and chosen else {}
 
     @property
     def company_id(self) -> str | None:
@@ -85,10 +157,17 @@ class FakeCore:
         self.calls.append(("check_pushable", list(expense_ids)))
         return [p for p in self.problems if p.expense_id in expense_ids]
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def check_push(self, expense_ids: list[int], *, again_anyway: bool = False) -> CheckedPush:
+        problems = self.check_pushable(expense_ids, again_anyway=again_anyway)
+        return CheckedPush(frozenset(expense_ids), again_anyway, tuple(problems), {}, writes_seen=0)
+
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked  # what the window passed on from its check
         return self._batch("push", expense_ids)
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
+        self.checked_given = checked
         return self._batch("push_again_anyway", expense_ids)
 
     def retry_failed(self, company_id: str | None = None, *, user: str = "user") -> PushBatch:
@@ -128,15 +207,27 @@ class FakeCore:
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         self.calls.append(("reset_expense", expense_id))
 
-    def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
-        edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
-
     def set_company(self, company_id: str, connection_id: str | None = None, name: str | None = None) -> None:
         self.calls.append(("set_company", company_id))
 
     def check_connection(self, company_id: str | None = None) -> str:
         self.calls.append(("check_connection", company_id))
         return self.connection_status
+
+    def check_api_key(self, base_url: str, api_key: str | None) -> CheckResult:
+        self.calls.append(("check_api_key", base_url))
+        return CheckResult(tuple(self.codat_companies))
+
+    def list_codat_connections(self, base_url: str, api_key: str | None, company_id: str) -> CheckResult:
+        self.calls.append(("list_codat_connections", company_id))
+        return CheckResult(tuple(self.codat_connections))
+
+    def save_settings(self, values: Mapping[str, Any], typed_secrets: Mapping[str, str]) -> SaveResult:
+        """Settings are written (a real file); secrets are only recorded: the fake has no keyring."""
+        self.calls.append(("save_settings", set(typed_secrets)))
+        changed = frozenset(k for k, v in values.items() if v != self.settings.get(k))
+        self.settings.update({k: values[k] for k in changed})
+        return SaveResult(changed, frozenset(typed_secrets))
 
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         self.calls.append(("settings_saved", (set(changed), set(secrets_changed))))
@@ -158,6 +249,20 @@ class FakeCore:
         from codatdesk.engine.rate_table import Recheck
 
         return Recheck([], [])
+
+    def receipts(self, expense_id: int) -> list[ReceiptView]:
+        return receipt_attach.receipts_of(self.db, self.receipt_files, expense_id)
+
+    def attach_receipt(self, expense_id: int, path: str | Path) -> ReceiptView:
+        self.calls.append(("attach_receipt", (expense_id, str(path))))
+        return receipt_attach.attach(self.db, self.receipt_files, expense_id, path)
+
+    def detach_receipt(self, receipt_id: int) -> None:
+        self.calls.append(("detach_receipt", receipt_id))
+        receipt_attach.detach(self.db, self.receipt_files, receipt_id)
+
+    def retry_receipt_upload(self, receipt_id: int) -> None:
+        self.calls.append(("retry_receipt_upload", receipt_id))
 
     def close(self) -> None:
         self.db.dispose()

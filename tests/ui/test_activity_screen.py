@@ -16,6 +16,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense, WebhookDelivery
 from codatdesk.ui.activity_view import HEADERS, ActivityView
 from codatdesk.ui.status_style import style_for
+from tests.ui.fake_core import StoreReads
 from tests.ui.helpers import dark_palette
 from tests.ui.shots import save, shots_folder
 
@@ -44,7 +45,7 @@ def deliveries(db):
 
 
 def shown(qtbot, db) -> ActivityView:
-    view = ActivityView(db)
+    view = ActivityView(StoreReads(db))
     qtbot.addWidget(view)
     view.resize(1100, 260)
     view.show()

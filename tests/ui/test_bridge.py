@@ -16,6 +16,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import Expense
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
 from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableModel, IdRole
+from tests.ui.fake_core import StoreReads
 from tests.ui.helpers import add_expenses, wait_for
 
 
@@ -84,7 +85,7 @@ def test_ten_thousand_emits_neither_crash_nor_leak(qapp):
 
 def test_bursts_keep_selection_scroll_and_update_only_changed_rows(qtbot, db):
     ids = add_expenses(db, "acme", 1000)
-    model = ExpenseTableModel(db)
+    model = ExpenseTableModel(StoreReads(db))
     model.load("acme")
     proxy = ExpenseFilterProxy()
     proxy.setSourceModel(model)

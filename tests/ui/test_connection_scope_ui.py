@@ -9,10 +9,12 @@ import pytest
 from PySide6.QtWidgets import QComboBox
 
 from codatdesk.settings import Settings
+from codatdesk.settings_actions import Standalone
 from codatdesk.store.db import session_scope
 from codatdesk.store.models import WebhookDelivery
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.settings_dialog import SettingsDialog
+from tests.ui.fake_core import StoreReads
 
 CONNECTIONS = [
     {"id": "bank-1", "status": "Linked", "sourceType": "Banking", "platformName": "Lloyds Bank"},
@@ -28,18 +30,38 @@ def save_shot(widget, name: str) -> None:
         widget.grab().save(os.path.join(folder, name))
 
 
+class ListsConnections:
+    """A Codat client that only lists ``CONNECTIONS``."""
+
+    def list_connections(self, company_id: str) -> list[dict]:
+        return CONNECTIONS
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture
 def dialog(qtbot, tmp_path):
-    dialog = SettingsDialog(Settings(tmp_path / "settings.json", environ={}))
+    settings = Settings(tmp_path / "settings.json", environ={})
+    actions = Standalone(settings, client_factory=lambda api_key, base_url: ListsConnections())
+    dialog = SettingsDialog(settings, actions=actions)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: dialog.keyring_status.ok is not None, timeout=5000)
     return dialog
 
 
-def test_the_picker_offers_accounting_connections_linked_first(dialog):
+def load_connections(qtbot, form) -> None:
+    form.secret_edits["api_key"].setText("key")
+    form.fields["codat.company_id"].set_value("c1")
+    form.load_connections()
+    combo = form.fields["codat.connection_id"].widget
+    qtbot.waitUntil(lambda: combo.count() > 0, timeout=5000)
+
+
+def test_the_picker_offers_accounting_connections_linked_first(qtbot, dialog):
     form = dialog.form
-    form._show_connections(CONNECTIONS)
+    load_connections(qtbot, form)
     combo = form.fields["codat.connection_id"].widget
     assert isinstance(combo, QComboBox)
     assert [combo.itemData(i) for i in range(combo.count())] == ["ledger-new", "ledger-old"]
@@ -49,9 +71,9 @@ def test_the_picker_offers_accounting_connections_linked_first(dialog):
     combo.hidePopup()
 
 
-def test_a_chosen_bank_connection_is_not_kept(dialog):
+def test_a_chosen_bank_connection_is_not_kept(qtbot, dialog):
     dialog.settings.set("codat.connection_id", "bank-1", save=False)
-    dialog.form._show_connections(CONNECTIONS)
+    load_connections(qtbot, dialog.form)
     assert dialog.form.fields["codat.connection_id"].widget.currentData() == "ledger-new"
 
 
@@ -62,7 +84,7 @@ def test_the_activity_view_counts_dropped_deliveries(qtbot, db):
                                          "codatdesk", company_id="other") for n in range(3)]
                         + [WebhookDelivery(delivery_id="ours", event_type="directCosts.write.successful",
                                            body=b"{}", verdict="applied")])
-    view = ActivityView(db)
+    view = ActivityView(StoreReads(db))
     qtbot.addWidget(view)
     view.resize(1000, 300)
     view.show()

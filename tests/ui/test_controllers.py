@@ -23,7 +23,7 @@ def protocol_members() -> list[str]:
 @pytest.mark.parametrize("implementation", [Core, FakeCore])
 def test_core_and_the_fake_answer_everything_the_window_may_ask(implementation):
     for name in protocol_members():
-        assert hasattr(implementation, name) or name in ("settings", "bus", "db"), f"{implementation.__name__}.{name}"
+        assert hasattr(implementation, name) or name in ("settings", "bus"), f"{implementation.__name__}.{name}"
         wanted = getattr(CoreAPI, name, None)
         if inspect.isfunction(wanted):
             have = inspect.signature(getattr(implementation, name)).parameters

@@ -22,12 +22,13 @@ from codatdesk.ui.expense_model import (
 )
 from codatdesk.ui.formatting import format_money
 from codatdesk.ui.status_style import style_for
+from tests.ui.fake_core import StoreReads
 from tests.ui.helpers import add_expenses, set_status
 
 
 @pytest.fixture
 def model(qapp, db):
-    m = ExpenseTableModel(db)
+    m = ExpenseTableModel(StoreReads(db))
     m.set_locale(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
     return m
 

@@ -9,6 +9,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import read_session, session_scope
 from codatdesk.store.models import Expense
 from codatdesk.ui.expense_model import Column, ExpenseTableModel
+from tests.ui.fake_core import StoreReads
 from tests.ui.helpers import add_expenses, set_status
 
 
@@ -19,7 +20,7 @@ def test_rows_decode_like_the_orm(qapp, db):
         odd.net, odd.tax, odd.total, odd.currency = Decimal("0.125"), Decimal("0"), Decimal("0.125"), "KWD"
         session.add(odd)
     set_status(db, ids[2], ExpenseStatus.FAILED, "no such account")
-    model = ExpenseTableModel(db)
+    model = ExpenseTableModel(StoreReads(db))
     model.load("acme")
     with read_session(db) as session:
         for expense_id in ids:
@@ -34,7 +35,7 @@ def test_rows_decode_like_the_orm(qapp, db):
 
 def test_sorting_on_raw_values_orders_like_the_decoded_ones(qapp, db):
     ids = add_expenses(db, "acme", 30)
-    model = ExpenseTableModel(db)
+    model = ExpenseTableModel(StoreReads(db))
     model.load("acme")
     for column in (Column.DATE, Column.TOTAL, Column.SUPPLIER):
         model.sort(column)

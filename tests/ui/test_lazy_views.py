@@ -10,6 +10,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import WebhookDelivery
 from codatdesk.ui import activity_view
 from codatdesk.ui.activity_view import ActivityView
+from tests.ui.fake_core import StoreReads
 
 
 def store_deliveries(db, first: int, count: int, verdict: str = "applied") -> list[int]:
@@ -33,7 +34,7 @@ def tabs(qtbot, db):
     widget = QTabWidget()
     qtbot.addWidget(widget)
     widget.addTab(QWidget(), "Expenses")
-    view = ActivityView(db)
+    view = ActivityView(StoreReads(db))
     widget.addTab(view, "Webhook activity")
     widget.show()
     return widget, view
@@ -130,19 +131,18 @@ def test_the_app_takes_its_loaded_heap_out_of_full_collections_once(qtbot, db, m
 
 
 def test_mapping_reads_only_when_shown_and_again_each_time(qtbot, db, monkeypatch):
-    from codatdesk.ui import mapping_view
     from codatdesk.ui.mapping_view import MappingView
     from tests.ui.helpers import add_expenses
 
     add_expenses(db, "acme", 3)
     builds: list[str] = []
-    original = mapping_view.build_mapping_rows
-    monkeypatch.setattr(mapping_view, "build_mapping_rows",
-                        lambda engine, company_id: builds.append(company_id) or original(engine, company_id))
+    reads = StoreReads(db)
+    original = reads.mapping_overview
+    monkeypatch.setattr(reads, "mapping_overview", lambda company_id: builds.append(company_id) or original(company_id))
     widget = QTabWidget()
     qtbot.addWidget(widget)
     widget.addTab(QWidget(), "Expenses")
-    view = MappingView(db, lambda *_args: None, refresh=lambda _company: None)
+    view = MappingView(reads, refresh=lambda _company: None)
     widget.addTab(view, "Mapping")
     widget.show()
     view.set_company("acme")

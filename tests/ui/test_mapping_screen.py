@@ -15,6 +15,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.models import ReferenceRecord
 from codatdesk.ui.mapping_view import NEEDS_YOU, UNCHECKED, MappingView, age_text
 from codatdesk.ui.status_style import STYLES
+from tests.ui.fake_core import StoreReads
 from tests.ui.helpers import add_expenses, dark_palette
 from tests.ui.shots import save, shots_folder
 
@@ -53,7 +54,7 @@ def view_of(qtbot, db):
         if age is not None:
             store_lists(db, age)
         refresher = Refresher()
-        view = MappingView(db, lambda *args: None, refresh=refresher, max_age=lambda: dt.timedelta(hours=24))
+        view = MappingView(StoreReads(db), refresh=refresher, max_age=lambda: dt.timedelta(hours=24))
         qtbot.addWidget(view)
         view.resize(1000, 420)
         view.set_company("c1")
@@ -85,7 +86,7 @@ def test_missing_or_stale_lists_are_read_on_show_and_nothing_is_red_before(view_
     view.request_refresh()  # already reading: no second read
     assert refresher.calls == ["c1"]
     if age is None:
-        store_lists(view._engine, dt.timedelta(0))
+        store_lists(view._core.db, dt.timedelta(0))
     view.refresh_finished({"accounts": 4})
     assert any(r.outcome == NEEDS_YOU for r in view.model.rows)
     view.hide()

@@ -172,3 +172,28 @@ def test_the_wizard_cannot_start_on_an_unusable_keyring(qtbot, settings, memory_
     assert not wizard.button(QWizard.WizardButton.NextButton).isVisible()
     finish = wizard.button(QWizard.WizardButton.FinishButton)
     assert finish.isVisible() and finish.isEnabled() and "without setting up" in finish.text()
+
+
+def test_with_a_core_the_dialog_asks_the_core_and_builds_no_client(qtbot, tmp_path):
+    from tests.ui.fake_core import FakeCore
+
+    core = FakeCore(tmp_path)
+    core.codat_connections = [{"id": "ledger-1", "status": "Linked", "sourceType": "Accounting",
+                               "platformName": "Xero"}]
+    dialog = SettingsDialog(core.settings, actions=core)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.keyring_status.ok is not None, timeout=5000)
+    form = dialog.form
+    form.secret_edits[secrets.API_KEY].setText("key-1")
+    form.load_button.click()
+    connections = form.fields["codat.connection_id"].widget
+    qtbot.waitUntil(lambda: connections.findData("ledger-1") >= 0, timeout=5000)
+    assert form.test_result.property("state") == "ok"
+    assert [name for name, _ in core.calls] == ["check_api_key", "list_codat_connections"]
+    form.fields["listener.port"].widget.setValue(9999)
+    with qtbot.waitSignal(dialog.saved, timeout=5000) as saved:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert ("save_settings", {secrets.API_KEY}) in core.calls
+    assert "listener.port" in saved.args[0] and core.settings.get("listener.port") == 9999
+    core.close()

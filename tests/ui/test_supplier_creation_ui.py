@@ -42,7 +42,7 @@ def test_the_dialog_offers_map_and_allow_creating_suppliers_for_an_unknown_suppl
     assert chosen.args[0] == 1 and chosen.args[1].kind == fixes.ALLOW_SUPPLIERS
 
 
-def test_the_mapping_view_stores_the_choice_off_the_gui_thread(qtbot, harness, window):
+def test_the_mapping_view_stores_the_choice_off_the_gui_thread(qtbot, harness, window, monkeypatch):
     harness.import_rows([row(1, supplier="Brand New Ltd")], map_suppliers=False)
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     window.tabs.setCurrentIndex(TAB_MAPPING)
@@ -54,13 +54,13 @@ def test_the_mapping_view_stores_the_choice_off_the_gui_thread(qtbot, harness, w
     assert supplier_row(mapping, "Brand New Ltd").outcome == NEEDS_YOU
 
     threads = []
-    writer = mapping._set_supplier_creation
+    writer = harness.core.set_supplier_creation
 
-    def recording(engine, company_id, value):
+    def recording(company_id, value):
         threads.append(threading.current_thread())
-        writer(engine, company_id, value)
+        writer(company_id, value)
 
-    mapping._set_supplier_creation = recording
+    monkeypatch.setattr(harness.core, "set_supplier_creation", recording)
     box.click()
     qtbot.waitUntil(lambda: allowed(harness) and box.isEnabled(), timeout=5000)
     assert threads and threads[0] is not threading.main_thread()

@@ -53,8 +53,10 @@ def column_widths(metrics: QFontMetrics, model: ExpenseTableModel | None = None)
             widths[column] = min(cap, max(metrics.horizontalAdvance(HEADERS[column]) + metrics.height() + cell,
                                           typical))
     chip = StatusChipDelegate.ICON + 2 * (StatusChipDelegate.PAD + StatusChipDelegate.MARGIN_X) + 8
-    widths[Column.STATUS] = max(widths[Column.STATUS],
-                                max(metrics.horizontalAdvance(s.value) for s in ExpenseStatus) + chip)
+    widest_status = max(metrics.horizontalAdvance(s.value) for s in ExpenseStatus)
+    if rows:  # a receipt still uploading or failed is part of the status: never elided away
+        widest_status = max(widest_status, content(Column.STATUS)[-1])
+    widths[Column.STATUS] = max(widths[Column.STATUS], widest_status + chip)
     return widths
 
 

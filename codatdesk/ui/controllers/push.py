@@ -48,17 +48,19 @@ class PushController(QObject):
         assert core is not None
         self.checking.emit()
         self.host.statusBar().showMessage(f"Checking {len(ids)} expense(s) before sending…")
-        run_in_background(lambda: core.check_pushable(ids, again_anyway=again_anyway),
-                          lambda problems: self._confirm_push(ids, problems, again_anyway),
+        run_in_background(lambda: core.check_push(ids, again_anyway=again_anyway),
+                          lambda checked: self._confirm_push(ids, checked, again_anyway),
                           self.host.background_failed, owner=self.window)
 
-    def _confirm_push(self, ids: list[int], problems: list, again_anyway: bool = False) -> None:
+    def _confirm_push(self, ids: list[int], checked: Any, again_anyway: bool = False) -> None:
+        """``checked``: the core's ``CheckedPush``; the push takes it back (no second check if nothing changed)."""
         self.host.update_actions()
         self.host.statusBar().clearMessage()
+        problems = list(checked.problems)
         blocked = {p.expense_id for p in problems}
         pushable = [i for i in ids if i not in blocked]
         if not problems:
-            self._start_push(pushable, again_anyway)
+            self._start_push(pushable, again_anyway, checked=checked)
             return
         held_back = len(ids) - len(pushable)
         from codatdesk.engine.fixes import fix_for
@@ -69,7 +71,7 @@ class PushController(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.fixRequested.connect(lambda expense_id, fix: self.host.apply_fix(expense_id, fix, recheck=ids))
         if pushable:
-            dialog.accepted.connect(lambda: self._start_push(pushable, again_anyway, held_back))
+            dialog.accepted.connect(lambda: self._start_push(pushable, again_anyway, held_back, checked=checked))
         self.problems_dialog = dialog
         dialog.destroyed.connect(lambda _obj=None: self._forget_dialog(dialog))
         dialog.open()
@@ -78,13 +80,14 @@ class PushController(QObject):
         if self.problems_dialog is dialog:  # a closed dialog is gone (WA_DeleteOnClose): no dangling reference
             self.problems_dialog = None
 
-    def _start_push(self, ids: list[int], again_anyway: bool = False, held_back: int = 0) -> None:
+    def _start_push(self, ids: list[int], again_anyway: bool = False, held_back: int = 0, *,
+                    checked: Any = None) -> None:
         core = self.host.core
         if not ids or core is None:
             return
         self.sending.emit(list(ids), held_back)
         send = core.push_again_anyway if again_anyway else core.push
-        run_in_background(lambda: send(ids), self._on_batch_started, self.host.background_failed,
+        run_in_background(lambda: send(ids, checked=checked), self._on_batch_started, self.host.background_failed,
                           owner=self.window)
 
     def _on_batch_started(self, batch: Any) -> None:
