@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from codatdesk.codat import CodatClient
 from codatdesk.engine.core import Core
+from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import ProblemKind, PushBatch, PushProblem
 from codatdesk.events import EventBus, PushProgress
 from codatdesk.settings import Settings
@@ -60,14 +61,13 @@ class TeamDesktopCore(Core):
             self.pusher.shutdown()
 
     # -- pushing = asking the server -----------------------------------------------------------------
-    def check_pushable(self, expense_ids: list[int], *, again_anyway: bool = False) -> list[PushProblem]:
-        problems = self.pusher.check(list(expense_ids), again_anyway=again_anyway)
-        self.pusher.note_problems(problems)
-        return problems
+    def _read_reference_data_once(self, expense_ids: list[int]) -> None:
+        """The check reads the lists the server stored; only the server asks Codat for them."""
 
-    def push(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push(self, expense_ids: list[int], *, user: str = "user", checked: CheckedPush | None = None) -> PushBatch:
         """Check here, then queue what passed for the team's server; the batch ends at once (the rows
-        show *Push requested*, then the server's progress as it happens)."""
+        show *Push requested*, then the server's progress as it happens). ``checked`` is not taken
+        back: checking again reads only the database, and a colleague may have changed a row since."""
         ids = list(expense_ids)
         batch = PushBatch(next(_batch_ids), total=len(ids))
         batch.problems = self.check_pushable(ids)
@@ -80,7 +80,8 @@ class TeamDesktopCore(Core):
                                       f"{len(batch.problems)} not sent", finished=True))
         return batch
 
-    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user") -> PushBatch:
+    def push_again_anyway(self, expense_ids: list[int], *, user: str = "user",
+                          checked: CheckedPush | None = None) -> PushBatch:
         batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=True)
         batch.add_problems(PushProblem(i, "in team mode, \u201cpush again anyway\u201d is done on the team's server "
                                           "(codatdesk push --again-anyway there)", ProblemKind.STATE)

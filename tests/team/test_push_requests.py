@@ -160,3 +160,17 @@ def _queue_requests(db, count: int) -> None:
     with Session(db) as session:
         ids = list(session.exec(select(Expense.id)))
     assert len(requests.request_push(db, ids, "alice").queued) == count
+
+
+def test_a_team_desktop_answers_the_window_like_the_core():
+    """Every call the window makes (CoreAPI) takes the same parameters on a team desktop."""
+    import inspect
+
+    from codatdesk.core_api import CoreAPI
+    from codatdesk.engine.core import Core
+
+    for name, _wanted in inspect.getmembers(CoreAPI, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        assert inspect.signature(getattr(TeamDesktopCore, name)).parameters.keys() == \
+            inspect.signature(getattr(Core, name)).parameters.keys(), name
