@@ -14,6 +14,7 @@ MODULES = {
     "B4": "benchmarks.b4_big_tables",
     "B5": "benchmarks.b5_startup",
     "B6": "benchmarks.b6_catch_up",
+    "B7": "benchmarks.b7_team_live",
 }
 
 

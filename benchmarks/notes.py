@@ -101,6 +101,13 @@ NOTES = {
         "same tree). Under 2x with a margin would take building the three hidden tabs when the core arrives "
         "(~9 ms), icons painted on demand (a QIconEngine) and a lighter logging set-up; the rest is what a real "
         "window costs over an empty one."),
+    ("B7", "p99_ms"): (
+        "three windows share one GUI thread here (a pessimistic bound for three machines). `bus_p50_ms`/`bus_p99_ms` "
+        "split the path: delivery at the server to the change on every desktop's bus (server inbox and applier on "
+        "PostgreSQL, change_log + NOTIFY, the feed's read); the rest is the bridge, the coalescer and each "
+        "window's row read over PostgreSQL (each pool check-out also pings: `pool_pre_ping`). First runs on a "
+        "machine at load 6.5 (2 cores): p50 ~350-400 ms, p99 ~1.1-1.4 s, bus p50 ~190-200 ms, against the "
+        "single-user path's p50 ~70-90 ms in the same run: not yet the 250 ms target."),
     ("B5", "shown_bundle_s"): (
         "the same start as from source plus ~30 ms of PyInstaller's bootloader and reading modules from its "
         "archive, against a bare window started from source."),

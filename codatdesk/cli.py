@@ -11,10 +11,13 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codatdesk import __version__, paths
 from codatdesk.version import DataFromNewerVersion
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 JSON_FORMAT_VERSION = 1
 
@@ -174,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "block the expense until the supplier is mapped")
     p.add_argument("--company", help="company id (default: the configured company)")
 
+    p = add("route", help="how the company's expenses reach Codat: directCosts (default) or expenses")
+    p.add_argument("route", nargs="?", metavar="ROUTE", help="directCosts or expenses (omit to show the route)")
+    p.add_argument("--company", help="company id (default: the configured company)")
+
     p = add("register-webhook", help="create Codat's webhook consumer for this listener")
     p.add_argument("--url", help="public webhook URL (default: the tunnel's, or the local listener for a sandbox)")
 
@@ -213,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": _cmd_gui, "serve": _cmd_serve, "sandbox": _cmd_sandbox, "import": _cmd_import,
         "push": _cmd_push, "list": _cmd_list, "reconcile": _cmd_reconcile, "settings": _cmd_settings,
         "rates": _cmd_rates, "refresh": _cmd_refresh, "suppliers": _cmd_suppliers,
+        "route": _cmd_route,
         "register-webhook": _cmd_register_webhook, "history": _cmd_history, "deliveries": _cmd_deliveries,
     }[command]
     try:
@@ -249,7 +257,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return run_sandbox(args.port, config=config)
 
 
-def _open_store():
+def _open_store() -> Engine:
     from codatdesk.store.db import open_database
 
     return open_database()
@@ -515,6 +523,24 @@ def _cmd_suppliers(args: argparse.Namespace) -> int:
         allowed = bool(company and company.create_suppliers)
     print(f"company {company_id}: codatdesk " + ("creates a supplier the ledger lacks before its expense" if allowed
                                                  else "does not create suppliers (an unknown supplier blocks its expense)"))
+    return 0
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from codatdesk import routes
+
+    engine = _open_store()
+    company_id = _default_company(engine, args.company)
+    if args.route is not None:
+        try:
+            routes.set_route(engine, company_id, routes.parse_route(args.route))
+        except (ValueError, LookupError) as exc:
+            raise UserFacingError(str(exc)) from exc
+    with Session(engine) as session:
+        route = routes.company_route(session, company_id)
+    print(f"company {company_id}: pushes as {routes.label(route)} ({route})")
     return 0
 
 

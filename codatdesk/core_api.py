@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from codatdesk.engine.reference import Candidate
     from codatdesk.events import EventBus, HealthEvent
     from codatdesk.importer import ImportReport
+    from codatdesk.lines import Line
     from codatdesk.settings import Settings
     from codatdesk.settings_actions import CheckResult, SaveResult
 
@@ -55,6 +56,7 @@ class CompanyChoice:
 
     id: str
     name: str
+    push_route: str = "directCosts"  # codatdesk/routes.py: shown next to the name
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,16 @@ class ExpenseValues:
     currency: str
     currency_rate: Decimal | None
     reference: str
+    is_claim: bool = False
+    employee: str = ""
+    lines: tuple[Any, ...] = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
     version: int = 0  # the expense's version when read: a save names it (0: not known, no check)
     updated_by: str | None = None  # who edited it last
 
     def fields(self) -> dict[str, Any]:
         """The editable values by Expense attribute (what the expense dialog fills in)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__
-                if name not in ("id", "company_id", "version", "updated_by")}
+                if name not in ("id", "company_id", "lines", "version", "updated_by")}
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class ExpenseRecord:
     push_operation_key: str | None
     waiting_on_key: str | None
     updated_at: dt.datetime | None
+    is_claim: bool = False  # an employee's claim (Expenses route only)
+    employee: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,8 @@ class ExpenseDetails:
     operations: tuple[OperationRecord, ...] = ()  # newest first
     history: tuple[HistoryEntry, ...] = ()  # oldest first
     deliveries: tuple[DeliveryRecord, ...] = ()  # newest first
+    lines: tuple[Line, ...] = ()  # a split expense's stored lines (codatdesk/lines.py); () for a single line
+    push_route: str = "directCosts"  # the company's route (codatdesk/routes.py)
 
 
 @dataclass(frozen=True)
@@ -280,6 +289,10 @@ class CoreAPI(Protocol):
         ...
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None: ...
+
+    def export_details(self, expense_ids: list[int]) -> dict[int, Any]:
+        """What an export writes besides the table's rows: lines, claim, employee (``store.lines.ExportDetails``)."""
+        ...
 
     def can_edit(self, status: ExpenseStatus) -> bool: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,12 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
 AMOUNT_ATTRIBUTES = ("net", "tax", "total")
 # The importer reads the amounts of a file with this column in the format it names.
 NUMBER_FORMAT_HEADER = "Number format"
-EXPORT_HEADER = [*(header for header, _attribute in EXPORT_COLUMNS), NUMBER_FORMAT_HEADER]
+# Split lines, tracking and claims (codatdesk/import_lines.py reads them back): a split expense is one
+# row per line under its reference, each with the line's account, tax code, amounts and tracking.
+LINE_HEADERS = ("Line", "Tracking", "Claim", "Employee")
+EXPORT_HEADER = [*(header for header, _attribute in EXPORT_COLUMNS), NUMBER_FORMAT_HEADER, *LINE_HEADERS]
+_LINE_ATTRIBUTES = {"account_code": "account_code", "tax_code": "tax_code", "net": "net", "tax": "tax",
+                    "total": "total", "description": "description"}
 
 
 def _cell(value: Any) -> str:
@@ -81,18 +86,37 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def expense_cells(row: Any) -> list[str]:
-    """One row (anything with the attributes of EXPORT_COLUMNS) as export cells, under EXPORT_HEADER."""
+def expense_cells(row: Any, line: Any = None, details: Any = None, number: int = 0) -> list[str]:
+    """One row (anything with the attributes of EXPORT_COLUMNS) as export cells, under EXPORT_HEADER;
+    ``line`` (a ``codatdesk.lines.Line``): that line of a split expense instead of the expense's own
+    account, tax code and amounts; ``details`` (``store.lines.ExportDetails``): its claim and employee."""
     cells = []
     for _header, attribute in EXPORT_COLUMNS:
-        value = getattr(row, attribute)
+        value = getattr(line if line is not None and attribute in _LINE_ATTRIBUTES else row, attribute)
         if attribute in AMOUNT_ATTRIBUTES and value is not None:
             cells.append(plain_amount(value, row.currency or ""))
         else:
             cells.append(_cell(value))
-    return [*cells, PLAIN_NAME]
+    tracking = "; ".join(line.tracking) if line is not None else ""
+    claim = "yes" if details is not None and details.is_claim else ""
+    split = line is not None and len(details.lines) > 1
+    return [*cells, PLAIN_NAME, str(number) if split else "", tracking, claim,
+            details.employee if details is not None else ""]
 
 
-def export_expenses(rows: Iterable[Any], path: str | Path) -> int:
-    """Write ``rows`` in order, every cell spreadsheet-safe; returns how many."""
-    return write_csv(EXPORT_HEADER, (expense_cells(row) for row in rows), path)
+def export_expenses(rows: Iterable[Any], path: str | Path, details: Mapping[int, Any] | None = None) -> int:
+    """Write ``rows`` in order, every cell spreadsheet-safe; returns how many rows were written.
+    ``details`` (``store.lines.export_details``): each expense's lines, claim and employee by id; a
+    split expense is written as one row per line."""
+    details = details or {}
+
+    def cells() -> Iterable[list[str]]:
+        for row in rows:
+            extra = details.get(row.id)
+            lines = extra.lines if extra is not None else ()
+            if lines:
+                yield from (expense_cells(row, line, extra, number) for number, line in enumerate(lines, start=1))
+            else:
+                yield expense_cells(row, None, extra)
+
+    return write_csv(EXPORT_HEADER, cells(), path)

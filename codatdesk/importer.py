@@ -17,6 +17,13 @@ tax                yes       tax amount
 total              yes       net + tax, exactly
 currency           yes       ISO 4217 code, e.g. ``GBP``
 reference          no        your reference (receipt number)
+line               no        1, 2, 3 ...: the row is that line of the expense with this reference
+                             (same date, supplier, currency, bank account on every line)
+tracking           no        tracking categories of the row's line (ids or names), ``;``-separated
+department         no        one more tracking category (e.g. ``Sales``)
+project            no        one more tracking category (e.g. ``Website relaunch``)
+claim              no        ``yes``: an employee claim (a reimbursable expense)
+employee           no        the employee of a claim, as a supplier in the ledger
 currency_rate      no        units of the company's base currency for 1 unit of
                              ``currency`` (Codat's ``currencyRate``), e.g. ``0.85``
                              for EUR in a GBP company; read in the file's number format
@@ -56,12 +63,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from codatdesk import import_lines
 from codatdesk.amounts import AmountCell, NumberFormat, detect_format
 from codatdesk.amounts import number_format as format_named
 from codatdesk.events import ExpensesImported
 from codatdesk.export import undo_spreadsheet_escape
 from codatdesk.money import MoneyError, currency_exponent, is_known_currency
 from codatdesk.store.db import register, session_scope
+from codatdesk.store.lines import write_lines
 from codatdesk.store.models import Company, Expense
 
 if TYPE_CHECKING:
@@ -69,7 +78,8 @@ if TYPE_CHECKING:
 
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
 OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference",
-                    "receipt")  # receipt: a file path relative to the imported file (receipts/importing.py)
+                    "receipt",  # a file path relative to the imported file (receipts/importing.py)
+                    "line", "tracking", "department", "project", "claim", "employee")  # codatdesk/import_lines.py
 AMOUNT_COLUMNS = ("net", "tax", "total")
 RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
 # Optional; names the file's number format (codatdesk's export writes "plain"), so nothing is detected.
@@ -77,7 +87,8 @@ FORMAT_COLUMN = "number_format"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
-            "bank_account": 40, "tax_code": 40, "reference": 100, "receipt": 1000}
+            "bank_account": 40, "tax_code": 40, "reference": 100, "receipt": 1000, "line": 6, "tracking": 400,
+            "department": 200, "project": 200, "claim": 10, "employee": 200}
 # A cell a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -383,6 +394,11 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
         if isinstance(values[RATE_COLUMN], Decimal) and values[RATE_COLUMN] <= 0:
             row_errors.append(LineError(row.line, f"bad rate: a currency rate must be greater than 0, "
                                                   f"not {values[RATE_COLUMN]}", RATE_COLUMN))
+        if import_lines.claim_flag(values["claim"]) is None:
+            row_errors.append(LineError(row.line, f"bad claim {values['claim']!r}: write yes or no", "claim"))
+        elif import_lines.claim_flag(values["claim"]) and not values["employee"]:
+            row_errors.append(LineError(row.line, "an employee claim needs the employee (their supplier name "
+                                                  "in the ledger)", "employee"))
         if not row_errors and values["net"] + values["tax"] != values["total"]:
             row_errors.append(LineError(
                 row.line, f"totals do not add up: net {values['net']} + tax {values['tax']} "
@@ -390,6 +406,8 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
         errors.extend(row_errors)
         if not row_errors:
             rows.append(ParsedRow(row.line, values))
+    groups_errors = import_lines.group_rows(rows, LineError)[1] if not errors else []
+    errors.extend(groups_errors)
     errors.sort(key=lambda e: (e.line or 0))
     return rows, errors, how
 
@@ -576,36 +594,48 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *,
         return report
 
     seen: Counter[str] = Counter()
-    keys: list[tuple[ParsedRow, str]] = []  # every row's expense, new or already present (receipts)
+    row_keys: list[tuple[ParsedRow, str]] = []  # every row with its expense's key, new or already present (receipts)
+    groups, _errors = import_lines.group_rows(rows, LineError)  # errors were reported by parse_table
     with session_scope(engine) as session:
         ensure_company(session, company_id)
         existing = set(session.exec(select(Expense.source_key).where(Expense.company_id == company_id)).all())
-        for row in rows:
-            base = fingerprint(company_id, row.values, 0)
-            seen[base] += 1
-            key = fingerprint(company_id, row.values, seen[base] - 1)
-            keys.append((row, key))
+        for group in groups:
+            keys = []
+            for row in group:
+                base = fingerprint(company_id, row.values, 0)
+                seen[base] += 1
+                keys.append(fingerprint(company_id, row.values, seen[base] - 1))
+            # One row keeps the fingerprint it always had; several: one of all of them.
+            key = keys[0] if len(keys) == 1 else hashlib.sha256("+".join(keys).encode()).hexdigest()[:40]
+            row_keys += [(row, key) for row in group]
             if key in existing:
                 report.already_present += 1
                 continue
-            v = row.values
-            session.add(Expense(
+            v = group[0].values
+            lines = import_lines.lines_of_group(group)
+            net, tax, total = import_lines.expense_totals(lines) if len(group) > 1 else (v["net"], v["tax"], v["total"])
+            expense = Expense(
                 company_id=company_id, expense_date=v["date"], supplier_name=v["supplier"],
                 description=v["description"], account_code=v["account_code"], account_name=v["account_name"],
-                bank_account_code=v["bank_account"], tax_code=v["tax_code"], net=v["net"], tax=v["tax"],
-                total=v["total"], currency=v["currency"], reference=v["reference"], source_key=key,
-                currency_rate=v.get(RATE_COLUMN),
-            ))
+                bank_account_code=v["bank_account"], tax_code=v["tax_code"], net=net, tax=tax,
+                total=total, currency=v["currency"], reference=v["reference"], source_key=key,
+                currency_rate=v.get(RATE_COLUMN), is_claim=bool(import_lines.claim_flag(v["claim"])),
+                employee=v["employee"],
+            )
+            session.add(expense)
+            if import_lines.needs_rows(lines):
+                session.flush()
+                write_lines(session, expense, lines)
             existing.add(key)
             report.added += 1
         if report.added:
             register(session, ExpensesImported(company_id, report.added))  # published once committed
-    wanted = [(key, receipt_import.resolve(row.values["receipt"], path.parent)) for row, key in keys
+    wanted = [(key, receipt_import.resolve(row.values["receipt"], path.parent)) for row, key in row_keys
               if row.values["receipt"]]
     unmatched: list[str] = []
     if receipts_folder is not None:
         matched, unmatched = receipt_import.match_folder(Path(receipts_folder), {
-            row.values["reference"]: key for row, key in keys})
+            row.values["reference"]: key for row, key in row_keys})
         wanted += matched
     if wanted or receipts_folder is not None:
         report.receipts = receipt_import.attach_files(engine, company_id, wanted)

@@ -33,7 +33,8 @@ from codatdesk import __version__, paths
 
 ALLOW_NO_KEYRING_ENV = "CODATDESK_SELFTEST_ALLOW_NO_KEYRING"
 # Every file the app opens through paths.resource() (tests/test_selftest.py keeps this in step).
-RESOURCES = ("icons/codatdesk.png", "sample-expenses.csv", "examples/expenses-de.csv", "examples/expenses.xlsx")
+RESOURCES = ("icons/codatdesk.png", "sample-expenses.csv", "examples/expenses-de.csv", "examples/expenses.xlsx",
+             "receipts")  # receipts: the demo's folder of sample receipts (a folder: it must not be empty)
 # Modules the walk must not import: the entry script would run the app, and Alembic's env.py
 # only makes sense inside a migration (the migrations are checked by running them).
 SKIP_MODULES = ("codatdesk.__main__", "codatdesk.store.migrations")
@@ -163,7 +164,7 @@ def check_resources(run: _Run) -> str:
     from codatdesk.store.db import MIGRATIONS_DIR
 
     found = [paths.resource(name) for name in RESOURCES]  # raises naming the missing one
-    empty = [str(p) for p in found if p.stat().st_size == 0]
+    empty = [str(p) for p in found if (not any(p.iterdir()) if p.is_dir() else p.stat().st_size == 0)]
     if empty:
         raise CheckFailed(f"empty resource file(s): {', '.join(empty)}")
     for name in ("env.py", "script.py.mako"):

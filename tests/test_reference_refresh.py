@@ -24,7 +24,7 @@ def _repeating_pages(request):
                           [{**a, "name": "General (read later)"}]],
              "suppliers": [[{"id": "s1", "supplierName": "Acme"}], [{"id": "s1", "supplierName": "Acme"},
                                                                     {"supplierName": "No id"}]],
-             "taxRates": [[]],
+             "taxRates": [[]], "trackingCategories": [[]],
              "bankAccounts": [[{"id": "a2", "accountName": "Bank"}], [{"id": "a2", "accountName": "Bank"}]]}
     if request.url.path.endswith("/data/info"):
         return httpx.Response(200, json={"companyName": "Co", "baseCurrency": "GBP"})
@@ -51,7 +51,7 @@ class RepeatingClient(CodatClient):
 
 def test_refresh_stores_each_record_once(db):
     counts = reference.refresh(db, RepeatingClient(), "co", "conn")  # IntegrityError before
-    assert counts == {"accounts": 2, "suppliers": 1, "taxRates": 0, "bankAccounts": 1}
+    assert counts == {"accounts": 2, "suppliers": 1, "taxRates": 0, "trackingCategories": 0, "bankAccounts": 1}
     with Session(db) as session:
         rows = session.exec(select(ReferenceRecord)).all()
     assert sorted((r.data_type, r.codat_id) for r in rows) == [

@@ -238,6 +238,7 @@ CASES: dict[str, list[Callable[[CodatClient], Any]]] = {
     "list_accounts": [lambda c: c.list_accounts(COMPANY)],
     "list_suppliers": [lambda c: c.list_suppliers(COMPANY)],
     "list_tax_rates": [lambda c: c.list_tax_rates(COMPANY)],
+    "list_tracking_categories": [lambda c: c.list_tracking_categories(COMPANY)],
     "list_bank_accounts": [lambda c: c.list_bank_accounts(COMPANY, CONNECTION)],
     "list_webhook_consumers": [lambda c: c.list_webhook_consumers()],
     "create_webhook_consumer": [

@@ -421,6 +421,9 @@ class CodatClient:
     def list_tax_rates(self, company_id: str) -> list[dict[str, Any]]:
         return self._paged(f"/companies/{_segment(company_id)}/data/taxRates")
 
+    def list_tracking_categories(self, company_id: str) -> list[dict[str, Any]]:
+        return self._paged(f"/companies/{_segment(company_id)}/data/trackingCategories")
+
     def list_bank_accounts(self, company_id: str, connection_id: str) -> list[dict[str, Any]]:
         return self._paged(f"{self._connection_path(company_id, connection_id)}/data/bankAccounts")
 

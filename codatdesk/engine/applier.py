@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from codatdesk.engine.connections import ACCOUNTING
@@ -183,7 +184,10 @@ class Applier:
             try:
                 item = self._queue.get(timeout=self.PARKED_SWEEP_SECONDS)
             except queue.Empty:
-                self._sweep_parked()
+                try:
+                    self._sweep_parked()
+                except SQLAlchemyError as exc:  # a team database out of reach: the next sweep tries again
+                    log.warning("parked deliveries not swept: %s", exc)
                 continue
             items = [item]
             # Deliveries that queued up while we were busy share one transaction (one write

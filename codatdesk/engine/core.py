@@ -65,6 +65,7 @@ from codatdesk.store.retention import RetentionSweeper
 if TYPE_CHECKING:
     from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
     from codatdesk.engine.reference import Candidate
+    from codatdesk.team.change_feed import ChangeFeedListener
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Core:
         self.listen = listen
         self.listener = None
         self.tunnel = None
+        self.change_feed: ChangeFeedListener | None = None  # team mode: what other processes commit to the shared database
         self._started = False
 
         # The applier and the push engine need each other: the engine hands results to the applier's
@@ -278,6 +280,9 @@ class Core:
         self._started = True
         self.applier.start()
         self.retention.start()
+        from codatdesk.team.change_feed import listen_for_changes
+
+        self.change_feed = listen_for_changes(self.db, self.bus)
         if self.listen:
             self._start_listener()
         # Its first run checks the connections, everything in progress and every waiting chain.
@@ -339,6 +344,8 @@ class Core:
         if self.listener is not None:
             self.listener.stop()
         self.retention.stop()
+        if self.change_feed is not None:
+            self.change_feed.stop()
         self.pusher.shutdown()
         self.applier.stop()
         self.reset_client()
@@ -448,6 +455,9 @@ class Core:
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
         return read_models.expense_values(self.db, expense_id)
+
+    def export_details(self, expense_ids: list[int]) -> dict[int, Any]:
+        return read_models.export_details(self.db, expense_ids)
 
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from collections.abc import Mapping as ValueMap
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,16 +21,19 @@ from sqlmodel import select
 from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
+from codatdesk.lines import Line, line_problems, totals_problems
 from codatdesk.money import currency_exponent, is_known_currency
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.actor import actor_of
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, expense_added, expense_touched
+from codatdesk.store.lines import lines_of, write_lines
 from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference")
+          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee")
+LINES = "lines"  # values["lines"]: the expense's lines (``codatdesk.lines.Line`` or dicts of its fields)
 
 
 # The hand-entry rules, the same for the window and any script (the file import has its own reader).
@@ -38,12 +42,13 @@ FIELD_NAMES = {"expense_date": "date", "supplier_name": "supplier", "description
                "account_code": "account code", "account_name": "account name",
                "bank_account_code": "paid from (bank account)", "tax_code": "tax code", "net": "net", "tax": "tax",
                "total": "total", "currency": "currency", "currency_rate": "rate to base currency",
-               "reference": "reference"}
+               "reference": "reference", "is_claim": "employee claim", "employee": "employee",
+               LINES: "lines"}
 REQUIRED = ("expense_date", "supplier_name", "account_code", "bank_account_code", "net", "tax", "total", "currency")
 TEXT_LIMITS = {"supplier_name": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
                "bank_account_code": MAX_TEXT["bank_account"], "tax_code": MAX_TEXT["tax_code"],
-               "reference": MAX_TEXT["reference"]}
+               "reference": MAX_TEXT["reference"], "employee": MAX_TEXT["supplier"]}
 AMOUNTS = ("net", "tax", "total")
 
 
@@ -107,10 +112,49 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
         problem("currency_rate", "the rate must be an exact number (Decimal)")
     elif rate is not None and rate <= 0:
         problem("currency_rate", "a rate must be greater than 0")
+    if values.get("is_claim") and not str(values.get("employee") or "").strip():
+        problem("employee", "an employee claim needs the employee (their supplier name in the ledger)", MISSING)
+    if values.get(LINES) is not None:
+        _check_lines(values, problem)
     amounts_read = not any(field in problems for field in AMOUNTS) and all(values.get(f) is not None for f in AMOUNTS)
     if amounts_read and values["net"] + values["tax"] != values["total"]:
         problem("total", f"net + tax is {values['net'] + values['tax']}, not {values['total']}", UNBALANCED)
     return list(problems.values())
+
+
+def _check_lines(values: ValueMap[str, Any], problem: Callable[..., None]) -> None:
+    """The lines' own rules and the totals rule over them: sum(net) + sum(tax) = total."""
+    try:
+        split = [Line.of(v) for v in values[LINES]]
+    except (TypeError, AttributeError, ValueError):
+        problem(LINES, "the lines could not be read")
+        return
+    currency = values.get("currency") or ""
+    places = currency_exponent(currency) if currency and is_known_currency(currency) else None
+    found = [p for number, line in enumerate(split, start=1) for p in line_problems(number, line, places)]
+    if not found:
+        found = totals_problems(split, values.get("net"), values.get("tax"), values.get("total"))
+    if found:
+        problem(LINES, "; ".join(found), UNBALANCED)
+
+
+def with_line_totals(values: dict[str, Any]) -> dict[str, Any]:
+    """Hand-entered lines give the expense's net and tax (and its total when none is given); line 1
+    gives its account and tax code (``store.lines.write_lines`` keeps them so)."""
+    if values.get(LINES) is None:
+        return values
+    try:
+        split = [Line.of(v) for v in values[LINES]]
+        net = sum((line.net for line in split), Decimal(0))
+        tax = sum((line.tax for line in split), Decimal(0))
+    except (TypeError, AttributeError, ValueError, ArithmeticError):
+        return values  # the checks say what is wrong
+    if not split:
+        return values
+    derived = {"net": net, "tax": tax, "account_code": split[0].account_code, "tax_code": split[0].tax_code}
+    if values.get("total") is None:
+        derived["total"] = net + tax
+    return {**values, **derived, LINES: split}
 
 
 def check_expense(values: ValueMap[str, Any]) -> None:
@@ -121,13 +165,16 @@ def check_expense(values: ValueMap[str, Any]) -> None:
 
 def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[str, Any]) -> int:
     """Store a hand-entered expense; ``InvalidExpense`` (nothing stored) when it breaks a rule."""
-    check_expense({k: values.get(k) for k in FIELDS})
+    values = with_line_totals(values)
+    check_expense({k: values.get(k) for k in (*FIELDS, LINES)})
     with session_scope(db) as session:
         ensure_company(session, company_id)
         expense = Expense(company_id=company_id, source_key="manual-" + uuid.uuid4().hex,
                           **{k: values[k] for k in FIELDS if k in values})
         session.add(expense)
         session.flush()
+        if values.get(LINES) is not None:
+            write_lines(session, expense, values[LINES])
         expense_added(session, expense, Cause.user())
         expense_id = expense.id
     return expense_id
@@ -164,7 +211,11 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
                                expense.version, expense.updated_by)
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
-        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS})
+        values = with_line_totals(values)
+        # An edit of a split expense's amounts alone is checked against its stored lines.
+        lines = values.get(LINES) if values.get(LINES) is not None else (
+            lines_of(session, expense) if expense.line_count else None)
+        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
         for key in FIELDS:
             if key in values:
                 setattr(expense, key, values[key])
@@ -176,6 +227,8 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
             expense.bank_account_id = None
         if "tax_code" in values:
             expense.tax_rate_id = None
+        if values.get(LINES) is not None:
+            write_lines(session, expense, values[LINES])
         expense.updated_at = utcnow()
         expense.updated_by = actor_of(db)
         session.add(expense)

@@ -39,6 +39,7 @@ from codatdesk.codat.client import new_idempotency_key
 from codatdesk.engine import connections, create_models, prerequisites, reference, suppliers
 from codatdesk.engine import currency as fx
 from codatdesk.engine.created_lookup import with_record_id
+from codatdesk.engine.line_items import build_line_items
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.push_check import CheckedPush, WriteCounter
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
@@ -46,12 +47,15 @@ from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import EventBus, Notice, PushProgress
 from codatdesk.importer import LOCAL_COMPANY_ID, ensure_company
 from codatdesk.integrations import default_timeout_minutes
+from codatdesk.lines import Line
 from codatdesk.machines import NOT_CHOSEN, ConnectionFact, connection_is_down
 from codatdesk.money import is_known_currency
+from codatdesk.routes import company_route, route_refusal
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.connections import record_connection_fact
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status, expense_touched
+from codatdesk.store.lines import lines_of
 from codatdesk.store.models import (
     Connection,
     Expense,
@@ -80,6 +84,7 @@ class ProblemKind(StrEnum):
     RATE = "rate"              # a foreign-currency expense without a currency rate
     REFERENCE = "reference"    # account, payment account, tax code or supplier not resolved
     MODEL = "model"            # the integration's create model refuses it
+    ROUTE = "route"            # the company's push route does not take it (codatdesk/routes.py)
     SENDING = "sending"        # found while sending: cancelled, Codat refused or could not be asked
 
 
@@ -256,6 +261,9 @@ class PushEngine:
                     connection_states[expense.company_id] = self._connection_state(expense.company_id)
                 found = self._problems_of(expense, expense_id in unknown, *connection_states[expense.company_id],
                                           again_anyway=again_anyway)
+                refusal = route_refusal(company_route(session, expense.company_id), expense)
+                if refusal and _pushable_state(expense, expense_id in unknown, again_anyway):
+                    found.append(PushProblem(expense_id, refusal, ProblemKind.ROUTE))
                 rate = None
                 if not found:
                     rate, missing_rate = fx.rate_to_send(session, expense)
@@ -276,6 +284,10 @@ class PushEngine:
                         found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
                                      for m in resolver.explain_expense(expense).values()
                                      if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
+                        if expense.line_count:  # lines 2.. and every line's tracking
+                            found.extend(PushProblem(expense_id, p, ProblemKind.REFERENCE) for p in build_line_items(
+                                expense, lines_of(session, expense), resolver.resolve(expense), resolver,
+                                _TO_BE_CREATED)[1])
                         if not found:  # the ledger's create model: what it would refuse
                             found.extend(PushProblem(expense_id, str(r), ProblemKind.MODEL) for r in model_problems(
                                 expense, resolver.resolve(expense), models[expense.company_id], rate))
@@ -660,7 +672,8 @@ class PushEngine:
                 unresolved = (missing_rate, ExpenseStatus(expense.status).value)
             else:
                 try:
-                    body = build_direct_cost(expense, resolver, currency_rate=rate, models=models)
+                    body = build_direct_cost(expense, resolver, currency_rate=rate, models=models,
+                                             lines=lines_of(session, expense) if expense.line_count else None)
                 except UnresolvedReferences as exc:
                     # Known to fail (or to be guessed): not sent. A waiting dependent fails with the reason.
                     detail = "Not sent: " + "; ".join(exc.problems)
@@ -897,7 +910,8 @@ class UnresolvedReferences(ValueError):
 
 
 def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
-                      currency_rate: Decimal | None = None, models: create_models.Models | None = None) -> dict:
+                      currency_rate: Decimal | None = None, models: create_models.Models | None = None,
+                      lines: list[Line] | None = None) -> dict:
     """The directCost body Codat's Accounting API expects (amounts stay Decimal).
 
     Every reference is resolved or the body is not built (``UnresolvedReferences``): no ref is
@@ -906,20 +920,28 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
     ``currency_rate`` (from :func:`codatdesk.engine.currency.rate_to_send`): base-currency units per
     one unit of the expense's currency, sent as ``currencyRate`` on the direct cost and on its
     payment; None (the base currency) leaves both out. ``models``: the connection's create models;
-    a body they would refuse is not built either."""
+    a body they would refuse is not built either. ``lines``: the expense's stored lines
+    (``store.lines.lines_of``) when it has any; None: its own columns are its one line."""
     res = resolver.resolve(expense)
     if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
         raise UnresolvedReferences(res.problems or (
             f"the account {expense.account_code} is not created in the ledger yet",))
-    body = direct_cost_body(expense, res, currency_rate)
+    items = None
+    if lines is not None:
+        items, line_problems = build_line_items(expense, lines, res, resolver, _TO_BE_CREATED)
+        if line_problems:
+            raise UnresolvedReferences(tuple(line_problems))
+    body = direct_cost_body(expense, res, currency_rate, items)
     problems = models.direct_cost_problems(body) if models is not None else []
     if problems:
         raise UnresolvedReferences(tuple(problems))
     return body
 
 
-def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate: Decimal | None) -> dict:
-    """The body from resolved ids (a placeholder id for an account still to be created)."""
+def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate: Decimal | None,
+                     line_items: list[dict] | None = None) -> dict:
+    """The body from resolved ids (a placeholder id for an account still to be created); ``line_items``
+    (``engine/line_items.py``) replace the one line made of the expense's own columns."""
     issue_date = f"{expense.expense_date.isoformat()}T00:00:00"
     line: dict = {
         "description": expense.description or expense.supplier_name,
@@ -937,7 +959,7 @@ def direct_cost_body(expense: Expense, res: reference.Resolution, currency_rate:
         "reference": expense.reference or None,
         "note": expense.description or None,
         "contactRef": {"id": res.supplier_id or _TO_BE_CREATED, "dataType": "suppliers"},
-        "lineItems": [line],
+        "lineItems": line_items or [line],
         "paymentAllocations": [{
             "payment": {"accountRef": {"id": res.bank_account_id}, "currency": expense.currency,
                         "paidOnDate": issue_date, "totalAmount": expense.total},

@@ -26,6 +26,8 @@ from codatdesk.engine import edits
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import read_session
 from codatdesk.store.expense_rows import ExpenseRow, fetch_company, fetch_ids
+from codatdesk.store.lines import ExportDetails, lines_of
+from codatdesk.store.lines import export_details as _export_details
 from codatdesk.store.models import (
     Company,
     Connection,
@@ -43,8 +45,14 @@ def companies_to_show(db: Engine, chosen: str | None) -> list[CompanyChoice]:
     """Companies with expenses, and the chosen one, by name."""
     with read_session(db) as session:
         with_expenses = set(session.exec(select(Expense.company_id).distinct()).all())
-        return [CompanyChoice(c.id, c.name) for c in session.exec(select(Company).order_by(Company.name))
+        return [CompanyChoice(c.id, c.name, c.push_route) for c in session.exec(select(Company).order_by(Company.name))
                 if c.id in with_expenses or c.id == chosen]
+
+
+def export_details(db: Engine, expense_ids: list[int]) -> dict[int, ExportDetails]:
+    """Lines, claim and employee of the expenses that have them, for an export."""
+    with read_session(db) as session:
+        return _export_details(session, expense_ids)
 
 
 def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:
@@ -53,7 +61,8 @@ def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:
         expense = session.get(Expense, expense_id)
         if expense is None:
             return None
-        return ExpenseValues(id=expense_id, company_id=expense.company_id,
+        lines = tuple(lines_of(session, expense)) if expense.line_count else ()
+        return ExpenseValues(id=expense_id, company_id=expense.company_id, lines=lines,
                              version=expense.version, updated_by=expense.updated_by,
                              **{name: getattr(expense, name) for name in edits.FIELDS})
 
@@ -77,7 +86,8 @@ def _expense_record(e: Expense) -> ExpenseRecord:
         expense_date=e.expense_date, supplier_name=e.supplier_name, description=e.description,
         account_code=e.account_code, account_name=e.account_name, bank_account_code=e.bank_account_code,
         tax_code=e.tax_code, net=e.net, tax=e.tax, total=e.total, currency=e.currency, reference=e.reference,
-        push_operation_key=e.push_operation_key, waiting_on_key=e.waiting_on_key, updated_at=e.updated_at)
+        push_operation_key=e.push_operation_key, waiting_on_key=e.waiting_on_key, updated_at=e.updated_at,
+        is_claim=bool(e.is_claim), employee=e.employee or "")
 
 
 def _operation_record(op: PushOperation) -> OperationRecord:
@@ -121,9 +131,11 @@ def expense_details(db: Engine, expense_id: int) -> ExpenseDetails | None:
         deliveries = session.exec(select(WebhookDelivery).where(condition)
                                   .order_by(col(WebhookDelivery.received_at).desc())
                                   .limit(MAX_DETAIL_DELIVERIES)).all()
+        lines = tuple(lines_of(session, expense)) if expense.line_count else ()
         return ExpenseDetails(_expense_record(expense), company.name if company else expense.company_id,
                               tuple(map(_operation_record, operations)), tuple(map(_history_entry, history)),
-                              tuple(map(_delivery_record, deliveries)))
+                              tuple(map(_delivery_record, deliveries)), lines,
+                              company.push_route if company else "directCosts")
 
 
 # -- webhook activity -------------------------------------------------------------------------

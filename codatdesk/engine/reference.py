@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -31,6 +32,7 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
         "accounts": client.list_accounts(company_id),
         "suppliers": client.list_suppliers(company_id),
         "taxRates": client.list_tax_rates(company_id),
+        "trackingCategories": _tracking_categories(client, company_id),
     }
     if connection_id:
         fetched["bankAccounts"] = client.list_bank_accounts(company_id, connection_id)
@@ -52,6 +54,14 @@ def refresh(db: Engine, client: CodatClient, company_id: str, connection_id: str
     return {data_type: len(records) for data_type, records in fetched.items()}
 
 
+def _tracking_categories(client: CodatClient, company_id: str) -> list[dict[str, Any]]:
+    """A ledger without tracking categories (Codat answers 404 where the integration has none) just has none."""
+    try:
+        return client.list_tracking_categories(company_id)
+    except CodatNotFound:
+        return []
+
+
 def _with_ids(data_type: str, records: list[dict]) -> list[dict]:
     """A record without an id cannot be referenced: left out. (Repeats across pages are the client's
     job: ``CodatClient._paged`` de-duplicates by id while paging.)"""
@@ -69,11 +79,13 @@ def _to_row(company_id: str, data_type: str, record: dict) -> ReferenceRecord:
         code, name = "", record.get("supplierName") or record.get("contactName") or ""
     elif data_type == "taxRates":
         code, name = record.get("code") or "", record.get("name") or ""
+    elif data_type == "trackingCategories":
+        code, name = "", record.get("name") or ""
     else:  # bankAccounts
         code = record.get("nominalCode") or record.get("accountNumber") or ""
         name = record.get("accountName") or record.get("name") or ""
-    extra = {k: record.get(k) for k in ("isBankAccount", "status", "currency", "effectiveTaxRate", "type")
-             if k in record}
+    extra = {k: record.get(k) for k in ("isBankAccount", "status", "currency", "effectiveTaxRate", "type",
+                                        "parentId", "hasChildren") if k in record}
     if isinstance(record.get("metadata"), dict) and record["metadata"].get("isDeleted"):
         extra["isDeleted"] = True
     return ReferenceRecord(company_id=company_id, data_type=data_type, codat_id=str(record.get("id")),
@@ -105,9 +117,9 @@ def has_cache(session: Session, company_id: str) -> bool:
 
 NO_TAX = ""  # the local value of the "no tax" mapping: the empty tax code
 KIND_LABELS = {"account": "account", "bankAccount": "payment account", "supplier": "supplier",
-               "taxRate": "tax code"}
+               "taxRate": "tax code", "tracking": "tracking category"}
 _DATA_TYPES = {"account": ("accounts",), "bankAccount": ("bankAccounts", "accounts"),
-               "supplier": ("suppliers",), "taxRate": ("taxRates",)}
+               "supplier": ("suppliers",), "taxRate": ("taxRates",), "tracking": ("trackingCategories",)}
 _INACTIVE_WORDS = {"archived": "archived", "pending": "pending"}
 
 MATCHED, CREATED, BLOCKED = "matched", "created", "blocked"
@@ -149,11 +161,16 @@ class Match:
     problem: str | None = None  # reason and fix, when blocked
 
 
-def _candidate(rec: ReferenceRecord) -> Candidate:
+def _extra(rec: ReferenceRecord) -> dict[str, Any]:
     try:
         extra = json.loads(rec.extra_json or "{}")
     except ValueError:
-        extra = {}
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def _candidate(rec: ReferenceRecord) -> Candidate:
+    extra = _extra(rec)
     return Candidate(rec.data_type, rec.codat_id, rec.code or "", rec.name or "", str(extra.get("status") or ""),
                      bool(extra.get("isDeleted")), rec.data_type == "bankAccounts" or extra.get("isBankAccount") is True,
                      str(extra.get("currency") or "").upper())
@@ -181,9 +198,12 @@ class Resolver:
         company = session.get(Company, company_id)
         self.create_suppliers = bool(company and company.create_suppliers)
         self._explained: dict[tuple, Match] = {}
+        self.parent_categories: dict[str, str] = {}  # tracking categories with sub-categories: id -> name
         for rec in session.exec(select(ReferenceRecord).where(ReferenceRecord.company_id == company_id)
                                 .order_by(ReferenceRecord.code, ReferenceRecord.name)):
             self.records.setdefault(rec.data_type, []).append(_candidate(rec))
+            if rec.data_type == "trackingCategories" and _extra(rec).get("hasChildren") is True:
+                self.parent_categories[rec.codat_id] = rec.name
         # A bank account's status is its chart-of-accounts account's (Xero shares the id).
         accounts = {c.codat_id: c for c in self.records.get("accounts", [])}
         self.records["bankAccounts"] = [
@@ -326,6 +346,11 @@ class Resolver:
             reason = (f"supplier {value} is {why} in the ledger: map it in Mappings, or edit the expense" if why else
                       f"supplier {value} is not in the ledger's suppliers: map it in Mappings, or allow codatdesk "
                       "to create suppliers for this company (codatdesk suppliers --create on)")
+        elif kind == "tracking":
+            why = next((c.inactive_reason for c in near if c.inactive_reason), None)
+            reason = (f"tracking category {value} is {why} in the ledger" if why else
+                      f"tracking category {value} is not one of the ledger's tracking categories") + \
+                ": map it in Mappings, or edit the expense's line"
         else:
             why = next((c.inactive_reason for c in near if c.inactive_reason), None)
             reason = (f"tax code {value} is {why} in the ledger" if why else

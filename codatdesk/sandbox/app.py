@@ -72,6 +72,7 @@ SUPPLIER_FIELDS = {"id", "supplierName", "contactName", "emailAddress", "phone",
                    "taxNumber", "status", "defaultCurrency", "metadata", "modifiedDate", "sourceModifiedDate"}
 TAX_RATE_FIELDS = {"id", "name", "code", "status", "effectiveTaxRate", "totalTaxRate", "components",
                    "validDatatypeLinks", "metadata", "modifiedDate", "sourceModifiedDate"}
+TRACKING_CATEGORY_FIELDS = {"id", "name", "status", "parentId", "hasChildren", "modifiedDate", "sourceModifiedDate"}
 BANK_ACCOUNT_FIELDS = {"id", "accountName", "accountType", "nominalCode", "sortCode", "accountNumber", "iBan",
                        "currency", "balance", "institution", "availableBalance", "overdraftLimit", "metadata",
                        "modifiedDate", "sourceModifiedDate"}
@@ -351,6 +352,13 @@ def build_app(sandbox: Sandbox) -> Starlette:
     async def get_tax_rate(request: Request) -> Response:
         return _one(_records(request, "tax_rates"), request.path_params["taxRateId"], "tax rate")
 
+    async def list_tracking_categories(request: Request) -> Response:
+        return page(request, _records(request, "tracking_categories"), TRACKING_CATEGORY_FIELDS, "TrackingCategory")
+
+    async def get_tracking_category(request: Request) -> Response:
+        return _one(_records(request, "tracking_categories"), request.path_params["trackingCategoryId"],
+                    "tracking category")
+
     def _bank_accounts(request: Request) -> list[dict[str, Any]]:
         company_id = request.path_params["companyId"]
         state.connection(company_id, request.path_params["connectionId"])
@@ -557,6 +565,9 @@ def build_app(sandbox: Sandbox) -> Starlette:
         Route(company + "/data/suppliers/{supplierId}", codat(get_supplier), methods=["GET"]),
         Route(company + "/data/taxRates", codat(list_tax_rates), methods=["GET"]),
         Route(company + "/data/taxRates/{taxRateId}", codat(get_tax_rate), methods=["GET"]),
+        Route(company + "/data/trackingCategories", codat(list_tracking_categories), methods=["GET"]),
+        Route(company + "/data/trackingCategories/{trackingCategoryId}", codat(get_tracking_category),
+              methods=["GET"]),
         Route(company + "/data/queue/{dataType}", codat(queue_refresh), methods=["POST"]),
         Route(company + "/data/all", codat(queue_refresh), methods=["POST"]),
         Route(connection + "/data/bankAccounts", codat(list_bank_accounts), methods=["GET"]),

@@ -4,8 +4,8 @@ Paths and bodies follow codatio/oas ``Codat-Sync-Expenses.json``. A request body
 shape (not an array, 0 or more than 50 transactions, a transaction without a uuid ``id``) is a 400 with
 Codat's ErrorMessage, nothing synced; the same id twice in one request is a 400 too (sandbox choice).
 Everything else about a transaction is checked when its sync runs and reported per transaction.
-Also here: the Accounting API's tracking categories (``GET .../data/trackingCategories``) and the
-``/_sandbox/companies/{companyId}/expense-bookings`` steering read.
+Also here: the ``/_sandbox/companies/{companyId}/expense-bookings`` steering read (the Accounting API's
+tracking categories are served by ``sandbox/app.py`` from the company's reference data).
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ from starlette.routing import Route
 from .expense_rules import is_uuid
 from .multipart import form_files
 from .query import paged
-from .state import ApiError
 
 if TYPE_CHECKING:
     from .core import Sandbox
 
 MAX_TRANSACTIONS = 50  # spec CreateExpenseRequest / ReimbursableExpenseTransactionRequest maxItems
 TRANSACTION_FIELDS = {"transactionId", "status", "message", "integrationType"}
-TRACKING_FIELDS = {"id", "name", "status", "parentId", "hasChildren", "modifiedDate", "sourceModifiedDate"}
 
 Wrap = Callable[..., Callable[[Request], Any]]
 
@@ -119,18 +117,6 @@ def routes(sandbox: Sandbox, codat: Wrap, steering: Wrap) -> list[Route]:
         return json_response(expenses.attach(company_id(request), request.path_params["syncId"],
                                              request.path_params["transactionId"], filename, content))
 
-    async def tracking_categories(request: Request) -> Response:
-        return json_response(paged(expenses.tracking_categories(company_id(request)), request.url.path,
-                                   request.query_params, TRACKING_FIELDS, "TrackingCategory",
-                                   overlap=sandbox.config.page_overlap))
-
-    async def tracking_category(request: Request) -> Response:
-        wanted = request.path_params["trackingCategoryId"]
-        for record in expenses.tracking_categories(company_id(request)):
-            if record["id"] == wanted:
-                return json_response(record)
-        raise ApiError(404, f"No tracking category was found with ID {wanted}")
-
     async def expense_bookings(request: Request) -> Response:
         return json_response({"results": expenses.bookings(company_id(request))})
 
@@ -152,7 +138,5 @@ def routes(sandbox: Sandbox, codat: Wrap, steering: Wrap) -> list[Route]:
         Route(syncs + "/{syncId}/transactions", codat(sync_transactions), methods=["GET"]),
         Route(syncs + "/{syncId}/transactions/{transactionId}", codat(sync_transaction), methods=["GET"]),
         Route(syncs + "/{syncId}/transactions/{transactionId}/attachments", codat(upload), methods=["POST"]),
-        Route(company + "/data/trackingCategories", codat(tracking_categories), methods=["GET"]),
-        Route(company + "/data/trackingCategories/{trackingCategoryId}", codat(tracking_category), methods=["GET"]),
         Route("/_sandbox/companies/{companyId}/expense-bookings", steering(expense_bookings), methods=["GET"]),
     ]

@@ -216,6 +216,18 @@ def direct_cost_options() -> dict[str, Any]:
                 "Object", "Tax Rate Reference", "The tax rate of the line", False,
                 properties={"id": ref_id("LineItems.TaxRateRef.Id", "tax rate")},
             ),
+            # DirectCost.lineItems[].tracking (Codat-Accounting-2023.json: recordRefs required).
+            "tracking": _option(
+                "Object", "Tracking", "The tracking categories of the line", False,
+                properties={"recordRefs": _option(
+                    "Array", "Record References", "Tracking categories the line is booked against", True,
+                    properties={"id": _option(
+                        "String", "Identifier", "The identifier of an existing tracking category", True,
+                        validation={"warnings": [_rule("LineItems.Tracking.RecordRefs.Id",
+                                                       "Must match the ID of an existing tracking category.")],
+                                    "information": []}),
+                                "dataType": _option("String", "Data Type", "trackingCategories", False)})},
+            ),
         },
         validation={"warnings": [], "information": [_rule("LineItems", "At least one line is required.")]},
     )

@@ -33,6 +33,8 @@ Failed (statusCode 400, ``errorMessage`` "Push failed for <Type>: see validation
     * contactRef.id is not a supplier (contactRef.dataType "customers" is never found: the demo
       ledger has no customers);
     * lineItems[].taxRateRef.id is not a tax rate;
+    * lineItems[].tracking without recordRefs, or a recordRef that is not a tracking category
+      (dataType "trackingCategories"), or a category with sub-categories (sandbox choice);
     * a read-only field (id, modifiedDate, sourceModifiedDate) is sent.
   chartOfAccounts (accounts)
     * nominalCode not a string or already used in the ledger (required flag and length: profile);
@@ -192,6 +194,7 @@ class CompanyData:
     suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
     cached_supplier_ids: set[str] = field(default_factory=set)
     tax_rates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tracking_categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     direct_costs: list[dict[str, Any]] = field(default_factory=list)
     cached_direct_cost_ids: set[str] = field(default_factory=set)
     # The ledger's currency (CompanyInfo.baseCurrency, GET /companies/{id}/data/info).
@@ -279,6 +282,8 @@ class SandboxState:
                 data.cached_supplier_ids.add(supplier["id"])
             for tax_rate in ref.demo_tax_rates(self.ids.uuid, now):
                 data.tax_rates[tax_rate["id"]] = tax_rate
+            for category in ref.demo_tracking_categories(now):
+                data.tracking_categories[category["id"]] = category
 
     def company(self, company_id: str) -> CompanyData:
         with self.lock:
@@ -537,6 +542,7 @@ def booking(record_id: str, body: dict[str, Any], base_currency: str, profile: P
             "effectiveTaxRate": (tax_rates or {}).get(_ref_id(line, "taxRateRef") or "", {}).get("effectiveTaxRate"),
             "baseTaxAmount": Decimal(line["taxAmount"]) * rate * sign if _is_number(line.get("taxAmount")) else None,
             "baseTotalAmount": Decimal(line["totalAmount"]) * rate * sign if _is_number(line.get("totalAmount")) else None,
+            "trackingCategoryIds": _tracking_ids(line),
         } for line in lines],
         "contactId": contact.get("id"),
         "bankAccountId": bank.get("id"),
@@ -564,6 +570,36 @@ def _is_iso_date(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _tracking_ids(line: dict[str, Any]) -> list[Any]:
+    tracking = line.get("tracking")
+    refs = tracking.get("recordRefs") if isinstance(tracking, dict) else None
+    return [item.get("id") for item in refs if isinstance(item, dict)] if isinstance(refs, list) else []
+
+
+def _tracking_errors(line: dict[str, Any], prefix: str, data: CompanyData) -> list[dict[str, Any]]:
+    """DirectCost.lineItems[].tracking: ``recordRefs`` is required (Codat-Accounting-2023.json); each ref names
+    a tracking category of the ledger with dataType "trackingCategories" (codat-docs
+    docs/expenses/sync-process/expense-transactions.md). A category with children is refused: sandbox choice
+    (Xero books against a category's options, not the category)."""
+    tracking = line.get("tracking")
+    if tracking is None:
+        return []
+    refs = tracking.get("recordRefs") if isinstance(tracking, dict) else None
+    if not isinstance(refs, list):
+        return [_item(f"{prefix}.Tracking.RecordRefs", "Tracking.RecordRefs must be provided.", "TrackingCategory")]
+    errors = []
+    for index, record_ref in enumerate(refs):
+        where = f"{prefix}.Tracking.RecordRefs[{index}]"
+        ref_id = record_ref.get("id") if isinstance(record_ref, dict) else record_ref
+        category = data.tracking_categories.get(ref_id) if isinstance(ref_id, str) else None
+        if category is None or not isinstance(record_ref, dict) or record_ref.get("dataType") != "trackingCategories":
+            errors.append(_item(f"{where}.Id", f"No tracking category was found with ID {ref_id}.", "TrackingCategory"))
+        elif category.get("hasChildren"):
+            errors.append(_item(f"{where}.Id", f"Tracking category {category['id']} has sub-categories: "
+                                               "choose one of them.", "TrackingCategory"))
+    return errors
 
 
 def _ref_id(container: Any, key: str) -> Any:
@@ -648,6 +684,7 @@ def _line_item_errors(lines: Any, data: CompanyData) -> list[dict[str, Any]]:
         tax_rate_id = _ref_id(line, "taxRateRef")
         if line.get("taxRateRef") is not None and tax_rate_id not in data.tax_rates:
             errors.append(_item(f"{prefix}.TaxRateRef.Id", f"No tax rate was found with ID {tax_rate_id}.", "TaxRate"))
+        errors.extend(_tracking_errors(line, prefix, data))
     return errors
 
 

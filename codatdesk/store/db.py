@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,7 +50,11 @@ def make_engine(url: str | None = None, *, durable: bool = True) -> Engine:
         )
         _configure_sqlite(engine, durable=durable)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    from codatdesk.team.change_feed import feed_writer  # a shared database: tell the other processes
+
+    on_before_commit(engine, feed_writer(engine))
+    return engine
 
 
 def _create_private_file(url: str) -> None:
@@ -119,11 +123,18 @@ def _write_lock(engine: Engine) -> threading.RLock:
 # -- unit of work: changes register their events on the session; the commit publishes them -----------
 _EVENTS = "codatdesk_events"  # session.info key: events registered in this transaction
 _BUS = "codatdesk_bus"
+_BEFORE_COMMIT = "codatdesk_before_commit"
 
 
 def bind_bus(engine: Engine, bus: EventBus) -> None:
     """Events registered in this engine's write transactions go to ``bus`` once they commit."""
     engine.__dict__[_BUS] = bus
+
+
+def on_before_commit(engine: Engine, hook: Callable[[Session, list[Event]], None]) -> None:
+    """``hook(session, events)`` runs inside each write transaction of ``engine`` that registered events, just
+    before it commits: a shared database records them there for the other processes (team/change_feed.py)."""
+    engine.__dict__[_BEFORE_COMMIT] = hook
 
 
 def register(session: Session, event: Event) -> None:
@@ -134,6 +145,14 @@ def register(session: Session, event: Event) -> None:
 def registered(session: Session) -> list[Event]:
     """The events this transaction will publish (so far)."""
     return list(session.info.get(_EVENTS, ()))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    hook = session.info.get(_BEFORE_COMMIT)
+    events = session.info.get(_EVENTS)
+    if hook is not None and events:
+        hook(session, list(events))
 
 
 @event.listens_for(Session, "after_commit")
@@ -164,6 +183,7 @@ def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     """
     with _write_lock(engine), Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
         session.info[_BUS] = engine.__dict__.get(_BUS)
+        session.info[_BEFORE_COMMIT] = engine.__dict__.get(_BEFORE_COMMIT)
         try:
             yield session
             session.commit()

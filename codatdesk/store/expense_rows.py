@@ -27,6 +27,7 @@ _STATUSES = {status.value: status for status in ExpenseStatus}  # a dict hit, no
 _ID, _COMPANY, _DATE, _SUPPLIER, _DESCRIPTION, _ACCOUNT_CODE, _ACCOUNT_NAME = range(7)
 _NET, _TAX, _TOTAL, _CURRENCY, _STATUS, _DETAIL, _REFERENCE, _UPDATED, _BANK, _TAX_CODE = range(7, 17)
 _RECEIPTS = 17  # the upload states of the expense's receipts, comma-joined (None: no receipt)
+_LINES = 18  # Expense.line_count
 
 
 def _as_utc(value: str | dt.datetime | None) -> dt.datetime | None:
@@ -86,7 +87,14 @@ class ExpenseRow(tuple):
         return _as_utc(self[_UPDATED])
 
     @property
+    def line_count(self) -> int:
+        """How many lines a split expense has; 0 or 1: one line (``Expense.line_count``)."""
+        return self[_LINES] if len(self) > _LINES else 0
+
+    @property
     def account(self) -> str:
+        if self.line_count > 1:  # each line has its own account: the details pane lists them
+            return f"{self.line_count} lines"
         return f"{self.account_code} · {self.account_name}" if self.account_name else self.account_code
 
     @property
@@ -139,12 +147,12 @@ def _row_select() -> tuple[Any, Any]:
 
     c = Expense.__table__.c  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     r = Receipt.__table__.c  # type: ignore[attr-defined]  # as above
-    # aggregate_strings: group_concat on SQLite, string_agg on PostgreSQL (a shared team database).
     receipts = select(func.aggregate_strings(r.upload_status, ",")).where(r.expense_id == c.id).scalar_subquery()
     return select(c.id, c.company_id, type_coerce(c.expense_date, String), c.supplier_name, c.description,
                   c.account_code, c.account_name, type_coerce(c.net, BigInteger), type_coerce(c.tax, BigInteger),
                   type_coerce(c.total, BigInteger), c.currency, type_coerce(c.status, String), c.status_detail,
-                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code, receipts), c
+                  c.reference, type_coerce(c.updated_at, String), c.bank_account_code, c.tax_code, receipts,
+                  c.line_count), c
 
 
 def fetch_company(engine: Engine, company_id: str | None) -> list[ExpenseRow]:

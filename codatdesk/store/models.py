@@ -6,11 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Index,
     Integer,
     LargeBinary,
+    String,
     Text,
     UniqueConstraint,
     event,
@@ -48,6 +50,10 @@ class Company(SQLModel, table=True):
     base_currency_read_at: dt.datetime | None = None
     # The user allows codatdesk to create a supplier the ledger lacks (a dependent push before the expense).
     create_suppliers: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # How this company's expenses reach Codat: "directCosts" (Accounting API) or "expenses" (Sync for
+    # Expenses). codatdesk/routes.py owns the values and what each route accepts.
+    push_route: str = Field(default="directCosts", sa_column=Column(
+        String(20), nullable=False, server_default="directCosts"))
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -93,6 +99,13 @@ class Expense(SQLModel, table=True):
     # (base amount = amount x rate). None: take it from the company's rate table when pushing.
     currency_rate: Decimal | None = Field(default=None, sa_column=Column(Rate, nullable=True))
     reference: str = Field(default="", max_length=100)
+    # How many expense_line rows hold this expense's lines. 0: the columns above are its only line (every
+    # expense before 0007, and any single line without tracking). Otherwise the rows are its lines, net and
+    # tax are their sums and account/tax code copy line 1 (docs/architecture.md, "Split lines").
+    line_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # An employee claim (a reimbursable expense): the employee is a supplier in the ledger.
+    is_claim: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    employee: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=text("''")))
     status: ExpenseStatus = Field(
         default=ExpenseStatus.NOT_PUSHED, sa_column=Column(_STATUS_TYPE, nullable=False, index=True)
     )
@@ -106,6 +119,28 @@ class Expense(SQLModel, table=True):
     # save over another's change is refused instead of overwriting it (team mode, engine/edits.py).
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default=text("1")))
     updated_by: str | None = Field(default=None, max_length=100)  # who edited its fields last (None: unknown)
+
+
+class ExpenseLine(SQLModel, table=True):
+    """One line of an expense with several lines or with tracking (``Expense.line_count`` says whether it has any)."""
+
+    __tablename__ = "expense_line"
+    __table_args__ = (UniqueConstraint("expense_id", "position", name="uq_expense_line_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expense_id: int = Field(foreign_key="expense.id", index=True)
+    position: int  # 1, 2, ... in the order the lines were entered
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    account_code: str = Field(max_length=40)
+    account_id: str | None = Field(default=None, max_length=64)
+    tax_code: str = Field(default="", max_length=40)
+    tax_rate_id: str | None = Field(default=None, max_length=64)
+    net: Decimal = Field(sa_column=Column(Money, nullable=False))
+    tax: Decimal = Field(sa_column=Column(Money, nullable=False))
+    # The line's tracking categories as the user gave them (ids or names), a JSON list of strings:
+    # always read and written with the line, never queried by category, so a child table would be a
+    # join for nothing.
+    tracking_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
 
 
 class PushOperation(SQLModel, table=True):
@@ -316,6 +351,20 @@ class Receipt(SQLModel, table=True):
     upload_started_at: dt.datetime | None = None
     remote_id: str | None = Field(default=None, max_length=100)  # Codat's attachment id
     uploaded_at: dt.datetime | None = None
+
+
+class ChangeLogEntry(SQLModel, table=True):
+    """One committed change (the event the core published), for the other processes on a shared
+    database: team mode's change feed (codatdesk/team/change_feed.py). ``seq`` grows in commit order."""
+
+    __tablename__ = "change_log"
+
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    origin: str = Field(max_length=40)  # the engine that wrote it: its own listener skips it
+    kind: str = Field(max_length=40)  # the event's class name
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the event's fields as JSON (ids and statuses)
 
 
 @event.listens_for(Session, "before_flush")

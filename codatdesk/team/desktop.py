@@ -51,13 +51,20 @@ class TeamDesktopCore(Core):
             conn = session.get(Connection, connection_id)
         return connection_id, conn.status if conn else None
 
-    # -- lifecycle: nothing runs here; the server listens, applies and reconciles -------------------
+    # -- lifecycle: only the change feed runs here; the server listens, applies and reconciles ----------
     def start(self) -> None:
+        if self._started:
+            return
         self._started = True
+        from codatdesk.team.change_feed import listen_for_changes
+
+        self.change_feed = listen_for_changes(self.db, self.bus)  # what the server and colleagues commit
 
     def stop(self) -> None:
         if self._started:
             self._started = False
+            if self.change_feed is not None:
+                self.change_feed.stop()
             self.pusher.shutdown()
 
     # -- pushing = asking the server -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from codatdesk.core_api import ExpenseDetails
+from codatdesk.routes import label as route_label
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.receipts_panel import ReceiptsPanel
@@ -160,12 +161,18 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
         out.append(f"<p><b>{_e(e.status_detail)}</b></p>")
     elif status is ExpenseStatus.COMPLETE:
         out.append("<p>In the ledger: nothing more to do.</p>")  # its record id is in the technical details
+    split = len(details.lines) > 1
     rows = [("Date", format_date(e.expense_date)), ("Description", e.description),
-            ("Account", f"{e.account_code} {('· ' + e.account_name) if e.account_name else ''}"),
-            ("Paid from", e.bank_account_code), ("Tax code", e.tax_code),
+            ("Account", f"{len(details.lines)} lines (below)" if split else
+             f"{e.account_code} {('· ' + e.account_name) if e.account_name else ''}"),
+            ("Paid from", e.bank_account_code), ("Tax code", "" if split else e.tax_code),
             ("Net / tax", f"{format_money(e.net, e.currency)} / {format_money(e.tax, e.currency)}"),
-            ("Reference", e.reference)]
+            ("Reference", e.reference),
+            ("Employee claim", f"yes, for {e.employee}" if e.is_claim else ""),
+            ("Pushed as", route_label(details.push_route))]
     out.append(_table(rows))
+    if details.lines:
+        out.append(_lines_list(details.lines, e.currency, muted))
     warnings = [m for op in details.operations if op.key == e.push_operation_key and op.status == "Success"
                 for m in validation_messages(op.validation_warnings_json)]
     if warnings:  # all Codat says about a booking: worth checking in the ledger, so not hidden
@@ -232,6 +239,21 @@ def _technical_html(details: ExpenseDetails, muted: str) -> str:
     else:
         out.append(f"<p style='color:{muted}'>None received for this expense.</p>")
     return "".join(out)
+
+
+def _lines_list(lines: list, currency: str, muted: str) -> str:
+    """One item per line (a list, not a table: the pane is narrow): account, description, net, tax and
+    tax code, then the tracking categories."""
+    items = []
+    for line in lines:
+        what = f"<b>{_e(line.account_code)}</b>" + (f" {_e(line.description)}" if line.description else "")
+        amounts = (f"{_e(format_money(line.net, currency))} net + {_e(format_money(line.tax, currency))} tax"
+                   + (f" ({_e(line.tax_code)})" if line.tax_code else ""))
+        tracking = (f"<br><span style='color:{muted}'>tracking: {_e('; '.join(line.tracking))}</span>"
+                    if line.tracking else "")
+        items.append(f"<li>{what}: {amounts}{tracking}</li>")
+    return "<p style='margin-bottom:0'><b>Lines</b></p><ol style='margin-top:2px; margin-left:-20px'>" \
+        + "".join(items) + "</ol>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

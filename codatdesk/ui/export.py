@@ -31,9 +31,10 @@ def visible_rows(proxy: QSortFilterProxyModel) -> list[ExpenseRow]:
     return rows
 
 
-def export_csv(rows: list[ExpenseRow], path: str | Path) -> int:
-    """Write ``rows`` in order (cells escaped by :func:`codatdesk.export.spreadsheet_safe`); returns how many."""
-    return export_expenses(rows, path)
+def export_csv(rows: list[ExpenseRow], path: str | Path, details: dict | None = None) -> int:
+    """Write ``rows`` in order (cells escaped by :func:`codatdesk.export.spreadsheet_safe`); returns how many
+    rows were written (a split expense is one per line: ``details``, ``CoreAPI.export_details``)."""
+    return export_expenses(rows, path, details)
 
 
 __all__ = ["HEADER", "export_csv", "export_expenses", "row_cells", "spreadsheet_safe", "visible_rows"]

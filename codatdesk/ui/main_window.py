@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from codatdesk import paths
 from codatdesk.amounts import NumberFormat
+from codatdesk.routes import label as route_label
 from codatdesk.states import ExpenseStatus
 from codatdesk.ui.activity_view import ActivityView
 from codatdesk.ui.bridge import CoreBridge, RowRefreshCoalescer
@@ -433,8 +434,10 @@ class MainWindow(QMainWindow):
         self.company_combo.blockSignals(True)
         self.company_combo.clear()
         for company in core.companies_to_show():
-            self.company_combo.addItem(company.name, company.id)
-            self.company_combo.setItemData(self.company_combo.count() - 1, company.id, Qt.ItemDataRole.ToolTipRole)
+            self.company_combo.addItem(f"{company.name} · {route_label(company.push_route)}", company.id)
+            self.company_combo.setItemData(self.company_combo.count() - 1,
+                                           f"{company.id}: pushes as {route_label(company.push_route)}",
+                                           Qt.ItemDataRole.ToolTipRole)
         position = self.company_combo.findData(wanted) if wanted else -1
         if position < 0 and self.company_combo.count():
             position = 0

@@ -49,7 +49,7 @@ KINDS = {  # mapping kind -> (label, reference data types searched, match by cod
     "taxRate": ("Tax rate", ("taxRates",), True),
 }
 DATA_TYPE_LABELS = {"accounts": "accounts", "bankAccounts": "bank accounts", "suppliers": "suppliers",
-                    "taxRates": "tax rates"}
+                    "taxRates": "tax rates", "trackingCategories": "tracking categories"}
 
 # outcome (core_api: matched, created, optional, needs you) -> how it looks (re-using the status styles)
 UNCHECKED = "not checked"  # Codat's lists are missing or being read again: nothing is known to fail yet

@@ -142,6 +142,9 @@ class FakeCore(StoreReads):
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
         return read_models.expense_values(self.db, expense_id)
 
+    def export_details(self, expense_ids: list[int]) -> dict:
+        return read_models.export_details(self.db, expense_ids)
+
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
 

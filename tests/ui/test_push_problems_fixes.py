@@ -118,7 +118,7 @@ def test_reread_from_codat_shows_progress_counts_and_plain_errors(qtbot, harness
     accounts = len(harness.sandbox.accounts(harness.sandbox.company_id)) if hasattr(harness.sandbox, "accounts") \
         else None
     text = mapping.refresh_result.text()
-    assert re.fullmatch(r"\d+ accounts, \d+ suppliers, \d+ tax rates, \d+ bank accounts read from Codat\.", text), text
+    assert re.fullmatch(r"\d+ accounts, \d+ suppliers, \d+ tax rates, \d+ tracking categories, \d+ bank accounts read from Codat\.", text), text
     if accounts is not None:
         assert text.startswith(f"{accounts} accounts")
     mapping.grab().save("/tmp/shots/mapping_reread.png")

@@ -79,7 +79,8 @@ class EditController(QObject):
             return
         from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
 
-        dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), parent=self.window)
+        dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), line_count=len(expense.lines),
+                               parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         opened = expense.fields()

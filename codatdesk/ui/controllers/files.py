@@ -65,8 +65,10 @@ class FilesController(QObject):
         from codatdesk.ui.export import export_csv, visible_rows
 
         rows = visible_rows(self.host.proxy)
+        core = self.host.core
+        details = core.export_details([r.id for r in rows]) if core is not None else None
         try:
-            count = export_csv(rows, path)
+            count = export_csv(rows, path, details)
         except OSError as exc:
             QMessageBox.warning(self.window, "Export failed", f"Could not write {path}:\n{exc}")
             return 0

@@ -54,6 +54,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "reference": ("&Reference", "reference"),
 }
 ATTRIBUTE_FIELDS = {attribute: name for name, (_label, attribute) in FIELDS.items()}
+# What a split expense takes from its lines: not edited here (the note says where).
+LINE_FIELDS = ("account_code", "account_name", "tax_code", "net", "tax", "total")
 AMOUNT_FIELDS = ("net", "tax", "total")
 
 
@@ -118,10 +120,11 @@ class ExpenseDialog(QDialog):
     """``values`` (Expense attributes) prefill an edit; ``result_values`` holds the cleaned values on accept."""
 
     def __init__(self, values: dict[str, Any] | None = None, *, suppliers: list[str] | None = None,
-                 default_currency: str = "GBP", parent: QWidget | None = None) -> None:
+                 default_currency: str = "GBP", line_count: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit expense" if values else "Add expense")
         self.result_values: dict[str, Any] = {}
+        self.line_count = line_count  # > 1: a split expense, whose lines this dialog does not edit
         self.inputs: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
         self.reading_labels: dict[str, QLabel] = {}
@@ -167,6 +170,16 @@ class ExpenseDialog(QDialog):
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        if line_count > 1:
+            for name in LINE_FIELDS:
+                self.inputs[name].setEnabled(False)
+            lines_note = QLabel(
+                f"This expense has {line_count} lines (listed in the details pane); its account, tax code and "
+                "amounts are theirs. This window cannot edit lines yet: to change them, import the lines as "
+                "rows sharing the expense's reference, numbered in a line column (1, 2, 3 ...).")
+            lines_note.setObjectName("linesNote")
+            lines_note.setWordWrap(True)
+            layout.addWidget(lines_note)
         layout.addWidget(note)
         layout.addWidget(self.buttons)
         for name, widget in self.inputs.items():
@@ -276,5 +289,7 @@ class ExpenseDialog(QDialog):
         if errors:
             self.revalidate(show=True)
             return
+        if self.line_count > 1:  # the lines' sums stay as the lines have them
+            values = {k: v for k, v in values.items() if k not in LINE_FIELDS}
         self.result_values = values
         self.accept()

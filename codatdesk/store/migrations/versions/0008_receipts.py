@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_receipts"
-down_revision = "0006_create_models"
+down_revision = "0007_expense_lines"
 branch_labels = None
 depends_on = None
 

@@ -5,13 +5,13 @@
 ``expense.version`` (bumped by every write) and ``expense.updated_by``: a stale save is refused.
 
 Revision ID: 0009_push_requests
-Revises: 0008_receipts
+Revises: 0007_change_feed
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_push_requests"
-down_revision = "0008_receipts"
+down_revision = "0007_change_feed"
 branch_labels = None
 depends_on = None
 

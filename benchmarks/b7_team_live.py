@@ -1,0 +1,246 @@
+"""B7 — team mode live: a delivery at the team's server to ``dataChanged`` on every desktop.
+
+One server process (``tests/team/team_server.py``: a Core on PostgreSQL with the webhook listener) and
+three desktop cores on the same database, each in a real ``MainWindow`` (offscreen, shown) showing the
+same N expenses, all "Push in progress" with a stored key. A sender process posts one signed
+``directCosts.write.successful`` per key to the server at 200/s (open loop, as B1). The server stores and
+applies it; the change feed (``codatdesk/team/change_feed.py``: change_log + NOTIFY) carries it to each
+desktop's bus, bridge, coalescer and model. Latency = from the sender starting to send a delivery to the
+*last* of the three desktops emitting ``dataChanged`` for that row (CLOCK_MONOTONIC is shared).
+
+The three desktops share this process's one GUI thread (three times the repaint work on one thread: a
+pessimistic bound for three separate machines); the longest stall of that thread is reported.
+
+Alternative, in the same run: the single-user path, one Core on SQLite with its own listener and one
+window over the same N rows, under the same sender (B1's path, at B7's size).
+
+PostgreSQL: ``$CODATDESK_TEST_PG``, else a throwaway server from the installed binaries (tests/pg_server.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+from benchmarks.common import REPO, Row, percentile, scratch_dir
+from benchmarks.load import LOOPBACK, Target, paced_sender, spawn
+
+RATE = 200.0
+SIZES = {"full": (10_000, 2000), "mid": (10_000, 400), "smoke": (200, 20)}  # (rows each desktop shows, deliveries sent)
+DESKTOPS = 3
+
+SPEC = [
+    Row("B7", "team: delivery → row on every desktop, p50", "p50_ms", "ms", "—", None, "solo_p50_ms",
+        "single-user SQLite p50", "fig/alt", None, decimals=1),
+    Row("B7", "team: delivery → row on every desktop, p99", "p99_ms", "ms", "≤ 250 ms", lambda v: v <= 250,
+        "solo_p99_ms", "single-user SQLite p99", "fig/alt", None, decimals=1),
+    Row("B7", "team: longest GUI-thread stall (3 windows, one thread)", "stall_ms", "ms", "≤ 50 ms",
+        lambda v: v <= 50, "solo_stall_ms", "single-user stall", "fig/alt", None, decimals=1),
+]
+
+
+@contextmanager
+def postgres():
+    """The SQLAlchemy URL of a fresh database on a PostgreSQL server (dropped afterwards)."""
+    sys.path.insert(0, str(REPO))
+    from tests import pg_server as pg
+
+    server = None
+    if os.environ.get(pg.ENV_URL):
+        admin = pg.sqlalchemy_url(os.environ[pg.ENV_URL])
+    else:
+        bindir = pg.find_bindir()
+        if bindir is None:
+            raise RuntimeError(f"B7 needs PostgreSQL: set {pg.ENV_URL} or install it")
+        server = pg.TempPostgres(bindir).start()
+        admin = server.url
+    url = pg.create_database(admin, prefix="codatdesk_b7")
+    try:
+        yield url
+    finally:
+        pg.drop_database(admin, url)
+        if server is not None:
+            server.stop()
+
+
+@contextmanager
+def team_server(home, database: str, sandbox, secret: str):
+    secret_file = home / "server-secret"
+    secret_file.write_text(secret)
+    (home / "server").mkdir()
+    config = {"dir": str(home / "server"), "database": database, "base_url": sandbox.base_url,
+              "api_key": sandbox.api_key, "company_id": sandbox.company_id, "connection_id": sandbox.connection_id,
+              "secret_file": str(secret_file)}
+    env = dict(os.environ, PYTHONPATH=str(REPO), CODATDESK_HOME=str(home / "server"))
+    process = subprocess.Popen([sys.executable, str(REPO / "tests" / "team" / "team_server.py"), json.dumps(config)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError("the team server did not start")
+        yield url
+    finally:
+        process.stdin.close()
+        process.wait(60)
+
+
+def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[float], list[float], float]:
+    """Send ``count`` deliveries; per delivery, ms until every window's model showed its row complete, and ms
+    until every desktop's bus had the change (the feed's share, before the bridge and the model)."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+    from codatdesk.states import ExpenseStatus
+
+    seen: list[dict[int, float]] = [{} for _ in windows]
+    heard: list[dict[int, float]] = [{} for _ in windows]
+    for window, marks in zip(windows, heard, strict=True):
+        def on_event(event, marks=marks) -> None:
+            if getattr(event, "new", None) is ExpenseStatus.COMPLETE:
+                marks.setdefault(event.expense_id, time.monotonic())
+
+        window.core.bus.subscribe(on_event)
+    for window, marks in zip(windows, seen, strict=True):
+        model = window.model
+
+        def on_changed(top_left, bottom_right, _roles=(), model=model, marks=marks) -> None:
+            now = time.monotonic()
+            for position in range(top_left.row(), bottom_right.row() + 1):
+                row = model.row_at(position)
+                if row.status is ExpenseStatus.COMPLETE and row.id not in marks:
+                    marks[row.id] = now
+
+        model.dataChanged.connect(on_changed)
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
+    heartbeat.start()
+    keys = [key for _, key in pairs[:count]]
+    process, queue = spawn(paced_sender, target, keys, RATE, time.monotonic() + 1.5, 4)
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(20)
+    give_up = time.monotonic() + 1.5 + count / RATE + 60
+    check.timeout.connect(lambda: (all(len(m) >= count for m in seen) or time.monotonic() > give_up) and loop.quit())
+    check.start()
+    loop.exec()
+    heartbeat.stop()
+    records = queue.get(timeout=60)
+    process.join(10)
+    failed = [r for r in records if not 200 <= r[3] < 300]
+    shown = [len(m) for m in seen]
+    if failed or min(shown) < count:
+        raise AssertionError(f"{len(failed)} deliveries refused; rows changed per desktop: {shown} of {count}; "
+                             f"heard on each bus: {[len(m) for m in heard]}")
+    latencies = [(max(m[pairs[index][0]] for m in seen) - sent) * 1000 for index, sent, _a, _s in records]
+    to_bus = [(max(m[pairs[index][0]] for m in heard) - sent) * 1000 for index, sent, _a, _s in records]
+    first_sent, last_seen = records[0][1], max(max(m.values()) for m in seen)
+    window_ticks = [t for t in ticks if first_sent <= t <= last_seen + 0.05]
+    stall = max((b - a for a, b in itertools.pairwise(window_ticks)), default=0) * 1000
+    return latencies, to_bus, stall
+
+
+def _show(app, core, rows: int):
+    from codatdesk.ui.main_window import MainWindow
+
+    window = MainWindow(core)
+    window.resize(1280, 800)
+    window.show()
+    deadline = time.monotonic() + 120
+    while window.model.rowCount() < rows and time.monotonic() < deadline:
+        app.processEvents()
+    return window
+
+
+def settle() -> None:
+    from codatdesk.heap import settle_after_start
+
+    settle_after_start()  # as run_gui does once the table is loaded (and B1 here)
+
+
+def _close(windows, cores) -> None:
+    for window in windows:
+        window.bridge.detach()
+        window.close()
+    for core in cores:
+        core.stop()
+        core.db.dispose()
+
+
+def _team(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[float], float]:
+    from benchmarks.headless import core_for
+    from benchmarks.setup import new_secret, seed_expenses
+    from codatdesk.states import ExpenseStatus
+    from codatdesk.store.db import open_database
+
+    secret = new_secret()
+    with postgres() as database, team_server(home, database, sandbox, secret) as url:
+        cores = []
+        for n in range(DESKTOPS):
+            (home / f"desktop-{n}").mkdir()
+            core = core_for(home / f"desktop-{n}", sandbox, listen=False, db=open_database(database))
+            core.start()
+            core.reconciler.wait_for_run(0, 60)
+            cores.append(core)
+        pairs = seed_expenses(cores[0].db, sandbox.company_id, rows, status=ExpenseStatus.IN_PROGRESS,
+                              connection_id=sandbox.connection_id)
+        windows = [_show(app, core, rows) for core in cores]
+        settle()
+        try:
+            port = int(url.split(":")[2].split("/")[0])
+            target = Target(LOOPBACK, port, "/webhooks/codat", secret, sandbox.company_id, sandbox.connection_id)
+            return _measure(app, windows, target, pairs, count)
+        finally:
+            _close(windows, cores)
+
+
+def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[float], float]:
+    from benchmarks.headless import core_for
+    from benchmarks.setup import new_secret, seed_expenses
+    from codatdesk.states import ExpenseStatus
+
+    secret = new_secret()
+    core = core_for(home, sandbox, listen=True, secrets=[secret])
+    core.start()
+    core.reconciler.wait_for_run(0, 60)
+    pairs = seed_expenses(core.db, sandbox.company_id, rows, status=ExpenseStatus.IN_PROGRESS,
+                          connection_id=sandbox.connection_id)
+    window = _show(app, core, rows)
+    settle()
+    try:
+        port = int(core.listener_url.split(":")[2].split("/")[0])
+        target = Target(LOOPBACK, port, core.listener.config.path, secret, sandbox.company_id, sandbox.connection_id)
+        return _measure(app, [window], target, pairs, count)
+    finally:
+        _close([window], [core])
+
+
+def run(size: str) -> dict[str, float]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from benchmarks.sandbox_proc import RemoteSandbox
+    from codatdesk import paths
+
+    rows, count = SIZES[size]
+    app = QApplication.instance() or QApplication([])
+    sandbox = RemoteSandbox.start({"seed": 1})  # answers connection checks; sends nothing here
+    try:
+        with scratch_dir("b7-team") as home:
+            paths.set_data_dir(str(home))
+            team, team_bus, team_stall = _team(app, home, sandbox, rows, count)
+        with scratch_dir("b7-solo") as home:
+            paths.set_data_dir(str(home))
+            solo, solo_bus, solo_stall = _solo(app, home, sandbox, rows, count)
+    finally:
+        sandbox.stop()
+    return {"p50_ms": percentile(team, 50), "p99_ms": percentile(team, 99), "max_ms": max(team),
+            "stall_ms": team_stall, "bus_p50_ms": percentile(team_bus, 50), "bus_p99_ms": percentile(team_bus, 99),
+            "solo_bus_p50_ms": percentile(solo_bus, 50), "solo_p50_ms": percentile(solo, 50), "solo_p99_ms": percentile(solo, 99),
+            "solo_stall_ms": solo_stall}

@@ -1,0 +1,39 @@
+"""The team's server process for the end-to-end test: a Core on the shared PostgreSQL that alone receives
+Codat's webhooks and applies them. It stands in for ``codatdesk serve --database URL`` until that command
+takes a database (issue #15, part t15a); benchmark B7 runs it too. Prints its listener URL once its first
+reconciliation is over, then runs until stdin closes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from codatdesk.engine.core import Core
+from codatdesk.secrets import WebhookCredentials
+from codatdesk.settings import Settings
+from codatdesk.store.db import open_database
+
+
+def main() -> int:
+    config = json.loads(sys.argv[1])
+    secret_file = Path(config["secret_file"])
+    settings = Settings(Path(config["dir"]) / "settings.json", environ={})
+    settings.update({"codat.base_url": config["base_url"], "codat.company_id": config["company_id"],
+                     "codat.connection_id": config["connection_id"], "listener.port": 0,
+                     "reconcile.interval_seconds": 3600, "reconcile.threshold_seconds": 3600})
+    # The signing secret is known once Codat's consumer points at our URL, which we print first.
+    core = Core(settings, open_database(config["database"]), api_key=lambda: config["api_key"],
+                webhook_credentials=lambda: WebhookCredentials(tuple(filter(None, [secret_file.read_text()])),
+                                                               None, None))
+    core.start()
+    core.reconciler.wait_for_run(0, 60)  # its first run is over: what is seeded next is left to the webhooks
+    print(core.listener_url, flush=True)
+    sys.stdin.read()
+    core.stop()
+    core.db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
