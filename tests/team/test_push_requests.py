@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from codatdesk.engine.records import expense_history
+from codatdesk.events import ExpenseChanged
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus as S
 from codatdesk.store.actor import actor_of, set_actor
@@ -48,6 +49,8 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
     h.import_rows([row(i) for i in range(1, 6)])
     ids = [e.id for e in expenses(server)]
 
+    heard: dict[int, object] = {}
+    desktop.bus.subscribe(lambda e: heard.__setitem__(e.expense_id, e.new) if isinstance(e, ExpenseChanged) else None)
     batch = desktop.push(ids)
 
     assert batch.problems == []
@@ -63,6 +66,7 @@ def test_a_desktop_queues_and_the_server_sends_each_once(team):
     assert loop.run_once() == 5
     wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="all complete")
     assert [r.state for r in _requests(server.db)] == ["done"] * 5
+    wait_until(lambda: all(heard.get(i) is S.COMPLETE for i in ids), 20, message="the desktop hears the results")
     assert Counter(op["dataType"] for op in h.sandbox.push_operations.values()) == {"directCosts": 5}
     assert loop.run_once() == 0, "nothing is claimed twice"
     history = expense_history(server.db, ids[0])
