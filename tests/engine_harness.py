@@ -32,6 +32,7 @@ class Harness:
     # A company on this integration (``codatdesk.integrations``) instead of the demo company (Xero).
     platform_key: str | None = None
     company: tuple[str, str] | None = None  # (company id, connection id) when platform_key is set
+    database_url: str | None = None  # the core's store (team tests: a PostgreSQL database); default a file
 
     def start_sandbox(self) -> None:
         self.sandbox = Sandbox(self.config)
@@ -58,7 +59,7 @@ class Harness:
             "reconcile.threshold_seconds": 0,
             **self.settings_overrides,
         })
-        db = open_database(f"sqlite:///{self.tmp / 'core.sqlite3'}")
+        db = open_database(self.database_url or f"sqlite:///{self.tmp / 'core.sqlite3'}")
         self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
                          webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)

@@ -460,8 +460,10 @@ class Core:
     def add_expense(self, company_id: str, values: dict) -> int:
         return edits.add_expense(self.db, self.bus, company_id, values)
 
-    def update_expense(self, expense_id: int, values: dict) -> None:
-        edits.update_expense(self.db, self.bus, expense_id, values)
+    def update_expense(self, expense_id: int, values: dict, *, expected_version: int | None = None) -> None:
+        """``expected_version``: the version the user opened; a later save by someone else raises
+        ``edits.EditConflict`` (nothing saved)."""
+        edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
 
     def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
         edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
@@ -585,9 +587,10 @@ def open_and_start(settings: Settings, company_name: str | None = None) -> tuple
     """The desktop's core: the user's database opened, the chosen company recorded, started.
     Returns it with what closes it (stop, then release the database)."""
     from codatdesk.store.db import open_database
+    from codatdesk.team.desktop import core_for
 
     db = open_database()
-    core = Core(settings, db)
+    core = core_for(settings, db)  # a shared PostgreSQL: a desktop that asks the team's server to push
     company_id = settings.get("codat.company_id")
     if company_id:
         try:

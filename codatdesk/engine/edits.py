@@ -24,6 +24,7 @@ from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
 from codatdesk.lines import Line, line_problems, totals_problems
 from codatdesk.money import currency_exponent, is_known_currency
 from codatdesk.states import ExpenseStatus
+from codatdesk.store.actor import actor_of
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, expense_added, expense_touched
 from codatdesk.store.lines import lines_of, write_lines
@@ -179,13 +180,35 @@ def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[
     return expense_id
 
 
-def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any]) -> None:
+class EditConflict(Exception):
+    """Someone saved this expense after the user opened it: nothing was saved. Carries both versions
+    (what the user typed, what is stored now) so the window can show both and lose neither."""
+
+    def __init__(self, expense_id: int, mine: dict[str, Any], theirs: dict[str, Any], their_version: int,
+                 their_author: str | None) -> None:
+        self.expense_id = expense_id
+        self.mine = mine
+        self.theirs = theirs
+        self.their_version = their_version
+        self.their_author = their_author
+        who = their_author or "someone else"
+        super().__init__(f"{who} changed this expense while you were editing it; nothing was saved. "
+                         "Compare the two versions, then save again.")
+
+
+def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any], *,
+                   expected_version: int | None = None) -> None:
     """Edit an expense that is not pushed or failed (its history stays; it is not re-pushed by itself).
-    The edited expense as a whole must keep the hand-entry rules (``InvalidExpense``, nothing changed)."""
+    The edited expense as a whole must keep the hand-entry rules (``InvalidExpense``, nothing changed).
+    ``expected_version``: the version the user saw; a newer stored one raises ``EditConflict``."""
     with session_scope(db) as session:
-        expense = session.get(Expense, expense_id)
+        # Locked until the commit (PostgreSQL FOR UPDATE): the version compared is the one overwritten.
+        expense = session.get(Expense, expense_id, with_for_update=True)
         if expense is None:
             raise NotEditable("this expense no longer exists")
+        if expected_version and expense.version != expected_version:
+            raise EditConflict(expense_id, dict(values), {k: getattr(expense, k) for k in FIELDS},
+                               expense.version, expense.updated_by)
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
         values = with_line_totals(values)
@@ -207,6 +230,7 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
         if values.get(LINES) is not None:
             write_lines(session, expense, values[LINES])
         expense.updated_at = utcnow()
+        expense.updated_by = actor_of(db)
         session.add(expense)
         expense_touched(session, expense, Cause.user())
 

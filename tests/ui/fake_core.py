@@ -216,8 +216,9 @@ class FakeCore(StoreReads):
     def add_expense(self, company_id: str, values: dict[str, Any]) -> int:
         return edits.add_expense(self.db, self.bus, company_id, values)
 
-    def update_expense(self, expense_id: int, values: dict[str, Any]) -> None:
-        edits.update_expense(self.db, self.bus, expense_id, values)
+    def update_expense(self, expense_id: int, values: dict[str, Any], *,
+                       expected_version: int | None = None) -> None:
+        edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         self.calls.append(("reset_expense", expense_id))

@@ -25,6 +25,7 @@ class EditController(QObject):
         self.window = window
         self.expense_dialog: QWidget | None = None
         self.delete_box: QMessageBox | None = None
+        self.conflict_dialog: QWidget | None = None
 
     def _suppliers(self) -> list[str]:
         model = self.host.model
@@ -82,14 +83,44 @@ class EditController(QObject):
                                parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
+        opened = expense.fields()
+
         def save() -> None:
-            changed = dialog.result_values
-            run_in_background(lambda: core.update_expense(row.id, changed),
-                              lambda _r: self.host.statusBar().showMessage("Expense saved.", 5000),
-                              self.host.background_failed, owner=self.window)
+            # Only what this person changed: saving it over a colleague's newer save keeps their other changes.
+            changed = {k: v for k, v in dialog.result_values.items() if opened.get(k, v) != v or k not in opened}
+            self._save(row.id, changed, expense.version)
 
         dialog.accepted.connect(save)
         self.expense_dialog = dialog
+        dialog.open()
+
+    def _save(self, expense_id: int, changed: dict, version: int) -> None:
+        """Save over ``version`` (the one the person saw); someone else's newer save opens the conflict dialog."""
+        from codatdesk.engine.edits import EditConflict
+
+        core = self.host.core
+        assert core is not None
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, EditConflict):
+                self._show_conflict(error)
+            else:
+                self.host.background_failed(error)
+
+        run_in_background(lambda: core.update_expense(expense_id, changed, expected_version=version),
+                          lambda _r: self.host.statusBar().showMessage("Expense saved.", 5000),
+                          failed, owner=self.window)
+
+    def _show_conflict(self, conflict) -> None:
+        from codatdesk.ui.dialogs.edit_conflict import EditConflictDialog
+
+        dialog = EditConflictDialog(conflict, parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._save(conflict.expense_id, conflict.mine, conflict.their_version))
+        dialog.rejected.connect(lambda: self.host.statusBar().showMessage("Kept the version saved by "
+                                                                          f"{conflict.their_author or 'someone else'}.",
+                                                                          6000))
+        self.conflict_dialog = dialog
         dialog.open()
 
     def reset_selected(self) -> None:
