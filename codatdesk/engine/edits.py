@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from codatdesk import transaction_types
 from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
@@ -31,7 +32,8 @@ from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee")
+          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
+          "transaction_type")
 LINES = "lines"  # values["lines"]: the expense's lines (``codatdesk.lines.Line`` or dicts of its fields)
 
 
@@ -42,7 +44,7 @@ FIELD_NAMES = {"expense_date": "date", "supplier_name": "supplier", "description
                "bank_account_code": "paid from (bank account)", "tax_code": "tax code", "net": "net", "tax": "tax",
                "total": "total", "currency": "currency", "currency_rate": "rate to base currency",
                "reference": "reference", "is_claim": "employee claim", "employee": "employee",
-               LINES: "lines"}
+               "transaction_type": "type", LINES: "lines"}
 REQUIRED = ("expense_date", "supplier_name", "account_code", "bank_account_code", "net", "tax", "total", "currency")
 TEXT_LIMITS = {"supplier_name": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
@@ -113,6 +115,14 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
         problem("currency_rate", "a rate must be greater than 0")
     if values.get("is_claim") and not str(values.get("employee") or "").strip():
         problem("employee", "an employee claim needs the employee (their supplier name in the ledger)", MISSING)
+    kind = values.get("transaction_type")
+    if kind is not None and kind not in transaction_types.TYPES:
+        problem("transaction_type", f"{kind!r} is not a transaction type: use " + ", ".join(transaction_types.TYPES))
+    elif kind is not None:
+        sign = transaction_types.sign_problem(kind, tuple(values.get(f) for f in AMOUNTS
+                                                          if isinstance(values.get(f), Decimal)))
+        if sign:
+            problem("total", sign)
     if values.get(LINES) is not None:
         _check_lines(values, problem)
     amounts_read = not any(field in problems for field in AMOUNTS) and all(values.get(f) is not None for f in AMOUNTS)
