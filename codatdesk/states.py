@@ -63,6 +63,9 @@ class Trigger(StrEnum):
     # be in the ledger already (a duplicate). The only way out of Outcome unknown by a push.
     PUSH_SENT_ANYWAY = "push sent again anyway"
     WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite (again anyway)"  # fits status_change.trigger (40)
+    # An edit of a row already in the ledger was sent to Codat as an update (Expenses route, PUT of a Payment):
+    # its result comes like a push's.
+    UPDATE_SENT = "update sent"
 
 
 class InvalidTransition(Exception):
@@ -99,6 +102,7 @@ TRANSITIONS: dict[tuple[ExpenseStatus, Trigger], ExpenseStatus] = {
     # A TimedOut operation may still have been written upstream (Codat's docs):
     # a later Success for the same key wins.
     (S.OUTCOME_UNKNOWN, T.RESULT_SUCCESS): S.COMPLETE,
+    (S.COMPLETE, T.UPDATE_SENT): S.IN_PROGRESS,
 }
 
 RESULT_TRIGGERS = {"Success": T.RESULT_SUCCESS, "Failed": T.RESULT_FAILED, "TimedOut": T.RESULT_TIMED_OUT}

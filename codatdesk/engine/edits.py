@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from codatdesk import transaction_types
 from codatdesk.core_api import EDITABLE_STATUSES
@@ -198,27 +198,39 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
             raise NotEditable("this expense no longer exists")
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
-        values = with_line_totals(values)
-        # An edit of a split expense's amounts alone is checked against its stored lines.
-        lines = values.get(LINES) if values.get(LINES) is not None else (
-            lines_of(session, expense) if expense.line_count else None)
-        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
-        for key in FIELDS:
-            if key in values:
-                setattr(expense, key, values[key])
-        if "account_code" in values:
-            expense.account_id = None  # resolved again on the next push
-        if "supplier_name" in values:
-            expense.supplier_id = None
-        if "bank_account_code" in values:
-            expense.bank_account_id = None
-        if "tax_code" in values:
-            expense.tax_rate_id = None
-        if values.get(LINES) is not None:
-            write_lines(session, expense, values[LINES])
-        expense.updated_at = utcnow()
-        session.add(expense)
-        expense_touched(session, expense, Cause.user())
+        apply_edit(session, expense, values)
+
+
+def edited_lines(session: Session, expense: Expense, values: dict[str, Any]) -> tuple[dict[str, Any], list[Line] | None]:
+    """(the values with their line totals, the lines the edited expense has; None: its own columns),
+    after checking the edited expense as a whole (``InvalidExpense``)."""
+    values = with_line_totals(values)
+    # An edit of a split expense's amounts alone is checked against its stored lines.
+    lines = values.get(LINES) if values.get(LINES) is not None else (
+        lines_of(session, expense) if expense.line_count else None)
+    check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
+    return values, lines
+
+
+def apply_edit(session: Session, expense: Expense, values: dict[str, Any]) -> None:
+    """Write checked values onto an expense in the caller's transaction (``InvalidExpense``, nothing changed)."""
+    values, _lines = edited_lines(session, expense, values)
+    for key in FIELDS:
+        if key in values:
+            setattr(expense, key, values[key])
+    if "account_code" in values:
+        expense.account_id = None  # resolved again on the next push
+    if "supplier_name" in values:
+        expense.supplier_id = None
+    if "bank_account_code" in values:
+        expense.bank_account_id = None
+    if "tax_code" in values:
+        expense.tax_rate_id = None
+    if values.get(LINES) is not None:
+        write_lines(session, expense, values[LINES])
+    expense.updated_at = utcnow()
+    session.add(expense)
+    expense_touched(session, expense, Cause.user())
 
 
 def set_mapping(db: Engine, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:

@@ -398,12 +398,21 @@ def apply_sync_results(session: Session, sync_id: str, results: list[Transaction
         elif result.duplicate:
             change_status(session, expense, Trigger.RESULT_SUCCESS, cause, detail=ALREADY_SENT)
         else:
-            change_status(session, expense, Trigger.RESULT_FAILED, cause,
-                          detail=f"Codat: {result.message or result.status}")
+            detail = f"Codat: {result.message or result.status}"
+            if _was_written_before(session, item):
+                detail = f"Codat did not apply the update; the ledger keeps the earlier version. {detail}"
+            change_status(session, expense, Trigger.RESULT_FAILED, cause, detail=detail)
         changed.append(expense.id)
         # Receipts follow on their own: the uploader hears Push complete and finds this Completed transaction
         # (receipts/uploads.py ReceiptUploader._completed_transaction).
     return changed
+
+
+def _was_written_before(session: Session, item: ExpenseSyncItem) -> bool:
+    """The transaction was Completed by an earlier sync: this one was an update (engine/expenses_update.py)."""
+    return session.exec(select(ExpenseSyncItem.id).where(
+        ExpenseSyncItem.transaction_id == item.transaction_id, ExpenseSyncItem.sync_id != item.sync_id,
+        ExpenseSyncItem.status == "Completed")).first() is not None
 
 
 def sync_company(session: Session, sync_id: str) -> str | None:
