@@ -80,6 +80,7 @@ class ExpenseValues:
     reference: str
     is_claim: bool = False
     employee: str = ""
+    transaction_type: str | None = None  # Codat's expense transaction type when named (transaction_types.py)
     lines: tuple[Any, ...] = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
 
     def fields(self) -> dict[str, Any]:
