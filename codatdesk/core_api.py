@@ -80,6 +80,7 @@ class ExpenseValues:
     reference: str
     is_claim: bool = False
     employee: str = ""
+    transaction_type: str | None = None  # Codat's expense transaction type when named (transaction_types.py)
     lines: tuple[Any, ...] = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
     version: int = 0  # the expense's version when read: a save names it (0: not known, no check)
     updated_by: str | None = None  # who edited it last
@@ -364,6 +365,10 @@ class CoreAPI(Protocol):
 
     def update_expense(self, expense_id: int, values: dict[str, Any], *,
                        expected_version: int | None = None) -> None: ...
+
+    def can_update_in_ledger(self, expense_id: int) -> bool: ...
+
+    def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str: ...
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None: ...
 

@@ -68,6 +68,9 @@ class Trigger(StrEnum):
     WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite (again anyway)"  # fits status_change.trigger (40)
     PUSH_REQUESTED = "push requested"            # team mode: a desktop queued it for the server
     REQUEST_REFUSED = "push request refused"     # the server's checks kept it back: nothing was sent
+    # An edit of a row already in the ledger was sent to Codat as an update (Expenses route, PUT of a Payment):
+    # its result comes like a push's.
+    UPDATE_SENT = "update sent"
 
 
 class InvalidTransition(Exception):
@@ -111,6 +114,7 @@ TRANSITIONS: dict[tuple[ExpenseStatus, Trigger], ExpenseStatus] = {
     (S.QUEUED, T.WAIT_FOR_PREREQUISITE): S.WAITING,
     (S.QUEUED, T.PUSH_REJECTED): S.FAILED,
     (S.QUEUED, T.REQUEST_REFUSED): S.NOT_PUSHED,
+    (S.COMPLETE, T.UPDATE_SENT): S.IN_PROGRESS,
 }
 
 RESULT_TRIGGERS = {"Success": T.RESULT_SUCCESS, "Failed": T.RESULT_FAILED, "TimedOut": T.RESULT_TIMED_OUT}

@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from codatdesk import transaction_types
 from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
@@ -32,7 +33,8 @@ from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee")
+          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
+          "transaction_type")
 LINES = "lines"  # values["lines"]: the expense's lines (``codatdesk.lines.Line`` or dicts of its fields)
 
 
@@ -43,7 +45,7 @@ FIELD_NAMES = {"expense_date": "date", "supplier_name": "supplier", "description
                "bank_account_code": "paid from (bank account)", "tax_code": "tax code", "net": "net", "tax": "tax",
                "total": "total", "currency": "currency", "currency_rate": "rate to base currency",
                "reference": "reference", "is_claim": "employee claim", "employee": "employee",
-               LINES: "lines"}
+               "transaction_type": "type", LINES: "lines"}
 REQUIRED = ("expense_date", "supplier_name", "account_code", "bank_account_code", "net", "tax", "total", "currency")
 TEXT_LIMITS = {"supplier_name": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
@@ -114,6 +116,14 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
         problem("currency_rate", "a rate must be greater than 0")
     if values.get("is_claim") and not str(values.get("employee") or "").strip():
         problem("employee", "an employee claim needs the employee (their supplier name in the ledger)", MISSING)
+    kind = values.get("transaction_type")
+    if kind is not None and kind not in transaction_types.TYPES:
+        problem("transaction_type", f"{kind!r} is not a transaction type: use " + ", ".join(transaction_types.TYPES))
+    elif kind is not None:
+        sign = transaction_types.sign_problem(kind, tuple(values.get(f) for f in AMOUNTS
+                                                          if isinstance(values.get(f), Decimal)))
+        if sign:
+            problem("total", sign)
     if values.get(LINES) is not None:
         _check_lines(values, problem)
     amounts_read = not any(field in problems for field in AMOUNTS) and all(values.get(f) is not None for f in AMOUNTS)
@@ -211,28 +221,42 @@ def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: di
                                expense.version, expense.updated_by)
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
-        values = with_line_totals(values)
-        # An edit of a split expense's amounts alone is checked against its stored lines.
-        lines = values.get(LINES) if values.get(LINES) is not None else (
-            lines_of(session, expense) if expense.line_count else None)
-        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
-        for key in FIELDS:
-            if key in values:
-                setattr(expense, key, values[key])
-        if "account_code" in values:
-            expense.account_id = None  # resolved again on the next push
-        if "supplier_name" in values:
-            expense.supplier_id = None
-        if "bank_account_code" in values:
-            expense.bank_account_id = None
-        if "tax_code" in values:
-            expense.tax_rate_id = None
-        if values.get(LINES) is not None:
-            write_lines(session, expense, values[LINES])
-        expense.updated_at = utcnow()
-        expense.updated_by = actor_of(db)
-        session.add(expense)
-        expense_touched(session, expense, Cause.user())
+        apply_edit(session, expense, values, actor=actor_of(db))
+
+
+def edited_lines(session: Session, expense: Expense, values: dict[str, Any]) -> tuple[dict[str, Any], list[Line] | None]:
+    """(the values with their line totals, the lines the edited expense has; None: its own columns),
+    after checking the edited expense as a whole (``InvalidExpense``)."""
+    values = with_line_totals(values)
+    # An edit of a split expense's amounts alone is checked against its stored lines.
+    lines = values.get(LINES) if values.get(LINES) is not None else (
+        lines_of(session, expense) if expense.line_count else None)
+    check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
+    return values, lines
+
+
+def apply_edit(session: Session, expense: Expense, values: dict[str, Any], *, actor: str | None = None) -> None:
+    """Write checked values onto an expense in the caller's transaction (``InvalidExpense``, nothing changed);
+    ``actor``: who edited it (``store/actor.py``)."""
+    values, _lines = edited_lines(session, expense, values)
+    for key in FIELDS:
+        if key in values:
+            setattr(expense, key, values[key])
+    if "account_code" in values:
+        expense.account_id = None  # resolved again on the next push
+    if "supplier_name" in values:
+        expense.supplier_id = None
+    if "bank_account_code" in values:
+        expense.bank_account_id = None
+    if "tax_code" in values:
+        expense.tax_rate_id = None
+    if values.get(LINES) is not None:
+        write_lines(session, expense, values[LINES])
+    expense.updated_at = utcnow()
+    if actor is not None:
+        expense.updated_by = actor
+    session.add(expense)
+    expense_touched(session, expense, Cause.user())
 
 
 def set_mapping(db: Engine, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:

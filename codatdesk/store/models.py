@@ -106,6 +106,9 @@ class Expense(SQLModel, table=True):
     # An employee claim (a reimbursable expense): the employee is a supplier in the ledger.
     is_claim: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     employee: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=text("''")))
+    # Codat's expense transaction type when the expense names one (Payment, Refund, Reward, Chargeback);
+    # None: its sign says (codatdesk/transaction_types.py). Only the Expenses route takes Reward/Chargeback.
+    transaction_type: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     # The Expenses route's transaction id (a uuid, Codat's idempotency key there): set at the first push on that
     # route and never changed, so a resend is Codat's duplicate, never a second booking (engine/expenses_route.py).
     transaction_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True, unique=True,

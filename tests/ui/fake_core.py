@@ -220,6 +220,13 @@ class FakeCore(StoreReads):
                        expected_version: int | None = None) -> None:
         edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
 
+    def can_update_in_ledger(self, expense_id: int) -> bool:
+        return False
+
+    def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str:
+        self.calls.append(("update_in_ledger", expense_id, dict(values)))
+        return "sync-id"
+
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         self.calls.append(("reset_expense", expense_id))
 
