@@ -564,7 +564,9 @@ class MainWindow(QMainWindow):
         statuses = {row.status for row in rows}
         ready = self.core is not None  # until then there is nothing to act on
         self.push_action.setEnabled(ready and bool(rows))
-        self.edit_action.setEnabled(ready and len(rows) == 1 and self.core.can_edit(rows[0].status))
+        self.edit_action.setEnabled(ready and len(rows) == 1 and (
+            self.core.can_edit(rows[0].status)
+            or (rows[0].status is ExpenseStatus.COMPLETE and self.core.can_update_in_ledger(rows[0].id))))
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
         self.reset_action.setEnabled(ready and ExpenseStatus.FAILED in statuses)
         self.again_anyway_action.setEnabled(ready and ExpenseStatus.OUTCOME_UNKNOWN in statuses)
