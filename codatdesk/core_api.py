@@ -81,12 +81,15 @@ class ExpenseValues:
     reference: str
     is_claim: bool = False
     employee: str = ""
+    transaction_type: str | None = None  # Codat's expense transaction type when named (transaction_types.py)
     lines: tuple[Any, ...] = ()  # codatdesk.lines.Line of an expense with stored lines (several, or tracking)
+    version: int = 0  # the expense's version when read: a save names it (0: not known, no check)
+    updated_by: str | None = None  # who edited it last
 
     def fields(self) -> dict[str, Any]:
         """The editable values by Expense attribute (what the expense dialog fills in)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__
-                if name not in ("id", "company_id", "lines")}
+                if name not in ("id", "company_id", "lines", "version", "updated_by")}
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class HistoryEntry:
     detail: str
     cause_kind: str
     cause_ref: str
+    actor: str | None = None  # who (a person, or the server's role); None before schema 0009
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,12 @@ class CoreAPI(Protocol):
 
     def add_expense(self, company_id: str, values: dict[str, Any]) -> int: ...
 
-    def update_expense(self, expense_id: int, values: dict[str, Any]) -> None: ...
+    def update_expense(self, expense_id: int, values: dict[str, Any], *,
+                       expected_version: int | None = None) -> None: ...
+
+    def can_update_in_ledger(self, expense_id: int) -> bool: ...
+
+    def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str: ...
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None: ...
 

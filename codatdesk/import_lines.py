@@ -29,7 +29,8 @@ TRACKING_COLUMNS = ("tracking", "department", "project")
 CLAIM_COLUMNS = ("claim", "employee")
 # What the rows of one expense must share, with the words for it.
 SHARED = {"date": "date", "supplier": "supplier", "currency": "currency", "bank_account": "bank account",
-          "currency_rate": "currency rate", "claim": "claim", "employee": "employee"}
+          "currency_rate": "currency rate", "claim": "claim", "employee": "employee",
+          "type": "type"}
 _YES = {"yes", "y", "true", "1", "claim", "x"}
 _NO = {"", "no", "n", "false", "0"}
 

@@ -23,6 +23,9 @@ tracking           no        tracking categories of the row's line (ids or names
 department         no        one more tracking category (e.g. ``Sales``)
 project            no        one more tracking category (e.g. ``Website relaunch``)
 claim              no        ``yes``: an employee claim (a reimbursable expense)
+type               no        Payment, Refund, Reward or Chargeback (Codat's expense transaction types;
+                             Reward and Chargeback on the Expenses route only): the amounts are then
+                             positive. Empty: a negative expense is a refund, as before
 employee           no        the employee of a claim, as a supplier in the ledger
 currency_rate      no        units of the company's base currency for 1 unit of
                              ``currency`` (Codat's ``currencyRate``), e.g. ``0.85``
@@ -63,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from codatdesk import import_lines
+from codatdesk import import_lines, transaction_types
 from codatdesk.amounts import AmountCell, NumberFormat, detect_format
 from codatdesk.amounts import number_format as format_named
 from codatdesk.events import ExpensesImported
@@ -79,7 +82,8 @@ if TYPE_CHECKING:
 REQUIRED_COLUMNS = ("date", "supplier", "account_code", "net", "tax", "total", "currency")
 OPTIONAL_COLUMNS = ("description", "account_name", "bank_account", "tax_code", "reference",
                     "receipt",  # a file path relative to the imported file (receipts/importing.py)
-                    "line", "tracking", "department", "project", "claim", "employee")  # codatdesk/import_lines.py
+                    "line", "tracking", "department", "project", "claim", "employee",  # codatdesk/import_lines.py
+                    "type")  # codatdesk/transaction_types.py
 AMOUNT_COLUMNS = ("net", "tax", "total")
 RATE_COLUMN = "currency_rate"  # optional; read with the amounts, in the same detected number format
 # Optional; names the file's number format (codatdesk's export writes "plain"), so nothing is detected.
@@ -88,7 +92,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_TEXT = {"supplier": 200, "description": 2000, "account_code": 40, "account_name": 200,
             "bank_account": 40, "tax_code": 40, "reference": 100, "receipt": 1000, "line": 6, "tracking": 400,
-            "department": 200, "project": 200, "claim": 10, "employee": 200}
+            "department": 200, "project": 200, "claim": 10, "employee": 200, "type": 20}
 # A cell a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -399,6 +403,15 @@ def parse_table(table: Table, number_format: NumberFormat | None = None) -> tupl
         elif import_lines.claim_flag(values["claim"]) and not values["employee"]:
             row_errors.append(LineError(row.line, "an employee claim needs the employee (their supplier name "
                                                   "in the ledger)", "employee"))
+        try:
+            values["type"] = transaction_types.parse_type(values["type"])
+        except ValueError as exc:
+            row_errors.append(LineError(row.line, f"bad type: {exc}", "type"))
+        else:
+            sign = transaction_types.sign_problem(values["type"], tuple(
+                values[n] for n in AMOUNT_COLUMNS if isinstance(values[n], Decimal)))
+            if sign:
+                row_errors.append(LineError(row.line, sign, "total"))
         if not row_errors and values["net"] + values["tax"] != values["total"]:
             row_errors.append(LineError(
                 row.line, f"totals do not add up: net {values['net']} + tax {values['tax']} "
@@ -558,6 +571,8 @@ def fingerprint(company_id: str, values: dict, occurrence: int) -> str:
     parts = [company_id, str(values["date"]), values["supplier"], values["description"], values["account_code"],
              values["bank_account"], values["tax_code"], str(values["net"]), str(values["tax"]),
              str(values["total"]), values["currency"], values["reference"], str(occurrence)]
+    if values.get("type"):  # only when named: files without the column keep their fingerprints
+        parts.append(values["type"])
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
@@ -620,7 +635,7 @@ def import_file(engine: Engine, path: str | Path, company_id: str, *,
                 bank_account_code=v["bank_account"], tax_code=v["tax_code"], net=net, tax=tax,
                 total=total, currency=v["currency"], reference=v["reference"], source_key=key,
                 currency_rate=v.get(RATE_COLUMN), is_claim=bool(import_lines.claim_flag(v["claim"])),
-                employee=v["employee"],
+                employee=v["employee"], transaction_type=v.get("type"),
             )
             session.add(expense)
             if import_lines.needs_rows(lines):

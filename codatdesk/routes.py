@@ -21,6 +21,7 @@ LABELS = {DIRECT_COSTS: "Direct costs", EXPENSES: "Expenses"}
 class _Claimable(Protocol):
     is_claim: bool
     employee: str
+    transaction_type: str | None
 
 
 def parse_route(text: str) -> str:
@@ -39,7 +40,14 @@ def label(route: str | None) -> str:
 def route_refusal(route: str | None, expense: _Claimable) -> str | None:
     """Why an expense cannot be pushed on its company's route (None: the route takes it)."""
     if (route or DIRECT_COSTS) == EXPENSES:
-        return None  # the Expenses route takes payments, refunds and claims (engine/expenses_route.py)
+        return None  # the Expenses route takes every transaction type and claims (engine/expenses_route.py)
+    kind = getattr(expense, "transaction_type", None)
+    if kind and kind != "Payment":
+        # codat-docs docs/expenses/sync-process/expense-transactions.md, "Transaction types": refunds, rewards
+        # and chargebacks are types of Codat's expense transactions; a direct cost has no type, only a sign.
+        return (f"a {kind.lower()} is one of Codat's expense transaction types, which only the Expenses route "
+                "sends; a direct cost would book it as money spent: switch the company to the Expenses route "
+                "(codatdesk route expenses), or clear the type")
     if expense.is_claim:
         # codat-docs docs/expenses/sync-process/reimbursable-expense-transactions.md: a reimbursable expense
         # is a bill against the employee as supplier; a direct cost is money already paid from a company

@@ -356,8 +356,9 @@ def _start_demo(run: _Run) -> _Demo:
         run.demo_error = _one_line(exc)
         raise
     run.demo = _Demo(core, cleanup, 0)
-    with Session(core.db) as session:
-        run.demo.expected_rows = session.exec(select(func.count()).select_from(Expense)).one()
+    with Session(core.db) as session:  # the window shows the chosen company's (the demo has one per route)
+        run.demo.expected_rows = session.exec(select(func.count()).select_from(Expense)
+                                              .where(Expense.company_id == core.company_id)).one()
     if not run.demo.expected_rows:
         raise CheckFailed("the demo imported no sample expenses")
     return run.demo

@@ -20,6 +20,9 @@ class ExpenseStatus(StrEnum):
     # the ledger (timeoutInMinutes only flips Codat's status: docs ``push.md``, codatio/codat-docs
     # PR #1571), so nobody knows yet whether it is there. Stored as "Timed out" until schema 0002.
     OUTCOME_UNKNOWN = "Outcome unknown"
+    # Team mode: a desktop asked the team's server to send it (a ``push_request`` row); the server
+    # has not sent it yet. Never seen by one person's codatdesk, which sends at once.
+    QUEUED = "Push requested"
 
     @property
     def is_final(self) -> bool:
@@ -63,6 +66,11 @@ class Trigger(StrEnum):
     # be in the ledger already (a duplicate). The only way out of Outcome unknown by a push.
     PUSH_SENT_ANYWAY = "push sent again anyway"
     WAIT_FOR_PREREQUISITE_ANYWAY = "waiting for prerequisite (again anyway)"  # fits status_change.trigger (40)
+    PUSH_REQUESTED = "push requested"            # team mode: a desktop queued it for the server
+    REQUEST_REFUSED = "push request refused"     # the server's checks kept it back: nothing was sent
+    # An edit of a row already in the ledger was sent to Codat as an update (Expenses route, PUT of a Payment):
+    # its result comes like a push's.
+    UPDATE_SENT = "update sent"
 
 
 class InvalidTransition(Exception):
@@ -99,6 +107,14 @@ TRANSITIONS: dict[tuple[ExpenseStatus, Trigger], ExpenseStatus] = {
     # A TimedOut operation may still have been written upstream (Codat's docs):
     # a later Success for the same key wins.
     (S.OUTCOME_UNKNOWN, T.RESULT_SUCCESS): S.COMPLETE,
+    # Team mode: the server sends a requested row like a not-pushed one, or says why not.
+    (S.NOT_PUSHED, T.PUSH_REQUESTED): S.QUEUED,
+    (S.FAILED, T.PUSH_REQUESTED): S.QUEUED,
+    (S.QUEUED, T.PUSH_SENT): S.IN_PROGRESS,
+    (S.QUEUED, T.WAIT_FOR_PREREQUISITE): S.WAITING,
+    (S.QUEUED, T.PUSH_REJECTED): S.FAILED,
+    (S.QUEUED, T.REQUEST_REFUSED): S.NOT_PUSHED,
+    (S.COMPLETE, T.UPDATE_SENT): S.IN_PROGRESS,
 }
 
 RESULT_TRIGGERS = {"Success": T.RESULT_SUCCESS, "Failed": T.RESULT_FAILED, "TimedOut": T.RESULT_TIMED_OUT}

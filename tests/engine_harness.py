@@ -14,7 +14,7 @@ from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.store.db import open_database
-from tests.store_kind import database_url
+from tests.store_kind import database_url as store_url_for
 
 HEADER = "date,supplier,description,account_code,account_name,bank_account,tax_code,net,tax,total,currency,reference\n"
 
@@ -33,6 +33,7 @@ class Harness:
     # A company on this integration (``codatdesk.integrations``) instead of the demo company (Xero).
     platform_key: str | None = None
     company: tuple[str, str] | None = None  # (company id, connection id) when platform_key is set
+    database_url: str | None = None  # the core's store (team tests: a PostgreSQL database); default a file
 
     def start_sandbox(self) -> None:
         self.sandbox = Sandbox(self.config)
@@ -59,7 +60,8 @@ class Harness:
             "reconcile.threshold_seconds": 0,
             **self.settings_overrides,
         })
-        db = open_database(database_url(self.tmp / "core.sqlite3"))  # SQLite, or PostgreSQL: tests/store_kind.py
+        # A test's own URL, else SQLite or PostgreSQL as the run asks (tests/store_kind.py).
+        db = open_database(self.database_url or store_url_for(self.tmp / "core.sqlite3"))
         self.core = Core(settings, db, api_key=lambda: self.sandbox.api_key,
                          webhook_credentials=lambda: WebhookCredentials(tuple(self.secrets), self.basic, None),
                          listen=listen)

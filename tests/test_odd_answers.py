@@ -160,7 +160,7 @@ def test_the_reference_refresh_stores_each_id_once_from_odd_pages(db):
         counts = reference.refresh(db, client, "co", "conn")
     finally:
         client.close()
-    assert counts == {"accounts": 4, "suppliers": 4, "taxRates": 4, "bankAccounts": 4}
+    assert counts == {"accounts": 4, "suppliers": 4, "taxRates": 4, "bankAccounts": 4, "trackingCategories": 4}
     with Session(db) as session:
         rows = session.exec(select(ReferenceRecord)).all()
     assert sorted({(r.data_type, r.codat_id) for r in rows}) == sorted((r.data_type, r.codat_id) for r in rows)

@@ -263,7 +263,9 @@ class Applier:
         parked: list[str] = []
         with session_scope(self.db, durable=False) as session:
             for row_id in row_ids:
-                row = session.get(WebhookDelivery, row_id)
+                # Locked (PostgreSQL FOR UPDATE): a second team server given the same delivery waits for
+                # this commit and then finds it applied, instead of applying it again as stale.
+                row = session.get(WebhookDelivery, row_id, with_for_update=True)
                 if row is None or row.verdict not in ("pending", "parked"):
                     continue
                 outcome = self._apply_delivery_row(session, row)

@@ -34,7 +34,15 @@ from codatdesk.core_api import (
     ReceiptView,
     SettingsApplied,
 )
-from codatdesk.engine import edits, expenses_config, expenses_route, read_models, read_models_mapping, reference
+from codatdesk.engine import (
+    edits,
+    expenses_config,
+    expenses_route,
+    expenses_update,
+    read_models,
+    read_models_mapping,
+    reference,
+)
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.push_check import CheckedPush
@@ -460,8 +468,21 @@ class Core:
     def add_expense(self, company_id: str, values: dict) -> int:
         return edits.add_expense(self.db, self.bus, company_id, values)
 
-    def update_expense(self, expense_id: int, values: dict) -> None:
-        edits.update_expense(self.db, self.bus, expense_id, values)
+    def update_expense(self, expense_id: int, values: dict, *, expected_version: int | None = None) -> None:
+        """``expected_version``: the version the user opened; a later save by someone else raises
+        ``edits.EditConflict`` (nothing saved)."""
+        edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
+
+    def can_update_in_ledger(self, expense_id: int) -> bool:
+        """An edit of this row can be sent to the ledger as an update (Push complete on the Expenses route)."""
+        with Session(self.db) as session:
+            expense = session.get(Expense, expense_id)
+            return expense is not None and expenses_update.can_update_in_ledger(session, expense)
+
+    def update_in_ledger(self, expense_id: int, values: dict) -> str:
+        """Send an edit of a row already in the ledger as Codat's update (Expenses route); the row goes Push in
+        progress and its sync's result ends it. ``UpdateRefused``/``InvalidExpense``: nothing saved."""
+        return expenses_update.update_in_ledger(self.pusher, expense_id, values)
 
     def set_mapping(self, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:
         edits.set_mapping(self.db, company_id, kind, local_value, codat_id)
@@ -584,10 +605,11 @@ class Core:
 def open_and_start(settings: Settings, company_name: str | None = None) -> tuple[Core, Callable[[], None]]:
     """The desktop's core: the user's database opened, the chosen company recorded, started.
     Returns it with what closes it (stop, then release the database)."""
+    from codatdesk.team.desktop import core_for
     from codatdesk.team.schema import open_store
 
     db = open_store(settings, upgrades=False)  # a team's database is upgraded by its server only (docs/team.md)
-    core = Core(settings, db)
+    core = core_for(settings, db)  # a shared PostgreSQL: a desktop that asks the team's server to push
     company_id = settings.get("codat.company_id")
     if company_id:
         try:

@@ -16,14 +16,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from codatdesk import transaction_types
 from codatdesk.core_api import EDITABLE_STATUSES
 from codatdesk.events import EventBus
 from codatdesk.importer import MAX_TEXT, ensure_company, looks_like_formula
 from codatdesk.lines import Line, line_problems, totals_problems
 from codatdesk.money import currency_exponent, is_known_currency
 from codatdesk.states import ExpenseStatus
+from codatdesk.store.actor import actor_of
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, expense_added, expense_touched
 from codatdesk.store.lines import lines_of, write_lines
@@ -31,7 +33,8 @@ from codatdesk.store.models import Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
 FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee")
+          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
+          "transaction_type")
 LINES = "lines"  # values["lines"]: the expense's lines (``codatdesk.lines.Line`` or dicts of its fields)
 
 
@@ -42,7 +45,7 @@ FIELD_NAMES = {"expense_date": "date", "supplier_name": "supplier", "description
                "bank_account_code": "paid from (bank account)", "tax_code": "tax code", "net": "net", "tax": "tax",
                "total": "total", "currency": "currency", "currency_rate": "rate to base currency",
                "reference": "reference", "is_claim": "employee claim", "employee": "employee",
-               LINES: "lines"}
+               "transaction_type": "type", LINES: "lines"}
 REQUIRED = ("expense_date", "supplier_name", "account_code", "bank_account_code", "net", "tax", "total", "currency")
 TEXT_LIMITS = {"supplier_name": MAX_TEXT["supplier"], "description": MAX_TEXT["description"],
                "account_code": MAX_TEXT["account_code"], "account_name": MAX_TEXT["account_name"],
@@ -113,6 +116,14 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
         problem("currency_rate", "a rate must be greater than 0")
     if values.get("is_claim") and not str(values.get("employee") or "").strip():
         problem("employee", "an employee claim needs the employee (their supplier name in the ledger)", MISSING)
+    kind = values.get("transaction_type")
+    if kind is not None and kind not in transaction_types.TYPES:
+        problem("transaction_type", f"{kind!r} is not a transaction type: use " + ", ".join(transaction_types.TYPES))
+    elif kind is not None:
+        sign = transaction_types.sign_problem(kind, tuple(values.get(f) for f in AMOUNTS
+                                                          if isinstance(values.get(f), Decimal)))
+        if sign:
+            problem("total", sign)
     if values.get(LINES) is not None:
         _check_lines(values, problem)
     amounts_read = not any(field in problems for field in AMOUNTS) and all(values.get(f) is not None for f in AMOUNTS)
@@ -179,36 +190,73 @@ def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[
     return expense_id
 
 
-def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any]) -> None:
+class EditConflict(Exception):
+    """Someone saved this expense after the user opened it: nothing was saved. Carries both versions
+    (what the user typed, what is stored now) so the window can show both and lose neither."""
+
+    def __init__(self, expense_id: int, mine: dict[str, Any], theirs: dict[str, Any], their_version: int,
+                 their_author: str | None) -> None:
+        self.expense_id = expense_id
+        self.mine = mine
+        self.theirs = theirs
+        self.their_version = their_version
+        self.their_author = their_author
+        who = their_author or "someone else"
+        super().__init__(f"{who} changed this expense while you were editing it; nothing was saved. "
+                         "Compare the two versions, then save again.")
+
+
+def update_expense(db: Engine, bus: EventBus | None, expense_id: int, values: dict[str, Any], *,
+                   expected_version: int | None = None) -> None:
     """Edit an expense that is not pushed or failed (its history stays; it is not re-pushed by itself).
-    The edited expense as a whole must keep the hand-entry rules (``InvalidExpense``, nothing changed)."""
+    The edited expense as a whole must keep the hand-entry rules (``InvalidExpense``, nothing changed).
+    ``expected_version``: the version the user saw; a newer stored one raises ``EditConflict``."""
     with session_scope(db) as session:
-        expense = session.get(Expense, expense_id)
+        # Locked until the commit (PostgreSQL FOR UPDATE): the version compared is the one overwritten.
+        expense = session.get(Expense, expense_id, with_for_update=True)
         if expense is None:
             raise NotEditable("this expense no longer exists")
+        if expected_version and expense.version != expected_version:
+            raise EditConflict(expense_id, dict(values), {k: getattr(expense, k) for k in FIELDS},
+                               expense.version, expense.updated_by)
         if ExpenseStatus(expense.status) not in EDITABLE:
             raise NotEditable(f"an expense that is {ExpenseStatus(expense.status).value} cannot be edited")
-        values = with_line_totals(values)
-        # An edit of a split expense's amounts alone is checked against its stored lines.
-        lines = values.get(LINES) if values.get(LINES) is not None else (
-            lines_of(session, expense) if expense.line_count else None)
-        check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
-        for key in FIELDS:
-            if key in values:
-                setattr(expense, key, values[key])
-        if "account_code" in values:
-            expense.account_id = None  # resolved again on the next push
-        if "supplier_name" in values:
-            expense.supplier_id = None
-        if "bank_account_code" in values:
-            expense.bank_account_id = None
-        if "tax_code" in values:
-            expense.tax_rate_id = None
-        if values.get(LINES) is not None:
-            write_lines(session, expense, values[LINES])
-        expense.updated_at = utcnow()
-        session.add(expense)
-        expense_touched(session, expense, Cause.user())
+        apply_edit(session, expense, values, actor=actor_of(db))
+
+
+def edited_lines(session: Session, expense: Expense, values: dict[str, Any]) -> tuple[dict[str, Any], list[Line] | None]:
+    """(the values with their line totals, the lines the edited expense has; None: its own columns),
+    after checking the edited expense as a whole (``InvalidExpense``)."""
+    values = with_line_totals(values)
+    # An edit of a split expense's amounts alone is checked against its stored lines.
+    lines = values.get(LINES) if values.get(LINES) is not None else (
+        lines_of(session, expense) if expense.line_count else None)
+    check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
+    return values, lines
+
+
+def apply_edit(session: Session, expense: Expense, values: dict[str, Any], *, actor: str | None = None) -> None:
+    """Write checked values onto an expense in the caller's transaction (``InvalidExpense``, nothing changed);
+    ``actor``: who edited it (``store/actor.py``)."""
+    values, _lines = edited_lines(session, expense, values)
+    for key in FIELDS:
+        if key in values:
+            setattr(expense, key, values[key])
+    if "account_code" in values:
+        expense.account_id = None  # resolved again on the next push
+    if "supplier_name" in values:
+        expense.supplier_id = None
+    if "bank_account_code" in values:
+        expense.bank_account_id = None
+    if "tax_code" in values:
+        expense.tax_rate_id = None
+    if values.get(LINES) is not None:
+        write_lines(session, expense, values[LINES])
+    expense.updated_at = utcnow()
+    if actor is not None:
+        expense.updated_by = actor
+    session.add(expense)
+    expense_touched(session, expense, Cause.user())
 
 
 def set_mapping(db: Engine, company_id: str, kind: str, local_value: str, codat_id: str | None) -> None:

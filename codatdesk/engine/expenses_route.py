@@ -46,6 +46,7 @@ from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status, expense_touched
 from codatdesk.store.lines import lines_of
 from codatdesk.store.models import CreateModel, Expense, ExpenseSyncItem, utcnow
+from codatdesk.transaction_types import effective_type, sign_problem
 
 if TYPE_CHECKING:
     from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
@@ -85,8 +86,9 @@ def cached_mapping_options(session: Session, company_id: str) -> dict[str, Any] 
 # -- building one transaction ------------------------------------------------------------------------------
 
 def transaction_type(expense: Expense) -> str:
-    """A negative expense is money coming back: a Refund of positive amounts."""
-    return "Refund" if Decimal(expense.total) < 0 else "Payment"
+    """The type the expense names (Reward, Chargeback, ...), else its sign's: a negative expense is money
+    coming back, a Refund of positive amounts (codatdesk/transaction_types.py)."""
+    return effective_type(expense.transaction_type, expense.total)
 
 
 def build_transaction(expense: Expense, lines: Sequence[Line], resolver: reference.Resolver, transaction_id: str,
@@ -95,10 +97,16 @@ def build_transaction(expense: Expense, lines: Sequence[Line], resolver: referen
     Nothing is created in the ledger on this route: an unknown account or supplier is a problem to fix."""
     problems: list[str] = []
     kind = transaction_type(expense)
-    sign = Decimal(-1) if kind == "Refund" else Decimal(1)
-    if any(line.net * sign < 0 or line.tax * sign < 0 for line in lines):
+    sign = Decimal(-1) if Decimal(expense.total) < 0 else Decimal(1)  # Codat takes positive amounts
+    named_sign = sign_problem(expense.transaction_type, (expense.total, *(a for ln in lines for a in (ln.net, ln.tax))))
+    if named_sign:
+        problems.append(named_sign)
+    elif any(line.net * sign < 0 or line.tax * sign < 0 for line in lines):
         problems.append("a refund's lines must all be negative (and a payment's all positive): "
                         "split the expense into a payment and a refund")
+    if expense.is_claim and expense.transaction_type not in (None, "Payment"):
+        problems.append(f"an employee claim is a reimbursable expense, which has no {expense.transaction_type} "
+                        "type (Codat's reimbursable expense transactions): clear the type or the claim mark")
     matches = resolver.explain_expense(expense)
     body_lines = []
     for number, line in enumerate(lines, start=1):
@@ -390,12 +398,21 @@ def apply_sync_results(session: Session, sync_id: str, results: list[Transaction
         elif result.duplicate:
             change_status(session, expense, Trigger.RESULT_SUCCESS, cause, detail=ALREADY_SENT)
         else:
-            change_status(session, expense, Trigger.RESULT_FAILED, cause,
-                          detail=f"Codat: {result.message or result.status}")
+            detail = f"Codat: {result.message or result.status}"
+            if _was_written_before(session, item):
+                detail = f"Codat did not apply the update; the ledger keeps the earlier version. {detail}"
+            change_status(session, expense, Trigger.RESULT_FAILED, cause, detail=detail)
         changed.append(expense.id)
         # Receipts follow on their own: the uploader hears Push complete and finds this Completed transaction
         # (receipts/uploads.py ReceiptUploader._completed_transaction).
     return changed
+
+
+def _was_written_before(session: Session, item: ExpenseSyncItem) -> bool:
+    """The transaction was Completed by an earlier sync: this one was an update (engine/expenses_update.py)."""
+    return session.exec(select(ExpenseSyncItem.id).where(
+        ExpenseSyncItem.transaction_id == item.transaction_id, ExpenseSyncItem.sync_id != item.sync_id,
+        ExpenseSyncItem.status == "Completed")).first() is not None
 
 
 def sync_company(session: Session, sync_id: str) -> str | None:

@@ -112,11 +112,16 @@ def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
         print(f"codatdesk serve: {exc}", file=sys.stderr)
         core.stop()
         return 2
+    from codatdesk.team.server import start_team_server
+
+    team = start_team_server(core)  # a shared PostgreSQL: the leader lock and the desktops' push requests
     lock.publish(core.listener.port, core.listener_url or "")
     print(f"listening for Codat webhooks on {core.listener_url}", flush=True)
     print("reconciliation every "
           f"{settings.get('reconcile.interval_seconds')} s; Ctrl-C stops", flush=True)
     stop.wait()
+    if team is not None:
+        team.stop()
     # Stop order keeps every write whole: no new deliveries, then the pushers, then the applier.
     core.stop()
     print("stopped cleanly", file=sys.stderr)

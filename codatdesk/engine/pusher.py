@@ -637,7 +637,9 @@ class PushEngine:
 
     def _claim(self, session: Session, expense_id: int, *, dependent: bool,
                again_anyway: bool = False) -> Expense | None:
-        expense = session.get(Expense, expense_id)
+        # Locked (PostgreSQL: FOR UPDATE; SQLite's write transaction is exclusive already): two team
+        # servers claiming the same row queue here, and the second then sees the first's attempt.
+        expense = session.get(Expense, expense_id, with_for_update=True)
         if expense is None:
             return None
         status = ExpenseStatus(expense.status)
@@ -646,7 +648,7 @@ class PushEngine:
         elif again_anyway:
             allowed = status is ExpenseStatus.OUTCOME_UNKNOWN
         else:
-            allowed = status.can_push
+            allowed = status.can_push or status is ExpenseStatus.QUEUED  # team mode: a desktop's request
         return expense if allowed else None
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,

@@ -63,6 +63,7 @@ def expense_values(db: Engine, expense_id: int) -> ExpenseValues | None:
             return None
         lines = tuple(lines_of(session, expense)) if expense.line_count else ()
         return ExpenseValues(id=expense_id, company_id=expense.company_id, lines=lines,
+                             version=expense.version, updated_by=expense.updated_by,
                              **{name: getattr(expense, name) for name in edits.FIELDS})
 
 
@@ -99,7 +100,7 @@ def _operation_record(op: PushOperation) -> OperationRecord:
 
 
 def _history_entry(h: StatusChange) -> HistoryEntry:
-    return HistoryEntry(h.at, h.from_status, h.to_status, h.trigger, h.detail, h.cause_kind, h.cause_ref)
+    return HistoryEntry(h.at, h.from_status, h.to_status, h.trigger, h.detail, h.cause_kind, h.cause_ref, h.actor)
 
 
 def _delivery_record(d: WebhookDelivery) -> DeliveryRecord:

@@ -56,6 +56,8 @@ class Reconciler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._force_all = True  # the first run after start checks everything in progress
+        # Team mode: only the active server reconciles (a standby asking too would resend lost answers twice).
+        self.active: Callable[[], bool] = lambda: True
         self.runs = 0
         self._ran = threading.Condition()
 
@@ -83,6 +85,10 @@ class Reconciler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if not self.active():
+                self._wake.wait(self.interval())
+                self._wake.clear()
+                continue
             everything, self._force_all = self._force_all, False
             try:
                 self.run_once(threshold=0 if everything else self.threshold())

@@ -52,6 +52,7 @@ class HistoryEntry:
     cause_kind: str
     cause_ref: str
     event_type: str | None  # the webhook's event type, when a delivery caused the change
+    actor: str | None = None  # the person (or server role) it was recorded for; None before schema 0009
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def expense_history(engine: Engine, expense_id: int) -> ExpenseHistory | None:
             why=r.detail, who=_WHO.get(r.cause_kind, r.cause_kind) + (
                 f" {r.cause_ref}" if r.cause_kind == "user" and r.cause_ref not in ("", "user") else ""),
             cause_kind=r.cause_kind, cause_ref=r.cause_ref,
-            event_type=event_types.get(r.cause_ref) if r.cause_kind == "webhook" else None) for r in rows]
+            event_type=event_types.get(r.cause_ref) if r.cause_kind == "webhook" else None,
+            actor=r.actor) for r in rows]
         return ExpenseHistory(
             expense_id=expense.id, supplier=expense.supplier_name, date=expense.expense_date.isoformat(),
             total=format(expense.total, "f"), currency=expense.currency, status=expense.status.value,

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from codatdesk.events import ExpenseChanged
 from codatdesk.states import ExpenseStatus, Trigger, next_status
+from codatdesk.store.actor import actor_of
 from codatdesk.store.db import register, registered
 from codatdesk.store.models import Expense, StatusChange, utcnow
 
@@ -80,10 +81,19 @@ def change_status(
             cause_kind=cause.kind,
             cause_ref=cause.ref,
             detail=detail or "",
+            actor=actor_for(session, cause),
         )
     )
     register(session, ExpenseChanged(expense.id, expense.company_id, before, after, str(cause)))
     return after
+
+
+def actor_for(session: Session, cause: Cause) -> str:
+    """The person a change is recorded for: a named user cause (a desktop's request, carried to the
+    server), else whoever this process writes as (store/actor.py)."""
+    if cause.kind == "user" and cause.ref and cause.ref != "user":
+        return cause.ref[:100]
+    return actor_of(session.get_bind())
 
 
 def expense_touched(session: Session, expense: Expense, cause: Cause) -> None:

@@ -15,11 +15,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     text,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from codatdesk.machines import AttemptOutcome, ConnectionStatus, OperationStatus, Verdict
 from codatdesk.states import ExpenseStatus
@@ -105,6 +106,9 @@ class Expense(SQLModel, table=True):
     # An employee claim (a reimbursable expense): the employee is a supplier in the ledger.
     is_claim: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     employee: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=text("''")))
+    # Codat's expense transaction type when the expense names one (Payment, Refund, Reward, Chargeback);
+    # None: its sign says (codatdesk/transaction_types.py). Only the Expenses route takes Reward/Chargeback.
+    transaction_type: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     # The Expenses route's transaction id (a uuid, Codat's idempotency key there): set at the first push on that
     # route and never changed, so a resend is Codat's duplicate, never a second booking (engine/expenses_route.py).
     transaction_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True, unique=True,
@@ -118,6 +122,10 @@ class Expense(SQLModel, table=True):
     source_key: str = Field(max_length=64)  # import fingerprint: re-importing a file adds nothing
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    # Bumped by every write (``_bump_expense_versions``): an edit names the version its user saw, and a
+    # save over another's change is refused instead of overwriting it (team mode, engine/edits.py).
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default=text("1")))
+    updated_by: str | None = Field(default=None, max_length=100)  # who edited its fields last (None: unknown)
 
 
 class ExpenseLine(SQLModel, table=True):
@@ -237,6 +245,33 @@ class StatusChange(SQLModel, table=True):
     trigger: str = Field(max_length=40)
     cause_kind: str = Field(max_length=20)  # webhook|reconciliation|user|engine
     cause_ref: str = Field(default="", max_length=200)  # delivery id, push key, user name
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Who: the named user of a user cause, else the writer's identity (database role in team mode,
+    # OS user otherwise; store/actor.py). None: written before schema 0009.
+    actor: str | None = Field(default=None, max_length=100)
+
+
+class PushRequest(SQLModel, table=True):
+    """Team mode: a desktop asks the team's server to push one expense (team/requests.py).
+
+    queued -> claimed (by one server, ``SELECT ... FOR UPDATE SKIP LOCKED``) -> done | refused. A claim
+    whose server lost the leader lock is taken over; the push attempt machinery keeps the POST at most once.
+    """
+
+    __tablename__ = "push_request"
+    __table_args__ = (Index("ix_push_request_state", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_key: str = Field(max_length=64, index=True)  # one desktop request: its rows are pushed together
+    expense_id: int = Field(foreign_key="expense.id", index=True)
+    company_id: str = Field(max_length=64)
+    again_anyway: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    requested_by: str = Field(max_length=100)
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+    state: str = Field(default="queued", max_length=20)  # queued|claimed|done|refused
+    claimed_by: str | None = Field(default=None, max_length=100)  # server instance id
+    claimed_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
@@ -358,3 +393,11 @@ class ExpenseSyncItem(SQLModel, table=True):
     message: str | None = Field(default=None, sa_column=Column(Text))
     requested_at: dt.datetime = Field(default_factory=utcnow)
     completed_at: dt.datetime | None = None
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_expense_versions(session: Session, _context: object, _instances: object) -> None:
+    """Every write of an expense's columns bumps its version, whoever writes it (status, edit, engine)."""
+    for obj in session.dirty:
+        if isinstance(obj, Expense) and session.is_modified(obj, include_collections=False):
+            obj.version = (obj.version or 0) + 1

@@ -184,7 +184,7 @@ def render_html(details: ExpenseDetails, dark: bool, *, technical: bool = True) 
         items = []
         for h in reversed(details.history):  # newest first: the latest change is what one looks for
             why = h.trigger + (f": {h.detail}" if h.detail else "")
-            cause = f"{h.cause_kind} {h.cause_ref}".strip()
+            cause = f"{h.cause_kind} {h.cause_ref}".strip() + (f" · by {h.actor}" if h.actor else "")
             items.append(f"<li><b>{_e(format_timestamp(h.at))}</b> {_e(h.from_status)} → <b>{_e(h.to_status)}</b>"
                          f"<br><span style='color:{muted}'>{_e(why)} · {_e(cause)}</span></li>")
         out.append("<ul style='margin-left:-20px'>" + "".join(items) + "</ul>")

@@ -55,8 +55,8 @@ HEADERS = {
 AMOUNT_COLUMNS = (Column.NET, Column.TAX, Column.TOTAL)
 # Workflow order, so sorting by status groups "needs attention" together sensibly.
 STATUS_ORDER = {s: i for i, s in enumerate((
-    ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN, ExpenseStatus.NOT_PUSHED, ExpenseStatus.WAITING,
-    ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE))}
+    ExpenseStatus.FAILED, ExpenseStatus.OUTCOME_UNKNOWN, ExpenseStatus.NOT_PUSHED, ExpenseStatus.QUEUED,
+    ExpenseStatus.WAITING, ExpenseStatus.IN_PROGRESS, ExpenseStatus.COMPLETE))}
 
 SortRole = Qt.ItemDataRole.UserRole + 1  # native value: date, Decimal, datetime, casefolded str, status order
 StatusRole = Qt.ItemDataRole.UserRole + 2  # ExpenseStatus of the row
@@ -403,6 +403,7 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._statuses: frozenset[ExpenseStatus] | None = None
         self._terms: tuple[str, ...] = ()
+        self._ids: frozenset[int] | None = None  # team mode's "pushed by me": only these rows
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
 
@@ -418,6 +419,11 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         self._statuses = None if statuses is None else frozenset(statuses)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def set_id_filter(self, ids: Iterable[int] | None) -> None:
+        self.beginFilterChange()
+        self._ids = None if ids is None else frozenset(ids)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def set_search_text(self, text: str) -> None:
         terms = tuple(text.casefold().split())
         if terms != self._terms:
@@ -430,6 +436,8 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
         if not isinstance(model, ExpenseTableModel):
             return True
         if self._statuses is not None and model.row_at(source_row).status not in self._statuses:
+            return False
+        if self._ids is not None and model.row_at(source_row).id not in self._ids:
             return False
         if self._terms:
             haystack = model.search_text(source_row)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplicatio
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         if self.core is not None:
             raise RuntimeError("the window already has a core")
         self.core = core
+        self.mine_check.setVisible(hasattr(core, "pushed_by_me"))
         for view in (self.model, self.details, self.mapping, self.connections, self.activity):
             view.set_core(core)  # each reads through the core's read models, never the store
         self.details.receipts.set_core(core)
@@ -260,6 +262,10 @@ class MainWindow(QMainWindow):
         search_label = QLabel("Sea&rch:")
         search_label.setBuddy(self.search_edit)
         self.count_label = QLabel()
+        # Team mode only (a core that knows who pushed what): the rows this person pushed.
+        self.mine_check = QCheckBox("Pushed by &me")
+        self.mine_check.setVisible(False)
+        self.mine_check.toggled.connect(self._on_mine_toggled)
         filters = QHBoxLayout()
         filters.addWidget(company_label)
         filters.addWidget(self.company_combo)
@@ -269,6 +275,7 @@ class MainWindow(QMainWindow):
         filters.addSpacing(12)
         filters.addWidget(search_label)
         filters.addWidget(self.search_edit, 1)
+        filters.addWidget(self.mine_check)
         filters.addWidget(self.count_label)
 
         # The table.
@@ -557,7 +564,9 @@ class MainWindow(QMainWindow):
         statuses = {row.status for row in rows}
         ready = self.core is not None  # until then there is nothing to act on
         self.push_action.setEnabled(ready and bool(rows))
-        self.edit_action.setEnabled(ready and len(rows) == 1 and self.core.can_edit(rows[0].status))
+        self.edit_action.setEnabled(ready and len(rows) == 1 and (
+            self.core.can_edit(rows[0].status)
+            or (rows[0].status is ExpenseStatus.COMPLETE and self.core.can_update_in_ledger(rows[0].id))))
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
         self.reset_action.setEnabled(ready and ExpenseStatus.FAILED in statuses)
         self.again_anyway_action.setEnabled(ready and ExpenseStatus.OUTCOME_UNKNOWN in statuses)
@@ -610,6 +619,15 @@ class MainWindow(QMainWindow):
         self.table.scrollTo(index)
         self.table.setFocus()
         return True
+
+    def _on_mine_toggled(self, checked: bool) -> None:
+        """Read once per toggle (who pushed a row does not change; rows pushed later need a toggle)."""
+        core = self.core
+        if not checked or core is None:
+            self.proxy.set_id_filter(None)
+            return
+        run_in_background(core.pushed_by_me, self.proxy.set_id_filter,  # type: ignore[attr-defined]
+                          self.background_failed, owner=self)
 
     def _on_status_filter_changed(self, *_args: object) -> None:
         value = self.status_combo.currentData()

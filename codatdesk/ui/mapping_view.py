@@ -190,6 +190,11 @@ class MappingView(ReloadOnShow, QWidget):
         self.refresh_button.setToolTip("Read the company's accounts, bank accounts, suppliers and tax rates from "
                                        "Codat again (after a change in the accounting software)")
         self.refresh_button.clicked.connect(self.request_refresh)
+        # Companies on the Expenses route only: their default payment account, supplier and customer at Codat.
+        self.expenses_config_button = QPushButton("E&xpenses configuration…")
+        self.expenses_config_button.setToolTip("Choose the defaults Codat's Expenses uses for this company")
+        self.expenses_config_button.clicked.connect(self.open_expenses_config)
+        self.expenses_config_button.hide()
         self.progress = QProgressBar()  # busy (no steps known) while Codat's lists are read
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(120)
@@ -209,6 +214,7 @@ class MappingView(ReloadOnShow, QWidget):
         top.addWidget(self.search)
         top.addWidget(self.progress)
         top.addWidget(self.refresh_button)
+        top.addWidget(self.expenses_config_button)
 
         self.model = MappingModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -355,6 +361,26 @@ class MappingView(ReloadOnShow, QWidget):
                 self.choice.setFocus()
                 return
 
+    def _expenses_company(self):
+        """The chosen company when it is on the Expenses route (its CompanyChoice), else None."""
+        from codatdesk.routes import EXPENSES
+
+        companies = getattr(self._core, "companies_to_show", None)  # narrow test doubles lack it
+        if companies is None or self._company_id is None:
+            return None
+        return next((c for c in companies()
+                     if c.id == self._company_id and c.push_route == EXPENSES), None)
+
+    def open_expenses_config(self) -> None:
+        from codatdesk.ui.dialogs.expenses_config_dialog import ExpensesConfigDialog
+
+        company = self._expenses_company()
+        if company is None:
+            return
+        dialog = ExpensesConfigDialog(self._core, company.id, company.name, parent=self)
+        dialog.saved.connect(lambda _config: self.statusMessage.emit("Expenses configuration saved at Codat"))
+        dialog.open()
+
     def set_core(self, core: CoreAPI) -> None:
         self._core = core
         self.request_reload()
@@ -372,6 +398,7 @@ class MappingView(ReloadOnShow, QWidget):
             self.refresh_button.setEnabled(False)
             return
         self.refresh_button.setEnabled(True)
+        self.expenses_config_button.setVisible(self._expenses_company() is not None)
         overview = self._core.mapping_overview(self._company_id)
         self._show_supplier_creation(overview.create_suppliers)
         rows, self._list_counts, fetched = list(overview.rows), overview.list_counts, overview.lists_read_at

@@ -69,6 +69,10 @@ STYLES: dict[ExpenseStatus, StatusStyle] = {
         Tones("#A8BFF4", "#0A1F5C", "#1D3FA8"), Tones("#183A86", "#DCE6FF", "#9DBBFF"),
         "question", "Codat timed out: it may still have been written. codatdesk keeps checking with Codat; "
                     "pushing again could write it twice."),
+    S.QUEUED: StatusStyle(
+        S.QUEUED, "sky blue", "#56B4E9",
+        Tones("#B6C7D8", "#1B2F45", "#2F4F6F"), Tones("#22404F", "#D3E6F2", "#8CC4E6"),
+        "queue", "Asked of the team's server, which has not sent it yet."),
 }
 
 
@@ -181,6 +185,12 @@ def draw_shape(painter: QPainter, shape: str, rect: QRectF, colour: QColor) -> N
         d = r.width() * 0.22
         painter.drawLine(QPointF(c.x() - d, c.y() - d), QPointF(c.x() + d, c.y() + d))
         painter.drawLine(QPointF(c.x() - d, c.y() + d), QPointF(c.x() + d, c.y() - d))
+    elif shape == "queue":  # a short list with bullets: waiting in the team server's queue
+        painter.setBrush(colour)
+        for k in (0.22, 0.5, 0.78):
+            y = r.top() + r.height() * k
+            painter.drawLine(QPointF(r.left() + r.width() * 0.38, y), QPointF(r.right() - s * 0.04, y))
+            painter.drawEllipse(QPointF(r.left() + r.width() * 0.12, y), s * 0.07, s * 0.07)
     elif shape == "question":  # a diamond around a question mark: nobody knows yet
         diamond = QPainterPath(QPointF(c.x(), r.top()))
         for x, y in ((r.right(), c.y()), (c.x(), r.bottom()), (r.left(), c.y())):

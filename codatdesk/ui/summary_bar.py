@@ -19,7 +19,7 @@ from codatdesk.states import ExpenseStatus
 S = ExpenseStatus
 # How each status is counted in the summary, in the order it is said.
 _GROUPS = (("complete", (S.COMPLETE,)), ("failed", (S.FAILED,)), ("outcome unknown", (S.OUTCOME_UNKNOWN,)),
-           ("waiting", (S.IN_PROGRESS, S.WAITING)), ("not sent", (S.NOT_PUSHED,)))
+           ("waiting", (S.IN_PROGRESS, S.WAITING, S.QUEUED)), ("not sent", (S.NOT_PUSHED,)))
 NEEDS_ATTENTION = (S.FAILED, S.OUTCOME_UNKNOWN)
 
 

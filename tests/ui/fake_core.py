@@ -115,6 +115,7 @@ class FakeCore(StoreReads):
         self.codat_companies: list[dict] = [{"id": "c1", "name": "Company c1"}]  # what check_api_key answers
         self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
+        self.updatable_in_ledger: set[int] = set()  # what can_update_in_ledger answers yes for
         self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
 
     def _chosen_connections(self) -> dict[str, str]:
@@ -216,8 +217,16 @@ class FakeCore(StoreReads):
     def add_expense(self, company_id: str, values: dict[str, Any]) -> int:
         return edits.add_expense(self.db, self.bus, company_id, values)
 
-    def update_expense(self, expense_id: int, values: dict[str, Any]) -> None:
-        edits.update_expense(self.db, self.bus, expense_id, values)
+    def update_expense(self, expense_id: int, values: dict[str, Any], *,
+                       expected_version: int | None = None) -> None:
+        edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
+
+    def can_update_in_ledger(self, expense_id: int) -> bool:
+        return expense_id in self.updatable_in_ledger
+
+    def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str:
+        self.calls.append(("update_in_ledger", expense_id, dict(values)))
+        return "sync-id"
 
     def reset_expense(self, expense_id: int, *, user: str = "user") -> None:
         self.calls.append(("reset_expense", expense_id))

@@ -212,3 +212,18 @@ def test_delete_asks_then_deletes_only_never_pushed_rows(qtbot, fake, fake_windo
     next(b for b in box.buttons() if b.text() == "&Delete 1").click()
     qtbot.waitUntil(lambda: fake_window.model.rowCount() == 1, timeout=5000)
     assert fake.calls == [("delete_expenses", [ids[0]])]
+
+
+def test_a_row_in_the_ledger_on_the_expenses_route_is_edited_as_an_update(qtbot, fake, fake_window):
+    """Issue #16: where Codat takes updates, editing a complete row sends the change to the ledger (PUT)."""
+    ids = shown(qtbot, fake_window, fake, 1, status=ExpenseStatus.COMPLETE)
+    fake.updatable_in_ledger.add(ids[0])
+    select(fake_window, ids)
+    assert fake_window.edit_action.isEnabled()
+    fake_window.editing.edit_selected()
+    dialog = fake_window.expense_dialog
+    assert dialog.windowTitle() == "Update the expense in the ledger"
+    dialog.set_values({"description": "Taxi to the airport"})
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: ("update_in_ledger", ids[0], {"description": "Taxi to the airport"}) in fake.calls,
+                    timeout=5000)

@@ -33,8 +33,14 @@ class RunNow:
         return future
 
 
+class NoExpensesRoute:
+    def open_syncs(self, threshold: dt.timedelta) -> list:
+        return []
+
+
 class FakeEngine:
     def __init__(self, failing: set[str] = frozenset()) -> None:
+        self.expenses = NoExpensesRoute()  # the Expenses route's open syncs (none here)
         self.orphan_after = dt.timedelta(minutes=10)
         self.fetched: list[str] = []
         self.resolved: list[str] = []

@@ -25,6 +25,7 @@ class EditController(QObject):
         self.window = window
         self.expense_dialog: QWidget | None = None
         self.delete_box: QMessageBox | None = None
+        self.conflict_dialog: QWidget | None = None
 
     def _suppliers(self) -> list[str]:
         model = self.host.model
@@ -70,7 +71,9 @@ class EditController(QObject):
         if core is None or len(rows) != 1:
             return
         row = rows[0]
-        if not core.can_edit(row.status):
+        # A row already in the ledger is edited only where Codat takes updates (the Expenses route's Payments).
+        in_ledger = not core.can_edit(row.status) and core.can_update_in_ledger(row.id)
+        if not core.can_edit(row.status) and not in_ledger:
             self.host.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
             return
         expense = core.expense_values(row.id)
@@ -81,15 +84,70 @@ class EditController(QObject):
         dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), line_count=len(expense.lines),
                                parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if in_ledger:
+            dialog.setWindowTitle("Update the expense in the ledger")
+            dialog.setToolTip("Saving sends the change to the ledger through Codat; the row shows how it went.")
+
+        opened = expense.fields()
 
         def save() -> None:
-            changed = dialog.result_values
-            run_in_background(lambda: core.update_expense(row.id, changed),
-                              lambda _r: self.host.statusBar().showMessage("Expense saved.", 5000),
-                              self.host.background_failed, owner=self.window)
+            # Only what this person changed: saving it over a colleague's newer save keeps their other changes.
+            changed = {k: v for k, v in dialog.result_values.items() if opened.get(k, v) != v or k not in opened}
+            if in_ledger:
+                self._update_in_ledger(row.id, changed)
+            else:
+                self._save(row.id, changed, expense.version)
 
         dialog.accepted.connect(save)
         self.expense_dialog = dialog
+        dialog.open()
+
+    def _save(self, expense_id: int, changed: dict, version: int) -> None:
+        """Save over ``version`` (the one the person saw); someone else's newer save opens the conflict dialog."""
+        from codatdesk.engine.edits import EditConflict
+
+        core = self.host.core
+        assert core is not None
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, EditConflict):
+                self._show_conflict(error)
+            else:
+                self.host.background_failed(error)
+
+        run_in_background(lambda: core.update_expense(expense_id, changed, expected_version=version),
+                          lambda _r: self.host.statusBar().showMessage("Expense saved.", 5000),
+                          failed, owner=self.window)
+
+    def _update_in_ledger(self, expense_id: int, changed: dict) -> None:
+        """Send the edit as an update (Codat's PUT); a refusal's words are on the row and in the status bar."""
+        from codatdesk.engine.expenses_update import UpdateRefused
+
+        core = self.host.core
+        assert core is not None
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, UpdateRefused):
+                self.host.statusBar().showMessage(f"Not updated: {error}", 10000)
+            else:
+                self.host.background_failed(error)
+
+        if not changed:
+            return
+        run_in_background(lambda: core.update_in_ledger(expense_id, changed),
+                          lambda _r: self.host.statusBar().showMessage("Update sent to the ledger.", 5000),
+                          failed, owner=self.window)
+
+    def _show_conflict(self, conflict) -> None:
+        from codatdesk.ui.dialogs.edit_conflict import EditConflictDialog
+
+        dialog = EditConflictDialog(conflict, parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._save(conflict.expense_id, conflict.mine, conflict.their_version))
+        dialog.rejected.connect(lambda: self.host.statusBar().showMessage("Kept the version saved by "
+                                                                          f"{conflict.their_author or 'someone else'}.",
+                                                                          6000))
+        self.conflict_dialog = dialog
         dialog.open()
 
     def reset_selected(self) -> None:

@@ -8,14 +8,14 @@ the drift check running on PostgreSQL (issue #15). Every naive column becomes aw
 UTC, as codatdesk wrote them. (A later migration should write ``UTCDateTime``; the drift check on
 PostgreSQL says so if it does not.)
 
-Revision ID: 0012_postgres_timestamptz
-Revises: 0011_expenses_route
+Revision ID: 0013_postgres_timestamptz
+Revises: 0012_transaction_type
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_postgres_timestamptz"
-down_revision = "0011_expenses_route"
+revision = "0013_postgres_timestamptz"
+down_revision = "0012_transaction_type"
 branch_labels = None
 depends_on = None
 

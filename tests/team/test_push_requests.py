@@ -1,0 +1,180 @@
+"""Team mode: desktops ask for pushes in the shared PostgreSQL, one server claims and sends them."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlmodel import Session, select
+
+from codatdesk.engine.records import expense_history
+from codatdesk.events import ExpenseChanged
+from codatdesk.settings import Settings
+from codatdesk.states import ExpenseStatus as S
+from codatdesk.store.actor import actor_of, set_actor
+from codatdesk.store.db import open_database
+from codatdesk.store.models import Expense, PushRequest, StatusChange
+from codatdesk.team import requests
+from codatdesk.team.desktop import ServerOnly, TeamDesktopCore
+from tests.conftest import wait_until
+from tests.engine_harness import expenses, row, started
+
+
+@pytest.fixture
+def team(tmp_path, pg_url):
+    """A server core (sandbox, listener, pushes) and a desktop core on the same PostgreSQL database."""
+    with started(tmp_path, push_delay=0.05, seed=1) as h:
+        h.database_url = pg_url
+        server = h.start_core()
+        desktop_db = open_database(pg_url)
+        set_actor(desktop_db, "alice")  # as if alice's desktop logged in with her own database role
+        desktop = TeamDesktopCore(Settings(tmp_path / "desktop.json", environ={}), desktop_db)
+        desktop.settings.update({"codat.company_id": h.company_id})
+        desktop.start()
+        try:
+            yield h, server, desktop
+        finally:
+            desktop.stop()
+            desktop_db.dispose()
+
+
+def _requests(db) -> list[PushRequest]:
+    with Session(db) as session:
+        return list(session.exec(select(PushRequest).order_by(PushRequest.id)))
+
+
+def test_a_desktop_queues_and_the_server_sends_each_once(team):
+    h, server, desktop = team
+    h.import_rows([row(i) for i in range(1, 6)])
+    ids = [e.id for e in expenses(server)]
+
+    heard: dict[int, object] = {}
+    desktop.bus.subscribe(lambda e: heard.__setitem__(e.expense_id, e.new) if isinstance(e, ExpenseChanged) else None)
+    batch = desktop.push(ids)
+
+    assert batch.problems == []
+    assert {S(e.status) for e in expenses(server)} == {S.QUEUED}
+    assert [r.state for r in _requests(server.db)] == ["queued"] * 5
+    assert h.sandbox.push_operations == {}, "a desktop sends nothing itself"
+    with Session(server.db) as session:
+        change = session.exec(select(StatusChange).where(StatusChange.to_status == S.QUEUED.value)).first()
+    assert change.actor == desktop.actor == "alice" and change.trigger == "push requested"
+    assert desktop.pushed_by_me() == set(ids)
+
+    loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
+    assert loop.run_once() == 5
+    wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="all complete")
+    assert [r.state for r in _requests(server.db)] == ["done"] * 5
+    wait_until(lambda: all(heard.get(i) is S.COMPLETE for i in ids), 20, message="the desktop hears the results")
+    assert Counter(op["dataType"] for op in h.sandbox.push_operations.values()) == {"directCosts": 5}
+    assert loop.run_once() == 0, "nothing is claimed twice"
+    history = expense_history(server.db, ids[0])
+    by = {c.trigger: c.actor for c in history.changes}
+    assert by["push requested"] == by["push sent"] == desktop.actor, "sent in the name of who asked"
+    assert by["Success"] == actor_of(server.db), "the webhook's change is the server's"
+
+
+def test_the_check_answers_the_desktop_before_anything_is_queued(team):
+    h, server, desktop = team
+    h.import_rows([row(1), row(2, tax_code="NOSUCHTAX")])
+    server.refresh_reference_data(h.company_id)  # the server reads Codat's lists; the desktop reads them here
+    ids = [e.id for e in expenses(server)]
+
+    problems = desktop.check_pushable(ids)
+
+    assert [p.expense_id for p in problems] == [ids[1]] and "NOSUCHTAX" in problems[0].reason
+    batch = desktop.push(ids)
+    assert [p.expense_id for p in batch.problems] == [ids[1]]
+    assert [S(e.status) for e in expenses(server)] == [S.QUEUED, S.NOT_PUSHED]
+    assert [r.expense_id for r in _requests(server.db)] == [ids[0]]
+
+
+def test_a_desktop_has_no_codat(team):
+    _h, _server, desktop = team
+    assert desktop.listener is None and desktop.tunnel is None
+    with pytest.raises(ServerOnly):
+        desktop.refresh_reference_data()
+    with pytest.raises(ServerOnly):
+        desktop.client()
+
+
+def test_the_server_refuses_what_it_cannot_send_and_says_why(team):
+    h, server, desktop = team
+    h.import_rows([row(1)])
+    expense_id = expenses(server)[0].id
+    desktop.push([expense_id])
+    h.sandbox.set_connection_status(h.company_id, h.connection_id, "Unlinked")
+
+    requests.RequestServer(server.db, server.pusher, server_id="s", is_leader=lambda: True).run_once()
+
+    expense = expenses(server)[0]
+    assert S(expense.status) is S.NOT_PUSHED and "Unlinked" in expense.status_detail
+    assert _requests(server.db)[0].state == "refused"
+    assert h.sandbox.push_operations == {}
+
+
+def test_claims_are_disjoint_under_concurrency(pg_url):
+    """Four servers claiming at once (SKIP LOCKED): each request is claimed by exactly one."""
+    db = open_database(pg_url)
+    try:
+        _queue_requests(db, 200)
+        claimed: list[tuple[str, int]] = []
+        lock = threading.Lock()
+
+        def server(name: str) -> None:
+            while rows := requests.claim(db, name, limit=7):
+                with lock:
+                    claimed.extend((name, r.id) for r in rows)
+
+        threads = [threading.Thread(target=server, args=(f"s{i}",)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        counts = Counter(request_id for _name, request_id in claimed)
+        assert len(counts) == 200 and set(counts.values()) == {1}
+        assert len({name for name, _ in claimed}) > 1, "the claims were spread over the servers"
+    finally:
+        db.dispose()
+
+
+def test_a_dead_servers_claims_are_taken_over(pg_url):
+    db = open_database(pg_url)
+    try:
+        _queue_requests(db, 3)
+        assert len(requests.claim(db, "dead-server")) == 3
+        assert requests.claim(db, "new-server") == []
+        assert requests.take_over(db, "new-server") == 3
+        assert [r.claimed_by for r in requests.claim(db, "new-server")] == ["new-server"] * 3
+    finally:
+        db.dispose()
+
+
+def _queue_requests(db, count: int) -> None:
+    from codatdesk.importer import ensure_company
+    from codatdesk.store.db import session_scope
+
+    with session_scope(db) as session:
+        ensure_company(session, "c1", "Co")
+        for i in range(count):
+            expense = Expense(company_id="c1", expense_date="2026-11-01", supplier_name="S", account_code="429",
+                              net="1.00", tax="0.00", total="1.00", currency="GBP", source_key=f"k{i}")
+            session.add(expense)
+    with Session(db) as session:
+        ids = list(session.exec(select(Expense.id)))
+    assert len(requests.request_push(db, ids, "alice").queued) == count
+
+
+def test_a_team_desktop_answers_the_window_like_the_core():
+    """Every call the window makes (CoreAPI) takes the same parameters on a team desktop."""
+    import inspect
+
+    from codatdesk.core_api import CoreAPI
+    from codatdesk.engine.core import Core
+
+    for name, _wanted in inspect.getmembers(CoreAPI, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        assert inspect.signature(getattr(TeamDesktopCore, name)).parameters.keys() == \
+            inspect.signature(getattr(Core, name)).parameters.keys(), name
