@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from codatdesk import integrations
 
 from . import profiles
+from .state import is_iso_date
 
 TRANSACTION_TYPES = ("Payment", "Refund", "Reward", "Chargeback")  # spec ExpenseTransaction.type
 REIMBURSABLE = "reimbursable-expense-transactions"
@@ -114,17 +114,6 @@ def is_uuid(value: Any) -> bool:
     return isinstance(value, str)
 
 
-def _is_date(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        if len(value) == 10:
-            date.fromisoformat(value)
-        else:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass
@@ -149,7 +138,7 @@ def transaction_problems(body: dict[str, Any], ledger: Ledger, *, reimbursable: 
     if not reimbursable and kind not in TRANSACTION_TYPES:
         problems.append(f"Type must be one of {', '.join(TRANSACTION_TYPES)}, not {kind!r}.")
     for name in ("issueDate", "dueDate") if reimbursable else ("issueDate",):
-        if not _is_date(body.get(name)):
+        if not is_iso_date(body.get(name)):
             problems.append(f"{name[0].upper()}{name[1:]} must be provided as an ISO 8601 date.")
     currency = body.get("currency")
     if not isinstance(currency, str) or not _CURRENCY.match(currency):

@@ -559,7 +559,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
 
 
-def _is_iso_date(value: Any) -> bool:
+def is_iso_date(value: Any) -> bool:
+    """A date (YYYY-MM-DD) or an ISO date-time, as Codat's date fields take them."""
     if not isinstance(value, str):
         return False
     try:
@@ -617,7 +618,7 @@ def evaluate_direct_cost(body: Any, data: CompanyData) -> list[dict[str, Any]]:
             errors.append(_item(name[0].upper() + name[1:], f"{name} is read-only and must not be sent.", validator))
     if "issueDate" not in body or body["issueDate"] is None:
         errors.append(_item("IssueDate", "IssueDate must be provided.", validator))
-    elif not _is_iso_date(body["issueDate"]):
+    elif not is_iso_date(body["issueDate"]):
         errors.append(_item("IssueDate", f"IssueDate {body['issueDate']!r} is not an ISO 8601 date.", validator))
     currency = body.get("currency")
     if currency is None:
