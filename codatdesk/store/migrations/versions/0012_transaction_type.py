@@ -3,13 +3,13 @@
 Additive only: a nullable column; existing expenses keep None (their sign says the type, as before).
 
 Revision ID: 0012_transaction_type
-Revises: 0011_expenses_route
+Revises: 0010_expenses_route
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_transaction_type"
-down_revision = "0009_push_requests"
+down_revision = "0011_push_requests"
 branch_labels = None
 depends_on = None
 

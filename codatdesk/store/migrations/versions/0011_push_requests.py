@@ -4,14 +4,14 @@
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (team/requests.py). ``status_change.actor``: who made a change.
 ``expense.version`` (bumped by every write) and ``expense.updated_by``: a stale save is refused.
 
-Revision ID: 0009_push_requests
-Revises: 0007_change_feed
+Revision ID: 0011_push_requests
+Revises: 0009_change_feed
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_push_requests"
-down_revision = "0011_expenses_route"
+revision = "0011_push_requests"
+down_revision = "0010_expenses_route"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """change feed: every committed change in commit order, so other processes on a shared
 (PostgreSQL) database see it and a desktop that was away catches up (codatdesk/team/change_feed.py)
 
-Revision ID: 0007_change_feed
+Revision ID: 0009_change_feed
 Revises: 0006_create_models
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_change_feed"
+revision = "0009_change_feed"
 down_revision = "0008_receipts"
 branch_labels = None
 depends_on = None

@@ -4,15 +4,15 @@ Additive only. ``expense.transaction_id`` is Codat's idempotency key on the Expe
 expense's first push there, never changed); ``expense_sync_item`` records which sync carried which expense
 and what Codat said of it.
 
-Revision ID: 0011_expenses_route
+Revision ID: 0010_expenses_route
 Revises: 0007_expense_lines
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_expenses_route"
+revision = "0010_expenses_route"
 # Chained after x16b's 0007 (this branch contains it; one head is required): the integrator re-chains at merge.
-down_revision = "0007_change_feed"
+down_revision = "0009_change_feed"
 branch_labels = None
 depends_on = None
 
