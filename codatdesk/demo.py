@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from codatdesk import paths
 from codatdesk.engine.core import Core
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.store.db import file_url, open_database
+
+if TYPE_CHECKING:
+    from codatdesk.sandbox import Sandbox
 
 DEMO_EVENT_TYPES = [
     "directCosts.write.successful", "directCosts.write.unsuccessful",
@@ -29,7 +33,7 @@ DEMO_EVENT_TYPES = [
 EXPENSES_COMPANY_NAME = "Demo Expenses Ltd (sandbox, Expenses route)"
 
 
-def _add_expenses_company(core: Core, sandbox) -> str:
+def _add_expenses_company(core: Core, sandbox: Sandbox) -> str:
     """A second demo company, on QuickBooks Online (it takes employee claims), that pushes through Codat's
     Expenses route: the company switcher shows both routes side by side."""
     from codatdesk import integrations, routes
@@ -69,6 +73,8 @@ def start_demo(*, push_delay: float = 1.5, fresh: bool = True, sample: bool = Tr
                 webhook_credentials=lambda: WebhookCredentials(tuple(accepted), None, None))
     core.set_company(sandbox.company_id, sandbox.connection_id, name="Demo Company Ltd (sandbox)")
     core.start()
+    if core.listener_url is None:  # Core listens unless told not to; the demo never tells it
+        raise RuntimeError("the demo's webhook listener did not start")
     consumer = sandbox.add_webhook_consumer(core.listener_url, DEMO_EVENT_TYPES)
     accepted.append(sandbox.consumer_secret(consumer["id"]))
     expenses_company = _add_expenses_company(core, sandbox)

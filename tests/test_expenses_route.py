@@ -210,3 +210,24 @@ def test_a_receipt_goes_to_the_completed_expense_transaction(harness, tmp_path):
                message="the receipt uploaded")
     (transaction_id,) = _transaction_ids(core)
     assert [a["fileName"] for a in _bookings(harness)[transaction_id]["attachments"]] == ["lunch.png"]
+
+
+def test_a_row_deleted_while_its_sync_waits_is_skipped_and_the_others_are_sent(harness):
+    """The Expenses route leaves a row Not pushed until its sync is sent, so it can be deleted meanwhile:
+    the send skips it instead of failing the whole chunk (mypy: ``session.get`` may be None)."""
+    from codatdesk.store.history import Cause
+
+    core = _on_expenses(harness)
+    kept = core.add_expense(harness.company_id, _values())
+    # One-line (no split rows): delete_expenses leaves an expense's lines in place, so a split row can't go.
+    gone = core.add_expense(harness.company_id, _values(reference="EXP-2", lines=None, account_code="429",
+                                                        tax_code="INPUT2", net=D("50.00"), tax=D("10.00"),
+                                                        total=D("60.00")))
+    route = core.pusher.expenses
+    prepared, blocked = route._prepare(harness.company_id, [kept, gone], None)
+    assert blocked == [] and len(prepared) == 2
+    assert core.delete_expenses([gone]) == 1
+    route._send(None, harness.company_id, prepared, Cause.user())
+    assert statuses(core) == [ExpenseStatus.IN_PROGRESS]
+    with Session(core.db) as session:
+        assert [i.expense_id for i in session.exec(select(ExpenseSyncItem))] == [kept]

@@ -115,7 +115,8 @@ class Applier:
         self.on_selftest = on_selftest or (lambda delivery_id: None)
         self.push_ended = push_ended or (lambda key, status: None)
         # Expenses route: read an ended sync's transactions (HTTP, in the company's pool); the core connects it.
-        self.read_expense_sync: Callable[[str, str, Cause], None] = lambda company_id, sync_id, cause: None
+        # Returns whatever the reader gives back (its Future, or None): the applier never waits on it.
+        self.read_expense_sync: Callable[[str, str, Cause], object] = lambda company_id, sync_id, cause: None
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()

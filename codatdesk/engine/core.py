@@ -423,7 +423,7 @@ class Core:
         company_id = company_id or self.company_id
         if not company_id:
             raise ValueError("no company chosen")
-        counts = self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
+        counts: dict[str, int] = self.pusher.call(company_id, reference.refresh, self.db, self.client(), company_id,
                                   self.connection_for(company_id))
         with Session(self.db) as session:
             on_expenses = expenses_route.is_expenses_route(session, company_id)
@@ -438,7 +438,9 @@ class Core:
         company_id = company_id or self.company_id
         if not company_id:
             raise ValueError("no company chosen")
-        return self.pusher.call(company_id, expenses_config.read_config, self.db, self.client(), company_id)
+        config: ExpensesConfig = self.pusher.call(company_id, expenses_config.read_config, self.db, self.client(),
+                                                  company_id)
+        return config
 
     def set_expenses_config(self, company_id: str | None = None, *, bank_account: str | None = None,
                             supplier: str | None = None, customer: str | None = None) -> ExpensesConfig:
@@ -447,8 +449,9 @@ class Core:
         company_id = company_id or self.company_id
         if not company_id:
             raise ValueError("no company chosen")
-        return self.pusher.call(company_id, expenses_config.set_config, self.db, self.client(), company_id,
-                                bank_account, supplier, customer)
+        config: ExpensesConfig = self.pusher.call(company_id, expenses_config.set_config, self.db, self.client(),
+                                                  company_id, bank_account, supplier, customer)
+        return config
 
     def delete_expenses(self, expense_ids: list[int]) -> int:
         """Delete rows that were never pushed (anything pushed stays for the audit trail)."""
@@ -465,10 +468,10 @@ class Core:
                 deleted += 1
         return deleted
 
-    def add_expense(self, company_id: str, values: dict) -> int:
+    def add_expense(self, company_id: str, values: dict[str, Any]) -> int:
         return edits.add_expense(self.db, self.bus, company_id, values)
 
-    def update_expense(self, expense_id: int, values: dict, *, expected_version: int | None = None) -> None:
+    def update_expense(self, expense_id: int, values: dict[str, Any], *, expected_version: int | None = None) -> None:
         """``expected_version``: the version the user opened; a later save by someone else raises
         ``edits.EditConflict`` (nothing saved)."""
         edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
@@ -479,7 +482,7 @@ class Core:
             expense = session.get(Expense, expense_id)
             return expense is not None and expenses_update.can_update_in_ledger(session, expense)
 
-    def update_in_ledger(self, expense_id: int, values: dict) -> str:
+    def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str:
         """Send an edit of a row already in the ledger as Codat's update (Expenses route); the row goes Push in
         progress and its sync's result ends it. ``UpdateRefused``/``InvalidExpense``: nothing saved."""
         return expenses_update.update_in_ledger(self.pusher, expense_id, values)

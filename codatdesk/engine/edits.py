@@ -107,7 +107,7 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
             continue
         if not isinstance(amount, Decimal) or not amount.is_finite():
             problem(field, f"{FIELD_NAMES[field]} must be an exact amount (Decimal)")
-        elif "currency" not in problems and currency and -amount.as_tuple().exponent > currency_exponent(currency):
+        elif "currency" not in problems and currency and _decimals(amount) > currency_exponent(currency):
             problem(field, f"{amount} has more decimals than {currency} has ({currency_exponent(currency)})")
     rate = values.get("currency_rate")
     if rate is not None and not (isinstance(rate, Decimal) and rate.is_finite()):
@@ -120,8 +120,8 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
     if kind is not None and kind not in transaction_types.TYPES:
         problem("transaction_type", f"{kind!r} is not a transaction type: use " + ", ".join(transaction_types.TYPES))
     elif kind is not None:
-        sign = transaction_types.sign_problem(kind, tuple(values.get(f) for f in AMOUNTS
-                                                          if isinstance(values.get(f), Decimal)))
+        sign = transaction_types.sign_problem(kind, tuple(given for f in AMOUNTS
+                                                          if isinstance(given := values.get(f), Decimal)))
         if sign:
             problem("total", sign)
     if values.get(LINES) is not None:
@@ -130,6 +130,12 @@ def expense_problems(values: ValueMap[str, Any]) -> list[ExpenseProblem]:
     if amounts_read and values["net"] + values["tax"] != values["total"]:
         problem("total", f"net + tax is {values['net'] + values['tax']}, not {values['total']}", UNBALANCED)
     return list(problems.values())
+
+
+def _decimals(amount: Decimal) -> int:
+    """Digits after the point of a finite amount (only NaN and infinity have a letter for an exponent)."""
+    exponent = amount.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) else 0
 
 
 def _check_lines(values: ValueMap[str, Any], problem: Callable[..., None]) -> None:
@@ -187,6 +193,7 @@ def add_expense(db: Engine, bus: EventBus | None, company_id: str, values: dict[
             write_lines(session, expense, values[LINES])
         expense_added(session, expense, Cause.user())
         expense_id = expense.id
+    assert expense_id is not None  # flushed above: the database gave it its id
     return expense_id
 
 

@@ -11,6 +11,7 @@ in the POST (spec ``CompanyConfiguration``), so a value not given keeps the curr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -33,7 +34,7 @@ class ConfigProblem(ValueError):
     """A value that is not in Codat's lists: the message names it and the fix."""
 
 
-def ensure_partner_connection(client: CodatClient, company_id: str) -> dict:
+def ensure_partner_connection(client: CodatClient, company_id: str) -> dict[str, Any]:
     """The company's Expense connection: the existing one, else a new one."""
     for connection in client.list_connections(company_id):
         if connection.get("sourceType") == "Expense" and connection.get("status") != "Deleted":
@@ -75,7 +76,7 @@ def _resolve(resolver: reference.Resolver, kind: str, value: str | None) -> str 
     return match.codat_id
 
 
-def _id(body: dict, name: str) -> str | None:
+def _id(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name) if isinstance(body, dict) else None
     return value.get("id") if isinstance(value, dict) else None
 

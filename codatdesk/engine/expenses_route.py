@@ -235,7 +235,7 @@ class ExpensesRoute:
         return ExpensesApi(self.pusher.client())
 
     # -- planning one company's part of a batch ---------------------------------------------------------
-    def plan(self, batch: PushBatch, company_id: str, ids: list[int], cause: Cause) -> list[Future]:
+    def plan(self, batch: PushBatch, company_id: str, ids: list[int], cause: Cause) -> list[Future[None]]:
         from codatdesk.engine.pusher import ProblemKind, PushProblem, _done_future
 
         connection_id = self.pusher.connection_for(company_id)
@@ -262,7 +262,7 @@ class ExpensesRoute:
         if blocked:
             batch.add_problems(blocked)
             self.pusher.record_blocked(blocked)
-        futures: list[Future] = []
+        futures: list[Future[None]] = []
         for reimbursable in (False, True):
             group = [p for p in prepared if p.reimbursable is reimbursable]
             for start in range(0, len(group), MAX_PER_SYNC):
@@ -306,8 +306,10 @@ class ExpensesRoute:
         if batch is not None and batch.cancelled:
             batch.add_unsent([PushProblem(p.expense_id, "the push was cancelled") for p in chunk])
             return
-        with Session(self.db) as session:  # another push may have sent some of them meanwhile
-            chunk = [p for p in chunk if ExpenseStatus(session.get(Expense, p.expense_id).status).can_push]
+        with Session(self.db) as session:  # another push may have sent some (or a delete removed them) meanwhile
+            chunk = [p for p in chunk
+                     if (expense := session.get(Expense, p.expense_id)) is not None
+                     and ExpenseStatus(expense.status).can_push]
         if not chunk:
             return
         api = self.api()
@@ -322,17 +324,19 @@ class ExpensesRoute:
             detail = f"Codat refused the transactions: {_codat_words(exc)}"
             with session_scope(self.db) as session:
                 for p in chunk:
-                    change_status(session, session.get(Expense, p.expense_id), Trigger.PUSH_REJECTED, cause,
-                                  detail=detail)
+                    if (expense := session.get(Expense, p.expense_id)) is not None:  # None: deleted meanwhile
+                        change_status(session, expense, Trigger.PUSH_REJECTED, cause, detail=detail)
             if batch is not None:
                 batch.add_unsent([PushProblem(p.expense_id, detail) for p in chunk])
             return
         with session_scope(self.db) as session:
             for p in chunk:
+                expense = session.get(Expense, p.expense_id)
+                if expense is None:  # deleted while the request was out: no row to follow (the item's key needs one)
+                    continue
                 session.add(ExpenseSyncItem(company_id=company_id, sync_id=sync_id, transaction_id=p.transaction_id,
                                             expense_id=p.expense_id, reimbursable=p.reimbursable))
-                change_status(session, session.get(Expense, p.expense_id), Trigger.PUSH_SENT, cause,
-                              push_operation_key=sync_id)
+                change_status(session, expense, Trigger.PUSH_SENT, cause, push_operation_key=sync_id)
         if batch is not None:
             batch.count_sent(len(chunk))
         self.pusher.key_stored(sync_id)  # a webhook that came first was parked: apply it now
@@ -343,6 +347,8 @@ class ExpensesRoute:
         with session_scope(self.db) as session:
             for p in chunk:
                 expense = session.get(Expense, p.expense_id)
+                if expense is None:  # deleted meanwhile: nothing to note on
+                    continue
                 expense.status_detail = detail
                 session.add(expense)
                 expense_touched(session, expense, Cause.engine("expenses"))
@@ -350,7 +356,7 @@ class ExpensesRoute:
             batch.add_unsent([PushProblem(p.expense_id, detail) for p in chunk])
 
     # -- results ------------------------------------------------------------------------------------------
-    def read_sync_soon(self, company_id: str, sync_id: str, cause: Cause) -> Future | None:
+    def read_sync_soon(self, company_id: str, sync_id: str, cause: Cause) -> Future[None] | None:
         """Read the sync's status and transactions in the company's pool, then hand them to the applier."""
         try:
             return self.pusher.pool(company_id).submit(self.read_sync, company_id, sync_id, cause)
@@ -364,7 +370,7 @@ class ExpensesRoute:
             return  # still running: its webhook, or the next reconciliation, reads it again
         self.submit_results(company_id, sync_id, api.sync_transactions(company_id, sync_id), cause)
 
-    def open_syncs(self, threshold_seconds: float) -> list[Future]:
+    def open_syncs(self, threshold_seconds: float) -> list[Future[None]]:
         """Reconciliation: read every sync with a transaction still Pending after ``threshold_seconds``
         (its webhook never came, or came while codatdesk was not running)."""
         cutoff = utcnow() - dt.timedelta(seconds=threshold_seconds)
@@ -402,6 +408,7 @@ def apply_sync_results(session: Session, sync_id: str, results: list[Transaction
             if _was_written_before(session, item):
                 detail = f"Codat did not apply the update; the ledger keeps the earlier version. {detail}"
             change_status(session, expense, Trigger.RESULT_FAILED, cause, detail=detail)
+        assert expense.id is not None  # read from the database by its id
         changed.append(expense.id)
         # Receipts follow on their own: the uploader hears Push complete and finds this Completed transaction
         # (receipts/uploads.py ReceiptUploader._completed_transaction).
@@ -432,6 +439,7 @@ def problems_for(session: Session, expense: Expense, resolvers: dict[str, refere
     if resolver is None:
         return []
     refs, mapping = expense_problems(session, expense, resolver, cached_mapping_options(session, expense.company_id))
+    assert expense.id is not None  # the check reads stored expenses
     return [*(PushProblem(expense.id, p, ProblemKind.REFERENCE) for p in refs),
             *(PushProblem(expense.id, p, ProblemKind.MODEL) for p in mapping)]
 

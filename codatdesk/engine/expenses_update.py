@@ -65,12 +65,13 @@ def update_in_ledger(pusher: PushEngine, expense_id: int, values: dict[str, Any]
         if not can_update_in_ledger(session, expense):
             raise UpdateRefused(_why_not(session, expense))
         company_id, transaction_id = expense.company_id, expense.transaction_id
-        body = _update_body(session, expense, values)
+        assert transaction_id  # can_update_in_ledger: only an expense with its transaction id is updated
+        body = _update_body(session, expense, transaction_id, values)
         ledger = _ledger_name(session, company_id)
         kind = body.get("type") or "Payment"
     api = ExpensesApi(pusher.client())
     try:
-        sync_id = pusher.call(company_id, api.update_expense_transaction, company_id, transaction_id, body)
+        sync_id: str = pusher.call(company_id, api.update_expense_transaction, company_id, transaction_id, body)
     except PushOutcomeUnknown:
         raise UpdateRefused(_note(pusher, expense_id, "Codat's answer to the update was lost, so it may or may not "
                                                       "be in the ledger: save the edit again to send it again")) from None
@@ -83,6 +84,9 @@ def update_in_ledger(pusher: PushEngine, expense_id: int, values: dict[str, Any]
         raise UpdateRefused(_note(pusher, expense_id, detail)) from None
     with session_scope(pusher.db) as session:
         expense = session.get(Expense, expense_id)
+        if expense is None:  # deleted while the update was out: nothing left to save it on
+            raise UpdateRefused("the expense was deleted while its update went to Codat: check the transaction "
+                                "in the ledger")
         edits.apply_edit(session, expense, values, actor=actor_of(pusher.db))
         session.add(ExpenseSyncItem(company_id=company_id, sync_id=sync_id, transaction_id=transaction_id,
                                     expense_id=expense_id, reimbursable=False))
@@ -91,14 +95,14 @@ def update_in_ledger(pusher: PushEngine, expense_id: int, values: dict[str, Any]
     return sync_id
 
 
-def _update_body(session: Session, expense: Expense, values: dict[str, Any]) -> dict[str, Any]:
+def _update_body(session: Session, expense: Expense, transaction_id: str, values: dict[str, Any]) -> dict[str, Any]:
     """The edited expense as an UpdateExpenseRequest, checked as a push checks it (nothing is written)."""
     values, lines = edits.edited_lines(session, expense, values)
     edited = Expense.model_validate({**expense.model_dump(), **{k: values[k] for k in edits.FIELDS if k in values}})
     resolver = reference.Resolver(session, expense.company_id)
     rate, _missing = fx.rate_to_send(session, edited)
     body, problems = build_transaction(edited, lines if lines is not None else lines_of(session, edited), resolver,
-                                       expense.transaction_id, rate)
+                                       transaction_id, rate)
     problems = problems or mapping_problems(body, cached_mapping_options(session, expense.company_id),
                                             reimbursable=False)
     if problems:
@@ -126,7 +130,8 @@ def _note(pusher: PushEngine, expense_id: int, detail: str) -> str:
     """The refusal on the row (its status stays: the ledger still has the transaction as it was)."""
     with session_scope(pusher.db) as session:
         expense = session.get(Expense, expense_id)
-        expense.status_detail = detail
-        session.add(expense)
-        expense_touched(session, expense, Cause.engine("expenses"))
+        if expense is not None:  # None: deleted meanwhile, the message still goes to the user
+            expense.status_detail = detail
+            session.add(expense)
+            expense_touched(session, expense, Cause.engine("expenses"))
     return detail
