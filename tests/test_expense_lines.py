@@ -41,6 +41,20 @@ def _stored(core, expense_id: int) -> tuple[Expense, list[Line]]:
         return expense, lines_of(session, expense)
 
 
+def test_a_split_expense_never_sent_can_be_deleted_with_its_lines(harness):
+    """Its lines refer to it: deleting it failed on the foreign key before (found by mypy work on the route)."""
+    from sqlmodel import select
+
+    from codatdesk.store.models import ExpenseLine
+
+    core = harness.start_core(listen=False)
+    expense_id = core.add_expense(harness.company_id, _values())
+    assert core.delete_expenses([expense_id]) == 1
+    with Session(core.db) as session:
+        assert session.get(Expense, expense_id) is None
+        assert session.exec(select(ExpenseLine).where(ExpenseLine.expense_id == expense_id)).all() == []
+
+
 # -- the totals rule over the lines --------------------------------------------------------------
 
 def test_lines_are_stored_in_order_and_the_expense_carries_their_sums(harness):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk import secrets, settings_actions
 from codatdesk.amounts import NumberFormat
@@ -455,15 +455,26 @@ class Core:
 
     def delete_expenses(self, expense_ids: list[int]) -> int:
         """Delete rows that were never pushed (anything pushed stays for the audit trail)."""
+        from sqlalchemy import delete
+
+        from codatdesk.store.models import ExpenseLine, ExpenseSyncItem, PushRequest, StatusChange
+
         deleted = 0
         with session_scope(self.db) as session:
+            # Sent once on either route (a push attempt, an Expenses sync): kept for the audit trail.
             pushed = set(session.exec(select(PushAttempt.expense_id).where(
-                PushAttempt.expense_id.in_(expense_ids))).all())
+                col(PushAttempt.expense_id).in_(expense_ids))).all())
+            pushed |= set(session.exec(select(ExpenseSyncItem.expense_id).where(
+                col(ExpenseSyncItem.expense_id).in_(expense_ids))).all())
             for expense_id in expense_ids:
                 expense = session.get(Expense, expense_id)
                 if expense is None or expense.id in pushed or ExpenseStatus(expense.status) is not ExpenseStatus.NOT_PUSHED:
                     continue
                 expense_deleted(session, expense, Cause.user())
+                # What only this never-sent expense refers to goes with it (its lines, a refused team request,
+                # its status history); receipts cascade in the schema.
+                for table in (ExpenseLine, PushRequest, StatusChange):
+                    session.execute(delete(table).where(col(table.expense_id) == expense_id))  # type: ignore[attr-defined]
                 session.delete(expense)
                 deleted += 1
         return deleted
