@@ -14,6 +14,11 @@ pessimistic bound for three separate machines); the longest stall of that thread
 Alternative, in the same run: the single-user path, one Core on SQLite with its own listener and one
 window over the same N rows, under the same sender (B1's path, at B7's size).
 
+Server push throughput, PostgreSQL against SQLite: the team's server sends what desktops ask for through
+the ordinary push engine, now on PostgreSQL. N direct-cost pushes (``core.push``) against a sandbox with
+Codat's 10-concurrent limit and 50 ms per request (as B3), once with the store on PostgreSQL and once on
+SQLite; pushes/s = N / time until every POST is answered and its key stored. Bounded: 120 s per store.
+
 PostgreSQL: ``$CODATDESK_TEST_PG``, else a throwaway server from the installed binaries (tests/pg_server.py).
 """
 
@@ -32,6 +37,8 @@ from benchmarks.load import LOOPBACK, Target, paced_sender, spawn
 
 RATE = 200.0
 SIZES = {"full": (10_000, 2000), "mid": (10_000, 400), "smoke": (200, 20)}  # (rows each desktop shows, deliveries sent)
+PUSHES = {"full": 500, "mid": 300, "smoke": 20}
+PUSH_LATENCY, PUSH_LIMIT = 0.05, 10  # the sandbox's added latency per request, Codat's concurrent limit
 DESKTOPS = 3
 
 SPEC = [
@@ -221,6 +228,56 @@ def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[
         _close([window], [core])
 
 
+def _push_rate(home, sandbox, count: int, db=None) -> float:
+    """Pushes per second of ``count`` direct costs through the push engine (``db`` None: SQLite)."""
+    from benchmarks.headless import core_for
+    from benchmarks.setup import map_suppliers, seed_expenses
+
+    core = core_for(home, sandbox, listen=False, db=db)
+    core.start()
+    try:
+        core.reconciler.wait_for_run(0, 60)
+        core.refresh_reference_data()  # once per company, not part of a push
+        map_suppliers(core, sandbox.company_id)
+        ids = [expense_id for expense_id, _ in seed_expenses(core.db, sandbox.company_id, count)]
+        started = time.monotonic()
+        batch = core.push(ids)
+        if not batch.wait(120):
+            raise TimeoutError("the push batch did not finish in 120 s")
+        elapsed = time.monotonic() - started
+        if batch.sent != count or batch.problems:
+            raise AssertionError(f"sent {batch.sent} of {count}; problems: {batch.problems[:3]}")
+        return count / elapsed
+    finally:
+        core.stop()
+        core.db.dispose()
+
+
+def _push_throughput(size: str) -> dict[str, float]:
+    from benchmarks.sandbox_proc import RemoteSandbox
+    from codatdesk import paths
+    from codatdesk.store.db import open_database
+
+    count = PUSHES[size]
+    rates: dict[str, float] = {}
+    for store in ("sqlite", "postgresql"):
+        sandbox = RemoteSandbox.start({"latency": PUSH_LATENCY, "rate_limit_concurrency": PUSH_LIMIT,
+                                       "push_delay": 1.0, "seed": 3})
+        try:
+            with scratch_dir(f"b7-push-{store}") as home:
+                paths.set_data_dir(str(home))
+                if store == "sqlite":
+                    rates[store] = _push_rate(home, sandbox, count)
+                else:
+                    with postgres() as database:
+                        rates[store] = _push_rate(home, sandbox, count, db=open_database(database))
+        finally:
+            sandbox.stop()
+    return {"push_pg_per_s": rates["postgresql"], "push_sqlite_per_s": rates["sqlite"],
+            "push_ratio": rates["postgresql"] / rates["sqlite"], "push_n": count,
+            "push_ideal_per_s": PUSH_LIMIT / PUSH_LATENCY}
+
+
 def run(size: str) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -240,7 +297,8 @@ def run(size: str) -> dict[str, float]:
             solo, solo_bus, solo_stall = _solo(app, home, sandbox, rows, count)
     finally:
         sandbox.stop()
-    return {"p50_ms": percentile(team, 50), "p99_ms": percentile(team, 99), "max_ms": max(team),
+    pushes = _push_throughput(size)
+    return {**pushes, "p50_ms": percentile(team, 50), "p99_ms": percentile(team, 99), "max_ms": max(team),
             "stall_ms": team_stall, "bus_p50_ms": percentile(team_bus, 50), "bus_p99_ms": percentile(team_bus, 99),
             "solo_bus_p50_ms": percentile(solo_bus, 50), "solo_p50_ms": percentile(solo, 50), "solo_p99_ms": percentile(solo, 99),
             "solo_stall_ms": solo_stall}

@@ -167,6 +167,11 @@ def push_command(*, ids: list[int], all_ready: bool, retry_failed: bool, wait: b
         print(f"push: 0 sent, {len(missing)} not sent", flush=True)
         _report_not_pushed(missing)
         return 1
+    from codatdesk.team.push_command import is_team_desktop, request_pushes
+
+    if is_team_desktop(db):  # no Codat key here: ask the team's server, as the window does
+        return request_pushes(settings, db, chosen, missing, again_anyway=again_anyway, wait=wait,
+                              wait_timeout=wait_timeout, report=_report_not_pushed)
     if again_anyway:
         print(AGAIN_ANYWAY_WARNING, file=sys.stderr, flush=True)
     core = Core(settings, db, listen=False)

@@ -2,8 +2,9 @@
 
 The role that ran ``codatdesk team init`` owns the tables and is the server's: it migrates, receives
 webhooks and sends pushes. Each colleague logs in as a role of their own, a member of ``codatdesk_desktop``:
-it reads everything and edits the books, but cannot write the webhook inbox (only the server receives
-Codat's deliveries) nor change the schema (desktops never migrate). Codat's API key and the webhook
+it reads everything, edits the books and asks for pushes (push_request), but cannot write the webhook inbox
+(only the server receives Codat's deliveries), nor the record of what was sent (push_operation, push_attempt:
+only the server sends), nor change the schema (desktops never migrate). Codat's API key and the webhook
 secrets are never in the database: they stay in the server's keyring, so no grant can reach them.
 """
 
@@ -16,8 +17,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 DESKTOP_ROLE = "codatdesk_desktop"
-# Written only by the server: the inbox (a desktop could otherwise forge a Codat result) and the schema version.
-SERVER_ONLY_TABLES = ("webhook_delivery", "alembic_version")
+# Written only by the server: the inbox (a desktop could otherwise forge a Codat result), what was sent to Codat
+# (only the server sends: a desktop asks through push_request, team/requests.py), and the schema version.
+SERVER_ONLY_TABLES = ("webhook_delivery", "push_operation", "push_attempt", "alembic_version")
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 

@@ -1,7 +1,8 @@
 """The team's server process for the end-to-end test: a Core on the shared PostgreSQL that alone receives
 Codat's webhooks and applies them. It stands in for ``codatdesk serve --database URL`` until that command
 takes a database (issue #15, part t15a); benchmark B7 runs it too. Prints its listener URL once its first
-reconciliation is over, then runs until stdin closes."""
+reconciliation is over, then runs until stdin closes. Like ``codatdesk serve``, it also holds the leader lock
+and claims and sends the desktops' push requests (team/server.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from codatdesk.engine.core import Core
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.store.db import open_database
+from codatdesk.team.server import start_team_server
 
 
 def main() -> int:
@@ -28,8 +30,11 @@ def main() -> int:
                                                                None, None))
     core.start()
     core.reconciler.wait_for_run(0, 60)  # its first run is over: what is seeded next is left to the webhooks
+    team = start_team_server(core, retry_seconds=0.2, interval=0.1)
     print(core.listener_url, flush=True)
     sys.stdin.read()
+    if team is not None:
+        team.stop()
     core.stop()
     core.db.dispose()
     return 0

@@ -1,6 +1,7 @@
-"""End to end on a real PostgreSQL: one server process receives Codat's webhooks; three desktop cores (one in a
-real MainWindow, offscreen) share the database. Two desktops push at once; every desktop sees every change;
-the window's desktop, cut off from the database meanwhile, catches up when the network is back."""
+"""End to end on a real PostgreSQL: one server process holds the Codat key, receives Codat's webhooks and sends
+what desktops ask for; three team desktops (no Codat key; one in a real MainWindow, offscreen) share the
+database. Two desktops ask for pushes at once; the server sends each expense once; every desktop sees every
+change; the window's desktop, cut off from the database meanwhile, catches up when the network is back."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from sqlalchemy import make_url
 from codatdesk.demo import DEMO_EVENT_TYPES
 from codatdesk.engine.core import Core
 from codatdesk.events import ExpenseChanged
-from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import open_database
+from codatdesk.team.desktop import TeamDesktopCore
 from tests.conftest import wait_until
 from tests.engine_harness import expenses, row, started
 from tests.team.tcp_proxy import TcpProxy
@@ -49,17 +50,12 @@ class LatestStatus:
             return all(self.status.get(i) is ExpenseStatus.COMPLETE for i in ids)
 
 
-def desktop(folder: Path, database: str, h) -> Core:
-    """A desktop core: no webhook listener of its own (the server has the team's only one)."""
+def desktop(folder: Path, database: str, h) -> TeamDesktopCore:
+    """A team desktop: no Codat key, no listener; its pushes are requests the server claims and sends."""
     folder.mkdir()
     settings = Settings(folder / "settings.json", environ={})
-    settings.update({"codat.base_url": h.server.base_url, "codat.company_id": h.company_id,
-                     "codat.connection_id": h.connection_id, "reconcile.interval_seconds": 3600,
-                     "reconcile.threshold_seconds": 0})
-    # Desktops still push themselves here: push requests claimed by the server are issue #15's part t15b.
-    core = Core(settings, open_database(database), api_key=lambda: h.sandbox.api_key,
-                webhook_credentials=lambda: WebhookCredentials((), None, None), listen=False)
-    return core
+    settings.update({"codat.company_id": h.company_id})
+    return TeamDesktopCore(settings, open_database(database))
 
 
 @pytest.fixture
@@ -89,7 +85,7 @@ def server_process(pg_url, tmp_path):
         process.wait(timeout=30)
 
 
-def test_two_desktops_push_at_once_and_every_desktop_sees_every_change(pg_url, tmp_path, qtbot, server_process):
+def test_two_desktops_ask_at_once_the_server_sends_and_every_desktop_sees_every_change(pg_url, tmp_path, qtbot, server_process):
     from codatdesk.ui.main_window import MainWindow
     from codatdesk.ui.ui_state import UiState
 
@@ -118,13 +114,10 @@ def test_two_desktops_push_at_once_and_every_desktop_sees_every_change(pg_url, t
             ids = [e.id for e in expenses(a)]
             wait_until(lambda: len(window.model.ids()) == ROWS, message="the import in c's window")
 
-            # Read Codat's reference lists once, before the two pushes: two desktops refreshing the same
-            # company's lists at once is a race of its own (left to the server-side pushes, issue #15 t15b).
-            a.refresh_reference_data(h.company_id)
-            proxy.cut()  # c's network goes; a and b push meanwhile
+            proxy.cut()  # c's network goes; a and b ask for pushes meanwhile
             wait_until(lambda: not c.change_feed.connected.is_set(), message="c noticing")
-            a.push(ids[: ROWS // 2])
-            b.push(ids[ROWS // 2:])
+            asked = [a.push(ids[: ROWS // 2]), b.push(ids[ROWS // 2:])]
+            assert [batch.problems for batch in asked] == [[], []]
             try:
                 wait_until(lambda: seen["a"].all_complete(ids) and seen["b"].all_complete(ids), timeout=60,
                            message="both pushing desktops seeing every result (their own and the other's)")
@@ -138,6 +131,9 @@ def test_two_desktops_push_at_once_and_every_desktop_sees_every_change(pg_url, t
             wait_until(lambda: all(window.model.row_for_id(i).status is ExpenseStatus.COMPLETE for i in ids),
                        message="c's table showing every push complete")
             assert all(e.status == ExpenseStatus.COMPLETE for e in expenses(a))
+            # Only the server sent, each expense once (the desktops hold no Codat key).
+            posted = [op for op in h.sandbox.push_operations.values() if op["dataType"] == "directCosts"]
+            assert len(posted) == ROWS, h.sandbox.push_operations
         finally:
             h.core = None
             for core in cores:

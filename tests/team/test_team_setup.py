@@ -75,6 +75,34 @@ def test_invite_prints_a_login_a_desktop_can_use_and_nothing_of_the_server(pg_ur
         desktop.dispose()
 
 
+
+def test_a_desktop_cannot_record_a_send_but_can_ask_for_one(pg_url, memory_keyring):
+    """Only the server sends: a desktop's login may insert a push request, not a push attempt or operation."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from codatdesk.engine import edits
+    from codatdesk.team.requests import request_push
+
+    init_team_database(pg_url)
+    invite_text("bea")
+    owner = make_engine(pg_url)
+    expense_id = edits.add_expense(owner, None, "c1", {
+        "expense_date": dt.date(2026, 11, 1), "supplier_name": "Acme", "account_code": "429",
+        "bank_account_code": "090", "net": Decimal("10.00"), "tax": Decimal("2.00"), "total": Decimal("12.00"),
+        "currency": "GBP"})
+    desktop = make_engine(as_login(pg_url, "bea"))
+    try:
+        for table in ("push_attempt", "push_operation"):
+            with pytest.raises(ProgrammingError, match="permission denied"), desktop.begin() as conn:
+                conn.execute(text(f"insert into {table} (company_id) values ('c1')"))
+        assert request_push(desktop, [expense_id], "bea").queued == [expense_id]
+        with owner.connect() as conn:
+            assert conn.execute(text("select state from push_request")).scalars().all() == ["queued"]
+    finally:
+        desktop.dispose()
+        owner.dispose()
+
 def test_invite_refuses_a_login_name_that_is_not_one(pg_url):
     init_team_database(pg_url)
     with pytest.raises(roles.RoleNameError, match="lower-case"):
