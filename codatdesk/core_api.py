@@ -61,6 +61,20 @@ class CompanyChoice:
 
 
 @dataclass(frozen=True)
+class TrackingChoice:
+    """A tracking category a line may carry: Codat's id, its name and its parent's name ("" at the top)."""
+
+    id: str
+    name: str
+    parent_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """"Departments: Finance", as a person reads it."""
+        return f"{self.parent_name}: {self.name}" if self.parent_name else self.name
+
+
+@dataclass(frozen=True)
 class ExpenseValues:
     """One expense as a person edits it (``engine.edits.FIELDS``), typed: Decimal money, date dates."""
 
@@ -328,6 +342,10 @@ class CoreAPI(Protocol):
         ...
 
     def supplier_creation_allowed(self, company_id: str) -> bool: ...
+
+    def tracking_categories(self, company_id: str) -> list[TrackingChoice]:
+        """The tracking categories a line may carry (leaves only), from the cached reference data."""
+        ...
 
     def read_rates(self, company_id: str) -> RateTable: ...
 

@@ -33,6 +33,7 @@ from codatdesk.core_api import (
     MappingOverview,
     ReceiptView,
     SettingsApplied,
+    TrackingChoice,
 )
 from codatdesk.engine import (
     edits,
@@ -550,6 +551,11 @@ class Core:
 
     def supplier_creation_allowed(self, company_id: str) -> bool:
         return read_models_mapping.supplier_creation_allowed(self.db, company_id)
+
+    def tracking_categories(self, company_id: str) -> list[TrackingChoice]:
+        from codatdesk.engine.read_models_tracking import tracking_categories
+
+        return tracking_categories(self.db, company_id)
 
     def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
         from codatdesk.engine.suppliers import set_supplier_creation

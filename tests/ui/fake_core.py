@@ -30,8 +30,9 @@ from codatdesk.core_api import (
     MappingOverview,
     ReceiptView,
     SettingsApplied,
+    TrackingChoice,
 )
-from codatdesk.engine import edits, read_models, read_models_mapping
+from codatdesk.engine import edits, read_models, read_models_mapping, read_models_tracking
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
 from codatdesk.events import EventBus
@@ -80,6 +81,9 @@ class StoreReads:
 
     def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list:
         return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
+
+    def tracking_categories(self, company_id: str) -> list[TrackingChoice]:
+        return read_models_tracking.tracking_categories(self.db, company_id)
 
     def supplier_creation_allowed(self, company_id: str) -> bool:
         return read_models_mapping.supplier_creation_allowed(self.db, company_id)

@@ -43,7 +43,8 @@ class EditController(QObject):
 
         model = self.host.model
         currency = model.row_at(0).currency if model.rowCount() else "GBP"
-        dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency, parent=self.window)
+        dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency,
+                               tracking_choices=core.tracking_categories(company_id), parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def save() -> None:
@@ -81,8 +82,8 @@ class EditController(QObject):
             return
         from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
 
-        dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), line_count=len(expense.lines),
-                               parent=self.window)
+        dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), lines=expense.lines,
+                               tracking_choices=core.tracking_categories(expense.company_id), parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if in_ledger:
             dialog.setWindowTitle("Update the expense in the ledger")

@@ -7,6 +7,7 @@ Amounts are typed in the user's number format (QLocale's locale, read by
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,9 +32,12 @@ from codatdesk.amounts import (
     format_amount,
     parse_amount,
 )
-from codatdesk.engine.edits import MISSING, REQUIRED, UNBALANCED, expense_problems
+from codatdesk.core_api import TrackingChoice
+from codatdesk.engine.edits import LINES, MISSING, REQUIRED, UNBALANCED, expense_problems, with_line_totals
+from codatdesk.lines import Line, needs_rows
 from codatdesk.money import ISO_4217, MoneyError, is_known_currency
 from codatdesk.states import ExpenseStatus
+from codatdesk.ui.dialogs.lines_editor import LinesEditor
 from codatdesk.ui.formatting import locale_number_format
 from codatdesk.ui.status_style import is_dark_palette, style_for
 
@@ -54,8 +59,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "reference": ("&Reference", "reference"),
 }
 ATTRIBUTE_FIELDS = {attribute: name for name, (_label, attribute) in FIELDS.items()}
-# What a split expense takes from its lines: not edited here (the note says where).
-LINE_FIELDS = ("account_code", "account_name", "tax_code", "net", "tax", "total")
+# What an expense with lines takes from them (line 1's account and tax code, the sums): not typed in the form.
+LINE_FIELDS = ("account_code", "account_name", "tax_code", "net", "tax")
 AMOUNT_FIELDS = ("net", "tax", "total")
 
 
@@ -98,14 +103,22 @@ def read_form(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str,
     return values, errors
 
 
-def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form text -> (Expense attribute values, {field: problem}): what could not be read, then the
-    core's rules (the ones ``Core.add_expense``/``update_expense`` enforce), worded for this form."""
+def validate(raw: dict[str, str], fmt: NumberFormat = PLAIN, lines: Sequence[Line] | None = None,
+             line_errors: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form text (and the lines, when the expense has them) -> (Expense attribute values, {field: problem}):
+    what could not be read, then the core's rules (the ones ``Core.add_expense``/``update_expense``
+    enforce), worded for this form. Lines give net, tax, account and tax code as the core takes them."""
     values, errors = read_form(raw, fmt)
+    if line_errors:
+        errors[LINES] = "; ".join(line_errors)
+    elif lines is not None:
+        values = with_line_totals({**values, LINES: list(lines)})
     currency = values["currency"] if is_known_currency(values["currency"]) else None
     for problem in expense_problems(values):
-        name = ATTRIBUTE_FIELDS[problem.field]
-        if problem.kind == MISSING:
+        name = ATTRIBUTE_FIELDS.get(problem.field, problem.field)
+        if name == LINES:
+            text = problem.text  # the core's words, naming the line
+        elif problem.kind == MISSING:
             text = f"{FIELDS[name][0].replace('&', '')} is required"
         elif problem.kind == UNBALANCED:
             text = (f"net + tax is {format_amount(values['net'] + values['tax'], currency, fmt)}, "
@@ -120,11 +133,12 @@ class ExpenseDialog(QDialog):
     """``values`` (Expense attributes) prefill an edit; ``result_values`` holds the cleaned values on accept."""
 
     def __init__(self, values: dict[str, Any] | None = None, *, suppliers: list[str] | None = None,
-                 default_currency: str = "GBP", line_count: int = 0, parent: QWidget | None = None) -> None:
+                 default_currency: str = "GBP", lines: Sequence[Line] = (),
+                 tracking_choices: Sequence[TrackingChoice] = (), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit expense" if values else "Add expense")
         self.result_values: dict[str, Any] = {}
-        self.line_count = line_count  # > 1: a split expense, whose lines this dialog does not edit
+        self.opened_lines = tuple(lines)
         self.inputs: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
         self.reading_labels: dict[str, QLabel] = {}
@@ -170,16 +184,23 @@ class ExpenseDialog(QDialog):
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        if line_count > 1:
-            for name in LINE_FIELDS:
-                self.inputs[name].setEnabled(False)
-            lines_note = QLabel(
-                f"This expense has {line_count} lines (listed in the details pane); its account, tax code and "
-                "amounts are theirs. This window cannot edit lines yet: to change them, import the lines as "
-                "rows sharing the expense's reference, numbered in a line column (1, 2, 3 ...).")
-            lines_note.setObjectName("linesNote")
-            lines_note.setWordWrap(True)
-            layout.addWidget(lines_note)
+        # A single-line expense stays a simple form until the user splits it (or wants tracking).
+        self.split_button = QPushButton("Split into &lines / choose tracking")
+        self.split_button.setToolTip("Give the expense several lines, each with its own account, tax and "
+                                     "tracking categories from Codat's lists.")
+        self.split_button.clicked.connect(self.split)
+        self.lines_editor = LinesEditor(tracking_choices, self.number_format)
+        self.lines_editor.hide()
+        self.lines_editor.changed.connect(self._lines_edited)
+        lines_error = QLabel()
+        lines_error.setObjectName("fieldError")
+        lines_error.setStyleSheet(self.error_labels["total"].styleSheet())
+        lines_error.setWordWrap(True)
+        lines_error.hide()
+        self.error_labels[LINES] = lines_error
+        layout.addWidget(self.split_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.lines_editor)
+        layout.addWidget(lines_error)
         layout.addWidget(note)
         layout.addWidget(self.buttons)
         for name, widget in self.inputs.items():
@@ -189,8 +210,58 @@ class ExpenseDialog(QDialog):
                 widget.editTextChanged.connect(lambda _text, n=name: self._edited(n))
             elif isinstance(widget, QDateEdit):
                 widget.dateChanged.connect(lambda _d, n=name: self._edited(n))
+        if needs_rows(self.opened_lines):
+            self._show_lines(self.opened_lines)
+            # The total follows the lines while it equals their sum (a typed one is the user's).
+            self._total_follows = values is not None and values.get("total") == sum(
+                (line.total for line in self.opened_lines), Decimal(0))
         self.revalidate(show=False)
-        self.resize(520, self.sizeHint().height())
+        self.resize(720 if self.has_lines else 520, self.sizeHint().height())
+
+    @property
+    def has_lines(self) -> bool:
+        return not self.lines_editor.isHidden()
+
+    def split(self) -> None:
+        """Turn the simple form into lines: line 1 is what the form holds, line 2 is new."""
+        values, _errors = read_form(self.raw_values(), self.number_format)
+        first = Line(account_code=values.get("account_code", ""), net=values.get("net") or Decimal(0),
+                     tax=values.get("tax") or Decimal(0), tax_code=values.get("tax_code", ""),
+                     description=values.get("description", ""))
+        self._show_lines([first])
+        self.lines_editor.add_line()
+        self.resize(max(self.width(), 720), self.sizeHint().height())
+
+    def _show_lines(self, lines: Sequence[Line]) -> None:
+        currency = self.inputs["currency"]
+        assert isinstance(currency, QComboBox)
+        self.lines_editor.currency = currency.currentText().strip().upper() or None
+        self.lines_editor.set_lines(lines)
+        self.lines_editor.show()
+        self.split_button.hide()
+        for name in LINE_FIELDS:
+            self.inputs[name].setEnabled(False)
+            self.inputs[name].setToolTip("Comes from the lines below.")
+
+    def _lines_edited(self) -> None:
+        """Net and tax follow the lines; the total too, until the user types it."""
+        lines, errors = self.lines_editor.read_lines()
+        if not errors and lines:
+            currency = self.lines_editor.currency
+            sums = {"net": sum((ln.net for ln in lines), Decimal(0)), "tax": sum((ln.tax for ln in lines), Decimal(0))}
+            sums["total"] = sums["net"] + sums["tax"]
+            for name, amount in sums.items():
+                if name != "total" or self._total_follows:
+                    widget = self.inputs[name]
+                    assert isinstance(widget, QLineEdit)
+                    widget.setText(format_amount(amount, currency, self.number_format))
+        self.revalidate(show=True, only_touched=LINES)
+
+    def _validate(self) -> tuple[dict[str, Any], dict[str, str]]:
+        if not self.has_lines:
+            return validate(self.raw_values(), self.number_format)
+        lines, line_errors = self.lines_editor.read_lines()
+        return validate(self.raw_values(), self.number_format, lines, line_errors)
 
     def _make_input(self, name: str, default_currency: str, suppliers: list[str]) -> QWidget:
         if name == "date":
@@ -260,7 +331,7 @@ class ExpenseDialog(QDialog):
         if name == "total":
             self._total_follows = False
         elif name in ("net", "tax") and self._total_follows:
-            values, errors = validate(self.raw_values(), self.number_format)
+            values, errors = self._validate()
             if "net" in values and "tax" in values and "net" not in errors and "tax" not in errors:
                 total = self.inputs["total"]
                 assert isinstance(total, QLineEdit)
@@ -269,8 +340,9 @@ class ExpenseDialog(QDialog):
         self.revalidate(show=True, only_touched=name)
 
     def revalidate(self, *, show: bool = True, only_touched: str | None = None) -> dict[str, str]:
-        values, errors = validate(self.raw_values(), self.number_format)
+        values, errors = self._validate()
         currency = values.get("currency") if "currency" not in errors else None
+        self.lines_editor.currency = currency or None
         for name, reading in self.reading_labels.items():
             # Say what was understood, in full, so 70,00 read as 7000 cannot pass unseen.
             amount = values.get(name) if name not in errors else None
@@ -285,11 +357,13 @@ class ExpenseDialog(QDialog):
         return errors
 
     def _accept_if_valid(self) -> None:
-        values, errors = validate(self.raw_values(), self.number_format)
+        values, errors = self._validate()
         if errors:
             self.revalidate(show=True)
             return
-        if self.line_count > 1:  # the lines' sums stay as the lines have them
-            values = {k: v for k, v in values.items() if k not in LINE_FIELDS}
+        if values.get(LINES) is not None and tuple(values[LINES]) == self.opened_lines:
+            values = {k: v for k, v in values.items() if k != LINES}  # unchanged lines keep their Codat ids
+        if LINES in values:
+            values.pop("account_name", None)  # line 1's account names it; the disabled field is not the user's
         self.result_values = values
         self.accept()
