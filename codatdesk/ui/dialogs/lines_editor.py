@@ -101,7 +101,9 @@ class LinesEditor(QWidget):
         header = self.table.horizontalHeader()
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # Description and tracking share the spare width: a chosen "Departments: Finance" is read in full.
         header.setSectionResizeMode(DESCRIPTION, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(TRACKING, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(True)
         self.table.itemChanged.connect(lambda _item: self.changed.emit())
         self.add_button = QPushButton("Add &line")
