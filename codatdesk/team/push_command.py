@@ -60,7 +60,7 @@ def _wait_for_the_server(db: Engine, ids: list[int], timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
         with Session(db) as session:
-            rows = list(session.exec(select(Expense).where(col(Expense.id).in_(ids)).order_by(Expense.id)))
+            rows = list(session.exec(select(Expense).where(col(Expense.id).in_(ids)).order_by(col(Expense.id))))
         busy = [e for e in rows if ExpenseStatus(e.status) in _ON_ITS_WAY]
         if not busy or time.monotonic() >= deadline:
             break

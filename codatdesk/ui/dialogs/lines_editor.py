@@ -160,7 +160,9 @@ class LinesEditor(QWidget):
 
     def set_cell(self, row: int, column: int, text: str) -> None:
         """Type into a cell (tests, paste)."""
-        self.table.item(row, column).setText(text)
+        item = self.table.item(row, column)
+        assert item is not None, "every cell of a line is created with it (add_line)"
+        item.setText(text)
 
     def tracking_button(self, row: int) -> TrackingButton:
         button = self.table.cellWidget(row, TRACKING)
@@ -171,7 +173,7 @@ class LinesEditor(QWidget):
         """(the lines, what could not be read: "line 2: net ..."); the rules are the core's."""
         lines, errors = [], []
         for row in range(self.table.rowCount()):
-            amounts = {}
+            amounts: dict[str, Decimal | None] = {}
             for column, name in ((NET, "net"), (TAX, "tax")):
                 text = self._text(row, column)
                 if not text:
@@ -186,9 +188,10 @@ class LinesEditor(QWidget):
                     errors.append(f"line {row + 1}: the {name} is not written like {example} (your number format)")
                 except MoneyError as exc:
                     errors.append(f"line {row + 1}: the {name}: {exc}")
-            if amounts.get("net") is None or amounts.get("tax") is None:
+            net, tax = amounts.get("net"), amounts.get("tax")
+            if net is None or tax is None:
                 continue
-            lines.append(Line(account_code=self._text(row, ACCOUNT), net=amounts["net"], tax=amounts["tax"],
+            lines.append(Line(account_code=self._text(row, ACCOUNT), net=net, tax=tax,
                               tax_code=self._text(row, TAX_CODE), description=self._text(row, DESCRIPTION),
                               tracking=self.tracking_button(row).values()))
         return lines, errors
