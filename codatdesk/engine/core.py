@@ -25,15 +25,9 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
-    ConnectionInfo,
-    DeliveryRecord,
-    ExpenseDetails,
-    ExpenseRow,
     ExpenseValues,
-    MappingOverview,
     ReceiptView,
     SettingsApplied,
-    TrackingChoice,
 )
 from codatdesk.engine import (
     edits,
@@ -41,7 +35,6 @@ from codatdesk.engine import (
     expenses_route,
     expenses_update,
     read_models,
-    read_models_mapping,
     reference,
 )
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
@@ -49,6 +42,7 @@ from codatdesk.engine.expenses_config import ExpensesConfig
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
+from codatdesk.engine.store_queries import StoreQueries
 from codatdesk.events import (
     ConnectionChecked,
     EventBus,
@@ -73,8 +67,7 @@ from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
-    from codatdesk.engine.rate_table import RateEntry, RateTable, Recheck
-    from codatdesk.engine.reference import Candidate
+    from codatdesk.engine.rate_table import RateEntry, Recheck
     from codatdesk.team.change_feed import ChangeFeedListener
 
 log = logging.getLogger(__name__)
@@ -82,7 +75,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Core", "PushBatch", "PushProblem"]
 
 
-class Core:
+class Core(StoreQueries):
     def __init__(
         self,
         settings: Settings,
@@ -523,49 +516,14 @@ class Core:
     def can_edit(self, status: ExpenseStatus) -> bool:
         return status in EDITABLE_STATUSES
 
-    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
-        return read_models.expense_rows(self.db, company_id)
-
-    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
-        return read_models.expense_rows_by_id(self.db, expense_ids)
-
-    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
-        return read_models.expense_details(self.db, expense_id)
-
-    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
-                   limit: int = 2000) -> list[DeliveryRecord]:
-        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
-
-    def dropped_delivery_count(self) -> int:
-        return read_models.dropped_delivery_count(self.db)
-
-    def connections(self) -> list[ConnectionInfo]:
+    def _chosen_connections(self) -> dict[str, str]:
         chosen = self.settings.get("codat.connection_id")
-        return read_models.connections(self.db, {self.company_id: chosen} if self.company_id and chosen else {})
-
-    def mapping_overview(self, company_id: str) -> MappingOverview:
-        return read_models_mapping.mapping_overview(self.db, company_id)
-
-    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list[Candidate]:
-        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
-
-    def supplier_creation_allowed(self, company_id: str) -> bool:
-        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
-
-    def tracking_categories(self, company_id: str) -> list[TrackingChoice]:
-        from codatdesk.engine.read_models_tracking import tracking_categories
-
-        return tracking_categories(self.db, company_id)
+        return {self.company_id: chosen} if self.company_id and chosen else {}
 
     def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
         from codatdesk.engine.suppliers import set_supplier_creation
 
         set_supplier_creation(self.db, company_id, allowed)
-
-    def read_rates(self, company_id: str) -> RateTable:
-        from codatdesk.engine import rate_table
-
-        return rate_table.read_rates(self.db, company_id)
 
     def can_retry(self, status: ExpenseStatus) -> bool:
         return status in RETRYABLE_STATUSES

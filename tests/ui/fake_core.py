@@ -22,19 +22,14 @@ from codatdesk.core_api import (
     RESTART_SETTINGS,
     RETRYABLE_STATUSES,
     CompanyChoice,
-    ConnectionInfo,
-    DeliveryRecord,
-    ExpenseDetails,
-    ExpenseRow,
     ExpenseValues,
-    MappingOverview,
     ReceiptView,
     SettingsApplied,
-    TrackingChoice,
 )
-from codatdesk.engine import edits, read_models, read_models_mapping, read_models_tracking
+from codatdesk.engine import edits, read_models
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushProblem
+from codatdesk.engine.store_queries import StoreQueries
 from codatdesk.events import EventBus
 from codatdesk.importer import ImportReport, ensure_company
 from codatdesk.receipts import attach as receipt_attach
@@ -46,7 +41,7 @@ from codatdesk.store.db import bind_bus, open_database, read_session, session_sc
 from codatdesk.store.models import Expense
 
 
-class StoreReads:
+class StoreReads(StoreQueries):
     """The core's queries over one database, for a view test that has a store and nothing else
     (``StoreReads(db)``); ``FakeCore`` is one too. ``chosen``: company id -> the connection Settings chose."""
 
@@ -56,42 +51,6 @@ class StoreReads:
 
     def _chosen_connections(self) -> dict[str, str]:
         return self._chosen
-
-    def expense_rows(self, company_id: str | None) -> list[ExpenseRow]:
-        return read_models.expense_rows(self.db, company_id)
-
-    def expense_rows_by_id(self, expense_ids: list[int]) -> dict[int, ExpenseRow]:
-        return read_models.expense_rows_by_id(self.db, expense_ids)
-
-    def expense_details(self, expense_id: int) -> ExpenseDetails | None:
-        return read_models.expense_details(self.db, expense_id)
-
-    def deliveries(self, *, after_id: int = 0, inbox_ids: Collection[int] = (),
-                   limit: int = 2000) -> list[DeliveryRecord]:
-        return read_models.deliveries(self.db, after_id=after_id, inbox_ids=inbox_ids, limit=limit)
-
-    def dropped_delivery_count(self) -> int:
-        return read_models.dropped_delivery_count(self.db)
-
-    def connections(self) -> list[ConnectionInfo]:
-        return read_models.connections(self.db, self._chosen_connections())
-
-    def mapping_overview(self, company_id: str) -> MappingOverview:
-        return read_models_mapping.mapping_overview(self.db, company_id)
-
-    def mapping_candidates(self, company_id: str, kind: str, currency: str | None = None) -> list:
-        return read_models_mapping.mapping_candidates(self.db, company_id, kind, currency)
-
-    def tracking_categories(self, company_id: str) -> list[TrackingChoice]:
-        return read_models_tracking.tracking_categories(self.db, company_id)
-
-    def supplier_creation_allowed(self, company_id: str) -> bool:
-        return read_models_mapping.supplier_creation_allowed(self.db, company_id)
-
-    def read_rates(self, company_id: str) -> Any:
-        from codatdesk.engine import rate_table
-
-        return rate_table.read_rates(self.db, company_id)
 
     # The writes a view test needs besides reading (the real core's, on this store).
     def set_supplier_creation(self, company_id: str, allowed: bool) -> None:
