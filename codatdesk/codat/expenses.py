@@ -101,26 +101,31 @@ class ExpensesApi:
     def _base(company_id: str) -> str:
         return f"/companies/{_segment(company_id)}/sync/expenses"
 
+    def _object(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """A call whose answer is a JSON object (Codat's schema for each of these endpoints)."""
+        answer: dict[str, Any] = self._client._request(*args, **kwargs)
+        return answer
+
     # -- connection, configuration, mapping options --------------------------------------------
 
     def create_partner_connection(self, company_id: str) -> dict[str, Any]:
         """The company's Expense (partner) connection, created Linked; returns the Connection."""
-        return self._client._request("POST", self._base(company_id) + "/connections/partnerExpense",
-                                     kind=_Kind.WRITE, idempotency_key=new_idempotency_key())
+        return self._object("POST", self._base(company_id) + "/connections/partnerExpense",
+                            kind=_Kind.WRITE, idempotency_key=new_idempotency_key())
 
     def get_config(self, company_id: str) -> dict[str, Any]:
-        return self._client._request("GET", self._base(company_id) + "/config")
+        return self._object("GET", self._base(company_id) + "/config")
 
     def set_config(self, company_id: str, *, bank_account_id: str | None, supplier_id: str | None,
                    customer_id: str | None) -> dict[str, Any]:
         """The defaults a transaction without its own bank account or supplier falls back to."""
         body = {"bankAccount": _ref(bank_account_id), "supplier": _ref(supplier_id), "customer": _ref(customer_id)}
-        return self._client._request("POST", self._base(company_id) + "/config", json_body=body,
-                                     kind=_Kind.WRITE, idempotency_key=new_idempotency_key())
+        return self._object("POST", self._base(company_id) + "/config", json_body=body,
+                            kind=_Kind.WRITE, idempotency_key=new_idempotency_key())
 
     def mapping_options(self, company_id: str) -> dict[str, Any]:
         """Accounts (validFor, validTransactionTypes), tax rates and tracking categories to map expenses to."""
-        return self._client._request("GET", self._base(company_id) + "/mappingOptions")
+        return self._object("GET", self._base(company_id) + "/mappingOptions")
 
     def list_tracking_categories(self, company_id: str) -> list[dict[str, Any]]:
         """The Accounting API's tracking categories (departments, projects, ...)."""
@@ -186,7 +191,7 @@ class ExpensesApi:
                           content_type: str = "application/octet-stream") -> dict[str, Any]:
         """Attach a receipt to a Completed transaction (multipart ``file``); returns {companyId, id, transactionId}."""
         key = new_idempotency_key()
-        return self._client._request(
+        return self._object(
             "POST", f"{self._base(company_id)}/syncs/{_segment(sync_id)}/transactions/{_segment(transaction_id)}"
                     "/attachments",
             raw=multipart_file(file_name, content, content_type, boundary=key.replace("-", "")),

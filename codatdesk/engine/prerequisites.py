@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.db import session_scope
@@ -56,8 +56,8 @@ def create_then_wait(engine: PushEngine, batch: PushBatch, prerequisite: Prerequ
         with Session(engine.db) as session:
             existing = session.exec(select(PushOperation).where(
                 PushOperation.company_id == p.company_id, PushOperation.data_type == p.data_type,
-                PushOperation.creates_code == p.code, PushOperation.status.in_(("Pending", "Success")),
-            ).order_by(PushOperation.requested_at.desc())).first()
+                PushOperation.creates_code == p.code, col(PushOperation.status).in_(("Pending", "Success")),
+            ).order_by(col(PushOperation.requested_at).desc())).first()
         if existing is not None and existing.status == "Success" and existing.record_id:
             p.use_existing(existing.record_id, dependents)
             return

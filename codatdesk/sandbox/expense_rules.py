@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from codatdesk import integrations
 
@@ -97,7 +97,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 TAX_TOLERANCE = Decimal("0.01")
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | Decimal]:
     return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
 
 
@@ -254,7 +254,8 @@ def _tax_problems(line: dict[str, Any], ledger: Ledger, where: str, kind: str, r
     if _number(net) and _number(tax):
         expected = (Decimal(net) * Decimal(tax_rate["effectiveTaxRate"]) / 100).quantize(Decimal("0.01"))
         if abs(Decimal(tax) - expected) > TAX_TOLERANCE:
-            # sandbox choice: the ledger recomputes tax from the rate (Xero and QBO reject a mismatch)
+            # sandbox choice: Codat's docs do not say what a ledger does with tax that disagrees with the rate; refusing
+            # it is the stricter choice
             return [f"{where}: TaxAmount {tax} does not match {tax_rate['name']} on NetAmount {net} "
                     f"(expected {expected})."]
     return []

@@ -51,7 +51,7 @@ def routes(sandbox: Sandbox, codat: Wrap, steering: Wrap) -> list[Route]:
         return body
 
     def company_id(request: Request) -> str:
-        return request.path_params["companyId"]
+        return str(request.path_params["companyId"])
 
     async def partner_connection(request: Request) -> Response:
         return json_response(expenses.create_partner_connection(company_id(request)))
