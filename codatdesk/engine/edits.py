@@ -7,6 +7,7 @@ make the same writes; their ``ExpenseChanged`` events are published when the wri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -238,6 +239,16 @@ def edited_lines(session: Session, expense: Expense, values: dict[str, Any]) -> 
     # An edit of a split expense's amounts alone is checked against its stored lines.
     lines = values.get(LINES) if values.get(LINES) is not None else (
         lines_of(session, expense) if expense.line_count else None)
+    if values.get(LINES) is None and lines is not None and ({"account_code", "tax_code"} & values.keys()):
+        # The expense's account and tax code are line 1's: an edit of them alone is an edit of line 1, or the
+        # row would show one account while the push books another.
+        first = lines[0]
+        if "account_code" in values and values["account_code"] != first.account_code:
+            first = dataclasses.replace(first, account_code=values["account_code"], account_id=None)
+        if "tax_code" in values and values["tax_code"] != first.tax_code:
+            first = dataclasses.replace(first, tax_code=values["tax_code"], tax_rate_id=None)
+        lines = [first, *lines[1:]]
+        values = {**values, LINES: lines}
     check_expense({k: values[k] if k in values else getattr(expense, k) for k in FIELDS} | {LINES: lines})
     return values, lines
 

@@ -104,7 +104,11 @@ def build_transaction(expense: Expense, lines: Sequence[Line], resolver: referen
     elif any(line.net * sign < 0 or line.tax * sign < 0 for line in lines):
         problems.append("a refund's lines must all be negative (and a payment's all positive): "
                         "split the expense into a payment and a refund")
-    if expense.is_claim and expense.transaction_type not in (None, "Payment"):
+    if expense.is_claim and sign < 0:
+        problems.append("an employee claim is money owed to the employee, so it cannot be negative (Codat's "
+                        "reimbursable expense transactions have no refund): enter the amounts as positive, or "
+                        "clear the claim mark for money coming back")
+    elif expense.is_claim and expense.transaction_type not in (None, "Payment"):
         problems.append(f"an employee claim is a reimbursable expense, which has no {expense.transaction_type} "
                         "type (Codat's reimbursable expense transactions): clear the type or the claim mark")
     matches = resolver.explain_expense(expense)
@@ -287,7 +291,12 @@ class ExpensesRoute:
                 if not expense.transaction_id:
                     expense.transaction_id = str(uuid.uuid4())
                     session.add(expense)
-                rate, _missing = fx.rate_to_send(session, expense)
+                # Asked again here: the check before the push may have run before the company's base currency
+                # was read (a first push), when no rate could be found missing yet.
+                rate, missing_rate = fx.rate_to_send(session, expense)
+                if missing_rate:
+                    blocked.append(PushProblem(expense_id, missing_rate, ProblemKind.RATE))
+                    continue
                 body, problems = build_transaction(expense, lines_of(session, expense), resolver,
                                                    expense.transaction_id, rate)
                 if problems:

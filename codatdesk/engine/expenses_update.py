@@ -99,8 +99,15 @@ def _update_body(session: Session, expense: Expense, transaction_id: str, values
     """The edited expense as an UpdateExpenseRequest, checked as a push checks it (nothing is written)."""
     values, lines = edits.edited_lines(session, expense, values)
     edited = Expense.model_validate({**expense.model_dump(), **{k: values[k] for k in edits.FIELDS if k in values}})
+    # An edited value is resolved again, as apply_edit forgets the ids: the old account's id must not go out.
+    for field_name, id_name in (("account_code", "account_id"), ("supplier_name", "supplier_id"),
+                                ("bank_account_code", "bank_account_id"), ("tax_code", "tax_rate_id")):
+        if field_name in values:
+            setattr(edited, id_name, None)
     resolver = reference.Resolver(session, expense.company_id)
-    rate, _missing = fx.rate_to_send(session, edited)
+    rate, missing_rate = fx.rate_to_send(session, edited)
+    if missing_rate:  # sent without a rate, the ledger would book it at 1
+        raise UpdateRefused("the update was not sent: " + missing_rate)
     body, problems = build_transaction(edited, lines if lines is not None else lines_of(session, edited), resolver,
                                        transaction_id, rate)
     problems = problems or mapping_problems(body, cached_mapping_options(session, expense.company_id),
