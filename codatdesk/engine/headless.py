@@ -106,6 +106,10 @@ def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if core.db.dialect.name == "postgresql":
+        # A standby until the leader lock says otherwise (team/server.py): its first reconciliation must not
+        # run beside the active server's.
+        core.reconciler.active = lambda: False
     try:
         core.start()
     except Exception as exc:  # noqa: BLE001 - any start-up failure is reported on stderr and exits, never a traceback

@@ -104,6 +104,9 @@ def _record(session: Session, events: list[Event], origin: str) -> None:
     encoded = [e for e in map(encode, events) if e is not None]
     if not encoded:
         return
+    # The commit's last flush would otherwise run under the feed lock: a row lock it waits for (another writer
+    # holding it while waiting for this lock) would deadlock, and stall every committer meanwhile.
+    session.flush()
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
     rows = [{"origin": origin, "kind": kind, "body": body, "at": utcnow()} for kind, body in encoded]
     last = max(session.execute(insert(_TABLE).returning(_TABLE.c.seq), rows).scalars())

@@ -16,8 +16,10 @@ Never twice, never lost:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 QUEUED, CLAIMED, DONE, REFUSED = "queued", "claimed", "done", "refused"
 QUEUED_DETAIL = "Waiting for the team's server to send it"
+# A claim by another server this old is taken over by the active one (a lost lock reports itself within seconds).
+STALE_CLAIM = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ def request_push(db: Engine, expense_ids: Iterable[int], actor: str) -> Requeste
     """Queue these expenses for the team's server, all in one transaction (none or all of the writes)."""
     requested = Requested(uuid.uuid4().hex)
     with session_scope(db) as session:
-        for expense_id in expense_ids:
+        # Locked in one order: two desktops asking for the same rows in another order would deadlock.
+        for expense_id in sorted(set(expense_ids)):
             expense = session.get(Expense, expense_id, with_for_update=True)
             if expense is None:
                 requested.refused.append(PushProblem(expense_id, "this expense no longer exists", ProblemKind.STATE))
@@ -93,11 +98,14 @@ def claim(db: Engine, server_id: str, limit: int = 200) -> list[PushRequest]:
     return rows
 
 
-def take_over(db: Engine, server_id: str) -> int:
+def take_over(db: Engine, server_id: str, claimed_before: dt.datetime | None = None) -> int:
     """Queue again what other servers claimed and never finished. Called by the lock holder only: any
-    other claimer has lost the lock (died, or was cut off from the database)."""
+    other claimer has lost the lock (died, or was cut off from the database). ``claimed_before``: only
+    claims that old (a server that lost the lock a moment ago may still be finishing its batch)."""
     with session_scope(db) as session:
         query = select(PushRequest).where(PushRequest.state == CLAIMED, PushRequest.claimed_by != server_id)
+        if claimed_before is not None:
+            query = query.where(col(PushRequest.claimed_at) < claimed_before)
         rows = list(session.exec(_skip_locked(query, session)).all())
         for row in rows:
             row.detail = f"taken over from server {row.claimed_by}"
@@ -120,6 +128,8 @@ def finish(db: Engine, requests: list[PushRequest], batch: PushBatch | None, why
             row = session.get(PushRequest, request.id)
             if row is None:  # nothing deletes requests; a row gone is nothing to close
                 continue
+            if row.state != CLAIMED or row.claimed_by != request.claimed_by:
+                continue  # taken over meanwhile (this server lost the lock): the new claimer closes it
             expense = session.get(Expense, request.expense_id, with_for_update=True)
             why = "; ".join(reasons.get(request.expense_id, ())) or why_not
             # Moved on (sent, waiting for an account; after a take-over: sent by the server that died): done.
@@ -148,6 +158,7 @@ class RequestServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._was_leader = False
+        self._next_stale_sweep = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="push-requests", daemon=True)
@@ -178,6 +189,11 @@ class RequestServer:
         leader = self.is_leader()
         if leader and not self._was_leader:
             take_over(self.db, self.server_id)
+        elif leader and time.monotonic() >= self._next_stale_sweep:
+            # A server that still believed itself active for a moment after losing the lock may have claimed
+            # rows after the take-over above: they would stay claimed forever.
+            take_over(self.db, self.server_id, claimed_before=utcnow() - STALE_CLAIM)
+            self._next_stale_sweep = time.monotonic() + STALE_CLAIM.total_seconds()
         self._was_leader = leader
         if not leader:
             return 0
