@@ -97,7 +97,6 @@ class ExpenseSync:
 @dataclass
 class CompanyExpenses:
     config: dict[str, Any] | None = None
-    tracking: dict[str, dict[str, Any]] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # transaction id -> booking
     syncs: list[ExpenseSync] = field(default_factory=list)
@@ -117,7 +116,7 @@ class ExpensesEmulator:
             data = self._companies.get(company_id)
             if data is None:
                 now = codat_time()
-                data = CompanyExpenses(tracking={t["id"]: t for t in ref.demo_tracking_categories(now)})
+                data = CompanyExpenses()
                 # uuid5: the customers' ids do not consume the seeded id sequence of other records
                 names = iter(range(1000))
                 data.customers = {c["id"]: c for c in ref.demo_customers(
@@ -193,7 +192,7 @@ class ExpensesEmulator:
                                    "validTransactionTypes": tax_rate_valid_types(t)}
                          for t in company.tax_rates.values()}
             tracking = {t["id"]: {"id": t["id"], "name": t["name"], "hasChildren": t["hasChildren"],
-                                  "parentId": t["parentId"]} for t in data.tracking.values()}
+                                  "parentId": t["parentId"]} for t in company.tracking_categories.values()}
             return Ledger(
                 platform_key=company.platform_key, base_currency=company.base_currency, accounts=accounts,
                 tax_rates=tax_rates, tracking=tracking,
@@ -204,9 +203,10 @@ class ExpensesEmulator:
             )
 
     def tracking_categories(self, company_id: str) -> list[dict[str, Any]]:
-        data = self.company(company_id)
+        """The company's tracking categories: the Accounting API's (one list for both products)."""
+        company = self._state.company(company_id)
         with self._state.lock:
-            return [dict(t) for t in data.tracking.values()]
+            return [dict(t) for t in company.tracking_categories.values()]
 
     # -- transactions and syncs -------------------------------------------------------------
 
