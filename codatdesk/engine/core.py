@@ -5,11 +5,9 @@ It imports no Qt; it reports through ``core.bus`` (plain callbacks on core threa
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,7 +65,7 @@ from codatdesk.store.models import Company, Expense, PushAttempt, utcnow
 from codatdesk.store.retention import RetentionSweeper
 
 if TYPE_CHECKING:
-    from codatdesk.engine.rate_table import RateEntry, Recheck
+    from codatdesk.engine.rate_table import Recheck
     from codatdesk.team.change_feed import ChangeFeedListener
 
 log = logging.getLogger(__name__)
@@ -543,17 +541,6 @@ class Core(StoreQueries):
         if secrets.API_KEY in secrets_changed or "codat.base_url" in changed:
             self.reset_client()  # the next request uses the new key or URL
         return SettingsApplied(frozenset(set(changed) & RESTART_SETTINGS))
-
-    def save_rate(self, company_id: str, currency: str, rate: Decimal, valid_from: dt.date, *,
-                  replacing: int | None = None) -> RateEntry:
-        from codatdesk.engine import rate_table
-
-        return rate_table.save_rate(self.db, company_id, currency, rate, valid_from, replacing=replacing)
-
-    def delete_rate(self, company_id: str, rate_id: int) -> None:
-        from codatdesk.engine import rate_table
-
-        rate_table.delete_rate(self.db, company_id, rate_id)
 
     def recheck_missing_rates(self, company_id: str) -> Recheck:
         from codatdesk.engine import rate_table

@@ -1,10 +1,12 @@
-"""The core's read-only questions about one store, answered by the read models: the part of ``CoreAPI`` that needs
-nothing but the database. ``Core`` is one; so is the UI tests' fake (``tests/ui/fake_core.py``), so the two cannot
+"""The core's questions about one store, answered by the read models, and the rate table's writes: the part of
+``CoreAPI`` that needs nothing but the database. ``Core`` is one; so is the UI tests' fake (``tests/ui/fake_core.py``), so the two cannot
 drift apart."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from codatdesk.engine import read_models, read_models_mapping, read_models_tracking
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
         MappingOverview,
         TrackingChoice,
     )
-    from codatdesk.engine.rate_table import RateTable
+    from codatdesk.engine.rate_table import RateEntry, RateTable
     from codatdesk.engine.reference import Candidate
 
 
@@ -66,3 +68,14 @@ class StoreQueries:
         from codatdesk.engine import rate_table
 
         return rate_table.read_rates(self.db, company_id)
+
+    def save_rate(self, company_id: str, currency: str, rate: Decimal, valid_from: dt.date, *,
+                  replacing: int | None = None) -> RateEntry:
+        from codatdesk.engine import rate_table
+
+        return rate_table.save_rate(self.db, company_id, currency, rate, valid_from, replacing=replacing)
+
+    def delete_rate(self, company_id: str, rate_id: int) -> None:
+        from codatdesk.engine import rate_table
+
+        rate_table.delete_rate(self.db, company_id, rate_id)

@@ -8,10 +8,8 @@ recorded in ``calls`` and answered from ``problems`` / ``connection_status``.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Collection, Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -219,17 +217,6 @@ class FakeCore(StoreReads):
     def settings_saved(self, changed: Collection[str], secrets_changed: Collection[str]) -> SettingsApplied:
         self.calls.append(("settings_saved", (set(changed), set(secrets_changed))))
         return SettingsApplied(frozenset(set(changed) & RESTART_SETTINGS))
-
-    def save_rate(self, company_id: str, currency: str, rate: Decimal, valid_from: dt.date, *,
-                  replacing: int | None = None) -> Any:
-        from codatdesk.engine import rate_table
-
-        return rate_table.save_rate(self.db, company_id, currency, rate, valid_from, replacing=replacing)
-
-    def delete_rate(self, company_id: str, rate_id: int) -> None:
-        from codatdesk.engine import rate_table
-
-        rate_table.delete_rate(self.db, company_id, rate_id)
 
     def recheck_missing_rates(self, company_id: str) -> Any:
         self.calls.append(("recheck_missing_rates", company_id))
