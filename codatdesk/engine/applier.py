@@ -19,12 +19,12 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk.engine import expenses_route
 from codatdesk.engine.connections import ACCOUNTING
@@ -66,6 +66,7 @@ from codatdesk.webhooks import (
     parse_event,
     scope,
 )
+from codatdesk.webhooks.parse import Event as ParsedEvent
 from codatdesk.webhooks.parse import ExpensesSyncEvent
 
 log = logging.getLogger(__name__)
@@ -263,13 +264,14 @@ class Applier:
         done: list[Outcome] = []
         parked: list[str] = []
         with session_scope(self.db, durable=False) as session:
+            rows = _lock_deliveries(session, row_ids)
+            events = {row.id: _parsed(row.body) for row in rows.values() if row.verdict in ("pending", "parked")}
+            held = _load_operations(session, events.values())  # noqa: F841 - kept alive until the commit
             for row_id in row_ids:
-                # Locked (PostgreSQL FOR UPDATE): a second team server given the same delivery waits for
-                # this commit and then finds it applied, instead of applying it again as stale.
-                row = session.get(WebhookDelivery, row_id, with_for_update=True)
-                if row is None or row.verdict not in ("pending", "parked"):
+                row = rows.get(row_id)
+                if row is None or row.id not in events:
                     continue
-                outcome = self._apply_delivery_row(session, row)
+                outcome = self._apply_delivery_row(session, row, events.pop(row.id))
                 set_verdict(row, outcome.verdict, outcome.detail)
                 row.applied_at = utcnow()
                 if outcome.expense_ids:
@@ -290,11 +292,10 @@ class Applier:
         if dropped:
             self._report_dropped(dropped)
 
-    def _apply_delivery_row(self, session: Session, row: WebhookDelivery) -> Outcome:
-        try:
-            event = parse_event(row.body)
-        except UnusableEvent as exc:
-            return Outcome("unusable", str(exc))
+    def _apply_delivery_row(self, session: Session, row: WebhookDelivery,
+                            event: ParsedEvent | UnusableEvent) -> Outcome:
+        if isinstance(event, UnusableEvent):
+            return Outcome("unusable", str(event))
         if isinstance(event, IgnoredEvent):
             if event.event_type == SELFTEST_EVENT:
                 self.on_selftest(row.delivery_id)
@@ -720,3 +721,39 @@ def _loads(text: str | None) -> list[dict]:
     except json.JSONDecodeError:
         return []
     return value if isinstance(value, list) else []
+
+
+# -- the batch's reads: a few queries per batch instead of a few per delivery ---------------------------------------
+
+def _lock_deliveries(session: Session, row_ids: list[int]) -> dict[int, WebhookDelivery]:
+    """The batch's inbox rows, in one query. Locked (PostgreSQL FOR UPDATE, in id order so two servers
+    cannot deadlock): a second team server given the same delivery waits for this commit and then finds
+    it applied, instead of applying it again as stale."""
+    query = select(WebhookDelivery).where(col(WebhookDelivery.id).in_(row_ids)).order_by(col(WebhookDelivery.id))
+    return {row.id: row for row in session.exec(query.with_for_update()) if row.id is not None}
+
+
+def _parsed(body: bytes) -> ParsedEvent | UnusableEvent:
+    try:
+        return parse_event(body)
+    except UnusableEvent as exc:
+        return exc
+
+
+def _load_operations(session: Session, events: Iterable[ParsedEvent | UnusableEvent]) -> list[object]:
+    """Read the push operations these results name, and their expenses, into the session at once.
+
+    The operations are locked (PostgreSQL FOR UPDATE, in key order) and their expenses read after: a second
+    team server applying another delivery of the same result waits here for this commit, then reads the
+    operation and the expense as this one left them and finds the result applied. The session's identity
+    map holds unchanged objects weakly, so the caller keeps the returned list until its commit: each later
+    ``session.get`` is then a lookup, not a query (nor the autoflush before one).
+    """
+    keys = sorted({e.push_operation_key for e in events if isinstance(e, WriteResult)})
+    if not keys:
+        return []
+    operations = list(session.exec(select(PushOperation).where(col(PushOperation.key).in_(keys))
+                                   .order_by(col(PushOperation.key)).with_for_update()))
+    expense_ids = list({op.expense_id for op in operations if op.expense_id is not None})
+    expenses = list(session.exec(select(Expense).where(col(Expense.id).in_(expense_ids)))) if expense_ids else []
+    return [*operations, *expenses]
