@@ -128,7 +128,7 @@ class Core(StoreQueries):
         # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).
         self.receipt_files = ReceiptFiles(folder_for_database(db.url))
         self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
-        self.bus.subscribe(self.receipt_uploads.on_event)
+        self.stop_uploading_receipts = self.bus.subscribe(self.receipt_uploads.on_event)
         self.pusher.expenses.submit_results = self.applier.submit_expense_results
         self.applier.read_expense_sync = self.pusher.expenses.read_sync_soon
         self.reconciler = Reconciler(

@@ -39,6 +39,8 @@ def _no_codat_client() -> CodatClient:
 class TeamDesktopCore(Core):
     def __init__(self, settings: Settings, db: Engine, *, bus: EventBus | None = None) -> None:
         super().__init__(settings, db, bus=bus, client_factory=_no_codat_client, listen=False)
+        # The server uploads receipts when a row completes; the feed tells this desktop of the same row.
+        self.stop_uploading_receipts()
         # The check reads the connection status the server stored instead of asking Codat.
         self.pusher._connection_state = self._stored_connection_state  # type: ignore[method-assign]
         self.actor = actor_of(db)

@@ -99,6 +99,20 @@ def test_a_desktop_has_no_codat(team):
         desktop.client()
 
 
+def test_a_desktop_leaves_receipt_uploads_to_the_server(team, monkeypatch):
+    """The feed tells every desktop that a row completed; only the server (which holds the key) uploads its
+    receipts. A desktop that tried would read the database for every completed row, and fail."""
+    _h, server, desktop = team
+    asked: list[tuple[str, int]] = []
+    for core in (server, desktop):
+        monkeypatch.setattr(core.receipt_uploads, "upload_soon", lambda company, expense, core=core:
+                            asked.append((core is server and "server" or "desktop", expense)))
+    completed = ExpenseChanged(7, "company", S.IN_PROGRESS, S.COMPLETE, "webhook:msg")
+    server.bus.publish(completed)
+    desktop.bus.publish(completed)
+    assert asked == [("server", 7)]
+
+
 def test_the_server_refuses_what_it_cannot_send_and_says_why(team):
     h, server, desktop = team
     h.import_rows([row(1)])
