@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -195,7 +195,7 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
+def session_scope(engine: Engine, *, durable: bool = True, concurrent: bool = False) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on error.
 
     Keep it short and never open another write transaction inside it. ``durable=False``
@@ -203,10 +203,16 @@ def session_scope(engine: Engine, *, durable: bool = True) -> Iterator[Session]:
     of the app, but a power cut may undo it until the next durable commit (WAL frames
     reach the disk in order). Only for writes that are re-derived after such a loss.
 
+    ``concurrent=True``: the transaction is safe beside other writers (it only inserts, or locks
+    what it reads), so on PostgreSQL it does not queue behind this process's other write
+    transactions (the webhook inbox need not wait for the applier's commit). SQLite lets one
+    writer in at a time whatever this says.
+
     Events registered with :func:`register` are published once it commits, to the bus bound
     with :func:`bind_bus`; a rollback drops them.
     """
-    with _write_lock(engine), Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
+    queue: AbstractContextManager[object] = nullcontext() if concurrent and engine.dialect.name == "postgresql" else _write_lock(engine)
+    with queue, Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
         session.info[_BUS] = engine.__dict__.get(_BUS)
         session.info[_BEFORE_COMMIT] = engine.__dict__.get(_BEFORE_COMMIT)
         try:

@@ -88,7 +88,7 @@ def _skip_locked(query: SelectOfScalar[PushRequest], session: Session) -> Select
 
 def claim(db: Engine, server_id: str, limit: int = 200) -> list[PushRequest]:
     """Claim up to ``limit`` queued requests for ``server_id`` (committed before anything is sent)."""
-    with session_scope(db) as session:
+    with session_scope(db, concurrent=True) as session:  # it locks what it reads (SKIP LOCKED)
         query = select(PushRequest).where(PushRequest.state == QUEUED).order_by(col(PushRequest.id)).limit(limit)
         rows = list(session.exec(_skip_locked(query, session)).all())
         now = utcnow()
