@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -430,6 +430,17 @@ class ExpenseFilterProxy(QSortFilterProxyModel):
             self.beginFilterChange()
             self._terms = terms
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def shown_source_rows(self) -> Sequence[int]:
+        """The source rows the filters let through, in the table's order: one pass in Python instead of an
+        index and a ``mapToSource`` per row (90 ms for 10,000 rows, paid after every change for the totals)."""
+        count = self.sourceModel().rowCount()
+        if self.sortColumn() != -1:  # never, as sorting is the source's; but then the proxy's order rules
+            return [self.mapToSource(self.index(i, 0)).row() for i in range(self.rowCount())]
+        if self._statuses is None and self._ids is None and not self._terms:
+            return range(count)
+        root = QModelIndex()
+        return [row for row in range(count) if self.filterAcceptsRow(row, root)]
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()

@@ -587,8 +587,8 @@ class MainWindow(QMainWindow):
 
     def shown_rows(self) -> list:
         """The rows the filters let through, in the table's order."""
-        proxy, model = self.proxy, self.model
-        return [model.row_at(proxy.mapToSource(proxy.index(i, 0)).row()) for i in range(proxy.rowCount())]
+        model = self.model
+        return [model.row_at(row) for row in self.proxy.shown_source_rows()]
 
     def show_needing_attention(self) -> None:
         """The push summary's button: only the failed rows and those of unknown outcome."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session, select
@@ -19,6 +20,7 @@ from codatdesk.team import requests
 from codatdesk.team.desktop import ServerOnly, TeamDesktopCore
 from tests.conftest import wait_until
 from tests.engine_harness import expenses, row, started
+from tests.receipt_samples import png_bytes, write
 
 
 @pytest.fixture
@@ -99,18 +101,26 @@ def test_a_desktop_has_no_codat(team):
         desktop.client()
 
 
-def test_a_desktop_leaves_receipt_uploads_to_the_server(team, monkeypatch):
+def test_a_desktop_leaves_receipt_uploads_to_the_server(team, monkeypatch, tmp_path):
     """The feed tells every desktop that a row completed; only the server (which holds the key) uploads its
-    receipts. A desktop that tried would read the database for every completed row, and fail."""
-    _h, server, desktop = team
+    receipts. A desktop that tried would read the database for every completed row, and fail. The server
+    looks at the completed rows together and uploads for those that have receipts."""
+    h, server, desktop = team
+    h.import_rows([row(i) for i in range(1, 4)])
+    with_receipt, *without = [e.id for e in expenses(server)]
+    server.attach_receipt(with_receipt, write(tmp_path, "taxi.png", png_bytes()))
     asked: list[tuple[str, int]] = []
-    for core in (server, desktop):
-        monkeypatch.setattr(core.receipt_uploads, "upload_soon", lambda company, expense, core=core:
-                            asked.append((core is server and "server" or "desktop", expense)))
-    completed = ExpenseChanged(7, "company", S.IN_PROGRESS, S.COMPLETE, "webhook:msg")
-    server.bus.publish(completed)
-    desktop.bus.publish(completed)
-    assert asked == [("server", 7)]
+    monkeypatch.setattr(server.receipt_uploads, "_upload_logged", asked.append)
+    desktop_work: list[object] = []  # what the desktop would hand its pool: recorded as the event is published
+    monkeypatch.setattr(desktop.receipt_uploads, "pool",
+                        lambda company: SimpleNamespace(submit=lambda *work: desktop_work.append(work)))
+    for expense_id in (*without, with_receipt):
+        completed = ExpenseChanged(expense_id, h.company_id, S.IN_PROGRESS, S.COMPLETE, "webhook:msg")
+        desktop.bus.publish(completed)
+        server.bus.publish(completed)
+    assert desktop_work == []
+    wait_until(lambda: asked, message="the server looked for the row's receipts")
+    assert asked == [with_receipt]
 
 
 def test_the_server_refuses_what_it_cannot_send_and_says_why(team):

@@ -151,6 +151,28 @@ def test_proxy_filters_by_status_and_text(db, model):
     assert proxy.rowCount() == 2
 
 
+def test_the_shown_rows_are_the_proxys_in_its_order(db, model):
+    """The totals line reads the shown rows after every change: the proxy lists them in one pass, and they
+    are the rows (and the order) the table shows, whatever the filters and the sort."""
+    ids = add_expenses(db, "acme", 8)
+    set_status(db, ids[1], ExpenseStatus.FAILED, "Account 429 is archived")
+    set_status(db, ids[6], ExpenseStatus.FAILED)
+    model.load("acme")
+    proxy = ExpenseFilterProxy()
+    proxy.setSourceModel(model)
+
+    def shown_by_mapping() -> list[int]:
+        return [proxy.mapToSource(proxy.index(i, 0)).row() for i in range(proxy.rowCount())]
+
+    model.sort(Column.TOTAL, Qt.SortOrder.DescendingOrder)
+    for apply_filter in (lambda: None, lambda: proxy.set_status_filter({ExpenseStatus.FAILED}),
+                         lambda: proxy.set_search_text("supplier 000"), lambda: proxy.set_id_filter(ids[2:5]),
+                         lambda: proxy.set_id_filter(None), lambda: proxy.set_search_text("archived")):
+        apply_filter()  # each on top of the ones before
+        assert list(proxy.shown_source_rows()) == shown_by_mapping()
+    assert [model.row_at(r).id for r in proxy.shown_source_rows()] == [ids[1]]
+
+
 @pytest.mark.parametrize("status", list(ExpenseStatus), ids=lambda s: s.name)
 def test_status_cell_has_text_icon_and_colours(db, model, status):
     ids = add_expenses(db, "acme", 1)
