@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from codatdesk.engine.core import Core
+from codatdesk.events import ExpenseChanged
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
+from codatdesk.states import ExpenseStatus
 from codatdesk.store.db import open_database
 from codatdesk.team.server import start_team_server
 
@@ -28,6 +31,10 @@ def main() -> int:
     core = Core(settings, open_database(config["database"]), api_key=lambda: config["api_key"],
                 webhook_credentials=lambda: WebhookCredentials(tuple(filter(None, [secret_file.read_text()])),
                                                                None, None))
+    applied: dict[int, float] = {}
+    if config.get("trace_file"):  # B7: when each row's change was published here (CLOCK_MONOTONIC is shared)
+        core.bus.subscribe(lambda event: applied.setdefault(event.expense_id, time.monotonic())
+                           if isinstance(event, ExpenseChanged) and event.new is ExpenseStatus.COMPLETE else None)
     core.start()
     core.reconciler.wait_for_run(0, 60)  # its first run is over: what is seeded next is left to the webhooks
     team = start_team_server(core, retry_seconds=0.2, interval=0.1)
@@ -37,6 +44,8 @@ def main() -> int:
         team.stop()
     core.stop()
     core.db.dispose()
+    if config.get("trace_file"):
+        Path(config["trace_file"]).write_text(json.dumps(applied))
     return 0
 
 
