@@ -115,3 +115,28 @@ def test_timestamps_come_back_aware_utc(db):
     with Session(db) as session:
         created = session.exec(select(Expense)).one().created_at
     assert created.tzinfo is not None and created.utcoffset() == dt.timedelta(0)
+
+
+def test_a_concurrent_write_does_not_queue_behind_this_process_on_postgresql_only(db):
+    """``session_scope(concurrent=True)`` (claiming push requests with SKIP LOCKED) goes ahead while another
+    thread of the process is in a write transaction on PostgreSQL; on SQLite, which lets one writer in at a
+    time, it waits as every write does."""
+    import threading
+
+    from codatdesk.store.db import _write_lock
+
+    lock = _write_lock(db)
+    entered = threading.Event()
+
+    def write() -> None:
+        with session_scope(db, concurrent=True) as session:
+            session.add(Company(id="c-concurrent", name="Concurrent"))
+        entered.set()
+
+    with lock:  # as another thread's write transaction holds it
+        worker = threading.Thread(target=write)
+        worker.start()
+        went_ahead = entered.wait(3 if db.dialect.name == "postgresql" else 0.3)
+    worker.join(10)
+    assert went_ahead is (db.dialect.name == "postgresql")
+    assert entered.is_set()

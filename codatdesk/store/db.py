@@ -204,14 +204,15 @@ def session_scope(engine: Engine, *, durable: bool = True, concurrent: bool = Fa
     reach the disk in order). Only for writes that are re-derived after such a loss.
 
     ``concurrent=True``: the transaction is safe beside other writers (it only inserts, or locks
-    what it reads), so on PostgreSQL it does not queue behind this process's other write
-    transactions (the webhook inbox need not wait for the applier's commit). SQLite lets one
-    writer in at a time whatever this says.
+    what it reads, as claiming push requests with SKIP LOCKED does), so on PostgreSQL it does
+    not queue behind this process's other write transactions. SQLite lets one writer in at a
+    time whatever this says.
 
     Events registered with :func:`register` are published once it commits, to the bus bound
     with :func:`bind_bus`; a rollback drops them.
     """
-    queue: AbstractContextManager[object] = nullcontext() if concurrent and engine.dialect.name == "postgresql" else _write_lock(engine)
+    queue: AbstractContextManager[object] = (nullcontext() if concurrent and engine.dialect.name == "postgresql"
+                                             else _write_lock(engine))
     with queue, Session(_writer(engine, durable=durable), expire_on_commit=False) as session:
         session.info[_BUS] = engine.__dict__.get(_BUS)
         session.info[_BEFORE_COMMIT] = engine.__dict__.get(_BEFORE_COMMIT)
