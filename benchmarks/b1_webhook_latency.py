@@ -13,11 +13,10 @@ The alternative: the bare server under the same 200/s, send to response.
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 
-from benchmarks.common import Row, percentile, scratch_dir
+from benchmarks.common import Row, gui_heartbeat, longest_gap_ms, note_rows_complete, percentile, scratch_dir
 from benchmarks.load import LOOPBACK, BareServer, Target, paced_sender, spawn
 
 RATE = 200.0
@@ -40,7 +39,7 @@ def _send(target: Target, keys: list[str]) -> list[tuple[int, float, float, int]
 
 def run(size: str) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.headless import core_for
@@ -74,15 +73,7 @@ def run(size: str) -> dict[str, float]:
             settle_after_start()  # as run_gui does once the core is attached and the table loaded
 
             seen: dict[int, float] = {}
-
-            def on_changed(top_left, bottom_right, _roles=()) -> None:
-                now = time.monotonic()
-                for position in range(top_left.row(), bottom_right.row() + 1):
-                    row = model.row_at(position)
-                    if row.status is ExpenseStatus.COMPLETE and row.id not in seen:
-                        seen[row.id] = now
-
-            model.dataChanged.connect(on_changed)
+            note_rows_complete(model, seen)
             applied: dict[int, float] = {}  # when the applier published the change (a breakdown)
 
             def on_event(event) -> None:
@@ -91,11 +82,7 @@ def run(size: str) -> dict[str, float]:
 
             core.bus.subscribe(on_event)
             ticks: list[float] = []
-            heartbeat = QTimer()
-            heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-            heartbeat.setInterval(5)
-            heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
-            heartbeat.start()
+            heartbeat = gui_heartbeat(ticks)
 
             url = core.listener_url
             port = int(url.split(":")[2].split("/")[0])
@@ -125,8 +112,7 @@ def run(size: str) -> dict[str, float]:
         latencies = [(seen[pairs[index][0]] - sent) * 1000 for index, sent, _answered, _status in records]
         answered = [(answered - sent) * 1000 for _index, sent, answered, _status in records]
         to_applied = [(applied[pairs[index][0]] - sent) * 1000 for index, sent, _a, _s in records]
-        window_ticks = [t for t in ticks if first_sent <= t <= last_seen + 0.05]
-        stall = max((b - a for a, b in itertools.pairwise(window_ticks)), default=0) * 1000
+        stall = longest_gap_ms(ticks, first_sent, last_seen + 0.05)
 
         bare = BareServer().start()
         try:

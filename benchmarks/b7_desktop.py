@@ -23,9 +23,10 @@ from pathlib import Path
 def main() -> int:
     config = json.loads(sys.argv[1])
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QSocketNotifier, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QSocketNotifier, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from benchmarks.common import gui_heartbeat, longest_gap_ms, note_rows_complete
     from codatdesk.events import ExpenseChanged
     from codatdesk.heap import settle_after_start
     from codatdesk.settings import Settings
@@ -57,16 +58,7 @@ def main() -> int:
             heard.setdefault(event.expense_id, time.monotonic())
 
     core.bus.subscribe(on_event)
-    model = window.model
-
-    def on_changed(top_left, bottom_right, _roles=()) -> None:
-        now = time.monotonic()
-        for position in range(top_left.row(), bottom_right.row() + 1):
-            row = model.row_at(position)
-            if row.status is ExpenseStatus.COMPLETE and row.id not in shown:
-                shown[row.id] = now
-
-    model.dataChanged.connect(on_changed)
+    note_rows_complete(window.model, shown)
     refreshes: list[float] = []  # ms per coalesced refresh (B7_TRACE)
     if os.environ.get("B7_TRACE"):
         original = window.coalescer._flush
@@ -81,11 +73,7 @@ def main() -> int:
     started = float(sys.stdin.readline().split()[1])
 
     ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(5)
-    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
-    heartbeat.start()
+    heartbeat = gui_heartbeat(ticks)
     loop = QEventLoop()
     give_up = started + count / config["rate"] + 60
     check = QTimer()
@@ -97,9 +85,9 @@ def main() -> int:
     loop.exec()
     heartbeat.stop()
     last = max(shown.values(), default=started)
-    window_ticks = [t for t in ticks if started <= t <= last + 0.05]
-    stall = max((b - a for a, b in itertools.pairwise(window_ticks)), default=0) * 1000
+    stall = longest_gap_ms(ticks, started, last + 0.05)
     if os.environ.get("B7_TRACE"):  # where the GUI thread went: its longest gaps, and the row refreshes' cost
+        window_ticks = [t for t in ticks if started <= t <= last + 0.05]
         gaps = sorted(((b - a) * 1000, a - started) for a, b in itertools.pairwise(window_ticks))[-5:]
         print("gaps " + " ".join(f"{g:.0f}ms@{at:.2f}s" for g, at in gaps), file=sys.stderr, flush=True)
     if refreshes:

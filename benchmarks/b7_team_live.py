@@ -30,7 +30,6 @@ Knobs for looking closer (not for the report): ``B7_DESKTOPS``, ``B7_SENDERS``, 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -38,7 +37,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from benchmarks.common import REPO, Row, percentile, scratch_dir
+from benchmarks.common import REPO, Row, gui_heartbeat, longest_gap_ms, note_rows_complete, percentile, scratch_dir
 from benchmarks.load import LOOPBACK, Target, paced_sender, spawn
 
 RATE = 200.0
@@ -108,7 +107,7 @@ def team_server(home, database: str, sandbox, secret: str):
 def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[float], list[float], float, list]:
     """Send ``count`` deliveries; per delivery, ms until every window's model showed its row complete, and ms
     until every desktop's bus had the change (the feed's share, before the bridge and the model)."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
 
     from codatdesk.states import ExpenseStatus
 
@@ -121,22 +120,9 @@ def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[floa
 
         window.core.bus.subscribe(on_event)
     for window, marks in zip(windows, seen, strict=True):
-        model = window.model
-
-        def on_changed(top_left, bottom_right, _roles=(), model=model, marks=marks) -> None:
-            now = time.monotonic()
-            for position in range(top_left.row(), bottom_right.row() + 1):
-                row = model.row_at(position)
-                if row.status is ExpenseStatus.COMPLETE and row.id not in marks:
-                    marks[row.id] = now
-
-        model.dataChanged.connect(on_changed)
+        note_rows_complete(window.model, marks)
     ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(5)
-    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
-    heartbeat.start()
+    heartbeat = gui_heartbeat(ticks)
     keys = [key for _, key in pairs[:count]]
     process, queue = spawn(paced_sender, target, keys, RATE, time.monotonic() + 1.5, SENDERS)
     loop = QEventLoop()
@@ -157,8 +143,7 @@ def _measure(app, windows, target: Target, pairs, count: int) -> tuple[list[floa
     latencies = [(max(m[pairs[index][0]] for m in seen) - sent) * 1000 for index, sent, _a, _s in records]
     to_bus = [(max(m[pairs[index][0]] for m in heard) - sent) * 1000 for index, sent, _a, _s in records]
     first_sent, last_seen = records[0][1], max(max(m.values()) for m in seen)
-    window_ticks = [t for t in ticks if first_sent <= t <= last_seen + 0.05]
-    stall = max((b - a for a, b in itertools.pairwise(window_ticks)), default=0) * 1000
+    stall = longest_gap_ms(ticks, first_sent, last_seen + 0.05)
     return latencies, to_bus, stall, records
 
 

@@ -8,6 +8,7 @@ from one run into the next.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -166,3 +167,38 @@ def current_rss_mb() -> float:
     except OSError:
         pass
     return peak_rss_mb()
+
+
+# -- what a window shows, and when (B1, B7): Qt is imported only by the benchmarks that show one --------------------
+
+def note_rows_complete(model, marks: dict[int, float]) -> None:
+    """Note in ``marks`` when each row of the expenses ``model`` first shows Push complete (its ``dataChanged``)."""
+    from codatdesk.states import ExpenseStatus
+
+    def on_changed(top_left, bottom_right, _roles=()) -> None:
+        now = time.monotonic()
+        for position in range(top_left.row(), bottom_right.row() + 1):
+            row = model.row_at(position)
+            if row.status is ExpenseStatus.COMPLETE and row.id not in marks:
+                marks[row.id] = now
+
+    model.dataChanged.connect(on_changed)
+
+
+def gui_heartbeat(ticks: list[float]):
+    """A 5 ms timer on the GUI thread noting each tick in ``ticks``; the longest gap between two is the longest
+    stall. Returns the timer (keep it, and stop it when done)."""
+    from PySide6.QtCore import Qt, QTimer
+
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
+    heartbeat.start()
+    return heartbeat
+
+
+def longest_gap_ms(ticks: list[float], start: float, end: float) -> float:
+    """The longest gap between the ticks from ``start`` to ``end`` (monotonic seconds), in ms."""
+    inside = [t for t in ticks if start <= t <= end]
+    return max((b - a for a, b in itertools.pairwise(inside)), default=0) * 1000
