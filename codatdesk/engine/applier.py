@@ -82,6 +82,7 @@ class Outcome:
     expense_ids: list[int] = field(default_factory=list)
     company_id: str | None = None
     fetch_details_for: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key)
+    warnings_to_read: list[tuple[str, str]] = field(default_factory=list)  # (company_id, key) of a Success
     syncs_to_read: list[tuple[str, str, Cause]] = field(default_factory=list)  # Expenses route (company, syncId)
     dependents_ready: list[tuple[list[int], str]] = field(default_factory=list)  # (expense ids, prerequisite key)
     reconnected: bool = False  # also: a connection appeared or went away (the chosen one may be replaced)
@@ -111,6 +112,9 @@ class Applier:
         self.db = db
         self.bus = bus
         self.fetch_details = fetch_details or (lambda company_id, key: None)
+        # A Success's warnings: read at once (fetch_details) unless the core lets them wait for a pause
+        # (engine/quiet_reads.py).
+        self.read_warnings_later: Callable[[str, str], None] | None = None
         self.push_dependents = push_dependents or (lambda ids, key: None)
         self.on_reconnected = on_reconnected or (lambda company_id: None)
         self.on_selftest = on_selftest or (lambda delivery_id: None)
@@ -429,7 +433,7 @@ class Applier:
             outcome.fetch_details_for.append((op.company_id, op.key))
         elif result.status == "Success" and op.data_type == "directCosts" and not result.has_details:
             # A write webhook carries no validation warnings: one GET of the push operation reads them.
-            outcome.fetch_details_for.append((op.company_id, op.key))
+            outcome.warnings_to_read.append((op.company_id, op.key))
         return outcome
 
     def _apply_to_expense(self, session: Session, op: PushOperation, result: OperationResult, cause: Cause,
@@ -655,6 +659,8 @@ class Applier:
     def _after_commit(self, outcome: Outcome) -> None:
         for company_id, key in outcome.fetch_details_for:
             self.fetch_details(company_id, key)
+        for company_id, key in outcome.warnings_to_read:
+            (self.read_warnings_later or self.fetch_details)(company_id, key)
         for company_id, sync_id, cause in outcome.syncs_to_read:
             self.read_expense_sync(company_id, sync_id, cause)
         for ids, key in outcome.dependents_ready:

@@ -123,6 +123,7 @@ class Core(StoreQueries):
         )
         self.pusher.connection_replaced = self._connection_replaced
         self.applier.fetch_details = self.pusher.fetch_details
+        self.applier.read_warnings_later = self.pusher.warnings.add
         self.applier.push_dependents = self.pusher.push_dependents
         self.applier.push_ended = self.pusher.push_ended
         # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).

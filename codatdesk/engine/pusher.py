@@ -42,6 +42,7 @@ from codatdesk.engine.created_lookup import with_record_id
 from codatdesk.engine.line_items import build_line_items
 from codatdesk.engine.lost_answers import OPEN_OUTCOMES, InFlight, LostAnswerRecovery, finish_attempt, has_open_attempt
 from codatdesk.engine.push_check import CheckedPush, WriteCounter
+from codatdesk.engine.quiet_reads import QuietReads
 from codatdesk.engine.results import OperationResult, describe_failure, dumps_list
 from codatdesk.engine.sync_after_push import SyncAfterBatch
 from codatdesk.events import EventBus, Notice, PushProgress
@@ -180,6 +181,7 @@ class PushEngine:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
         self._closed = False
+        self.warnings = QuietReads(self.fetch_details)  # a Success's warnings, read once the results pause
         self.syncs = SyncAfterBatch(self._queue_sync_soon)
         # The Expenses route (its results go to the applier: the core connects ``submit_results``).
         self.expenses = expenses_route.ExpensesRoute(self, lambda company_id, sync_id, results, cause: None)
@@ -237,6 +239,7 @@ class PushEngine:
     def shutdown(self) -> None:
         """Close for good: queued work is dropped, running work ends (the client's waits are
         interrupted first, by ``Core.stop``), and later work is refused with ``EngineClosed``."""
+        self.warnings.close()
         with self._pools_lock:
             self._closed = True
             pools, self._pools = list(self._pools.values()), {}

@@ -66,6 +66,16 @@ def test_a_failure_without_its_reasons_asks_for_them_after_the_commit(db, applie
     assert applier.fetch_details.calls == [(COMPANY, "k2")]
 
 
+def test_a_success_leaves_its_warnings_for_a_pause_and_a_failure_asks_for_its_reasons_at_once(db, applier):
+    applier.read_warnings_later = Recorder()
+    in_progress(db, "w1")
+    in_progress(db, "w2")
+    apply(applier, OperationResult(key="w1", status="Success", data_type="directCosts", record_id="dc-1"))
+    apply(applier, OperationResult(key="w2", status="Failed", data_type="directCosts"))
+    assert applier.read_warnings_later.calls == [(COMPANY, "w1")]
+    assert applier.fetch_details.calls == [(COMPANY, "w2")]
+
+
 def test_a_timeout_is_outcome_unknown_and_a_late_success_still_wins(db, applier):
     expense_id = in_progress(db, "k3")
     apply(applier, OperationResult(key="k3", status="TimedOut", data_type="directCosts", has_details=True))
