@@ -225,6 +225,10 @@ def _team(home, sandbox, rows: int, count: int) -> dict[str, list[float] | float
         raise AssertionError(f"{len(failed)} deliveries refused; rows changed per desktop: {shown} of {count}; "
                              f"heard on each bus: {[len(s['heard']) for s in seen]}")
     applied = json.loads((home / "server-applied.json").read_text())
+    if os.environ.get("B7_TRACE"):  # where the server's CPU went, per kind of thread
+        used = json.loads((home / "server-applied.json.threads").read_text())
+        print("server CPU s: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1])),
+              file=sys.stderr, flush=True)
 
     def after(marks: list[dict[str, float]]) -> list[float]:
         return [(max(m[str(pairs[index][0])] for m in marks) - sent) * 1000 for index, sent, _a, _s in records]
