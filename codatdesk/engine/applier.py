@@ -403,6 +403,9 @@ class Applier:
                     self._refresh_failure_detail(session, op, outcome)
                 session.add(op)
                 return outcome
+            if result.has_details and op.last_checked_at is None:  # read, with nothing new: asked no more
+                op.last_checked_at = utcnow()
+                session.add(op)
             outcome.verdict, outcome.detail = "stale", f"operation already {already}"
             return outcome
         if already == result.status == OperationStatus.PENDING:

@@ -22,15 +22,20 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from codatdesk.codat import CodatClient, CodatError
 from codatdesk.engine.pusher import PushEngine
+from codatdesk.engine.quiet_reads import MAX_WAIT_SECONDS
 from codatdesk.engine.results import UNKNOWN_TO_CODAT, OperationResult
 from codatdesk.events import EventBus, Notice
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.history import Cause
 from codatdesk.store.models import Expense, PushAttempt, PushOperation, push_operation_has_reasons, utcnow
+
+# A Success whose warnings were never read is asked about for a day (a day's reconciliations), then left:
+# the row is in the ledger either way, and a key Codat forgot would be asked about for ever.
+WARNINGS_READ_FOR = dt.timedelta(days=1)
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +106,9 @@ class Reconciler:
             self._wake.clear()
 
     def run_once(self, *, threshold: float) -> int:
-        """Fetch every operation Pending for longer than ``threshold`` seconds, every outcome-unknown one and
-        every Failed one without its reasons; returns how many."""
+        """Fetch every operation Pending for longer than ``threshold`` seconds, every outcome-unknown one,
+        every Failed one without its reasons, and every recent Success whose warnings were never read (the
+        read waits for a pause in the results, and a quit or crash meanwhile drops it); returns how many."""
         try:
             self.check_connections()
         except Exception:
@@ -117,13 +123,19 @@ class Reconciler:
                                            PushOperation.error_message.is_distinct_from(UNKNOWN_TO_CODAT))).all()
             no_reasons = session.exec(select(PushOperation).where(
                 PushOperation.status == "Failed", ~push_operation_has_reasons())).all()
+            now = utcnow()
+            unread_warnings = session.exec(select(PushOperation).where(
+                PushOperation.status == "Success", PushOperation.data_type == "directCosts",
+                col(PushOperation.last_checked_at).is_(None),
+                col(PushOperation.completed_at) >= now - WARNINGS_READ_FOR,
+                col(PushOperation.completed_at) <= now - dt.timedelta(seconds=2 * MAX_WAIT_SECONDS))).all()
             # Attempts still "sending" long after any request could last were left by a process that died.
             orphaned = utcnow() - self.pusher.orphan_after
             unknown_companies = set(session.exec(select(PushAttempt.company_id).where(
                 (PushAttempt.outcome == "unknown")
                 | ((PushAttempt.outcome == "sending") & (PushAttempt.started_at <= orphaned)))).all())
         futures = [self.pusher.pool(op.company_id).submit(self.pusher.fetch_details_now, op.company_id, op.key)
-                   for op in [*pending, *no_reasons]]
+                   for op in [*pending, *no_reasons, *unread_warnings]]
         for company_id in unknown_companies:
             futures.append(self.pusher.pool(company_id).submit(self.pusher.resolve_unknown, company_id))
         futures += self.pusher.expenses.open_syncs(threshold)  # Expenses syncs whose end we have not read
@@ -142,4 +154,4 @@ class Reconciler:
         if failures:
             self.bus.publish(Notice("warning", f"Reconciliation could not reach Codat for {failures} "
                                                "operation(s); it will try again.", topic="reconcile"))
-        return len(pending) + len(no_reasons)
+        return len(pending) + len(no_reasons) + len(unread_warnings)

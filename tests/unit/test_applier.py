@@ -76,6 +76,18 @@ def test_a_success_leaves_its_warnings_for_a_pause_and_a_failure_asks_for_its_re
     assert applier.fetch_details.calls == [(COMPANY, "w2")]
 
 
+def test_reading_a_success_with_nothing_new_still_records_the_read(db, applier):
+    """Reconciliation asks about a recent Success whose warnings were never read: once read, never again."""
+    in_progress(db, "r1")
+    apply(applier, OperationResult(key="r1", status="Success", data_type="directCosts", record_id="dc-1"))
+    with Session(db) as session:
+        assert session.get(PushOperation, "r1").last_checked_at is None
+    apply(applier, OperationResult(key="r1", status="Success", data_type="directCosts", record_id="dc-1",
+                                   has_details=True))
+    with Session(db) as session:
+        assert session.get(PushOperation, "r1").last_checked_at is not None
+
+
 def test_a_timeout_is_outcome_unknown_and_a_late_success_still_wins(db, applier):
     expense_id = in_progress(db, "k3")
     apply(applier, OperationResult(key="k3", status="TimedOut", data_type="directCosts", has_details=True))

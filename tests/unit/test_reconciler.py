@@ -91,6 +91,23 @@ def test_it_asks_about_old_pending_unknown_timed_out_and_failed_without_reasons(
     assert engine.resolved == []
 
 
+def test_a_recent_success_whose_warnings_were_never_read_is_asked_about(db):
+    """The warnings read waits for a pause in the results; a quit or a crash meanwhile dropped it."""
+    now = utcnow()
+    for key, completed, checked in (("unread", now - dt.timedelta(minutes=5), None),
+                                    ("read", now - dt.timedelta(minutes=5), now),
+                                    ("just-now", now, None),  # its read is still waiting for the pause
+                                    ("last-week", now - dt.timedelta(days=7), None)):
+        add_operation(db, key, add_expense(db, reference=key), status="Success")
+        with session_scope(db) as session:
+            op = session.get(PushOperation, key)
+            op.completed_at, op.last_checked_at = completed, checked
+            session.add(op)
+    engine = FakeEngine()
+    assert reconciler(db, engine)[0].run_once(threshold=60) == 1
+    assert engine.fetched == ["unread"]
+
+
 def test_unknown_attempts_and_orphans_are_settled_per_company(db):
     expense_id = add_expense(db)
     add_attempt(db, expense_id, outcome="sending", started_at=utcnow() - dt.timedelta(hours=1))
