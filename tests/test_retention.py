@@ -76,3 +76,16 @@ def test_the_sweeper_runs_at_start(db):
 def test_a_shorter_setting_sweeps_more(db):
     add_delivery(db, "recent", at=RECENT)
     assert sweep(db, 30).bodies_removed == 1
+
+
+def test_the_team_feed_keeps_a_month_of_changes(db):
+    """A desktop reads each change as it is committed; the feed need not keep them for ever."""
+    from codatdesk.store.models import ChangeLogEntry
+    from codatdesk.store.retention import CHANGES_KEPT_DAYS
+
+    with session_scope(db) as session:
+        for kind, days in (("old", CHANGES_KEPT_DAYS + 1), ("recent", CHANGES_KEPT_DAYS - 1)):
+            session.add(ChangeLogEntry(origin="o", kind=kind, body="{}", at=utcnow() - dt.timedelta(days=days)))
+    assert sweep(db, 90).changes_pruned == 1
+    with Session(db) as session:
+        assert [e.kind for e in session.exec(select(ChangeLogEntry)).all()] == ["recent"]

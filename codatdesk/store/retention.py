@@ -10,6 +10,10 @@ Codat's docs say nothing about keeping deliveries):
   is all there is to apply;
 * a delivery about a push operation that is still open (Pending, or TimedOut, which a late
   Success may still end): it is the evidence of what Codat said while the row is unsettled.
+
+Team mode's change feed (``change_log``, team/change_feed.py) is kept ``CHANGES_KEPT_DAYS``: a desktop
+reads each change as it is committed, so only one cut off from the database for longer could miss
+some; it says so when it is back.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import and_, delete, exists, not_, or_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 
 from codatdesk.store.db import session_scope
-from codatdesk.store.models import PushOperation, WebhookDelivery, utcnow
+from codatdesk.store.models import ChangeLogEntry, PushOperation, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +39,14 @@ OPEN_OPERATION_STATUSES = ("Pending", "TimedOut")
 SWEPT_DETAIL = "body removed after the retention period"
 
 
+CHANGES_KEPT_DAYS = 30
+
+
 @dataclass(frozen=True)
 class SweepResult:
     bodies_removed: int
     selftests_deleted: int
+    changes_pruned: int = 0
 
 
 def sweep(db: Engine, retention_days: int, *, disposable_event_types: Iterable[str] = (),
@@ -57,10 +66,13 @@ def sweep(db: Engine, retention_days: int, *, disposable_event_types: Iterable[s
             if disposable else 0
         removed = session.execute(
             update(table).where(old, table.c.body != b"").values(body=b"", headers_json="{}")).rowcount
-    if removed or deleted:
-        log.info("retention: %d webhook bodies removed, %d self-test deliveries deleted (older than %d days)",
-                 removed, deleted, retention_days)
-    return SweepResult(removed, deleted)
+        changes = ChangeLogEntry.__table__  # type: ignore[attr-defined]
+        pruned = cast("CursorResult[Any]", session.execute(delete(changes).where(
+            changes.c.at < (now or utcnow()) - dt.timedelta(days=CHANGES_KEPT_DAYS)))).rowcount
+    if removed or deleted or pruned:
+        log.info("retention: %d webhook bodies removed, %d self-test deliveries deleted (older than %d days), "
+                 "%d changes of the team's feed pruned", removed, deleted, retention_days, pruned)
+    return SweepResult(removed, deleted, pruned)
 
 
 class RetentionSweeper:

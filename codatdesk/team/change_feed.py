@@ -37,6 +37,7 @@ from codatdesk.events import (
 )
 from codatdesk.states import ExpenseStatus
 from codatdesk.store.models import ChangeLogEntry, utcnow
+from codatdesk.store.retention import CHANGES_KEPT_DAYS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,6 +137,7 @@ class ChangeFeedListener:
         self._thread: threading.Thread | None = None
         self._origin = origin_of(engine)
         self._last_poll = 0.0
+        self._heard_at = time.monotonic()  # the last time the database answered this listener
 
     def start(self) -> None:
         """Start after what the database holds now (the window loads the table itself), then listen."""
@@ -188,15 +190,24 @@ class ChangeFeedListener:
             missed = self._catch_up(conn)  # whatever was committed before LISTEN took effect, or while away
             self.connected.set()
             if was_offline:
-                self.bus.publish(Notice("info", f"Connected to the team database again ({missed} change(s) "
-                                                "caught up).", topic="team"))
+                self.bus.publish(self.back_online_notice(missed))
             while not self._stop.is_set():
+                self._heard_at = time.monotonic()
                 # A short wait so stop() is heard; a notification ends it at once.
                 notified = any(True for _ in conn.notifies(timeout=0.25, stop_after=1))
                 if notified or self._poll_due():
                     self._catch_up(conn)
         finally:
             raw.invalidate()  # a LISTENing connection never goes back to the pool
+
+    def back_online_notice(self, missed: int) -> Notice:
+        """What the person is told once the database answers again. The server prunes the feed after
+        ``CHANGES_KEPT_DAYS``: cut off for longer, this window may have missed changes it cannot read now."""
+        if time.monotonic() - self._heard_at > CHANGES_KEPT_DAYS * 86400:
+            return Notice("warning", f"Connected to the team database again after more than {CHANGES_KEPT_DAYS} "
+                                     "days. Some changes made meanwhile are no longer in its feed: close and open "
+                                     "codatdesk to see every row as it is now.", topic="team")
+        return Notice("info", f"Connected to the team database again ({missed} change(s) caught up).", topic="team")
 
     def _poll_due(self) -> bool:
         now = time.monotonic()

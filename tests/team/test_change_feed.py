@@ -187,6 +187,17 @@ def test_a_desktop_cut_off_from_the_database_catches_up_when_it_is_back(pg_url, 
     assert any("caught up" in n.message for n in heard.of(Notice))
 
 
+def test_a_desktop_cut_off_for_longer_than_the_feed_keeps_changes_is_told_to_reopen(db):
+    """The server prunes the feed after CHANGES_KEPT_DAYS; a window cut off for longer cannot read it all."""
+    from codatdesk.store.retention import CHANGES_KEPT_DAYS
+
+    feed = ChangeFeedListener(db, EventBus())  # not started: only what it says when it is back
+    assert feed.back_online_notice(3).level == "info" and "3 change(s) caught up" in feed.back_online_notice(3).message
+    feed._heard_at -= CHANGES_KEPT_DAYS * 86400 + 60
+    notice = feed.back_online_notice(3)
+    assert notice.level == "warning" and "close and open codatdesk" in notice.message
+
+
 def test_the_embedded_database_has_no_feed(db):
     assert listen_for_changes(db, EventBus()) is None
     edits.add_expense(db, None, COMPANY, values(1))
