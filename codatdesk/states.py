@@ -35,6 +35,12 @@ class ExpenseStatus(StrEnum):
         only an explicit "push again anyway" (``Trigger.PUSH_SENT_ANYWAY``) sends it again."""
         return self in (ExpenseStatus.NOT_PUSHED, ExpenseStatus.FAILED)
 
+    def may_send(self, *, requested: bool = False) -> bool:
+        """May a push send it now. An ordinary push: a row that ``can_push``. The team server sending
+        desktops' requests: only a row still Push requested, so a row another server sent meanwhile (now
+        in progress, complete, or refused by Codat) is not sent again after a take-over."""
+        return self is ExpenseStatus.QUEUED if requested else self.can_push
+
     @classmethod
     def parse(cls, text: str) -> ExpenseStatus:
         """Accept the display text, the enum name, or a slug (``push-failed``)."""

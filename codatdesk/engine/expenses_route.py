@@ -262,7 +262,7 @@ class ExpensesRoute:
             self.pusher._not_planned(batch, ids, f"Codat's lists or mapping options for Expenses could not be read "
                                                  f"({exc.message}); nothing was sent: push again")
             return []
-        prepared, blocked = self._prepare(company_id, ids, options)
+        prepared, blocked = self._prepare(company_id, ids, options, requested=batch.requested)
         if blocked:
             batch.add_problems(blocked)
             self.pusher.record_blocked(blocked)
@@ -275,8 +275,8 @@ class ExpensesRoute:
                 futures.extend(_done_future() for _ in chunk[1:])
         return futures
 
-    def _prepare(self, company_id: str, ids: list[int],
-                 options: dict[str, Any] | None) -> tuple[list[Prepared], list[PushProblem]]:
+    def _prepare(self, company_id: str, ids: list[int], options: dict[str, Any] | None, *,
+                 requested: bool = False) -> tuple[list[Prepared], list[PushProblem]]:
         """Give each expense its transaction id once (committed before anything leaves) and build its body."""
         from codatdesk.engine.pusher import ProblemKind, PushProblem
 
@@ -286,7 +286,7 @@ class ExpensesRoute:
             resolver = reference.Resolver(session, company_id)
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                if expense is None or not ExpenseStatus(expense.status).can_push:
+                if expense is None or not ExpenseStatus(expense.status).may_send(requested=requested):
                     continue
                 if not expense.transaction_id:
                     expense.transaction_id = str(uuid.uuid4())
@@ -318,7 +318,7 @@ class ExpensesRoute:
         with Session(self.db) as session:  # another push may have sent some (or a delete removed them) meanwhile
             chunk = [p for p in chunk
                      if (expense := session.get(Expense, p.expense_id)) is not None
-                     and ExpenseStatus(expense.status).can_push]
+                     and ExpenseStatus(expense.status).may_send(requested=batch is not None and batch.requested)]
         if not chunk:
             return
         api = self.api()

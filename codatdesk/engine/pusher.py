@@ -112,6 +112,8 @@ class PushBatch:
     cancelled: bool = False
     # "Push again anyway": outcome-unknown expenses may be sent (the user accepted the duplicate risk).
     again_anyway: bool = False
+    # The team server sending desktops' push requests: only rows still Push requested go (``may_send``).
+    requested: bool = False
     # Several expenses: sent with allowSyncOnPushComplete=false, one sync queued when all have ended.
     bulk: bool = False
     # (connection id, status) per company as Codat answered this push's check.
@@ -397,13 +399,14 @@ class PushEngine:
 
     # -- pushing -----------------------------------------------------------------
     def push(self, expense_ids: list[int], cause: Cause, *, again_anyway: bool = False,
-             checked: CheckedPush | None = None) -> PushBatch:
+             checked: CheckedPush | None = None, requested: bool = False) -> PushBatch:
         """Send these expenses. ``again_anyway``: send outcome-unknown ones (and only those) again,
         although the earlier push may be in the ledger: the caller has asked the user. ``checked``: the
-        window's check of them, taken instead of checking again if nothing changed since (``push_check``)."""
+        window's check of them, taken instead of checking again if nothing changed since (``push_check``).
+        ``requested``: the team server sending desktops' requests (only rows still Push requested go)."""
         if self._closed:
             raise EngineClosed("codatdesk is closing: nothing more is pushed")
-        batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway)
+        batch = PushBatch(next(_batch_ids), total=len(expense_ids), again_anyway=again_anyway, requested=requested)
         if checked is not None and checked.holds_for(expense_ids, again_anyway, self.writes.value):
             batch.problems = [p for p in checked.problems if p.expense_id in set(expense_ids)]
             batch.connection_states.update(checked.connection_states)
@@ -639,7 +642,7 @@ class PushEngine:
         return str(new.get("status"))
 
     def _claim(self, session: Session, expense_id: int, *, dependent: bool,
-               again_anyway: bool = False) -> Expense | None:
+               again_anyway: bool = False, requested: bool = False) -> Expense | None:
         # Locked (PostgreSQL: FOR UPDATE; SQLite's write transaction is exclusive already): two team
         # servers claiming the same row queue here, and the second then sees the first's attempt.
         expense = session.get(Expense, expense_id, with_for_update=True)
@@ -651,7 +654,7 @@ class PushEngine:
         elif again_anyway:
             allowed = status is ExpenseStatus.OUTCOME_UNKNOWN
         else:
-            allowed = status.can_push or status is ExpenseStatus.QUEUED  # team mode: a desktop's request
+            allowed = status.may_send(requested=requested)
         return expense if allowed else None
 
     def _send_direct_cost(self, batch: PushBatch | None, company_id: str, connection_id: str, expense_id: int,
@@ -668,7 +671,8 @@ class PushEngine:
                 models = models or create_models.Models.load(session, company_id, connection_id)
         with session_scope(self.db) as session:
             expense = self._claim(session, expense_id, dependent=dependent,
-                                  again_anyway=batch is not None and batch.again_anyway)
+                                  again_anyway=batch is not None and batch.again_anyway,
+                                  requested=batch is not None and batch.requested)
             if expense is None or has_open_attempt(session, expense_id):
                 if batch is not None:
                     batch.add_unsent([PushProblem(expense_id, _why_not_claimed(session, expense_id))])

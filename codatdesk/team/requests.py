@@ -208,7 +208,7 @@ class RequestServer:
     def _send(self, group: list[PushRequest]) -> None:
         ids = [r.expense_id for r in group]
         try:
-            batch = self.pusher.push(ids, Cause.user(group[0].requested_by))
+            batch = self.pusher.push(ids, Cause.user(group[0].requested_by), requested=True)
         except EngineClosed:
             return  # stopping: the rows stay claimed and the next active server takes them over
         batch.wait()

@@ -13,8 +13,10 @@ from codatdesk.engine.records import expense_history
 from codatdesk.events import ExpenseChanged
 from codatdesk.settings import Settings
 from codatdesk.states import ExpenseStatus as S
+from codatdesk.states import Trigger
 from codatdesk.store.actor import actor_of, set_actor
-from codatdesk.store.db import open_database
+from codatdesk.store.db import open_database, session_scope
+from codatdesk.store.history import Cause, change_status
 from codatdesk.store.models import Expense, PushRequest, StatusChange
 from codatdesk.team import requests
 from codatdesk.team.desktop import ServerOnly, TeamDesktopCore
@@ -202,3 +204,43 @@ def test_a_team_desktop_answers_the_window_like_the_core():
             continue
         assert inspect.signature(getattr(TeamDesktopCore, name)).parameters.keys() == \
             inspect.signature(getattr(Core, name)).parameters.keys(), name
+
+
+def test_a_taken_over_request_whose_row_the_dead_server_sent_is_not_sent_again(team):
+    """A server claimed two requests, sent one (Codat refused it: Push failed) and died. The server that takes
+    over sends only the row still Push requested; the refused one waits for the person to fix it."""
+    h, server, desktop = team
+    h.import_rows([row(1), row(2)])
+    sent_before, still_queued = [e.id for e in expenses(server)]
+    assert desktop.push([sent_before, still_queued]).problems == []
+    assert len(requests.claim(server.db, "dead-server")) == 2
+    with session_scope(server.db) as session:  # what the dead server did before it died
+        expense = session.get(Expense, sent_before)
+        change_status(session, expense, Trigger.PUSH_SENT, Cause.engine("dead-server"))
+        change_status(session, expense, Trigger.RESULT_FAILED, Cause.webhook("msg-1"), detail="Codat refused it")
+
+    loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
+    assert loop.run_once() == 2  # took the dead server's claims over, then claimed them
+    wait_until(lambda: S(next(e for e in expenses(server) if e.id == still_queued).status) is S.COMPLETE, 20,
+               message="the row still requested is sent")
+    wait_until(lambda: {r.state for r in _requests(server.db)} == {"done"}, 20, message="both requests closed")
+    assert Counter(op["dataType"] for op in h.sandbox.push_operations.values()) == {"directCosts": 1}
+    assert S(next(e for e in expenses(server) if e.id == sent_before).status) is S.FAILED
+
+
+def test_the_server_sends_desktops_requests_on_the_expenses_route(team):
+    """A company on Codat's Expenses route: a desktop's requests go out as expense transactions."""
+    from codatdesk import routes
+
+    h, server, desktop = team
+    routes.set_route(server.db, h.company_id, routes.EXPENSES)
+    server.refresh_reference_data(h.company_id)
+    h.import_rows([row(1), row(2)])
+    ids = [e.id for e in expenses(server)]
+    assert desktop.push(ids).problems == []
+
+    loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
+    assert loop.run_once() == 2
+    wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="both booked")
+    assert len(h.sandbox.expenses.bookings(h.company_id)) == 2
+    assert [r.state for r in _requests(server.db)] == ["done"] * 2
