@@ -54,7 +54,7 @@ from codatdesk.events import (
 from codatdesk.importer import ImportReport, ensure_company, import_file
 from codatdesk.logging_setup import register_secret
 from codatdesk.receipts import attach as receipt_attach
-from codatdesk.receipts.files import ReceiptFiles, folder_for_database
+from codatdesk.receipts.files import receipt_files_for
 from codatdesk.receipts.uploads import ReceiptUploader
 from codatdesk.secrets import WebhookCredentials
 from codatdesk.settings import Settings
@@ -127,7 +127,7 @@ class Core(StoreQueries):
         self.applier.push_dependents = self.pusher.push_dependents
         self.applier.push_ended = self.pusher.push_ended
         # Receipts are uploaded once their expense is in the ledger (its own step, in the company's pool).
-        self.receipt_files = ReceiptFiles(folder_for_database(db.url))
+        self.receipt_files = receipt_files_for(db)
         self.receipt_uploads = ReceiptUploader(db, self.receipt_files, self.client, self.pusher.pool)
         self.stop_uploading_receipts = self.bus.subscribe(self.receipt_uploads.on_event)
         self.pusher.expenses.submit_results = self.applier.submit_expense_results

@@ -17,8 +17,12 @@ from codatdesk.store.models import Expense, Receipt
 
 def view_of(receipt: Receipt, files: ReceiptFiles) -> ReceiptView:
     assert receipt.id is not None
+    try:  # a colleague's receipt (team mode) is fetched once from the team's database, for its thumbnail
+        path = files.local_copy(receipt.sha256)
+    except OSError:  # gone: the view says the copy is missing; the upload says what to do
+        path = files.path_of(receipt.sha256)
     return ReceiptView(id=receipt.id, expense_id=receipt.expense_id, file_name=receipt.file_name,
-                       media_type=receipt.media_type, size=receipt.size, path=files.path_of(receipt.sha256),
+                       media_type=receipt.media_type, size=receipt.size, path=path,
                        upload_status=receipt.upload_status, upload_detail=receipt.upload_detail,
                        remote_id=receipt.remote_id, uploaded_at=receipt.uploaded_at)
 

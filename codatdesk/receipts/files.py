@@ -1,18 +1,24 @@
 """Receipt files on disk: content-addressed (named by their sha256, so one file is stored once however
 often it is attached), private (0600 in a 0700 folder, like the database), and sniffed from their bytes.
+On a team's shared PostgreSQL they are also kept in the database (``SharedReceiptFiles``).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import URL
+from sqlalchemy import delete, func
+from sqlalchemy.engine import URL, Engine
+from sqlmodel import col, select
 
 from codatdesk import paths
+from codatdesk.store.db import read_session, session_scope
+from codatdesk.store.models import Receipt, ReceiptContent
 
 # What codatdesk keeps at all (codatdesk choice: above every ledger's limit but Dynamics'; the
 # per-ledger limits are checked before upload, receipts/limits.py).
@@ -66,6 +72,10 @@ class ReceiptFiles:
     def read(self, sha256: str) -> bytes:
         return self.path_of(sha256).read_bytes()
 
+    def local_copy(self, sha256: str) -> Path:
+        """The file on this computer (here, where it was stored)."""
+        return self.path_of(sha256)
+
     def store(self, source: str | os.PathLike[str]) -> StoredFile:
         """Keep a copy of ``source`` (once per content); raises ReceiptRefused with the reason."""
         source = Path(source)
@@ -106,3 +116,49 @@ class ReceiptFiles:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+class SharedReceiptFiles(ReceiptFiles):
+    """Team mode: the bytes also live in the shared database (``receipt_content``), so the server uploads
+    what a desktop attached and a colleague's desktop shows it. The data folder keeps a local copy of each,
+    fetched from the database the first time this computer needs it."""
+
+    def __init__(self, folder: Path, db: Engine) -> None:
+        super().__init__(folder)
+        self.db = db
+
+    def store(self, source: str | os.PathLike[str]) -> StoredFile:
+        stored = super().store(source)
+        data = self.path_of(stored.sha256).read_bytes()
+        with session_scope(self.db) as session:  # before the receipt row: every row's bytes are there
+            if session.get(ReceiptContent, stored.sha256) is None:
+                session.add(ReceiptContent(sha256=stored.sha256, data=data))
+        return stored
+
+    def read(self, sha256: str) -> bytes:
+        return self.local_copy(sha256).read_bytes()
+
+    def local_copy(self, sha256: str) -> Path:
+        """The file in this computer's data folder, fetched from the database if it is not there yet."""
+        target = self.path_of(sha256)
+        if not target.exists():
+            with read_session(self.db) as session:
+                content = session.get(ReceiptContent, sha256)
+                data = content.data if content is not None else None
+            if data is None:
+                raise FileNotFoundError(errno.ENOENT, "not in the team's database either", str(target))
+            self._write_once(sha256, bytes(data))
+        return target
+
+    def remove(self, sha256: str) -> None:
+        super().remove(sha256)
+        with session_scope(self.db) as session:  # unless an expense attached the same file meanwhile
+            if session.exec(select(func.count()).select_from(Receipt).where(Receipt.sha256 == sha256)).one() == 0:
+                session.execute(delete(ReceiptContent).where(col(ReceiptContent.sha256) == sha256))
+
+
+def receipt_files_for(db: Engine) -> ReceiptFiles:
+    """The receipt store of this database: the data folder, and on a team's PostgreSQL the database too."""
+    folder = folder_for_database(db.url)
+    return SharedReceiptFiles(folder, db) if db.dialect.name == "postgresql" else ReceiptFiles(folder)
+

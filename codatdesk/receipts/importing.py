@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from codatdesk.receipts import attach
-from codatdesk.receipts.files import ACCEPTED, ReceiptFiles, ReceiptRefused, folder_for_database, sniff_media_type
+from codatdesk.receipts.files import ACCEPTED, ReceiptRefused, receipt_files_for, sniff_media_type
 from codatdesk.store.db import read_session
 from codatdesk.store.models import Expense
 
@@ -59,7 +59,7 @@ def resolve(cell: str, base: Path) -> Path:
 
 def attach_files(engine: Engine, company_id: str, wanted: Iterable[tuple[str, Path]]) -> ReceiptsImported:
     """Attach each (expense source key, file) pair; the expenses must be stored already."""
-    files = ReceiptFiles(folder_for_database(engine.url))
+    files = receipt_files_for(engine)
     result = ReceiptsImported()
     wanted = list(wanted)
     with read_session(engine) as session:

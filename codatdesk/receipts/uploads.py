@@ -88,15 +88,19 @@ class ReceiptUploader:
         self._in_flight: set[int] = set()  # receipt ids a thread of this process is sending
         self._lock = threading.Lock()
         self._completed: dict[str, set[int]] = {}  # per company: expenses completed since its last look
+        # False on a team desktop: it holds no Codat key; the server uploads (it hears of each receipt
+        # through the change feed, as a change of the row's receipts).
+        self.uploads_here = True
 
     # -- triggers -----------------------------------------------------------------------
     def on_event(self, event: object) -> None:
-        """Bus subscriber: an expense that just became Push complete has its receipts uploaded.
+        """Bus subscriber: an expense that just became Push complete has its receipts uploaded, and so has a
+        complete one whose receipts changed (attached or retried, here or on a team desktop).
 
         Most have none: the completions that arrive together are looked up in one query (in the company's
         pool), not one each, which at a webhook storm's rate cost the server three database reads a row."""
         if isinstance(event, ExpenseChanged) and event.new is ExpenseStatus.COMPLETE \
-                and event.old is not ExpenseStatus.COMPLETE:
+                and (event.old is not ExpenseStatus.COMPLETE or event.cause.startswith("receipt:")):
             with self._lock:
                 waiting = self._completed.setdefault(event.company_id, set())
                 first = not waiting
@@ -123,6 +127,8 @@ class ReceiptUploader:
 
     def upload_soon(self, company_id: str, expense_id: int) -> Future[None] | None:
         """Queue the upload in the company's pool (it counts toward Codat's limits like every request)."""
+        if not self.uploads_here:
+            return None
         try:
             return self.pool(company_id).submit(self._upload_logged, expense_id)
         except RuntimeError:  # closing: the sweep at the next start sends it

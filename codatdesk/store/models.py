@@ -360,6 +360,18 @@ class Receipt(SQLModel, table=True):
     uploaded_at: dt.datetime | None = None
 
 
+class ReceiptContent(SQLModel, table=True):
+    """A receipt's bytes in a team's shared database (team mode): the server uploads what a desktop
+    attached, and every desktop can show it. One person's SQLite keeps them in the data folder only
+    (``receipts/files.py``); the table stays empty there."""
+
+    __tablename__ = "receipt_content"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    added_at: dt.datetime = Field(default_factory=utcnow)
+
+
 class ChangeLogEntry(SQLModel, table=True):
     """One committed change (the event the core published), for the other processes on a shared
     database: team mode's change feed (codatdesk/team/change_feed.py). ``seq`` grows in commit order."""

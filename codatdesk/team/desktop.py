@@ -39,8 +39,10 @@ def _no_codat_client() -> CodatClient:
 class TeamDesktopCore(Core):
     def __init__(self, settings: Settings, db: Engine, *, bus: EventBus | None = None) -> None:
         super().__init__(settings, db, bus=bus, client_factory=_no_codat_client, listen=False)
-        # The server uploads receipts when a row completes; the feed tells this desktop of the same row.
+        # The server uploads receipts (when a row completes, or a receipt is attached to a complete one);
+        # the feed tells this desktop of the same rows.
         self.stop_uploading_receipts()
+        self.receipt_uploads.uploads_here = False
         # The check reads the connection status the server stored instead of asking Codat.
         self.pusher._connection_state = self._stored_connection_state  # type: ignore[method-assign]
         self.actor = actor_of(db)

@@ -22,7 +22,7 @@ from codatdesk.team import requests
 from codatdesk.team.desktop import ServerOnly, TeamDesktopCore
 from tests.conftest import wait_until
 from tests.engine_harness import expenses, row, started
-from tests.receipt_samples import png_bytes, write
+from tests.receipt_samples import pdf_bytes, png_bytes, write
 
 
 @pytest.fixture
@@ -244,3 +244,51 @@ def test_the_server_sends_desktops_requests_on_the_expenses_route(team):
     wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="both booked")
     assert len(h.sandbox.expenses.bookings(h.company_id)) == 2
     assert [r.state for r in _requests(server.db)] == ["done"] * 2
+
+
+def test_a_receipt_attached_on_a_desktop_reaches_the_ledger_and_every_desktop(team, tmp_path):
+    """Each computer has its own data folder: the bytes travel through the team's database. The server uploads
+    what a desktop attached, to a row it sent and to one already in the ledger; a colleague's desktop shows it."""
+    from codatdesk.receipts.attach import receipts_of
+    from codatdesk.receipts.files import SharedReceiptFiles
+
+    h, server, desktop = team
+    server.receipt_uploads.files = SharedReceiptFiles(tmp_path / "server-receipts", server.db)
+    desktop.receipt_files = SharedReceiptFiles(tmp_path / "desktop-receipts", desktop.db)
+    h.import_rows([row(1), row(2)])
+    before, after = [e.id for e in expenses(server)]
+    desktop.attach_receipt(before, write(tmp_path, "taxi.png", png_bytes()))
+    assert desktop.push([before, after]).problems == []
+    loop = requests.RequestServer(server.db, server.pusher, server_id="server-1", is_leader=lambda: True)
+    assert loop.run_once() == 2
+    wait_until(lambda: {S(e.status) for e in expenses(server)} == {S.COMPLETE}, 20, message="both in the ledger")
+    desktop.attach_receipt(after, write(tmp_path, "hotel.pdf", pdf_bytes()))  # to a row already in the ledger
+
+    wait_until(lambda: [r.upload_status for i in (before, after) for r in server.receipts(i)] == ["uploaded"] * 2,
+               20, message="the server uploaded both")
+    assert (tmp_path / "server-receipts").is_dir()  # the server fetched the bytes into its own folder to send them
+    colleague = SharedReceiptFiles(tmp_path / "colleague-receipts", server.db)
+    [shown] = receipts_of(server.db, colleague, after)
+    assert shown.path.read_bytes() == pdf_bytes() and str(shown.path).startswith(str(tmp_path / "colleague-receipts"))
+
+
+def test_a_detached_receipt_leaves_the_team_database_when_no_row_lists_it(team, tmp_path):
+    from codatdesk.receipts.files import SharedReceiptFiles
+    from codatdesk.store.models import ReceiptContent
+
+    h, server, desktop = team
+    desktop.receipt_files = SharedReceiptFiles(tmp_path / "desktop-receipts", desktop.db)
+    h.import_rows([row(1), row(2)])
+    first, second = [e.id for e in expenses(server)]
+    one = desktop.attach_receipt(first, write(tmp_path, "taxi.png", png_bytes()))
+    other = desktop.attach_receipt(second, write(tmp_path, "taxi-again.png", png_bytes()))  # the same bytes
+
+    def stored() -> int:
+        with Session(server.db) as session:
+            return len(session.exec(select(ReceiptContent)).all())
+
+    assert stored() == 1
+    desktop.detach_receipt(one.id)
+    assert stored() == 1, "the other row still lists it"
+    desktop.detach_receipt(other.id)
+    assert stored() == 0
