@@ -102,21 +102,19 @@ NOTES = {
         "(~9 ms), icons painted on demand (a QIconEngine) and a lighter logging set-up; the rest is what a real "
         "window costs over an empty one."),
     ("B7", "p99_ms"): (
-        "the server is the bottleneck, not the feed or the desktops. At 200/s offered over 48 connections it "
-        "applied ~104/s (`sent_per_s`: the sender waits for answers), so a queue builds: answered "
-        "(`http_p50_ms`) ~450 ms, applied (`server_p50_ms`) ~580 ms, on every desktop's bus ~10 ms later, "
-        "in the window ~30 ms after that. The single-user SQLite path saturates the same way in the same run "
-        "(p50 ~490 ms). Everything shares 2 cores here: server ~80 % of one (one interpreter: intake, the "
-        "applier's ORM transaction, one GET per success for Codat's warnings), PostgreSQL ~20 %, three desktops "
-        "~15 % each. At ~100/s offered (8 connections) the same build gave p50 146 ms, p99 218 ms, stall "
-        "60 ms. Reaching 200/s would take the applier off the ORM (Core statements for its updates) or a "
-        "second server process taking deliveries (the inbox is shared); this session's fixes: the applier "
-        "reads a batch in three queries instead of a few per delivery, desktops no longer look for receipts "
-        "on every completed row, and the totals line no longer walks the proxy row by row (~230 ms stalls)."),
+        "most of the gap to the single-user path is the server's intake: the inbox's commit on PostgreSQL waits "
+        "behind the applier's transaction (both hold the process's write lock), so the answer to Codat "
+        "(`http_p50_ms`) takes ~150 ms, applied at the server ~65 ms later; the feed adds ~2 ms and the desktops "
+        "~16 ms. Everything shares 2 cores here (server, PostgreSQL, sandbox, sender, three desktops). Reaching "
+        "250 ms would take an intake that does not queue behind the applier without starving it (tried: "
+        "answered sooner, rows later), or the applier's writes as Core statements instead of the ORM's flush "
+        "(its largest cost), or a second server process taking deliveries. Before this session's fixes the run "
+        "reached only 104 of the 200 deliveries/s offered (p99 881 ms): one GET per success for Codat's warnings "
+        "took more of the server than the applier; those reads now wait for a pause (engine/quiet_reads.py)."),
     ("B7", "stall_ms"): (
-        "the desktops' longest gaps (`B7_TRACE=1`) come with bursts of feed events when the whole machine is "
+        "the desktops' longest gaps (`B7_TRACE=1`) come with bursts of feed events while the whole machine is "
         "busy; their own work per refresh is ~7 ms (p50; one read of the changed rows over PostgreSQL). The "
-        "single-user window, which also hosts the listener and the applier, stalls longer (its stall figure)."),
+        "single-user window, which also hosts the listener and the applier, stalls about as long."),
     ("B5", "shown_bundle_s"): (
         "the same start as from source plus ~30 ms of PyInstaller's bootloader and reading modules from its "
         "archive, against a bare window started from source."),
