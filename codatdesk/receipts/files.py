@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from codatdesk import paths
@@ -130,9 +131,12 @@ class SharedReceiptFiles(ReceiptFiles):
     def store(self, source: str | os.PathLike[str]) -> StoredFile:
         stored = super().store(source)
         data = self.path_of(stored.sha256).read_bytes()
-        with session_scope(self.db) as session:  # before the receipt row: every row's bytes are there
-            if session.get(ReceiptContent, stored.sha256) is None:
-                session.add(ReceiptContent(sha256=stored.sha256, data=data))
+        try:
+            with session_scope(self.db) as session:  # before the receipt row: every row's bytes are there
+                if session.get(ReceiptContent, stored.sha256) is None:
+                    session.add(ReceiptContent(sha256=stored.sha256, data=data))
+        except IntegrityError:  # a colleague stored the same file at the same moment: it is there
+            pass
         return stored
 
     def read(self, sha256: str) -> bytes:
@@ -161,4 +165,3 @@ def receipt_files_for(db: Engine) -> ReceiptFiles:
     """The receipt store of this database: the data folder, and on a team's PostgreSQL the database too."""
     folder = folder_for_database(db.url)
     return SharedReceiptFiles(folder, db) if db.dialect.name == "postgresql" else ReceiptFiles(folder)
-
