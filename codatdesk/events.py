@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from codatdesk.states import ExpenseStatus
@@ -31,6 +31,8 @@ class ExpenseChanged:
     old: ExpenseStatus | None  # None: the expense was added
     new: ExpenseStatus | None  # None: the expense was deleted
     cause: str = ""  # "<kind>:<ref>" of store.history.Cause (webhook:<delivery id>, user:..., ...)
+    # Committed by another process on the team's database (the change feed published it here).
+    from_feed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -95,12 +95,14 @@ class ReceiptUploader:
     # -- triggers -----------------------------------------------------------------------
     def on_event(self, event: object) -> None:
         """Bus subscriber: an expense that just became Push complete has its receipts uploaded, and so has a
-        complete one whose receipts changed (attached or retried, here or on a team desktop).
+        complete one whose receipts a team desktop changed (attached or retried there: the desktop holds no key;
+        here, the attach and the retry ask for the upload themselves).
 
         Most have none: the completions that arrive together are looked up in one query (in the company's
         pool), not one each, which at a webhook storm's rate cost the server three database reads a row."""
         if isinstance(event, ExpenseChanged) and event.new is ExpenseStatus.COMPLETE \
-                and (event.old is not ExpenseStatus.COMPLETE or event.cause.startswith("receipt:")):
+                and (event.old is not ExpenseStatus.COMPLETE
+                     or (event.from_feed and event.cause.startswith("receipt:"))):
             with self._lock:
                 waiting = self._completed.setdefault(event.company_id, set())
                 first = not waiting

@@ -76,7 +76,9 @@ def encode(event: Event) -> tuple[str, str] | None:
     kind = type(event).__name__
     if kind not in FEED_EVENTS:
         return None
-    return kind, json.dumps(asdict(event), separators=(",", ":"))  # StrEnum statuses encode as their value
+    fields = asdict(event)
+    fields.pop("from_feed", None)  # said by the reader, not written
+    return kind, json.dumps(fields, separators=(",", ":"))  # StrEnum statuses encode as their value
 
 
 def decode(kind: str, body: str) -> Event | None:
@@ -88,6 +90,7 @@ def decode(kind: str, body: str) -> Event | None:
         for name in ("old", "new"):
             if fields.get(name) is not None:
                 fields[name] = ExpenseStatus(fields[name])
+        fields["from_feed"] = True
     return cast("Event", cls(**fields))
 
 
