@@ -271,6 +271,7 @@ def apply_edit(session: Session, expense: Expense, values: dict[str, Any], *, ac
     if values.get(LINES) is not None:
         write_lines(session, expense, values[LINES])
     expense.updated_at = utcnow()
+    expense.version = (expense.version or 0) + 1  # an edit, even of the lines alone: a save from before it is refused
     if actor is not None:
         expense.updated_by = actor
     session.add(expense)

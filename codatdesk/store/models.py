@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, Session, SQLModel
 
 from codatdesk.machines import AttemptOutcome, ConnectionStatus, OperationStatus, Verdict
@@ -407,9 +408,23 @@ class ExpenseSyncItem(SQLModel, table=True):
     completed_at: dt.datetime | None = None
 
 
+# What a person edits (engine/edits.py FIELDS), and the status: a write of any of them bumps the version, whoever
+# makes it, so a save from an older view is refused. The engine's own notes (the status' explanation, Codat's
+# ids, timestamps) do not: Codat's reasons arriving while someone edits the failed row are no conflict.
+VERSIONED_COLUMNS = ("expense_date", "supplier_name", "description", "account_code", "account_name",
+                     "bank_account_code", "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference",
+                     "is_claim", "employee", "transaction_type", "status", "company_id")
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_expense_versions(session: Session, _context: object, _instances: object) -> None:
-    """Every write of an expense's columns bumps its version, whoever writes it (status, edit, engine)."""
+    """A write of an expense's edited columns or its status bumps its version, whoever writes it (an edit of
+    its lines alone bumps it in ``engine/edits.apply_edit``)."""
     for obj in session.dirty:
-        if isinstance(obj, Expense) and session.is_modified(obj, include_collections=False):
+        if not isinstance(obj, Expense):
+            continue
+        attrs = sa_inspect(obj).attrs
+        if attrs.version.history.has_changes():
+            continue  # bumped by its writer already
+        if any(getattr(attrs, name).history.has_changes() for name in VERSIONED_COLUMNS):
             obj.version = (obj.version or 0) + 1

@@ -80,3 +80,29 @@ def test_every_write_bumps_the_version(store):
     before = expense_values(store, expense_id).version
     requests.request_push(store, [expense_id], "alice")  # a status change, not an edit
     assert expense_values(store, expense_id).version == before + 1
+
+
+def test_codats_reasons_arriving_while_someone_edits_are_no_conflict(store):
+    """The engine's notes on a row (the status' explanation, Codat's ids) do not bump the version: the person
+    editing the failed row while its reasons arrive saves without a conflict. Their fields and the status do."""
+    from codatdesk.states import Trigger
+    from codatdesk.store.db import session_scope
+    from codatdesk.store.history import Cause, change_status
+    from codatdesk.store.models import VERSIONED_COLUMNS, Expense
+
+    assert set(edits.FIELDS) <= set(VERSIONED_COLUMNS), "a field people edit must bump the version whoever writes it"
+    expense_id = edits.add_expense(store, None, "c1", VALUES)
+    with session_scope(store) as session:
+        expense = session.get(Expense, expense_id)
+        change_status(session, expense, Trigger.PUSH_SENT, Cause.engine(), push_operation_key="k1")
+        change_status(session, expense, Trigger.RESULT_FAILED, Cause.webhook("m1"), detail="fetching reasons")
+    seen = expense_values(store, expense_id)
+    with session_scope(store) as session:  # the reasons arrive
+        expense = session.get(Expense, expense_id)
+        expense.status_detail = "Codat rejected this expense: the bank account is archived"
+        expense.bank_account_id = "bank-1"
+        session.add(expense)
+    assert expense_values(store, expense_id).version == seen.version
+    edits.update_expense(store, None, expense_id, {"bank_account_code": "091"}, expected_version=seen.version)
+    assert expense_values(store, expense_id).bank_account_code == "091"
+
