@@ -94,8 +94,11 @@ class ReceiptFiles:
             raise ReceiptRefused(f"{source.name} is not a {ACCEPTED} file (its content says so, whatever its "
                                  "name ends with). Save or export the receipt in one of those formats.")
         sha256 = hashlib.sha256(data).hexdigest()
-        self._write_once(sha256, data)
+        self._keep(sha256, data)
         return StoredFile(sha256, media_type, size, source.name)
+
+    def _keep(self, sha256: str, data: bytes) -> None:
+        self._write_once(sha256, data)
 
     def remove(self, sha256: str) -> None:
         self.path_of(sha256).unlink(missing_ok=True)
@@ -128,16 +131,14 @@ class SharedReceiptFiles(ReceiptFiles):
         super().__init__(folder)
         self.db = db
 
-    def store(self, source: str | os.PathLike[str]) -> StoredFile:
-        stored = super().store(source)
-        data = self.path_of(stored.sha256).read_bytes()
+    def _keep(self, sha256: str, data: bytes) -> None:
+        super()._keep(sha256, data)
         try:
             with session_scope(self.db) as session:  # before the receipt row: every row's bytes are there
-                if session.get(ReceiptContent, stored.sha256) is None:
-                    session.add(ReceiptContent(sha256=stored.sha256, data=data))
+                if session.get(ReceiptContent, sha256) is None:
+                    session.add(ReceiptContent(sha256=sha256, data=data))
         except IntegrityError:  # a colleague stored the same file at the same moment: it is there
             pass
-        return stored
 
     def read(self, sha256: str) -> bytes:
         return self.local_copy(sha256).read_bytes()
