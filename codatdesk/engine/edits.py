@@ -30,12 +30,10 @@ from codatdesk.store.actor import actor_of
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, expense_added, expense_touched
 from codatdesk.store.lines import lines_of, write_lines
-from codatdesk.store.models import Expense, Mapping, utcnow
+from codatdesk.store.models import EDITED_FIELDS, Expense, Mapping, utcnow
 
 EDITABLE = EDITABLE_STATUSES
-FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
-          "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
-          "transaction_type")
+FIELDS = EDITED_FIELDS
 LINES = "lines"  # values["lines"]: the expense's lines (``codatdesk.lines.Line`` or dicts of its fields)
 
 

@@ -408,12 +408,13 @@ class ExpenseSyncItem(SQLModel, table=True):
     completed_at: dt.datetime | None = None
 
 
-# What a person edits (engine/edits.py FIELDS), and the status: a write of any of them bumps the version, whoever
+# What a person edits (``EDITED_FIELDS``, engine/edits.py), and the status: a write of any of them bumps the version, whoever
 # makes it, so a save from an older view is refused. The engine's own notes (the status' explanation, Codat's
 # ids, timestamps) do not: Codat's reasons arriving while someone edits the failed row are no conflict.
-VERSIONED_COLUMNS = ("expense_date", "supplier_name", "description", "account_code", "account_name",
-                     "bank_account_code", "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference",
-                     "is_claim", "employee", "transaction_type", "status", "company_id")
+EDITED_FIELDS = ("expense_date", "supplier_name", "description", "account_code", "account_name", "bank_account_code",
+                 "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
+                 "transaction_type")
+VERSIONED_COLUMNS = (*EDITED_FIELDS, "status", "company_id")
 
 
 @event.listens_for(Session, "before_flush")
