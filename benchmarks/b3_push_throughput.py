@@ -33,7 +33,7 @@ SPEC = [
 def run(size: str) -> dict[str, float]:
     from sqlmodel import Session
 
-    from benchmarks.setup import map_suppliers, seed_expenses
+    from benchmarks.setup import ready_to_push
     from codatdesk.codat import CodatClient
     from codatdesk.engine import reference
     from codatdesk.engine.pusher import build_direct_cost
@@ -50,10 +50,7 @@ def run(size: str) -> dict[str, float]:
             core.bus.subscribe(watch)
             core.start()
             consumer_id = register_consumer(sandbox, core.listener_url, secrets)
-            core.reconciler.wait_for_run(0, 60)
-            core.refresh_reference_data()  # once per company, not part of a push
-            map_suppliers(core, sandbox.company_id)
-            ids = [expense_id for expense_id, _ in seed_expenses(core.db, sandbox.company_id, count)]
+            ids = ready_to_push(core, sandbox.company_id, count)
 
             started = time.monotonic()
             batch = core.push(ids)

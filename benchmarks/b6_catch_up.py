@@ -30,7 +30,7 @@ SPEC = [
 
 
 def run(size: str) -> dict[str, float]:
-    from benchmarks.setup import database, map_suppliers, seed_expenses
+    from benchmarks.setup import database, ready_to_push
 
     count = SIZES[size]
     sandbox = RemoteSandbox.start({"latency": LATENCY, "rate_limit_concurrency": LIMIT, "push_delay": 0.2,
@@ -40,10 +40,7 @@ def run(size: str) -> dict[str, float]:
             db = database(home)
             before = core_for(home, sandbox, listen=False, db=db)
             before.start()
-            before.reconciler.wait_for_run(0, 60)
-            before.refresh_reference_data()
-            map_suppliers(before, sandbox.company_id)
-            ids = [expense_id for expense_id, _ in seed_expenses(db, sandbox.company_id, count)]
+            ids = ready_to_push(before, sandbox.company_id, count)
             batch = before.push(ids)
             if not batch.wait(600) or batch.sent != count:
                 raise AssertionError(f"only {batch.sent} of {count} were sent")

@@ -264,15 +264,12 @@ def _solo(app, home, sandbox, rows: int, count: int) -> tuple[list[float], list[
 def _push_rate(home, sandbox, count: int, db=None) -> float:
     """Pushes per second of ``count`` direct costs through the push engine (``db`` None: SQLite)."""
     from benchmarks.headless import core_for
-    from benchmarks.setup import map_suppliers, seed_expenses
+    from benchmarks.setup import ready_to_push
 
     core = core_for(home, sandbox, listen=False, db=db)
     core.start()
     try:
-        core.reconciler.wait_for_run(0, 60)
-        core.refresh_reference_data()  # once per company, not part of a push
-        map_suppliers(core, sandbox.company_id)
-        ids = [expense_id for expense_id, _ in seed_expenses(core.db, sandbox.company_id, count)]
+        ids = ready_to_push(core, sandbox.company_id, count)
         started = time.monotonic()
         batch = core.push(ids)
         if not batch.wait(120):

@@ -111,3 +111,13 @@ def map_suppliers(core, company_id: str) -> None:
         raise AssertionError("no suppliers cached: refresh the reference data first")
     for name in SUPPLIERS:
         core.set_mapping(company_id, "supplier", name, supplier_id)
+
+
+def ready_to_push(core, company_id: str, count: int) -> list[int]:
+    """Seed ``count`` expenses a push can send, and return their ids: the core's first reconciliation is over,
+    Codat's lists are read and the suppliers mapped (once per company, not part of the push measured)."""
+    core.reconciler.wait_for_run(0, 60)
+    core.refresh_reference_data()
+    map_suppliers(core, company_id)
+    return [expense_id for expense_id, _ in seed_expenses(core.db, company_id, count)]
+
