@@ -195,8 +195,7 @@ def test_dropped_deliveries_are_recovered_by_reconciliation(harness):
     core.push([e.id for e in expenses(core)]).wait(10)
     assert harness.sandbox.wait_idle(10)
     assert statuses(core) == [S.IN_PROGRESS] * 5  # no webhook came
-    runs = core.reconciler.runs
-    core.reconcile_now()
+    runs = core.reconciler.run_soon()
     assert core.reconciler.wait_for_run(runs, 10)
     wait_until(lambda: statuses(core) == [S.COMPLETE] * 5, 10, message="reconciled")
     with Session(core.db) as session:
@@ -296,7 +295,7 @@ def test_connection_webhooks_update_the_connection_live(harness):
     wait_until(lambda: status() == "Deauthorized", 10, message="disconnected by webhook")
     (expense,) = expenses(core)
     assert "reconnect" in core.check_pushable([expense.id])[0].reason
-    runs = core.reconciler.runs
+    runs = core.reconciler.started  # a run begun after this line
     sb.set_connection_status(sb.company_id, sb.connection_id, "Linked")
     wait_until(lambda: status() == "Linked", 10, message="reconnected by webhook")
     assert core.reconciler.wait_for_run(runs, 10), "a reconnect triggers reconciliation"

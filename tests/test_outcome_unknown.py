@@ -39,8 +39,7 @@ def pushes_seen_by_codat(harness) -> int:
 
 
 def reconcile(core) -> None:
-    runs = core.reconciler.runs
-    core.reconcile_now()
+    runs = core.reconciler.run_soon()
     assert core.reconciler.wait_for_run(runs, 15), "a reconciliation run"
     core.wait_idle()
 

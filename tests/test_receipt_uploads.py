@@ -122,8 +122,7 @@ def test_a_pending_receipt_of_a_completed_expense_is_picked_up_by_reconciliation
     from codatdesk.receipts import attach
 
     attach.attach(core.db, core.receipt_files, expense.id, write(tmp_path, "r.png", png_bytes()))  # no trigger
-    runs = core.reconciler.runs
-    core.reconcile_now()
+    runs = core.reconciler.run_soon()
     assert core.reconciler.wait_for_run(runs, 15)
     assert core.receipts(expense.id)[0].upload_status == "uploaded"
 

@@ -63,7 +63,8 @@ class Reconciler:
         self._force_all = True  # the first run after start checks everything in progress
         # Team mode: only the active server reconciles (a standby asking too would resend lost answers twice).
         self.active: Callable[[], bool] = lambda: True
-        self.runs = 0
+        self.runs = 0  # runs finished
+        self.started = 0  # runs begun
         self._ran = threading.Condition()
 
     def start(self) -> None:
@@ -80,9 +81,13 @@ class Reconciler:
             self._thread.join(10)
             self._thread = None
 
-    def run_soon(self, *, everything: bool = True) -> None:
-        self._force_all = self._force_all or everything
-        self._wake.set()
+    def run_soon(self, *, everything: bool = True) -> int:
+        """Ask for a run; returns the ``after`` for :meth:`wait_for_run` that waits for a run begun after this
+        request (a run already going may have read the store before the caller's last write)."""
+        with self._ran:
+            self._force_all = self._force_all or everything
+            self._wake.set()
+            return self.started
 
     def wait_for_run(self, after: int, timeout: float) -> bool:
         with self._ran:
@@ -94,7 +99,9 @@ class Reconciler:
                 self._wake.wait(self.interval())
                 self._wake.clear()
                 continue
-            everything, self._force_all = self._force_all, False
+            with self._ran:
+                self.started += 1
+                everything, self._force_all = self._force_all, False
             try:
                 self.run_once(threshold=0 if everything else self.threshold())
             except Exception:

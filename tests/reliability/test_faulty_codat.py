@@ -130,8 +130,7 @@ def test_faulty_codat(rig):
             assert batch.wait(120), "a push batch did not finish"
             presses += 1
         else:  # nothing to press: the user waits for Codat (webhooks, the history check for lost answers)
-            runs = core.reconciler.runs
-            core.reconcile_now()
+            runs = core.reconciler.run_soon()
             core.reconciler.wait_for_run(runs, 30)
             wait_until(lambda: core.wait_idle(0.2), 30, message="applier idle")
     else:

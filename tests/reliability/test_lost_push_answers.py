@@ -81,8 +81,7 @@ def test_dropped_push_answers_leave_no_duplicate_and_no_open_attempt(rig, platfo
     assert batch.wait(120) and not batch.problems
     assert rig.sandbox.wait_idle(60)
     core.wait_idle()
-    runs = core.reconciler.runs
-    core.reconcile_now()  # one reconciliation cycle
+    runs = core.reconciler.run_soon()  # one reconciliation cycle
     assert core.reconciler.wait_for_run(runs, 60)
     assert rig.sandbox.wait_idle(60)
     wait_until(lambda: core.wait_idle(0.2), 30, message="applier idle")

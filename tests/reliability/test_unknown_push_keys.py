@@ -36,8 +36,7 @@ def _pushed_under_unknown_key(h: Harness, expense_id: int, status: str, age: dt.
 
 
 def _reconcile(h: Harness) -> None:
-    runs = h.core.reconciler.runs
-    h.core.reconcile_now()
+    runs = h.core.reconciler.run_soon()
     assert h.core.reconciler.wait_for_run(runs, 20)
     h.core.wait_idle()
 

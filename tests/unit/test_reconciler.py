@@ -134,3 +134,35 @@ def test_failures_are_counted_and_said_once_and_the_run_goes_on(db):
     assert sorted(engine.fetched) == ["k0", "k1", "k2"]
     [notice] = [e for e in events if isinstance(e, Notice)]
     assert "2 operation(s)" in notice.message
+
+
+def test_waiting_for_a_requested_run_does_not_end_with_the_run_already_going(db):
+    """A run already going may have read the store before the caller's last write: the wait is for the next one."""
+    import threading
+
+    engine = FakeEngine()
+    rec, _, _ = reconciler(db, engine)
+    started = [threading.Event(), threading.Event()]
+    release = [threading.Event(), threading.Event()]
+    runs: list[float] = []
+
+    def run_once(*, threshold: float) -> int:
+        runs.append(threshold)
+        if len(runs) <= 2:
+            started[len(runs) - 1].set()
+            release[len(runs) - 1].wait(10)
+        return 0
+
+    rec.run_once = run_once  # type: ignore[method-assign]
+    rec.start()
+    try:
+        assert started[0].wait(10)  # the start-up run is going
+        ticket = rec.run_soon()
+        release[0].set()
+        assert started[1].wait(10)  # the first run is over, the requested one going
+        assert not rec.wait_for_run(ticket, 0)
+        release[1].set()
+        assert rec.wait_for_run(ticket, 10)
+        assert runs == [0, 0]  # both checked everything
+    finally:
+        rec.stop()
