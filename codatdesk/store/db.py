@@ -204,9 +204,10 @@ def session_scope(engine: Engine, *, durable: bool = True, concurrent: bool = Fa
     reach the disk in order). Only for writes that are re-derived after such a loss.
 
     ``concurrent=True``: the transaction is safe beside other writers (it only inserts, or locks
-    what it reads, as claiming push requests with SKIP LOCKED does), so on PostgreSQL it does
-    not queue behind this process's other write transactions. SQLite lets one writer in at a
-    time whatever this says.
+    what it changes in a fixed order, as claiming push requests with SKIP LOCKED and the applier
+    do: as safe as beside another process's), so on PostgreSQL it does not queue behind this
+    process's other write transactions. It can wait for their row locks, never they for the
+    process's lock because of it: no cycle. SQLite lets one writer in at a time whatever this says.
 
     Events registered with :func:`register` are published once it commits, to the bus bound
     with :func:`bind_bus`; a rollback drops them.

@@ -127,8 +127,8 @@ class Inbox:
         times: dict[str, int] = {}
         for pending in batch:
             times[pending.delivery_id] = times.get(pending.delivery_id, 0) + 1
-        # It queues behind this process's other writers. Not queuing (session_scope(concurrent=True)) answered
-        # Codat sooner but left the applier less of the interpreter: rows turned green later (B7). Repeats are
+        # It queues behind this process's other writers (not the applier's deliveries, which do not queue). Not
+        # queuing (concurrent=True) gave its sixteen threads more of the interpreter than the applier (B7). Repeats are
         # counted in row order, the order in which an applier (another team server's) locks the same rows.
         with session_scope(self._engine) as session:
             existing = {
