@@ -24,7 +24,7 @@ import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from codatdesk.events import (
     ConnectionChanged,
@@ -111,10 +111,23 @@ def _record(session: Session, events: list[Event], origin: str) -> None:
     # The commit's last flush would otherwise run under the feed lock: a row lock it waits for (another writer
     # holding it while waiting for this lock) would deadlock, and stall every committer meanwhile.
     session.flush()
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
-    rows = [{"origin": origin, "kind": kind, "body": body, "at": utcnow()} for kind, body in encoded]
-    last = max(session.execute(insert(_TABLE).returning(_TABLE.c.seq), rows).scalars())
-    session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": str(last)})
+    kinds, bodies = zip(*encoded, strict=True)
+    session.execute(_APPEND, {"lock": FEED_LOCK, "origin": origin, "at": utcnow(), "kinds": list(kinds),
+                              "bodies": list(bodies), "channel": CHANNEL})
+
+
+# The lock, the rows and the notification in one round trip (three took a team server's applier a tenth of its
+# time under load, B7). The rows are made from the lock's row, so the lock is held before the first ``seq``
+# is drawn; they are drawn in the events' order.
+_APPEND = text("""
+    WITH feed_lock AS (SELECT pg_advisory_xact_lock(:lock)),
+         added AS (INSERT INTO change_log (origin, kind, body, at)
+                   SELECT :origin, entry.kind, entry.body, :at
+                   FROM feed_lock, unnest(CAST(:kinds AS text[]), CAST(:bodies AS text[]))
+                        WITH ORDINALITY AS entry(kind, body, n)
+                   ORDER BY entry.n
+                   RETURNING seq)
+    SELECT pg_notify(:channel, max(seq)::text) FROM added""")
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------
