@@ -79,6 +79,7 @@ class ExpenseTableModel(QAbstractTableModel):
         self._locale = QLocale()
         self._search_cache: dict[int, str] = {}
         self._sort: tuple[Column, Qt.SortOrder] | None = None
+        self.generation = 0  # +1 at each whole read: a row read before it is older than what it showed
 
     # ------------------------------------------------------------------ loading
 
@@ -91,6 +92,7 @@ class ExpenseTableModel(QAbstractTableModel):
         rows = self._fetch_company(company_id)
         if self._sort is not None and self._sort != _QUERY_ORDER:
             rows.sort(key=self._key_function(*self._sort), reverse=self._sort[1] == Qt.SortOrder.DescendingOrder)
+        self.generation += 1
         self.beginResetModel()
         self._company_id = company_id
         self._rows = rows
@@ -100,6 +102,7 @@ class ExpenseTableModel(QAbstractTableModel):
     def sync(self) -> None:
         """Bring the whole company up to date without a reset (after an import or a delete)."""
         fresh = {row.id: row for row in self._fetch_company(self._company_id)}
+        self.generation += 1
         gone = [eid for eid in self._index if eid not in fresh]
         self._remove_ids(gone)
         self._apply(fresh.values())
@@ -114,7 +117,14 @@ class ExpenseTableModel(QAbstractTableModel):
         moved to another company) is removed.
         """
         ids = list(dict.fromkeys(expense_ids))
-        fresh = self._fetch_ids(ids)
+        self.apply_read(ids, self.read_rows(ids))
+
+    def read_rows(self, ids: list[int]) -> dict[int, ExpenseRow]:
+        """Read these expenses from the store; touches nothing of the model, so any thread may call it."""
+        return self._fetch_ids(ids)
+
+    def apply_read(self, ids: list[int], fresh: dict[int, ExpenseRow]) -> None:
+        """Show what :meth:`read_rows` read for ``ids`` (on the GUI thread)."""
         gone = [eid for eid in ids if eid in self._index and (
             eid not in fresh or not self._belongs(fresh[eid]))]
         self._remove_ids(gone)

@@ -55,6 +55,7 @@ from codatdesk.ui.expense_model import Column, ExpenseFilterProxy, ExpenseTableM
 from codatdesk.ui.icons import BRAND, action_icon, app_icon
 from codatdesk.ui.mapping_view import MappingView, reference_max_age
 from codatdesk.ui.receipts_panel import ReceiptDropFilter
+from codatdesk.ui.row_reads import RowReads
 from codatdesk.ui.status_bar import HealthPanel, PushProgressArea
 from codatdesk.ui.status_delegate import StatusChipDelegate
 from codatdesk.ui.status_style import is_dark_palette, status_icon
@@ -107,7 +108,8 @@ class MainWindow(QMainWindow):
         self.model = ExpenseTableModel(None, self)
         self.proxy = ExpenseFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.coalescer = RowRefreshCoalescer(self._refresh_rows, 16, self)  # about one frame
+        self.row_reads = RowReads(self.model, self._rows_refreshed, self)  # off the GUI thread
+        self.coalescer = RowRefreshCoalescer(self.row_reads.request, 16, self)  # about one frame
 
         self._build_actions()
         self._build_central()
@@ -472,8 +474,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ live updates
 
-    def _refresh_rows(self, expense_ids: set[int]) -> None:
-        self.model.refresh_rows(expense_ids)
+    def _rows_refreshed(self, expense_ids: set[int]) -> None:
         if self.summary.tracks_any(expense_ids):
             self._recount_summary()
         if self.details.expense_id in expense_ids:
