@@ -78,6 +78,8 @@ class ExpenseRow(tuple):
     def total(self) -> Decimal:
         return from_scaled(self[_TOTAL])
 
+    total_scaled: int = property(itemgetter(_TOTAL))  # type: ignore[assignment]  # exact integer units, to add up
+
     @property
     def status(self) -> ExpenseStatus:
         return _STATUSES[self[_STATUS]]

@@ -12,14 +12,26 @@ from decimal import Decimal
 from PySide6.QtCore import QLocale, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
+from codatdesk.store.expense_rows import ExpenseRow
+from codatdesk.store.scaled_money import from_scaled
 from codatdesk.ui.formatting import format_money
 
 
 def totals_by_currency(rows: Iterable[object]) -> dict[str, Decimal]:
-    """Sum of ``row.total`` per ``row.currency`` (Decimal, exact), currencies in alphabetical order."""
+    """Sum of ``row.total`` per ``row.currency`` (Decimal, exact), currencies in alphabetical order.
+
+    The table's rows are added in the integer units they are stored in, and made Decimal once per
+    currency: a Decimal a row made the recount of 10,000 rows, after every change, cost the GUI
+    thread 50 ms under load (B7)."""
+    scaled: dict[str, int] = {}
     sums: dict[str, Decimal] = {}
     for row in rows:
-        sums[row.currency] = sums.get(row.currency, Decimal(0)) + row.total
+        if isinstance(row, ExpenseRow):
+            scaled[row.currency] = scaled.get(row.currency, 0) + row.total_scaled
+        else:
+            sums[row.currency] = sums.get(row.currency, Decimal(0)) + row.total  # type: ignore[attr-defined]
+    for currency, units in scaled.items():
+        sums[currency] = sums[currency] + from_scaled(units) if currency in sums else from_scaled(units)
     return dict(sorted(sums.items()))
 
 
@@ -54,7 +66,10 @@ class TotalsLine(QLabel):
         self._rows = rows
 
     def schedule(self, *_args: object) -> None:
-        self._timer.start()
+        # At most one recount a tick, and one during a stream of changes too (restarting the timer at each
+        # change would put it off until the stream pauses).
+        if not self._timer.isActive():
+            self._timer.start()
 
     def recount(self) -> None:
         shown, selected = self._rows()

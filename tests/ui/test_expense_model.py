@@ -248,3 +248,24 @@ def test_sorting_ten_thousand_rows_is_fast(db, model):
     assert elapsed < 0.6, f"two sorts of 10,000 rows took {elapsed:.2f} s"  # a Python lessThan takes > 2 s
     suppliers = [proxy.index(r, Column.SUPPLIER).data(SortRole) for r in range(0, 10_000, 97)]
     assert suppliers == sorted(suppliers, reverse=True)
+
+
+def test_the_totals_add_the_stored_units_exactly_per_currency(db, model):
+    """The table's rows are added in their stored integer units; the sums equal Decimal addition."""
+    from types import SimpleNamespace
+
+    from codatdesk.ui.totals_line import totals_by_currency
+
+    ids = add_expenses(db, "acme", 4)
+    amounts = [("GBP", "0.10"), ("GBP", "0.20"), ("KWD", "1.125"), ("KWD", "2.5")]
+    with session_scope(db) as session:
+        for expense_id, (currency, total) in zip(ids, amounts, strict=True):
+            expense = session.get(Expense, expense_id)
+            expense.currency, expense.total, expense.net, expense.tax = (
+                currency, Decimal(total), Decimal(total), Decimal(0))
+            session.add(expense)
+    model.load("acme")
+    rows = [model.row_at(r) for r in range(model.rowCount())]
+    assert totals_by_currency(rows) == {"GBP": Decimal("0.30"), "KWD": Decimal("3.625")}
+    assert totals_by_currency([*rows, SimpleNamespace(currency="GBP", total=Decimal("0.05"))]) == {
+        "GBP": Decimal("0.35"), "KWD": Decimal("3.625")}
