@@ -7,7 +7,8 @@ begins, CLOCK_MONOTONIC, shared by the processes of one machine). From then on i
 first turned *Push complete* on its bus and in its model's ``dataChanged``, and ticks a 5 ms timer on
 the GUI thread; once ``count`` rows have changed (or the time is up) it prints one JSON line:
 ``{"shown": {id: t}, "heard": {id: t}, "stall_ms": longest gap between ticks}``. With ``B7_TRACE=1`` it
-also prints its five longest gaps (when, after START) and what its row refreshes cost, on stderr.
+also prints its five longest gaps (when, after START) and what its row refreshes cost, on stderr; with
+``B7_TRACE=2``, also the GUI-thread events over 5 ms inside the three longest gaps (a timer: whose).
 """
 
 from __future__ import annotations
@@ -35,7 +36,25 @@ def main() -> int:
     from codatdesk.team.desktop import TeamDesktopCore
     from codatdesk.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
+    slow_events: list[tuple[float, float, str]] = []  # B7_TRACE=2: GUI-thread events over 5 ms (start, ms, what)
+    if os.environ.get("B7_TRACE") == "2":
+        class TracingApp(QApplication):
+            def notify(self, receiver, event):
+                began = time.monotonic()
+                try:
+                    return super().notify(receiver, event)
+                finally:
+                    took = time.monotonic() - began
+                    if took > 0.005:
+                        what = f"{event.type().name}->{type(receiver).__name__}"
+                        if hasattr(receiver, "interval"):  # a QTimer: whose, and how often
+                            parent = receiver.parent()
+                            what += f"({receiver.interval()}ms of {type(parent).__name__ if parent else None})"
+                        slow_events.append((began, took * 1000, what))
+
+        app = TracingApp([])
+    else:
+        app = QApplication.instance() or QApplication([])
     folder = Path(config["dir"])
     settings = Settings(folder / "settings.json", environ={})
     settings.update({"codat.company_id": config["company_id"]})
@@ -60,15 +79,26 @@ def main() -> int:
     core.bus.subscribe(on_event)
     note_rows_complete(window.model, shown)
     refreshes: list[float] = []  # ms per coalesced refresh (B7_TRACE)
+    fetches: list[float] = []  # ms of it reading the rows
     if os.environ.get("B7_TRACE"):
-        original = window.coalescer._flush
+        original = window.row_reads._arrived  # the GUI thread's part of a refresh (the read is on another)
 
-        def timed(ids, original=original) -> None:
+        def timed(*args, original=original) -> None:
             began = time.perf_counter()
-            original(ids)
+            original(*args)
             refreshes.append((time.perf_counter() - began) * 1000)
 
-        window.coalescer._flush = timed
+        window.row_reads._arrived = timed
+        fetch = window.model._fetch_ids
+
+        def timed_fetch(ids, fetch=fetch):
+            began = time.perf_counter()
+            try:
+                return fetch(ids)
+            finally:
+                fetches.append((time.perf_counter() - began) * 1000)
+
+        window.model._fetch_ids = timed_fetch
     print("ready", flush=True)
     started = float(sys.stdin.readline().split()[1])
 
@@ -90,10 +120,16 @@ def main() -> int:
         window_ticks = [t for t in ticks if started <= t <= last + 0.05]
         gaps = sorted(((b - a) * 1000, a - started) for a, b in itertools.pairwise(window_ticks))[-5:]
         print("gaps " + " ".join(f"{g:.0f}ms@{at:.2f}s" for g, at in gaps), file=sys.stderr, flush=True)
+        for g, at in gaps[-3:]:
+            inside = [f"{ms:.0f}ms {what}@{b - started:.3f}" for b, ms, what in slow_events
+                      if started + at - 0.01 <= b <= started + at + g / 1000]
+            print(f"  in {g:.0f}ms@{at:.3f}s: " + ("; ".join(inside) or "no event over 5 ms"), file=sys.stderr,
+                  flush=True)
     if refreshes:
         refreshes.sort()
         print(f"refreshes {len(refreshes)} p50 {refreshes[len(refreshes)//2]:.1f} p90 {refreshes[len(refreshes)*9//10]:.1f} "
-              f"max {refreshes[-1]:.1f} ms", file=sys.stderr, flush=True)
+              f"max {refreshes[-1]:.1f} ms; reading rows (another thread): total {sum(fetches):.0f} ms",
+              file=sys.stderr, flush=True)
     print(json.dumps({"shown": shown, "heard": heard, "stall_ms": stall}), flush=True)
     window.bridge.detach()
     window.close()

@@ -25,7 +25,7 @@ SQLite; pushes/s = N / time until every POST is answered and its key stored. Bou
 
 PostgreSQL: ``$CODATDESK_TEST_PG``, else a throwaway server from the installed binaries (tests/pg_server.py).
 Knobs for looking closer (not for the report): ``B7_DESKTOPS``, ``B7_SENDERS``, ``B7_SKIP_PUSH=1``, and
-``B7_TRACE=1`` (each desktop prints its longest GUI gaps and its refreshes' cost on stderr).
+``B7_TRACE=1`` (each desktop prints its longest GUI gaps and its refreshes' cost on stderr; ``=2``: what ran in them).
 """
 
 from __future__ import annotations
