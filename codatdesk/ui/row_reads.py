@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from codatdesk.ui.expense_model import ExpenseTableModel
 from codatdesk.ui.workers import run_in_background
 
 log = logging.getLogger(__name__)
+RETRY_MS = 2000
 
 
 class RowReads(QObject):
@@ -33,6 +34,7 @@ class RowReads(QObject):
         self._pool.setMaxThreadCount(1)
         self._waiting: set[int] = set()
         self._reading = False
+        self._retrying = False  # a read failed: the next waits for the retry's timer
 
     @property
     def busy(self) -> bool:
@@ -40,7 +42,7 @@ class RowReads(QObject):
 
     def request(self, expense_ids: Iterable[int]) -> None:
         self._waiting.update(expense_ids)
-        if not self._reading and self._waiting:
+        if not self._reading and not self._retrying and self._waiting:
             self._start()
 
     def _start(self) -> None:
@@ -58,14 +60,20 @@ class RowReads(QObject):
                 self._after(set(ids))
         finally:
             self.applied.emit(len(ids))
-            if self._waiting:
+            if self._waiting and not self._retrying:
                 self._start()
 
     def _failed(self, ids: list[int], error: BaseException) -> None:
-        # The store is out of reach (a team database behind a lost network): the change feed catches up
-        # once it is back, and the rows are read again then.
+        # The store is out of reach (a team database behind a lost network): these rows are read again in a
+        # while, with whatever changes meanwhile; their changes are not announced a second time.
         self._reading = False
-        log.warning("reading %d changed row(s) failed: %s", len(ids), error)
+        log.warning("reading %d changed row(s) failed (trying again in %d s): %s", len(ids), RETRY_MS // 1000, error)
+        self._waiting.update(ids)
         self.applied.emit(0)
-        if self._waiting:
+        self._retrying = True
+        QTimer.singleShot(RETRY_MS, self, self._retry)
+
+    def _retry(self) -> None:
+        self._retrying = False
+        if not self._reading and self._waiting:
             self._start()

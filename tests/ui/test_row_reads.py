@@ -78,3 +78,29 @@ def test_a_read_that_began_before_a_reload_is_dropped(qtbot, db):
         pass
     assert not reads.busy
     assert model.row_for_id(expense_id).status is S.COMPLETE
+
+
+def test_a_failed_read_is_tried_again_with_what_changed_meanwhile(qtbot, db, monkeypatch):
+    import codatdesk.ui.row_reads as row_reads
+
+    monkeypatch.setattr(row_reads, "RETRY_MS", 50)
+    first, second = add_expenses(db, "acme", 2)
+    core = GatedReads(db)
+    model = ExpenseTableModel(core)
+    model.load("acme")
+    reads = RowReads(model, lambda ids: None)
+    real, failures = core.expense_rows_by_id, [OSError("the team database is out of reach")]
+
+    def failing_once(ids):
+        if failures:
+            raise failures.pop()
+        return real(ids)
+
+    core.expense_rows_by_id = failing_once
+    _set_status(db, first, S.COMPLETE)
+    reads.request({first})
+    wait_for(lambda: not failures, 5, "the read failed")
+    _set_status(db, second, S.FAILED)
+    reads.request({second})
+    wait_for(lambda: not reads.busy, 5, "read again")
+    assert model.row_for_id(first).status is S.COMPLETE and model.row_for_id(second).status is S.FAILED
