@@ -29,6 +29,7 @@ from codatdesk.ui.expense_model import IdRole
 from codatdesk.ui.workers import run_in_background
 
 THUMB = 48
+NO_RECEIPT_HINT = "No receipt yet: attach one, or drop the file here or on the row."
 FILE_FILTER = "Receipts (*.pdf *.png *.jpg *.jpeg *.heic *.heif);;All files (*)"
 
 
@@ -88,12 +89,15 @@ class ReceiptsPanel(QWidget):
 
     attachFailed = Signal(str)  # the refusals, in plain words
     changed = Signal()
+    loaded = Signal()  # a read of the receipts is shown (tests wait on it)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core: CoreAPI | None = None
         self._expense_id: int | None = None
         self._receipts: list[ReceiptView] = []
+        self._shown_for: int | None = None  # the expense whose receipts the list shows (or is reading)
+        self._reads = 0
         self.setAcceptDrops(True)
         self.title = QLabel("Receipts")
         self.title.setObjectName("receiptsTitle")
@@ -106,7 +110,7 @@ class ReceiptsPanel(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.list.itemSelectionChanged.connect(self._update_buttons)
-        self.hint = QLabel("No receipt yet: attach one, or drop the file here or on the row.")
+        self.hint = QLabel(NO_RECEIPT_HINT)
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
         self.attach_button = QPushButton("&Attach…")
@@ -143,14 +147,39 @@ class ReceiptsPanel(QWidget):
         self.reload()
 
     def reload(self) -> None:
+        """Read the receipts off the GUI thread: in team mode a colleague's receipt is fetched from the team's
+        database the first time it is shown, which may take a while over the network."""
         shown = self._expense_id is not None and self.core is not None
         self.setVisible(shown)
+        self._reads += 1  # a read still going is for an older state: its answer is dropped
         if not shown:
-            self._receipts = []
+            self._receipts, self._shown_for = [], None
             return
-        assert self.core is not None and self._expense_id is not None
+        core, expense_id, read = self.core, self._expense_id, self._reads
+        assert core is not None and expense_id is not None
+        if expense_id != self._shown_for:  # another expense: never show its predecessor's receipts meanwhile
+            self._receipts, self._shown_for = [], expense_id
+            self.list.clear()
+            self.list.setVisible(False)
+            self.title.setText("Receipts")
+            self.hint.setText("Reading the receipts…")
+            self.hint.setVisible(True)
+            self._update_buttons()
+        run_in_background(lambda: core.receipts(expense_id), lambda receipts: self._show(read, receipts),
+                          lambda error: self._read_failed(read, error), owner=self)
+
+    def _read_failed(self, read: int, error: BaseException) -> None:
+        if read == self._reads:
+            self.hint.setText(f"The receipts could not be read: {error}")
+            self.hint.setVisible(True)
+            self.loaded.emit()
+
+    def _show(self, read: int, receipts: list[ReceiptView]) -> None:
+        if read != self._reads:
+            return
         chosen = self._chosen_id()
-        self._receipts = self.core.receipts(self._expense_id)
+        self._receipts = receipts
+        self.hint.setText(NO_RECEIPT_HINT)
         self.list.clear()
         for receipt in self._receipts:
             item = QListWidgetItem(thumbnail(receipt), f"{receipt.file_name}\nUpload: {receipt.state_text}")
@@ -165,6 +194,7 @@ class ReceiptsPanel(QWidget):
         title = f"Receipts ({len(self._receipts)})" if self._receipts else "Receipts"
         self.title.setText(f"{title} · {failed} not uploaded: choose it and retry" if failed else title)
         self._update_buttons()
+        self.loaded.emit()
 
     def _chosen_id(self) -> int | None:
         items = self.list.selectedItems()

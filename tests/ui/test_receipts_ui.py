@@ -109,8 +109,8 @@ def test_the_details_pane_attaches_shows_and_retries(window, fake, tmp_path, mon
         row.upload_status, row.upload_detail = "failed", "Codat refused the upload: too big. Check the file, then retry."
         session.add(row)
     panel.reload()
+    wait_for(lambda: "failed: Codat refused" in panel.list.item(0).text(), message="read again (off the GUI thread)")
     panel.list.item(0).setSelected(True)
-    assert "failed: Codat refused the upload" in panel.list.item(0).text()
     assert panel.title.text() == "Receipts (1) · 1 not uploaded: choose it and retry"
     assert panel.retry_button.isEnabled() and panel.detach_button.isEnabled()
     panel.retry_button.click()
@@ -160,3 +160,37 @@ def test_screenshot_of_the_details_pane_with_receipts(window, fake, tmp_path):
     QApplication.processEvents()
     assert window.grab().save(str(SHOTS / "receipts-window.png"))
     assert window.details.grab().save(str(SHOTS / "receipts-details.png"))
+
+
+def test_receipts_are_read_off_the_gui_thread_and_never_shown_under_another_expense(qtbot, fake, tmp_path):
+    """A colleague's receipt comes from the team's database the first time (slow over a network): the panel
+    reads on a worker, says it is reading, and a slow answer for the previous expense is dropped."""
+    import threading
+
+    from codatdesk.ui.receipts_panel import ReceiptsPanel
+    from codatdesk.ui.workers import pending_tasks
+
+    first, second = add_expenses(fake.db, "c1", 2)
+    fake.attach_receipt(first, write(tmp_path, "first.png", png_bytes()))
+    gate, threads = threading.Event(), []
+    real = fake.receipts
+
+    def slow_for_first(expense_id: int):
+        threads.append(threading.current_thread().name)
+        if expense_id == first:
+            assert gate.wait(10)
+        return real(expense_id)
+
+    fake.receipts = slow_for_first
+    panel = ReceiptsPanel()
+    qtbot.addWidget(panel)
+    panel.set_core(fake)
+    panel.show_expense(first)
+    assert panel.hint.text().startswith("Reading") and panel.list.count() == 0  # the GUI thread did not wait
+    with qtbot.waitSignal(panel.loaded, timeout=5000):
+        panel.show_expense(second)  # while the first is still being read
+    gate.set()
+    wait_for(lambda: pending_tasks() == 0, message="the first's answer delivered (and dropped)")
+    assert len(threads) == 2
+    assert panel.list.count() == 0 and panel.hint.text().startswith("No receipt yet")
+    assert threading.current_thread().name not in threads
