@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         self.proxy = ExpenseFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.row_reads = RowReads(self.model, self._rows_refreshed, self)  # off the GUI thread
+        self._updatable: dict[int, bool] = {}  # complete rows: can an edit go to the ledger (read off the GUI thread)
+        self._updatable_asked: set[int] = set()
+        self._updatable_reads = 0  # +1 when what was read may be out of date
         self.coalescer = RowRefreshCoalescer(self.row_reads.request, 16, self)  # about one frame
 
         self._build_actions()
@@ -475,6 +478,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ live updates
 
     def _rows_refreshed(self, expense_ids: set[int]) -> None:
+        if not self._updatable.keys().isdisjoint(expense_ids):
+            self._updatable_reads += 1  # an answer on its way may be about the row before this change
+            self._updatable.clear()
         if self.summary.tracks_any(expense_ids):
             self._recount_summary()
         if self.details.expense_id in expense_ids:
@@ -555,6 +561,8 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self, *_args: object) -> None:
         ids = self.selected_ids()
         self._selection = frozenset(ids)
+        self._updatable_reads += 1  # read again for what is chosen now (a company's route may have changed)
+        self._updatable.clear()
         pushable = sum(1 for row in self.selected_rows() if row.status.can_push) if len(ids) > 1 else None
         self.details.show_selection(ids, pushable)
         self.update_actions()
@@ -567,7 +575,7 @@ class MainWindow(QMainWindow):
         self.push_action.setEnabled(ready and bool(rows))
         self.edit_action.setEnabled(ready and len(rows) == 1 and (
             self.core.can_edit(rows[0].status)
-            or (rows[0].status is ExpenseStatus.COMPLETE and self.core.can_update_in_ledger(rows[0].id))))
+            or (rows[0].status is ExpenseStatus.COMPLETE and self._updatable_in_ledger(rows[0].id))))
         self.delete_action.setEnabled(ready and ExpenseStatus.NOT_PUSHED in statuses)
         self.reset_action.setEnabled(ready and ExpenseStatus.FAILED in statuses)
         self.again_anyway_action.setEnabled(ready and ExpenseStatus.OUTCOME_UNKNOWN in statuses)
@@ -577,6 +585,24 @@ class MainWindow(QMainWindow):
         for action in (self.add_action, self.import_action, self.reconcile_action, self.settings_action,
                        self.rates_action):
             action.setEnabled(ready)
+
+    def _updatable_in_ledger(self, expense_id: int) -> bool:
+        """Whether an edit of this complete row goes to the ledger as an update; asked off the GUI thread (two
+        reads, over the network in team mode), so the answer is "no" until it arrives and enables the action."""
+        known = self._updatable.get(expense_id)
+        if known is None and self.core is not None and expense_id not in self._updatable_asked:
+            core, asked = self.core, self._updatable_reads
+            self._updatable_asked.add(expense_id)
+
+            def answered(yes: bool) -> None:
+                self._updatable_asked.discard(expense_id)
+                if asked == self._updatable_reads:
+                    self._updatable[expense_id] = yes
+                    self.update_actions()
+
+            run_in_background(lambda: core.can_update_in_ledger(expense_id), answered,
+                              lambda _error: self._updatable_asked.discard(expense_id), owner=self)
+        return bool(known)
 
     def _update_count(self, *_args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()

@@ -77,6 +77,7 @@ class FakeCore(StoreReads):
         self.codat_connections: list[dict] = []  # what list_codat_connections answers
         self._batch_ids = itertools.count(1)
         self.updatable_in_ledger: set[int] = set()  # what can_update_in_ledger answers yes for
+        self.updatable_asked_on: list[str] = []  # the thread each can_update_in_ledger ran on
         self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
 
     def _chosen_connections(self) -> dict[str, str]:
@@ -183,6 +184,9 @@ class FakeCore(StoreReads):
         edits.update_expense(self.db, self.bus, expense_id, values, expected_version=expected_version)
 
     def can_update_in_ledger(self, expense_id: int) -> bool:
+        import threading
+
+        self.updatable_asked_on.append(threading.current_thread().name)
         return expense_id in self.updatable_in_ledger
 
     def update_in_ledger(self, expense_id: int, values: dict[str, Any]) -> str:

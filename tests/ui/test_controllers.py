@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
@@ -219,7 +220,9 @@ def test_a_row_in_the_ledger_on_the_expenses_route_is_edited_as_an_update(qtbot,
     ids = shown(qtbot, fake_window, fake, 1, status=ExpenseStatus.COMPLETE)
     fake.updatable_in_ledger.add(ids[0])
     select(fake_window, ids)
-    assert fake_window.edit_action.isEnabled()
+    assert not fake_window.edit_action.isEnabled()  # until the answer, read off the GUI thread, arrives
+    qtbot.waitUntil(fake_window.edit_action.isEnabled, timeout=5000)
+    assert fake.updatable_asked_on and threading.current_thread().name not in fake.updatable_asked_on
     fake_window.editing.edit_selected()
     dialog = fake_window.expense_dialog
     assert dialog.windowTitle() == "Update the expense in the ledger"
