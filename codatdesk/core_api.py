@@ -21,6 +21,7 @@ from codatdesk.states import ExpenseStatus
 # C call each and sort on integers) and decodes them only through named, typed fields; no view decodes.
 from codatdesk.store.expense_rows import ExpenseRow as ExpenseRow  # re-exported: the views import it from here
 from codatdesk.store.expense_rows import stored_order_key
+from codatdesk.store.expense_rows import totals_by_currency as totals_by_currency  # re-exported for the views
 
 if TYPE_CHECKING:
     from codatdesk.amounts import NumberFormat

@@ -8,7 +8,7 @@ SQLAlchemy is imported at the first read, not when the window's modules load.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import cache
 from operator import itemgetter
@@ -77,8 +77,6 @@ class ExpenseRow(tuple):
     @property
     def total(self) -> Decimal:
         return from_scaled(self[_TOTAL])
-
-    total_scaled: int = property(itemgetter(_TOTAL))  # type: ignore[assignment]  # exact integer units, to add up
 
     @property
     def status(self) -> ExpenseStatus:
@@ -177,3 +175,13 @@ def fetch_ids(engine: Engine, ids: Sequence[int]) -> dict[int, ExpenseRow]:
             for row in map(ExpenseRow, connection.execute(query).all()):
                 found[row.id] = row
     return found
+
+
+def totals_by_currency(rows: Iterable[ExpenseRow]) -> dict[str, Decimal]:
+    """Sum of the rows' totals per currency, currencies in alphabetical order. Exact: added in the integer
+    units they are stored in, and made Decimal once per currency (a Decimal a row cost the totals line's
+    recount of 10,000 rows, after every change, 50 ms of the GUI thread under load: B7)."""
+    units: dict[str, int] = {}
+    for row in rows:
+        units[row[_CURRENCY]] = units.get(row[_CURRENCY], 0) + row[_TOTAL]
+    return {currency: from_scaled(total) for currency, total in sorted(units.items())}
