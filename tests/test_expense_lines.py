@@ -218,3 +218,28 @@ def test_the_body_of_a_split_expense_with_tracking_is_codats_direct_cost(harness
     body = json.loads(attempt.request_json)
     validate(body, "Codat-Accounting-2023.json", "DirectCost", strict=True)
     assert [len(i.get("tracking", {}).get("recordRefs", [])) for i in body["lineItems"]] == [1, 2, 0]
+
+
+def test_a_split_whose_first_line_is_untaxed_is_judged_on_that_line_not_the_whole_tax(harness):
+    """Line 1's tax code is the expense's, but the "tax but no tax code" rule is about line 1's own tax: a split
+    with an untaxed line 1 and a taxed line 2 was refused for the tax of line 2 (both routes)."""
+    from codatdesk.engine import reference
+
+    core = harness.start_core()
+    core.refresh_reference_data(harness.company_id)
+    core.set_mapping(harness.company_id, "taxRate", reference.NO_TAX, "NONE")
+    untaxed_first = [Line("493", D("30.00"), D("0.00"), "", "Train"), Line("429", D("50.00"), D("10.00"), "INPUT2")]
+    taxed_first_without_code = [Line("493", D("30.00"), D("6.00"), "", "Train"), untaxed_first[1]]
+    fine = core.add_expense(harness.company_id, _values(lines=untaxed_first))
+    refused = core.add_expense(harness.company_id, _values(lines=taxed_first_without_code, reference="SPLIT-2"))
+    problems = {p.expense_id: p.reason for p in core.check_pushable([fine, refused])}
+    assert fine not in problems
+    assert "tax amount but no tax code" in problems[refused]
+    routes.set_route(core.db, harness.company_id, routes.parse_route("Expenses"))
+    assert not [p for p in core.check_pushable([fine]) if "tax" in p.reason]
+    routes.set_route(core.db, harness.company_id, routes.parse_route("directCosts"))
+    batch = core.push([fine])
+    assert batch.wait(20) and batch.sent == 1
+    wait_until(lambda: harness.sandbox.ledger(harness.company_id), 20, message="the split expense booked")
+    (cost,) = harness.sandbox.ledger(harness.company_id)
+    assert [(i["taxAmount"], i["taxRateRef"]["id"]) for i in cost["lineItems"]] == [(0, "NONE"), (10, "INPUT2")]

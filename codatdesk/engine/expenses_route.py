@@ -111,7 +111,7 @@ def build_transaction(expense: Expense, lines: Sequence[Line], resolver: referen
     elif expense.is_claim and expense.transaction_type not in (None, "Payment"):
         problems.append(f"an employee claim is a reimbursable expense, which has no {expense.transaction_type} "
                         "type (Codat's reimbursable expense transactions): clear the type or the claim mark")
-    matches = resolver.explain_expense(expense)
+    matches = resolver.explain_expense(expense, lines[0].tax if len(lines) > 1 else None)
     body_lines = []
     for number, line in enumerate(lines, start=1):
         if number == 1:

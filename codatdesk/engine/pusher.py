@@ -56,7 +56,7 @@ from codatdesk.states import ExpenseStatus, Trigger, sending_trigger
 from codatdesk.store.connections import record_connection_fact
 from codatdesk.store.db import session_scope
 from codatdesk.store.history import Cause, change_status, expense_touched
-from codatdesk.store.lines import lines_of
+from codatdesk.store.lines import line_one_tax, lines_of
 from codatdesk.store.models import (
     Connection,
     Expense,
@@ -291,16 +291,17 @@ class PushEngine:
                             found.extend(expenses_route.problems_for(session, expense, resolvers))
                     elif resolver is not None:
                         # An empty code or name is the field checks' to report ("the supplier is missing").
+                        first_tax = line_one_tax(session, expense)
                         found.extend(PushProblem(expense_id, m.problem, ProblemKind.REFERENCE)
-                                     for m in resolver.explain_expense(expense).values()
+                                     for m in resolver.explain_expense(expense, first_tax).values()
                                      if m.problem and (str(m.value or "").strip() or m.kind == "taxRate"))
                         if expense.line_count:  # lines 2.. and every line's tracking
                             found.extend(PushProblem(expense_id, p, ProblemKind.REFERENCE) for p in build_line_items(
-                                expense, lines_of(session, expense), resolver.resolve(expense), resolver,
+                                expense, lines_of(session, expense), resolver.resolve(expense, first_tax), resolver,
                                 _TO_BE_CREATED)[1])
                         if not found:  # the ledger's create model: what it would refuse
                             found.extend(PushProblem(expense_id, str(r), ProblemKind.MODEL) for r in model_problems(
-                                expense, resolver.resolve(expense), models[expense.company_id], rate))
+                                expense, resolver.resolve(expense, first_tax), models[expense.company_id], rate))
                 problems.extend(found)
         return problems
 
@@ -564,7 +565,8 @@ class PushEngine:
             supplier_names: dict[int, str] = {}
             for expense_id in ids:
                 expense = session.get(Expense, expense_id)
-                res = resolver.resolve(expense)
+                assert expense is not None  # claimed above: a claimed expense is not deleted
+                res = resolver.resolve(expense, line_one_tax(session, expense))
                 # What the ledger's create model would refuse is not sent either: ``check`` (run by ``push``)
                 # judged these on the models read then; only a fresh read can change its answer (and
                 # ``build_direct_cost`` checks the body once more).
@@ -937,7 +939,7 @@ def build_direct_cost(expense: Expense, resolver: reference.Resolver, *,
     payment; None (the base currency) leaves both out. ``models``: the connection's create models;
     a body they would refuse is not built either. ``lines``: the expense's stored lines
     (``store.lines.lines_of``) when it has any; None: its own columns are its one line."""
-    res = resolver.resolve(expense)
+    res = resolver.resolve(expense, lines[0].tax if lines and len(lines) > 1 else None)
     if res.problems or not (res.account_id and res.bank_account_id and res.tax_rate_id and res.supplier_id):
         raise UnresolvedReferences(res.problems or (
             f"the account {expense.account_code} is not created in the ledger yet",))

@@ -387,20 +387,24 @@ class Resolver:
             return Match(kind, given, None, reason, outcome=BLOCKED, problem=reason)
         return Match(kind, given, given, "by Codat id", record.label)
 
-    def explain_expense(self, expense: Expense) -> dict[str, Match]:
+    def explain_expense(self, expense: Expense, line_one_tax: Decimal | None = None) -> dict[str, Match]:
+        """The expense's references; its tax code is its first line's. ``line_one_tax``: a split expense's first
+        line's tax, the amount the "tax but no tax code" rule is about (the expense's own is every line's: a split
+        whose line 1 is untaxed but line 2 taxed was refused). None: the expense is its one line."""
+        tax = expense.tax if line_one_tax is None else line_one_tax
         return {
             "account": self._explicit("account", expense.account_id, expense) or self.explain(
                 "account", expense.account_code, account_name=expense.account_name),
             "bankAccount": self._explicit("bankAccount", expense.bank_account_id, expense) or self.explain(
                 "bankAccount", expense.bank_account_code, currency=expense.currency),
             "taxRate": self._explicit("taxRate", expense.tax_rate_id, expense) or self.explain(
-                "taxRate", expense.tax_code, tax=expense.tax),
+                "taxRate", expense.tax_code, tax=tax),
             "supplier": self._explicit("supplier", expense.supplier_id, expense) or self.explain(
                 "supplier", expense.supplier_name),
         }
 
-    def resolve(self, expense: Expense) -> Resolution:
-        matches = self.explain_expense(expense)
+    def resolve(self, expense: Expense, line_one_tax: Decimal | None = None) -> Resolution:
+        matches = self.explain_expense(expense, line_one_tax)
         problems = tuple(m.problem for m in matches.values() if m.problem)
         return Resolution(matches["account"].codat_id, matches["account"].outcome == CREATED,
                           matches["bankAccount"].codat_id, matches["taxRate"].codat_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -92,3 +93,12 @@ def export_details(session: Session, expense_ids: Sequence[int]) -> dict[int, Ex
             if expense_id is not None:
                 found[expense_id] = ExportDetails(tuple(lines.get(expense_id, ())), bool(is_claim), employee or "")
     return found
+
+
+def line_one_tax(session: Session, expense: Expense) -> Decimal | None:
+    """A split expense's first line's tax (its tax code is that line's); None for an expense that is its one line."""
+    if (expense.line_count or 0) <= 1:
+        return None
+    first = session.exec(select(ExpenseLine).where(ExpenseLine.expense_id == expense.id)
+                         .order_by(col(ExpenseLine.position)).limit(1)).first()
+    return None if first is None else first.tax
