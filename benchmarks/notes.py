@@ -102,19 +102,21 @@ NOTES = {
         "(~9 ms), icons painted on demand (a QIconEngine) and a lighter logging set-up; the rest is what a real "
         "window costs over an empty one."),
     ("B7", "p99_ms"): (
-        "most of the gap to the single-user path is the server's intake: the inbox's commit on PostgreSQL waits "
-        "behind the applier's transaction (both hold the process's write lock), so the answer to Codat "
-        "(`http_p50_ms`) takes ~150 ms, applied at the server ~65 ms later; the feed adds ~2 ms and the desktops "
-        "~16 ms. Everything shares 2 cores here (server, PostgreSQL, sandbox, sender, three desktops). Reaching "
-        "250 ms would take an intake that does not queue behind the applier without starving it (tried: "
-        "answered sooner, rows later), or the applier's writes as Core statements instead of the ORM's flush "
-        "(its largest cost), or a second server process taking deliveries. Before this session's fixes the run "
-        "reached only 104 of the 200 deliveries/s offered (p99 881 ms): one GET per success for Codat's warnings "
-        "took more of the server than the applier; those reads now wait for a pause (engine/quiet_reads.py)."),
+        "the server's applier sets the pace: a batch of ~14 deliveries costs ~24 ms of CPU but ~70 ms of wall, as "
+        "each of its ~11 round trips (three locking reads, the flush's four statements, the change feed's one, "
+        "BEGIN, SET LOCAL, COMMIT) waits a few ms for a core on this 2-core machine, shared by the server, "
+        "PostgreSQL, the sender and three desktops. This session: the applier no longer queues with the inbox "
+        "for the process's write lock on PostgreSQL (it locks what it changes in one order, as a second server's "
+        "applier does): p50 ~390 -> ~170 ms; the change feed's lock, rows and NOTIFY are one statement instead of "
+        "three: p99 ~420 -> ~330 ms. Left for 250 ms: the flush's writes as Core statements (fewer round trips "
+        "and less CPU), or batches applied by two threads at once (as safe as two servers, but the applier's "
+        "other work would lose its order), or a second server process taking deliveries."),
     ("B7", "stall_ms"): (
-        "the desktops' longest gaps (`B7_TRACE=1`) come with bursts of feed events while the whole machine is "
-        "busy; their own work per refresh is ~7 ms (p50; one read of the changed rows over PostgreSQL). The "
-        "single-user window, which also hosts the listener and the applier, stalls about as long."),
+        "found with `B7_TRACE=2` (the GUI-thread events inside the longest gaps): the totals line's recount, a "
+        "Decimal made for each of 10,000 rows, took 45-63 ms every 60 ms while rows changed; it now adds the "
+        "stored integer units (2 ms idle). The changed rows are read off the GUI thread (ui/row_reads.py), so a "
+        "round trip to the team's database no longer holds the window; what the GUI thread does per refresh "
+        "fell from ~7 ms to ~0.5 ms (p50)."),
     ("B5", "shown_bundle_s"): (
         "the same start as from source plus ~30 ms of PyInstaller's bootloader and reading modules from its "
         "archive, against a bare window started from source."),
