@@ -139,7 +139,7 @@ def test_a_request_with_a_rate_conforms_to_the_openapi_copy(db):
                                          "dataConnectionKey": "d"})
 
     class Resolver:  # every reference resolved (the reference rules are tests/test_reference_rules.py's)
-        resolve = staticmethod(lambda e: Resolution("id-1", False, "id-1", "id-1", "id-1"))
+        resolve = staticmethod(lambda e, line_one_tax=None: Resolution("id-1", False, "id-1", "id-1", "id-1"))
 
     expense = Expense(company_id="c", expense_date=dt.date(2026, 11, 3), supplier_name="Cafe", account_code="429",
                       bank_account_code="090", net=Decimal("84.03"), tax=Decimal("15.97"), total=Decimal("100.00"),

@@ -423,7 +423,7 @@ class AllResolved:
     """Every reference resolved: what is under test is the body's shape, not the reference rules."""
 
     @staticmethod
-    def resolve(expense: Expense) -> Resolution:
+    def resolve(expense: Expense, line_one_tax: Decimal | None = None) -> Resolution:
         return Resolution(RECORD, False, "090", "INPUT2", "SUP-1")
 
 
