@@ -126,6 +126,10 @@ class RowRefreshCoalescer(QObject):
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def pending_ids(self) -> frozenset[int]:
+        return frozenset(self._pending)
+
     @Slot()
     def flush_now(self) -> None:
         self._timer.stop()

@@ -689,6 +689,11 @@ class MainWindow(QMainWindow):
             self._recount_summary()
 
     def _recount_summary(self) -> None:
+        batch = self.summary.batch
+        if batch is not None and batch.done.is_set() and self.summary.tracks_any(
+                self.coalescer.pending_ids | self.row_reads.unread()):
+            return  # the last word waits for those rows' reads (off the GUI thread): _rows_refreshed recounts
+
         def status_of(expense_id: int) -> ExpenseStatus | None:
             row = self.model.row_for_id(expense_id)
             return row.status if row is not None else None
@@ -701,6 +706,9 @@ class MainWindow(QMainWindow):
         if event.total > 1:
             self.progress.on_progress(event)
         if event.finished and self.summary.batch is not None and event.batch_id == self.summary.batch.id:
+            # Its rows are read once more, after every send was stored: the last word counts what the batch
+            # left, not a row whose read (off the GUI thread) is still on its way.
+            self.row_reads.request(self.summary.ids)
             self._recount_summary()
 
     def _on_batch_started(self, batch: Any) -> None:

@@ -34,11 +34,16 @@ class RowReads(QObject):
         self._pool.setMaxThreadCount(1)
         self._waiting: set[int] = set()
         self._reading = False
+        self._in_read: list[int] = []
         self._retrying = False  # a read failed: the next waits for the retry's timer
 
     @property
     def busy(self) -> bool:
         return self._reading or bool(self._waiting)
+
+    def unread(self) -> set[int]:
+        """The ids asked for whose read has not reached the model yet."""
+        return self._waiting | set(self._in_read)
 
     def request(self, expense_ids: Iterable[int]) -> None:
         self._waiting.update(expense_ids)
@@ -47,13 +52,13 @@ class RowReads(QObject):
 
     def _start(self) -> None:
         ids, self._waiting = sorted(self._waiting), set()
-        self._reading = True
+        self._reading, self._in_read = True, ids
         generation, model = self._model.generation, self._model
         run_in_background(lambda: model.read_rows(ids), lambda fresh: self._arrived(ids, fresh, generation),
                           lambda error: self._failed(ids, error), owner=self, pool=self._pool)
 
     def _arrived(self, ids: list[int], fresh: dict, generation: int) -> None:
-        self._reading = False
+        self._reading, self._in_read = False, []
         try:
             if generation == self._model.generation:
                 self._model.apply_read(ids, fresh)
@@ -66,7 +71,7 @@ class RowReads(QObject):
     def _failed(self, ids: list[int], error: BaseException) -> None:
         # The store is out of reach (a team database behind a lost network): these rows are read again in a
         # while, with whatever changes meanwhile; their changes are not announced a second time.
-        self._reading = False
+        self._reading, self._in_read = False, []
         log.warning("reading %d changed row(s) failed (trying again in %d s): %s", len(ids), RETRY_MS // 1000, error)
         self._waiting.update(ids)
         self.applied.emit(0)

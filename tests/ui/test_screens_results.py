@@ -205,3 +205,26 @@ def test_after_a_successful_retry_the_old_errors_are_history(qtbot, harness, ui_
     assert "is not a bank account" in window.details.plain_text()  # and Codat's words in the technical details
     assert not window.progress.widgets  # one expense's pushes draw no progress bars that crowd the status bar
     in_both_modes(qtbot, window, shots, "complete-after-retry", palette_restored)
+
+
+def test_the_last_word_on_a_push_waits_for_its_rows_to_be_read(qtbot, harness, ui_state_dir):
+    """The rows are read off the GUI thread: when the batch ends before its rows' reads are in, the summary
+    must not call the rows it still shows as "Not pushed" the result ("Last push finished: 2 not sent")."""
+    import threading
+
+    harness.import_rows([row(1), row(2, supplier="Trainline")])
+    window = new_window(qtbot, harness, ui_state_dir)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    gate, real = threading.Event(), harness.core.expense_rows_by_id
+    harness.core.expense_rows_by_id = lambda ids: (gate.wait(20), real(ids))[1]
+    try:
+        window.push_ids(sorted(window.model.ids()))
+        qtbot.waitUntil(lambda: window.summary.batch is not None and window.summary.batch.done.is_set(),
+                        timeout=20_000)
+        qtbot.waitUntil(lambda: window.row_reads.busy, timeout=5000)  # its rows' reads are held
+        window._recount_summary()  # as the batch's end does
+        assert not window.summary.final
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: window.summary.final, timeout=20_000)
+    assert window.summary.label.text() == "Last push finished: 2 complete."
