@@ -62,7 +62,8 @@ class RowReads(QObject):
         try:
             if generation == self._model.generation:
                 self._model.apply_read(ids, fresh)
-                self._after(set(ids))
+            # Dropped or not, the model shows these rows as they are now: what follows them may look again.
+            self._after(set(ids))
         finally:
             self.applied.emit(len(ids))
             if self._waiting and not self._retrying:
