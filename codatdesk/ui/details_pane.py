@@ -21,6 +21,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.receipts_panel import ReceiptsPanel
 from codatdesk.ui.status_style import is_dark_palette, style_for
+from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from codatdesk.core_api import CoreAPI, OperationRecord
@@ -276,12 +277,15 @@ class DetailsPane(QWidget):
 
     copyRequested = Signal(str)
     fixRequested = Signal(int, object)  # expense id, engine.fixes.Fix (a reason's link)
+    loaded = Signal()  # a read of the expense's details is shown (tests wait on it)
 
     def __init__(self, core: CoreAPI | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._core = core  # None until the window has its core
         self._expense_id: int | None = None
         self._details: ExpenseDetails | None = None
+        self._reads = 0  # +1 at each reload: a read still going is for an older state, and its answer is dropped
+        self._reading = False  # the expense shown has no details read yet
         self._reasons: list[PlainReason] = []
         self._selected_count = 0
         self._pushable_count: int | None = None  # of the selected rows; None: not known
@@ -334,7 +338,11 @@ class DetailsPane(QWidget):
 
     def set_technical_shown(self, shown: bool) -> None:
         self.show_technical = shown
-        self.reload()
+        self._render()  # what was read, folded or not: no new read
+
+    def restyle(self) -> None:
+        """Draw what was read again in the current palette (light or dark): no new read."""
+        self._render()
 
     def _on_link(self, url: QUrl) -> None:
         target = url.toString()
@@ -358,10 +366,41 @@ class DetailsPane(QWidget):
         return f"{count} expenses selected; {pushable} of them can be pushed: press Ctrl+P to push those."
 
     def reload(self) -> None:
-        self._details = (self._core.expense_details(self._expense_id)
-                         if self._expense_id is not None and self._core is not None else None)
+        """Read the expense's details off the GUI thread (its history, pushes and attempts: several reads, over
+        the network in team mode). Another expense's details are never shown meanwhile."""
+        self._reads += 1
+        core, expense_id, read = self._core, self._expense_id, self._reads
+        if expense_id is None or core is None:
+            self._show(read, None)
+            return
+        self._reading = True
+        if self._details is None or self._details.expense.id != expense_id:
+            self._details = None
+            self._render()  # "Reading…": never the previous expense's details meanwhile
+        run_in_background(lambda: core.expense_details(expense_id), lambda details: self._show(read, details),
+                          lambda error: self._read_failed(read, error), owner=self)
+
+    def _read_failed(self, read: int, error: BaseException) -> None:
+        if read == self._reads:
+            self._reading = False
+            self.browser.setHtml(f"<p style='color:gray'>{html.escape(f'The details could not be read: {error}')}</p>")
+            self.loaded.emit()
+
+    def _show(self, read: int, details: ExpenseDetails | None) -> None:
+        if read != self._reads:
+            return
+        self._details, self._reading = details, False
+        self.receipts.show_expense(self._expense_id if details is not None else None)
+        self._render()
+        self.loaded.emit()
+
+    def _render(self) -> None:
         self.copy_button.setEnabled(self._details is not None)
-        self.receipts.show_expense(self._expense_id if self._details is not None else None)
+        if self._details is None and self._reading:
+            self._reasons = []
+            self.title.setText(f"Expense #{self._expense_id}")
+            self.browser.setHtml("<p style='color:gray'>Reading…</p>")
+            return
         if self._details is None:
             self._reasons = []
             self.title.setText("Details")

@@ -858,7 +858,7 @@ class MainWindow(QMainWindow):
         self._dark = dark
         self.model.set_dark(dark)
         self._style_action_icons()
-        self.details.reload()
+        self.details.restyle()
         self.banner.restyle()
         self.health.restyle()
         self.activity.restyle()

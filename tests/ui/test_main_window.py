@@ -238,6 +238,7 @@ def test_window_follows_a_palette_switch_to_dark_and_back(qtbot, harness, window
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     (expense_id,) = window.model.ids()
     select_ids(window, [expense_id])
+    qtbot.waitUntil(lambda: window.details.plain_text() != "", timeout=5000)  # read off the GUI thread
     original = QPalette(qapp.palette())
     try:
         qapp.setPalette(dark_palette())

@@ -95,7 +95,8 @@ def test_the_details_pane_attaches_shows_and_retries(window, fake, tmp_path, mon
     wait_for(lambda: window.proxy.rowCount() == 1, message="row shown")
     window.table.selectRow(0)
     panel = window.details.receipts
-    assert panel.isVisible() and panel.hint.isVisible() and panel.list.count() == 0
+    wait_for(lambda: panel.isVisible() and panel.hint.text().startswith("No receipt yet"), message="the panel read")
+    assert panel.hint.isVisible() and panel.list.count() == 0
     from PySide6.QtWidgets import QFileDialog
 
     chosen = str(write(tmp_path, "lunch.png", png_bytes(32, 24)))
@@ -168,7 +169,6 @@ def test_receipts_are_read_off_the_gui_thread_and_never_shown_under_another_expe
     import threading
 
     from codatdesk.ui.receipts_panel import ReceiptsPanel
-    from codatdesk.ui.workers import pending_tasks
 
     first, second = add_expenses(fake.db, "c1", 2)
     fake.attach_receipt(first, write(tmp_path, "first.png", png_bytes()))
@@ -184,13 +184,49 @@ def test_receipts_are_read_off_the_gui_thread_and_never_shown_under_another_expe
     fake.receipts = slow_for_first
     panel = ReceiptsPanel()
     qtbot.addWidget(panel)
+    answers: list[int] = []  # every answer that reached the panel, the dropped one too
+    shown = panel._show
+    panel._show = lambda read, receipts: (answers.append(read), shown(read, receipts))
     panel.set_core(fake)
     panel.show_expense(first)
     assert panel.hint.text().startswith("Reading") and panel.list.count() == 0  # the GUI thread did not wait
     with qtbot.waitSignal(panel.loaded, timeout=5000):
         panel.show_expense(second)  # while the first is still being read
     gate.set()
-    wait_for(lambda: pending_tasks() == 0, message="the first's answer delivered (and dropped)")
+    wait_for(lambda: len(answers) == 2, message="the first's answer delivered (and dropped)")
     assert len(threads) == 2
     assert panel.list.count() == 0 and panel.hint.text().startswith("No receipt yet")
     assert threading.current_thread().name not in threads
+
+
+def test_the_details_pane_reads_off_the_gui_thread_and_never_shows_the_previous_expense(qtbot, fake):
+    """An expense's details are several reads (over the network in team mode): the pane says it is reading,
+    and a slow answer for the expense chosen before is dropped."""
+    import threading
+
+    from codatdesk.ui.details_pane import DetailsPane, render_text
+
+    first, second = add_expenses(fake.db, "c1", 2)
+    gate, threads, answers = threading.Event(), [], []
+    real = fake.expense_details
+
+    def slow_for_first(expense_id: int):
+        threads.append(threading.current_thread().name)
+        if expense_id == first:
+            assert gate.wait(10)
+        return real(expense_id)
+
+    fake.expense_details = slow_for_first
+    pane = DetailsPane(fake)
+    qtbot.addWidget(pane)
+    shown = pane._show
+    pane._show = lambda read, details: (answers.append(details.expense.id if details else None), shown(read, details))
+    pane.show_expense(first)
+    assert "Reading" in pane.shown_text() and pane.plain_text() == ""  # the GUI thread did not wait
+    with qtbot.waitSignal(pane.loaded, timeout=5000):
+        pane.show_expense(second)  # while the first is still being read
+    assert pane.expense_id == second and f"#{second}" in pane.title.text()
+    gate.set()
+    wait_for(lambda: len(answers) == 2, message="the first's answer delivered (and dropped)")
+    assert threading.current_thread().name not in threads
+    assert pane.title.text() == f"Expense #{second}" and pane.plain_text() == render_text(real(second))
