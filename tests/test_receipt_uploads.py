@@ -116,6 +116,9 @@ def receipts_status(harness, tmp_path) -> str:
 
 def test_a_pending_receipt_of_a_completed_expense_is_picked_up_by_reconciliation(harness, tmp_path):
     core = harness.start_core()
+    # The completion's own look for receipts is lost (as in a crash): only reconciliation is left. Left in, it
+    # ran in the company's pool after the attach below now and then, and was still uploading when the run ended.
+    core.receipt_uploads._look_at_completed = lambda company_id: None
     harness.import_rows([row(1)])
     (expense,) = expenses(core)
     push_and_complete(core, [expense.id])
