@@ -173,15 +173,7 @@ def test_receipts_are_read_off_the_gui_thread_and_never_shown_under_another_expe
     first, second = add_expenses(fake.db, "c1", 2)
     fake.attach_receipt(first, write(tmp_path, "first.png", png_bytes()))
     gate, threads = threading.Event(), []
-    real = fake.receipts
-
-    def slow_for_first(expense_id: int):
-        threads.append(threading.current_thread().name)
-        if expense_id == first:
-            assert gate.wait(10)
-        return real(expense_id)
-
-    fake.receipts = slow_for_first
+    hold_reads_of(fake, "receipts", first, gate, threads)
     panel = ReceiptsPanel()
     qtbot.addWidget(panel)
     answers: list[int] = []  # every answer that reached the panel, the dropped one too
@@ -208,15 +200,7 @@ def test_the_details_pane_reads_off_the_gui_thread_and_never_shows_the_previous_
 
     first, second = add_expenses(fake.db, "c1", 2)
     gate, threads, answers = threading.Event(), [], []
-    real = fake.expense_details
-
-    def slow_for_first(expense_id: int):
-        threads.append(threading.current_thread().name)
-        if expense_id == first:
-            assert gate.wait(10)
-        return real(expense_id)
-
-    fake.expense_details = slow_for_first
+    real = hold_reads_of(fake, "expense_details", first, gate, threads)
     pane = DetailsPane(fake)
     qtbot.addWidget(pane)
     shown = pane._show
@@ -230,3 +214,19 @@ def test_the_details_pane_reads_off_the_gui_thread_and_never_shows_the_previous_
     wait_for(lambda: len(answers) == 2, message="the first's answer delivered (and dropped)")
     assert threading.current_thread().name not in threads
     assert pane.title.text() == f"Expense #{second}" and pane.plain_text() == render_text(real(second))
+
+
+def hold_reads_of(fake, method: str, expense_id: int, gate, threads: list[str]):
+    """Make ``fake.<method>`` note its thread and, for ``expense_id``, wait for ``gate``; returns the real one."""
+    import threading
+
+    real = getattr(fake, method)
+
+    def held(asked: int):
+        threads.append(threading.current_thread().name)
+        if asked == expense_id:
+            assert gate.wait(10)
+        return real(asked)
+
+    setattr(fake, method, held)
+    return real
