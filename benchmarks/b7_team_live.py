@@ -37,6 +37,7 @@ import sys
 import time
 from contextlib import contextmanager
 
+from benchmarks import b7_applier
 from benchmarks.common import REPO, Row, gui_heartbeat, longest_gap_ms, note_rows_complete, percentile, scratch_dir
 from benchmarks.load import LOOPBACK, Target, paced_sender, spawn
 
@@ -56,6 +57,8 @@ SPEC = [
         "solo_p99_ms", "single-user SQLite p99", "fig/alt", None, decimals=1),
     Row("B7", "team: longest GUI-thread stall (worst desktop)", "stall_ms", "ms", "≤ 50 ms",
         lambda v: v <= 50, "solo_stall_ms", "single-user stall", "fig/alt", None, decimals=1),
+    Row("B7", "server: applier batch of 14 beside a busy thread, 1 ms switch interval", "applier_busy_ms", "ms",
+        "—", None, "applier_busy_default_ms", "at CPython's 5 ms", "alt/fig", None, decimals=1),
 ]
 
 
@@ -328,8 +331,10 @@ def run(size: str) -> dict[str, float]:
     finally:
         sandbox.stop()
     pushes = {} if os.environ.get("B7_SKIP_PUSH") else _push_throughput(size)
+    with postgres() as database:
+        applier = b7_applier.measure(database, size)
     latencies, to_bus, at_server, answered = team["latencies"], team["to_bus"], team["at_server"], team["answered"]
-    return {**pushes, "sent_per_s": team["sent_per_s"], "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+    return {**pushes, **applier, "sent_per_s": team["sent_per_s"], "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "max_ms": max(latencies), "stall_ms": team["stall"], "http_p50_ms": percentile(answered, 50),
             "http_p99_ms": percentile(answered, 99), "server_p50_ms": percentile(at_server, 50),
             "server_p99_ms": percentile(at_server, 99), "bus_p50_ms": percentile(to_bus, 50),

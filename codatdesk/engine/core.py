@@ -37,6 +37,7 @@ from codatdesk.engine import (
 )
 from codatdesk.engine.applier import SELFTEST_EVENT, Applier
 from codatdesk.engine.expenses_config import ExpensesConfig
+from codatdesk.engine.gil import answer_waiting_threads_sooner
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import PushBatch, PushEngine, PushProblem
 from codatdesk.engine.reconcile import Reconciler
@@ -282,6 +283,7 @@ class Core(StoreQueries):
         if self._started:
             return
         self._started = True
+        answer_waiting_threads_sooner()  # its threads mostly wait on the network and must answer quickly
         self.applier.start()
         self.retention.start()
         from codatdesk.team.change_feed import listen_for_changes

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from codatdesk.codat import CodatClient
 from codatdesk.engine.core import Core
+from codatdesk.engine.gil import answer_waiting_threads_sooner
 from codatdesk.engine.push_check import CheckedPush
 from codatdesk.engine.pusher import ProblemKind, PushBatch, PushProblem
 from codatdesk.events import EventBus, PushProgress
@@ -60,6 +61,7 @@ class TeamDesktopCore(Core):
         if self._started:
             return
         self._started = True
+        answer_waiting_threads_sooner()  # the GUI thread, back from its event loop, waits less for the GIL
         from codatdesk.team.change_feed import listen_for_changes
 
         self.change_feed = listen_for_changes(self.db, self.bus)  # what the server and colleagues commit
