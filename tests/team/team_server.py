@@ -42,10 +42,18 @@ def main() -> int:
     settings.update({"codat.base_url": config["base_url"], "codat.company_id": config["company_id"],
                      "codat.connection_id": config["connection_id"], "listener.port": 0,
                      "reconcile.interval_seconds": 3600, "reconcile.threshold_seconds": 3600})
-    # The signing secret is known once Codat's consumer points at our URL, which we print first.
+    # The signing secret is known once Codat's consumer points at our URL, which we print first. Read once it
+    # is there, not at every delivery, as the app reads the keyring through a cache (B7's server opened this
+    # file 200 times a second).
+    known: list[str] = []
+
+    def credentials() -> WebhookCredentials:
+        if not known:
+            known.extend(filter(None, [secret_file.read_text()]))
+        return WebhookCredentials(tuple(known), None, None)
+
     core = Core(settings, open_database(config["database"]), api_key=lambda: config["api_key"],
-                webhook_credentials=lambda: WebhookCredentials(tuple(filter(None, [secret_file.read_text()])),
-                                                               None, None))
+                webhook_credentials=credentials)
     applied: dict[int, float] = {}
     if config.get("trace_file"):  # B7: when each row's change was published here (CLOCK_MONOTONIC is shared)
         core.bus.subscribe(lambda event: applied.setdefault(event.expense_id, time.monotonic())
