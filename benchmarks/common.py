@@ -110,7 +110,7 @@ def machine_facts() -> dict[str, str]:
         facts["qt"] = f"Qt {QtCore.qVersion()}, PySide6 {PySide6.__version__}"
     except ImportError:
         facts["qt"] = "not installed"
-    for name in ("sqlalchemy", "uvicorn", "starlette", "httpx", "h11"):
+    for name in ("sqlalchemy", "uvicorn", "httptools", "starlette", "httpx", "h11"):
         try:
             module = __import__(name)
             facts[name] = getattr(module, "__version__", "?")

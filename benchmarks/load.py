@@ -232,7 +232,7 @@ def spawn(target_fn, *args):
 # ---------------------------------------------------------------------------- the bare server
 
 class BareServer:
-    """The alternative: Starlette on uvicorn (h11, same options as the listener) that reads the
+    """The alternative: Starlette on uvicorn (httptools, same options as the listener) that reads the
     body and answers 200 — no verification, no storage."""
 
     def __init__(self, path: str = "/webhooks/codat") -> None:
@@ -251,7 +251,7 @@ class BareServer:
         self._sock.bind((LOOPBACK, 0))
         self._sock.listen(128)
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(Router(routes=[Route(path, handle, methods=["POST"])]), http="h11", ws="none",
+        config = uvicorn.Config(Router(routes=[Route(path, handle, methods=["POST"])]), http="httptools", ws="none",
                                 lifespan="off", loop="asyncio", log_config=None, log_level=None, access_log=False,
                                 server_header=False, date_header=False, proxy_headers=False)
         self._server = uvicorn.Server(config)

@@ -19,7 +19,7 @@ METHOD = """- **Load stays on 127.0.0.1**, and every loop is bounded in count an
   ~0.3 ms of client CPU, taken from the server on a 2-core machine. Not wrk: its Lua
   cannot compute HMACs, so signed bodies would have to be pre-generated into a script.
   A raw-socket sender costs tens of microseconds per request and spawns fast.
-- **The bare server** is Starlette on uvicorn with the listener's options (h11, no
+- **The bare server** is Starlette on uvicorn with the listener's options (httptools, no
   lifespan, no access log) that reads the body and answers 200.
 - **Codat's sandbox runs in its own process** (B1, B3, B5, B6): Codat is remote, so its
   CPU must not share the GIL of the core under test. On 2 cores it still shares the
