@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from codatdesk import paths
-from codatdesk.events import Event, EventBus
+from codatdesk.events import Event, EventBus, ExpenseChanged
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -149,6 +149,7 @@ def _write_lock(engine: Engine) -> threading.RLock:
 _EVENTS = "codatdesk_events"  # session.info key: events registered in this transaction
 _BUS = "codatdesk_bus"
 _BEFORE_COMMIT = "codatdesk_before_commit"
+_CHANGED_EXPENSES = "codatdesk_changed_expenses"  # ids of the ExpenseChanged events registered
 
 
 def bind_bus(engine: Engine, bus: EventBus) -> None:
@@ -165,11 +166,14 @@ def on_before_commit(engine: Engine, hook: Callable[[Session, list[Event]], None
 def register(session: Session, event: Event) -> None:
     """Publish ``event`` when (and only if) this session's transaction commits."""
     session.info.setdefault(_EVENTS, []).append(event)
+    if isinstance(event, ExpenseChanged):
+        session.info.setdefault(_CHANGED_EXPENSES, set()).add(event.expense_id)
 
 
-def registered(session: Session) -> list[Event]:
-    """The events this transaction will publish (so far)."""
-    return list(session.info.get(_EVENTS, ()))
+def expense_change_registered(session: Session, expense_id: int | None) -> bool:
+    """Whether this transaction already says that ``expense_id`` changed (a lookup: a webhook storm's batch
+    asks it for each of its expenses)."""
+    return expense_id in session.info.get(_CHANGED_EXPENSES, ())
 
 
 @event.listens_for(Session, "before_commit")
@@ -183,6 +187,7 @@ def _before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
     events = session.info.pop(_EVENTS, None)
+    session.info.pop(_CHANGED_EXPENSES, None)
     bus = session.info.get(_BUS)
     if events and bus is not None:
         for registered in events:
@@ -192,6 +197,7 @@ def _publish_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_EVENTS, None)
+    session.info.pop(_CHANGED_EXPENSES, None)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from codatdesk.events import ExpenseChanged
 from codatdesk.states import ExpenseStatus, Trigger, next_status
 from codatdesk.store.actor import actor_of
-from codatdesk.store.db import register, registered
+from codatdesk.store.db import expense_change_registered, register
 from codatdesk.store.models import Expense, StatusChange, utcnow
 
 
@@ -99,7 +99,7 @@ def actor_for(session: Session, cause: Cause) -> str:
 def expense_touched(session: Session, expense: Expense, cause: Cause) -> None:
     """Its fields or explanation changed, not its status: views re-read it after the commit. Nothing
     is registered twice for one expense in one transaction (a status change already says so)."""
-    if any(isinstance(e, ExpenseChanged) and e.expense_id == expense.id for e in registered(session)):
+    if expense_change_registered(session, expense.id):
         return
     status = ExpenseStatus(expense.status)
     register(session, ExpenseChanged(expense.id, expense.company_id, status, status, str(cause)))

@@ -415,6 +415,7 @@ EDITED_FIELDS = ("expense_date", "supplier_name", "description", "account_code",
                  "tax_code", "net", "tax", "total", "currency", "currency_rate", "reference", "is_claim", "employee",
                  "transaction_type")
 VERSIONED_COLUMNS = (*EDITED_FIELDS, "status", "company_id")
+_VERSIONED = frozenset(VERSIONED_COLUMNS)
 
 
 @event.listens_for(Session, "before_flush")
@@ -424,8 +425,11 @@ def _bump_expense_versions(session: Session, _context: object, _instances: objec
     for obj in session.dirty:
         if not isinstance(obj, Expense):
             continue
-        attrs = sa_inspect(obj).attrs
-        if attrs.version.history.has_changes():
+        state = sa_inspect(obj)
+        # Only attributes set since the load can have changed (committed_state keeps their loaded values): a
+        # webhook storm's flushes look at one or two of them, not at every versioned column's history.
+        touched = state.committed_state.keys()
+        if "version" in touched and state.attrs.version.history.has_changes():
             continue  # bumped by its writer already
-        if any(getattr(attrs, name).history.has_changes() for name in VERSIONED_COLUMNS):
+        if any(state.attrs[name].history.has_changes() for name in _VERSIONED if name in touched):
             obj.version = (obj.version or 0) + 1
