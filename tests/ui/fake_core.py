@@ -78,6 +78,7 @@ class FakeCore(StoreReads):
         self._batch_ids = itertools.count(1)
         self.updatable_in_ledger: set[int] = set()  # what can_update_in_ledger answers yes for
         self.updatable_asked_on: list[str] = []  # the thread each can_update_in_ledger ran on
+        self.values_read_on: list[str] = []  # the thread each expense_values ran on (the edit dialog's read)
         self.receipt_files = ReceiptFiles(folder / "receipts")  # real files: the pane shows their thumbnails
 
     def _chosen_connections(self) -> dict[str, str]:
@@ -103,6 +104,9 @@ class FakeCore(StoreReads):
         return self.settings.get("codat.connection_id") if company_id == self.company_id else None
 
     def expense_values(self, expense_id: int) -> ExpenseValues | None:
+        import threading
+
+        self.values_read_on.append(threading.current_thread().name)
         return read_models.expense_values(self.db, expense_id)
 
     def export_details(self, expense_ids: list[int]) -> dict:

@@ -13,6 +13,8 @@ from codatdesk.core_api import CoreAPI
 from codatdesk.engine.core import Core
 from codatdesk.engine.pusher import PushProblem
 from codatdesk.states import ExpenseStatus
+from codatdesk.store.db import session_scope
+from codatdesk.store.models import Expense
 from tests.ui.fake_core import FakeCore
 from tests.ui.helpers import add_expenses, set_status
 
@@ -57,6 +59,12 @@ def shown(qtbot, window, fake, count: int, **kwargs) -> list[int]:
     window.reload_companies(select_id="c1")
     qtbot.waitUntil(lambda: window.model.rowCount() == count, timeout=5000)
     return ids
+
+
+def opened_dialog(qtbot, window):
+    """The expense dialog, once what it shows has been read (off the GUI thread) and it is open."""
+    qtbot.waitUntil(lambda: window.expense_dialog is not None and window.expense_dialog.isVisible(), timeout=5000)
+    return window.expense_dialog
 
 
 def select(window, ids) -> None:
@@ -162,25 +170,40 @@ def test_a_sent_expense_cannot_be_edited(qtbot, fake, fake_window):
     select(fake_window, ids)
     assert not fake_window.edit_action.isEnabled()
     fake_window.editing.edit_selected()
-    assert fake_window.expense_dialog is None
     bar = fake_window.statusBar()  # a long message is shortened, and whole in the tooltip
-    assert "cannot be edited" in (bar.toolTip() or bar.currentMessage())
+    qtbot.waitUntil(lambda: "cannot be edited" in (bar.toolTip() or bar.currentMessage()), timeout=5000)
+    assert fake_window.expense_dialog is None
 
 
 def test_edit_fills_the_dialog_from_the_cores_read_model_and_saves_through_it(qtbot, fake, fake_window):
     ids = shown(qtbot, fake_window, fake, 1)
     select(fake_window, ids)
     fake_window.editing.edit_selected()
-    dialog = fake_window.expense_dialog
+    fake_window.editing.edit_selected()  # a second press while reading opens nothing twice
+    dialog = opened_dialog(qtbot, fake_window)
     assert dialog.raw_values()["supplier"] == "Supplier 0000" and dialog.raw_values()["net"] == "10.50"
+    # Read off the GUI thread (a team's database may be across the network), once.
+    assert len(fake.values_read_on) == 1 and threading.current_thread().name not in fake.values_read_on
+    assert len(fake_window.findChildren(type(dialog))) == 1
     dialog.set_values({"supplier": "Renamed Ltd"})
     dialog.buttons.accepted.emit()
     qtbot.waitUntil(lambda: fake_window.model.row_for_id(ids[0]).supplier == "Renamed Ltd", timeout=5000)
 
 
+def test_an_expense_deleted_by_a_colleague_before_its_dialog_opens_says_so(qtbot, fake, fake_window):
+    ids = shown(qtbot, fake_window, fake, 1)
+    select(fake_window, ids)
+    with session_scope(fake.db) as session:  # a colleague deletes it; this table has not heard yet
+        session.delete(session.get(Expense, ids[0]))
+    fake_window.editing.edit_selected()
+    bar = fake_window.statusBar()
+    qtbot.waitUntil(lambda: "no longer there" in (bar.toolTip() or bar.currentMessage()), timeout=5000)
+    assert fake_window.expense_dialog is None
+
+
 def test_the_dialog_shows_the_cores_rules_and_a_good_expense_is_added(qtbot, fake, fake_window):
     fake_window.editing.add_expense()
-    dialog = fake_window.expense_dialog
+    dialog = opened_dialog(qtbot, fake_window)
     dialog.set_values({"date": "2024-03-01", "supplier": "=cmd", "account_code": "429", "bank_account": "090",
                        "net": "10.00", "tax": "2.00", "total": "12.50", "currency": "GBP"})
     errors = dialog.revalidate()
@@ -224,7 +247,7 @@ def test_a_row_in_the_ledger_on_the_expenses_route_is_edited_as_an_update(qtbot,
     qtbot.waitUntil(fake_window.edit_action.isEnabled, timeout=5000)
     assert fake.updatable_asked_on and threading.current_thread().name not in fake.updatable_asked_on
     fake_window.editing.edit_selected()
-    dialog = fake_window.expense_dialog
+    dialog = opened_dialog(qtbot, fake_window)
     assert dialog.windowTitle() == "Update the expense in the ledger"
     dialog.set_values({"description": "Taxi to the airport"})
     dialog.buttons.accepted.emit()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from codatdesk.engine import edits
 from codatdesk.store.actor import set_actor
-from tests.ui.test_controllers import fake, fake_window, select, shown  # noqa: F401 - fixtures and helpers
+from tests.ui.test_controllers import fake, fake_window, opened_dialog, select, shown  # noqa: F401 - fixtures and helpers
 
 
 def test_a_stale_save_opens_both_versions_and_mine_can_still_be_saved(qtbot, fake, fake_window):  # noqa: F811
     ids = shown(qtbot, fake_window, fake, 1)
     select(fake_window, ids)
     fake_window.editing.edit_selected()
-    dialog = fake_window.expense_dialog
+    dialog = opened_dialog(qtbot, fake_window)
     # Meanwhile a colleague saves the same row.
     set_actor(fake.db, "bob")
     edits.update_expense(fake.db, None, ids[0], {"description": "bob's note"})

@@ -57,6 +57,7 @@ def _save(dialog):
 def test_a_two_line_expense_with_a_tracking_choice_is_added_through_the_dialog(qtbot, harness, window, tmp_path):
     harness.core.refresh_reference_data(harness.company_id)  # the sandbox's tracking categories
     window.editing.add_expense()
+    qtbot.waitUntil(lambda: window.expense_dialog is not None and window.expense_dialog.isVisible(), timeout=5000)
     dialog = window.expense_dialog
     assert dialog.lines_editor.isHidden()  # a single-line expense stays a simple form
     dialog.set_values({"date": "2026-11-05", "supplier": "Trainline", "description": "Away day",

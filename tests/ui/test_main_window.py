@@ -146,6 +146,7 @@ def test_delete_only_touches_never_pushed_rows(qtbot, harness, window):
 
 def test_add_expense_validates_and_inserts_a_row(qtbot, window):
     window.editing.add_expense()
+    qtbot.waitUntil(lambda: window.expense_dialog is not None and window.expense_dialog.isVisible(), timeout=5000)
     dialog = window.expense_dialog
     dialog.set_values({"date": "2024-03-05", "supplier": "Trainline", "account_code": "429",
                        "bank_account": "090", "net": "10.00", "tax": "2.00", "currency": "GBP"})
@@ -198,6 +199,7 @@ def test_fix_a_failed_expense_and_retry_it(qtbot, harness, window):
     select_ids(window, [expense_id])
     assert window.edit_action.isEnabled()
     qtbot.keyClick(window.table, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: window.expense_dialog is not None and window.expense_dialog.isVisible(), timeout=5000)
     dialog = window.expense_dialog
     assert dialog.inputs["bank_account"].text() == "091"
     dialog.set_values({"bank_account": "090"})

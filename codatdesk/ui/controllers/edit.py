@@ -3,7 +3,8 @@ hold are the core's answers (``CoreAPI.can_edit``, ``Core.add_expense``/``update
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QGuiApplication
@@ -15,6 +16,7 @@ from codatdesk.ui.expense_model import Column
 from codatdesk.ui.workers import run_in_background
 
 if TYPE_CHECKING:
+    from codatdesk.core_api import CoreAPI, ExpenseRow, ExpenseValues, TrackingChoice
     from codatdesk.ui.controllers.host import Host
 
 
@@ -26,6 +28,7 @@ class EditController(QObject):
         self.expense_dialog: QWidget | None = None
         self.delete_box: QMessageBox | None = None
         self.conflict_dialog: QWidget | None = None
+        self._opening = False  # a dialog's data is being read (edit, add)
 
     def _suppliers(self) -> list[str]:
         model = self.host.model
@@ -34,17 +37,23 @@ class EditController(QObject):
     def add_expense(self) -> None:
         core = self.host.core
         assert core is not None
+        if self._opening:
+            return
         company_id = self.host.company_id or core.company_id
         if company_id is None:
             from codatdesk.importer import LOCAL_COMPANY_ID
 
             company_id = LOCAL_COMPANY_ID
-        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
-
         model = self.host.model
         currency = model.row_at(0).currency if model.rowCount() else "GBP"
+        self._read_then("Opening a new expense…", lambda: core.tracking_categories(company_id),
+                        lambda tracking: self._open_add(core, company_id, currency, tracking))
+
+    def _open_add(self, core: CoreAPI, company_id: str, currency: str, tracking: list[TrackingChoice]) -> None:
+        from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
+
         dialog = ExpenseDialog(suppliers=self._suppliers(), default_currency=currency,
-                               tracking_choices=core.tracking_categories(company_id), parent=self.window)
+                               tracking_choices=tracking, parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def save() -> None:
@@ -55,6 +64,26 @@ class EditController(QObject):
         dialog.accepted.connect(save)
         self.expense_dialog = dialog
         dialog.open()
+
+    def _read_then(self, message: str, read: Callable[[], Any], open_dialog: Callable[[Any], None]) -> None:
+        """Read what a dialog shows off the GUI thread (a team's database may be across the network), then open
+        it; one at a time, so a second click while reading opens nothing twice."""
+        self._opening = True
+        self.expense_dialog = None
+        bar = self.host.statusBar()
+        bar.showMessage(message, 5000)
+
+        def done(result: Any) -> None:
+            self._opening = False
+            if bar.currentMessage() == message:
+                bar.clearMessage()
+            open_dialog(result)
+
+        def failed(error: BaseException) -> None:
+            self._opening = False
+            self.host.background_failed(error)
+
+        run_in_background(read, done, failed, owner=self.window)
 
     def _after_add(self, expense_id: int) -> None:
         host, model, combo = self.host, self.host.model, self.host.company_combo
@@ -69,21 +98,34 @@ class EditController(QObject):
     def edit_selected(self) -> None:
         core = self.host.core
         rows = self.host.selected_rows()
-        if core is None or len(rows) != 1:
+        if core is None or len(rows) != 1 or self._opening:
             return
         row = rows[0]
-        # A row already in the ledger is edited only where Codat takes updates (the Expenses route's Payments).
-        in_ledger = not core.can_edit(row.status) and core.can_update_in_ledger(row.id)
-        if not core.can_edit(row.status) and not in_ledger:
-            self.host.statusBar().showMessage(f"An expense that is {row.status.value} cannot be edited.", 6000)
+
+        def read() -> tuple[bool, ExpenseValues | None, list[TrackingChoice]]:
+            # A row already in the ledger is edited only where Codat takes updates (the Expenses route's Payments).
+            in_ledger = not core.can_edit(row.status) and core.can_update_in_ledger(row.id)
+            if not core.can_edit(row.status) and not in_ledger:
+                return False, None, []
+            expense = core.expense_values(row.id)
+            return in_ledger, expense, core.tracking_categories(expense.company_id) if expense else []
+
+        self._read_then("Reading the expense…", read, lambda answer: self._open_edit(row, *answer))
+
+    def _open_edit(self, row: ExpenseRow, in_ledger: bool, expense: ExpenseValues | None,
+                   tracking: list[TrackingChoice]) -> None:
+        core = self.host.core
+        if core is None:
             return
-        expense = core.expense_values(row.id)
         if expense is None:
+            editable = core.can_edit(row.status) or in_ledger  # then it was deleted meanwhile
+            self.host.statusBar().showMessage("That expense is no longer there." if editable else
+                                              f"An expense that is {row.status.value} cannot be edited.", 6000)
             return
         from codatdesk.ui.dialogs.expense_dialog import ExpenseDialog
 
         dialog = ExpenseDialog(expense.fields(), suppliers=self._suppliers(), lines=expense.lines,
-                               tracking_choices=core.tracking_categories(expense.company_id), parent=self.window)
+                               tracking_choices=tracking, parent=self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if in_ledger:
             dialog.setWindowTitle("Update the expense in the ledger")
