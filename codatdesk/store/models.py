@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import get_history
 from sqlmodel import Field, Session, SQLModel
 
 from codatdesk.machines import AttemptOutcome, ConnectionStatus, OperationStatus, Verdict
@@ -425,11 +426,11 @@ def _bump_expense_versions(session: Session, _context: object, _instances: objec
     for obj in session.dirty:
         if not isinstance(obj, Expense):
             continue
-        state = sa_inspect(obj)
         # Only attributes set since the load can have changed (committed_state keeps their loaded values): a
-        # webhook storm's flushes look at one or two of them, not at every versioned column's history.
-        touched = state.committed_state.keys()
-        if "version" in touched and state.attrs.version.history.has_changes():
+        # webhook storm's flushes look at one or two of them, not at every versioned column's history (nor build
+        # the state's view of all its attributes, ``attrs``, which cost a sixth of such a flush).
+        touched = sa_inspect(obj).committed_state.keys()
+        if "version" in touched and get_history(obj, "version").has_changes():
             continue  # bumped by its writer already
-        if any(state.attrs[name].history.has_changes() for name in _VERSIONED if name in touched):
+        if any(get_history(obj, name).has_changes() for name in _VERSIONED if name in touched):
             obj.version = (obj.version or 0) + 1
