@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -65,10 +67,11 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
     # synchronous_commit=on whatever the server's default: a durable write (the inbox) must survive a crash.
     # timezone=UTC: times are stored and read as UTC, whatever the server's or the database's own zone.
     sync = "on" if durable else "off"
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    engine = create_engine(url, pool_size=10, max_overflow=20,
                            connect_args={"application_name": "codatdesk",
                                          "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
                                          "options": f"-c synchronous_commit={sync} -c timezone=UTC"})
+    _ping_after_idle(engine)
 
     @event.listens_for(engine, "begin")
     def _begin_postgres(conn: Connection) -> None:
@@ -80,6 +83,40 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
 
     on_before_commit(engine, feed_writer(engine))
     return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Replace a pooled connection that died while it sat idle (a network loss, a server restart) before it
+    is used: SQLAlchemy's ``pool_pre_ping``, but only for a connection idle for a second or more. Pinging at every
+    checkout was one more round trip in every transaction, and a team server's applier and inbox check out many
+    times a second; a connection that dies while in use fails its transaction either way, and the callers retry."""
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            _ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(f"a pooled connection to the team database had died: {error}") from error
+
+
+def _ping(dbapi_conn: Any) -> None:
+    with dbapi_conn.cursor() as cursor:  # its transaction is the one the checkout goes on with, as pre_ping's
+        cursor.execute("SELECT 1")
 
 
 def _create_private_file(url: str) -> None:
