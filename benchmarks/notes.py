@@ -102,15 +102,17 @@ NOTES = {
         "(~9 ms), icons painted on demand (a QIconEngine) and a lighter logging set-up; the rest is what a real "
         "window costs over an empty one."),
     ("B7", "p99_ms"): (
-        "the server's applier sets the pace: a batch of ~14 deliveries costs ~24 ms of CPU but ~70 ms of wall, as "
-        "each of its ~11 round trips (three locking reads, the flush's four statements, the change feed's one, "
-        "BEGIN, SET LOCAL, COMMIT) waits a few ms for a core on this 2-core machine, shared by the server, "
-        "PostgreSQL, the sender and three desktops. This session: the applier no longer queues with the inbox "
-        "for the process's write lock on PostgreSQL (it locks what it changes in one order, as a second server's "
-        "applier does): p50 ~390 -> ~170 ms; the change feed's lock, rows and NOTIFY are one statement instead of "
-        "three: p99 ~420 -> ~330 ms. Left for 250 ms: the flush's writes as Core statements (fewer round trips "
-        "and less CPU), or batches applied by two threads at once (as safe as two servers, but the applier's "
-        "other work would lose its order), or a second server process taking deliveries."),
+        "the server's applier sets the pace. It is busy through a storm, so a delivery waits for the batch in hand "
+        "and then its own: each batch of ~14 costs ~20 ms of CPU and ~10 round trips (three locking reads, the "
+        "flush's four statements, the change feed's one, BEGIN, SET LOCAL, COMMIT), each waiting for a core on "
+        "this 2-core machine shared by the server, PostgreSQL, the sender and three desktops. Fixed so far: the "
+        "applier no longer queues with the inbox for the process's write lock (p50 ~390 -> ~170 ms); the feed's "
+        "lock, rows and NOTIFY are one statement; the GIL is handed over after 1 ms (a batch beside a busy thread "
+        "~160 -> ~70 ms); httptools parses HTTP; no ping before a connection used in the last second. The host's "
+        "speed moves this figure more than any of these: the same code measured p99 229-558 ms within an hour, "
+        "and B1 ran at half its 2026-11-29 speed. Left for 250 ms with a margin: the flush's writes as Core "
+        "statements in one pipeline (fewer round trips and less CPU), or the intake in its own process (its "
+        "own interpreter), or desktops on their own machines as in a real team."),
     ("B7", "stall_ms"): (
         "found with `B7_TRACE=2` (the GUI-thread events inside the longest gaps): the totals line's recount, a "
         "Decimal made for each of 10,000 rows, took 45-63 ms every 60 ms while rows changed; it now adds the "
