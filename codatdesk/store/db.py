@@ -77,12 +77,30 @@ def _postgres_engine(url: str, *, durable: bool) -> Engine:
     def _begin_postgres(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get(WRITE_OPTION) and options.get(RELAXED_OPTION) and durable:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            _begin_relaxed(conn)
 
     from codatdesk.team.change_feed import feed_writer  # a shared database: tell the other processes
 
     on_before_commit(engine, feed_writer(engine))
     return engine
+
+
+def _begin_relaxed(conn: Connection) -> None:
+    """BEGIN and ``SET LOCAL synchronous_commit = off`` in one round trip: one simple query through libpq (which
+    lets go of the GIL while it waits). psycopg then finds the transaction open and sends no BEGIN of its own;
+    through psycopg they were two round trips at the start of each of the applier's batches."""
+    import psycopg
+    from psycopg import pq
+
+    pgconn = conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
+    opened = pgconn.transaction_status == pq.TransactionStatus.INTRANS  # by the idle ping's SELECT 1
+    result = pgconn.exec_(b"SET LOCAL synchronous_commit = off" if opened
+                          else b"BEGIN; SET LOCAL synchronous_commit = off")
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        # A dead connection is dropped by the pool when it comes back (its rollback fails): the next write gets
+        # a new one (tests/team/test_idle_ping.py).
+        message = (result.error_message or b"").decode("utf-8", "replace").strip()
+        raise psycopg.OperationalError(f"could not begin a relaxed write: {message or result.status}")
 
 
 PING_AFTER_IDLE_S = 1.0

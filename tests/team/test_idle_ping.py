@@ -1,11 +1,14 @@
-"""A pooled connection to the team database is checked before use only after it sat idle (store/db.py)."""
+"""A pooled connection to the team database is checked before use only after it sat idle, and a relaxed write
+begins in one round trip (store/db.py)."""
 
 from __future__ import annotations
 
+import pytest
+from psycopg import OperationalError
 from sqlalchemy import text
 
 from codatdesk.store import db as store_db
-from codatdesk.store.db import open_database
+from codatdesk.store.db import open_database, session_scope
 
 
 def _backend_pid(engine) -> int:
@@ -42,3 +45,35 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_again(pg_url, monkeypatch)
         assert len(pings) == 1
     finally:
         engine.dispose()
+
+
+def test_a_relaxed_write_begins_relaxed_on_a_fresh_and_on_a_pinged_connection(pg_url, monkeypatch):
+    engine = open_database(pg_url)
+    try:
+        for idle in (60.0, 0.0):  # 0: the ping's SELECT 1 has opened the transaction already
+            monkeypatch.setattr(store_db, "PING_AFTER_IDLE_S", idle)
+            with session_scope(engine, durable=False) as session:
+                connection = session.connection()
+                assert connection.exec_driver_sql("show synchronous_commit").scalar() == "off"
+                assert connection.exec_driver_sql("select count(*) from company").scalar() == 0
+            with session_scope(engine) as session:  # the setting was the transaction's only
+                assert session.connection().exec_driver_sql("show synchronous_commit").scalar() == "on"
+    finally:
+        engine.dispose()
+
+
+def test_a_relaxed_write_on_a_dead_connection_fails_and_the_next_one_gets_a_new_connection(pg_url, monkeypatch):
+    monkeypatch.setattr(store_db, "PING_AFTER_IDLE_S", 60.0)  # no ping: the relaxed BEGIN finds it dead
+    engine = open_database(pg_url)
+    killer = open_database(pg_url)
+    try:
+        dead = _backend_pid(engine)
+        with killer.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dead})
+        with pytest.raises(OperationalError), session_scope(engine, durable=False) as session:
+            session.connection()  # begins: the relaxed BEGIN is the first thing sent
+        with session_scope(engine, durable=False) as session:
+            assert session.connection().exec_driver_sql("select pg_backend_pid()").scalar() != dead
+    finally:
+        engine.dispose()
+        killer.dispose()
