@@ -93,9 +93,7 @@ def _begin_relaxed(conn: Connection) -> None:
     from psycopg import pq
 
     pgconn = conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
-    opened = pgconn.transaction_status == pq.TransactionStatus.INTRANS  # by the idle ping's SELECT 1
-    result = pgconn.exec_(b"SET LOCAL synchronous_commit = off" if opened
-                          else b"BEGIN; SET LOCAL synchronous_commit = off")
+    result = pgconn.exec_(b"BEGIN; SET LOCAL synchronous_commit = off")
     if result.status != pq.ExecStatus.COMMAND_OK:
         # A dead connection is dropped by the pool when it comes back (its rollback fails): the next write gets
         # a new one (tests/team/test_idle_ping.py).
@@ -127,14 +125,13 @@ def _ping_after_idle(engine: Engine) -> None:
         if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_S:
             return
         try:
-            _ping(dbapi_conn)
+            _ping(engine, dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as error:
             raise exc.DisconnectionError(f"a pooled connection to the team database had died: {error}") from error
 
 
-def _ping(dbapi_conn: Any) -> None:
-    with dbapi_conn.cursor() as cursor:  # its transaction is the one the checkout goes on with, as pre_ping's
-        cursor.execute("SELECT 1")
+def _ping(engine: Engine, dbapi_conn: Any) -> None:
+    engine.dialect.do_ping(dbapi_conn)  # pool_pre_ping's own: SELECT 1 in autocommit, so no transaction is left open
 
 
 def _create_private_file(url: str) -> None:

@@ -33,7 +33,7 @@ def test_a_connection_that_died_while_idle_is_replaced_before_use(pg_url, monkey
 def test_a_connection_used_a_moment_ago_is_not_pinged_again(pg_url, monkeypatch):
     pings: list[object] = []
     ping = store_db._ping
-    monkeypatch.setattr(store_db, "_ping", lambda conn: (pings.append(conn), ping(conn)))
+    monkeypatch.setattr(store_db, "_ping", lambda engine, conn: (pings.append(conn), ping(engine, conn)))
     monkeypatch.setattr(store_db, "PING_AFTER_IDLE_S", 60.0)
     engine = open_database(pg_url)
     try:
@@ -50,7 +50,7 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_again(pg_url, monkeypatch)
 def test_a_relaxed_write_begins_relaxed_on_a_fresh_and_on_a_pinged_connection(pg_url, monkeypatch):
     engine = open_database(pg_url)
     try:
-        for idle in (60.0, 0.0):  # 0: the ping's SELECT 1 has opened the transaction already
+        for idle in (60.0, 0.0):  # 0: pinged at checkout
             monkeypatch.setattr(store_db, "PING_AFTER_IDLE_S", idle)
             with session_scope(engine, durable=False) as session:
                 connection = session.connection()
@@ -77,3 +77,15 @@ def test_a_relaxed_write_on_a_dead_connection_fails_and_the_next_one_gets_a_new_
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def test_a_pinged_connection_can_still_be_switched_to_autocommit(pg_url, monkeypatch):
+    """The leader lock's connection is AUTOCOMMIT: the ping must not leave a transaction open."""
+    monkeypatch.setattr(store_db, "PING_AFTER_IDLE_S", 0.0)
+    engine = open_database(pg_url)
+    try:
+        _backend_pid(engine)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            assert conn.execute(text("select 1")).scalar() == 1
+    finally:
+        engine.dispose()
