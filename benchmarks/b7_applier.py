@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 SIZE = 14
 BATCHES = {"full": 30, "mid": 30, "smoke": 5}  # per case
@@ -67,7 +67,7 @@ def measure(database: str, size: str) -> dict[str, float]:
         for n, (name, interval, busy) in enumerate(cases):
             sys.setswitchinterval(interval)
             walls = []
-            with _busy_thread() if busy else _nothing():
+            with _busy_thread() if busy else nullcontext():
                 for b in range(batches):
                     first = (n * batches + b) * SIZE
                     started = time.perf_counter()
@@ -78,8 +78,3 @@ def measure(database: str, size: str) -> dict[str, float]:
     finally:
         sys.setswitchinterval(before)
         db.dispose()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
