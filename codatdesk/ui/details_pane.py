@@ -21,7 +21,7 @@ from codatdesk.states import ExpenseStatus
 from codatdesk.ui.formatting import format_date, format_money, format_timestamp
 from codatdesk.ui.receipts_panel import ReceiptsPanel
 from codatdesk.ui.status_style import is_dark_palette, style_for
-from codatdesk.ui.workers import run_in_background
+from codatdesk.ui.workers import LatestRead
 
 if TYPE_CHECKING:
     from codatdesk.core_api import CoreAPI, OperationRecord
@@ -284,7 +284,7 @@ class DetailsPane(QWidget):
         self._core = core  # None until the window has its core
         self._expense_id: int | None = None
         self._details: ExpenseDetails | None = None
-        self._reads = 0  # +1 at each reload: a read still going is for an older state, and its answer is dropped
+        self._reads = LatestRead(self)  # a read still going is for an older state: its answer is dropped
         self._reading = False  # the expense shown has no details read yet
         self._reasons: list[PlainReason] = []
         self._selected_count = 0
@@ -368,27 +368,23 @@ class DetailsPane(QWidget):
     def reload(self) -> None:
         """Read the expense's details off the GUI thread (its history, pushes and attempts: several reads, over
         the network in team mode). Another expense's details are never shown meanwhile."""
-        self._reads += 1
-        core, expense_id, read = self._core, self._expense_id, self._reads
+        core, expense_id = self._core, self._expense_id
         if expense_id is None or core is None:
-            self._show(read, None)
+            self._reads.drop()
+            self._show(None)
             return
         self._reading = True
         if self._details is None or self._details.expense.id != expense_id:
             self._details = None
             self._render()  # "Reading…": never the previous expense's details meanwhile
-        run_in_background(lambda: core.expense_details(expense_id), lambda details: self._show(read, details),
-                          lambda error: self._read_failed(read, error), owner=self)
+        self._reads.start(lambda: core.expense_details(expense_id), self._show, self._read_failed)
 
-    def _read_failed(self, read: int, error: BaseException) -> None:
-        if read == self._reads:
-            self._reading = False
-            self.browser.setHtml(f"<p style='color:gray'>{html.escape(f'The details could not be read: {error}')}</p>")
-            self.loaded.emit()
+    def _read_failed(self, error: BaseException) -> None:
+        self._reading = False
+        self.browser.setHtml(f"<p style='color:gray'>{html.escape(f'The details could not be read: {error}')}</p>")
+        self.loaded.emit()
 
-    def _show(self, read: int, details: ExpenseDetails | None) -> None:
-        if read != self._reads:
-            return
+    def _show(self, details: ExpenseDetails | None) -> None:
         self._details, self._reading = details, False
         self.receipts.show_expense(self._expense_id if details is not None else None)
         self._render()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from codatdesk.core_api import CoreAPI, ReceiptView
 from codatdesk.ui.expense_model import IdRole
-from codatdesk.ui.workers import run_in_background
+from codatdesk.ui.workers import LatestRead, run_in_background
 
 THUMB = 48
 NO_RECEIPT_HINT = "No receipt yet: attach one, or drop the file here or on the row."
@@ -97,7 +97,7 @@ class ReceiptsPanel(QWidget):
         self._expense_id: int | None = None
         self._receipts: list[ReceiptView] = []
         self._shown_for: int | None = None  # the expense whose receipts the list shows (or is reading)
-        self._reads = 0
+        self._reads = LatestRead(self)  # a read still going is for an older state: its answer is dropped
         self.setAcceptDrops(True)
         self.title = QLabel("Receipts")
         self.title.setObjectName("receiptsTitle")
@@ -151,11 +151,11 @@ class ReceiptsPanel(QWidget):
         database the first time it is shown, which may take a while over the network."""
         shown = self._expense_id is not None and self.core is not None
         self.setVisible(shown)
-        self._reads += 1  # a read still going is for an older state: its answer is dropped
         if not shown:
+            self._reads.drop()
             self._receipts, self._shown_for = [], None
             return
-        core, expense_id, read = self.core, self._expense_id, self._reads
+        core, expense_id = self.core, self._expense_id
         assert core is not None and expense_id is not None
         if expense_id != self._shown_for:  # another expense: never show its predecessor's receipts meanwhile
             self._receipts, self._shown_for = [], expense_id
@@ -165,18 +165,14 @@ class ReceiptsPanel(QWidget):
             self.hint.setText("Reading the receipts…")
             self.hint.setVisible(True)
             self._update_buttons()
-        run_in_background(lambda: core.receipts(expense_id), lambda receipts: self._show(read, receipts),
-                          lambda error: self._read_failed(read, error), owner=self)
+        self._reads.start(lambda: core.receipts(expense_id), self._show, self._read_failed)
 
-    def _read_failed(self, read: int, error: BaseException) -> None:
-        if read == self._reads:
-            self.hint.setText(f"The receipts could not be read: {error}")
-            self.hint.setVisible(True)
-            self.loaded.emit()
+    def _read_failed(self, error: BaseException) -> None:
+        self.hint.setText(f"The receipts could not be read: {error}")
+        self.hint.setVisible(True)
+        self.loaded.emit()
 
-    def _show(self, read: int, receipts: list[ReceiptView]) -> None:
-        if read != self._reads:
-            return
+    def _show(self, receipts: list[ReceiptView]) -> None:
         chosen = self._chosen_id()
         self._receipts = receipts
         self.hint.setText(NO_RECEIPT_HINT)

@@ -78,5 +78,38 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None] | No
     (pool or QThreadPool.globalInstance()).start(_Task(fn, relay))
 
 
+class LatestRead:
+    """Reads for one view off the GUI thread, where only the latest counts: the answer (or failure) of a read
+    started before the last ``start`` or ``drop`` is dropped, since it is about an older state."""
+
+    def __init__(self, owner: QObject) -> None:
+        self._owner = owner
+        self._latest = 0
+        self.dropped = 0  # answers that came too late (tests wait on it)
+
+    def start(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+              on_error: Callable[[BaseException], None]) -> None:
+        self._latest += 1
+        ticket = self._latest
+
+        def done(result: Any) -> None:
+            if ticket == self._latest:
+                on_done(result)
+            else:
+                self.dropped += 1
+
+        def failed(error: BaseException) -> None:
+            if ticket == self._latest:
+                on_error(error)
+            else:
+                self.dropped += 1
+
+        run_in_background(fn, done, failed, owner=self._owner)
+
+    def drop(self) -> None:
+        """Whatever is on its way no longer counts."""
+        self._latest += 1
+
+
 def pending_tasks() -> int:
     return len(_live)

@@ -176,16 +176,13 @@ def test_receipts_are_read_off_the_gui_thread_and_never_shown_under_another_expe
     hold_reads_of(fake, "receipts", first, gate, threads)
     panel = ReceiptsPanel()
     qtbot.addWidget(panel)
-    answers: list[int] = []  # every answer that reached the panel, the dropped one too
-    shown = panel._show
-    panel._show = lambda read, receipts: (answers.append(read), shown(read, receipts))
     panel.set_core(fake)
     panel.show_expense(first)
     assert panel.hint.text().startswith("Reading") and panel.list.count() == 0  # the GUI thread did not wait
     with qtbot.waitSignal(panel.loaded, timeout=5000):
         panel.show_expense(second)  # while the first is still being read
     gate.set()
-    wait_for(lambda: len(answers) == 2, message="the first's answer delivered (and dropped)")
+    wait_for(lambda: panel._reads.dropped == 1, message="the first's answer delivered, and dropped")
     assert len(threads) == 2
     assert panel.list.count() == 0 and panel.hint.text().startswith("No receipt yet")
     assert threading.current_thread().name not in threads
@@ -199,19 +196,17 @@ def test_the_details_pane_reads_off_the_gui_thread_and_never_shows_the_previous_
     from codatdesk.ui.details_pane import DetailsPane, render_text
 
     first, second = add_expenses(fake.db, "c1", 2)
-    gate, threads, answers = threading.Event(), [], []
+    gate, threads = threading.Event(), []
     real = hold_reads_of(fake, "expense_details", first, gate, threads)
     pane = DetailsPane(fake)
     qtbot.addWidget(pane)
-    shown = pane._show
-    pane._show = lambda read, details: (answers.append(details.expense.id if details else None), shown(read, details))
     pane.show_expense(first)
     assert "Reading" in pane.shown_text() and pane.plain_text() == ""  # the GUI thread did not wait
     with qtbot.waitSignal(pane.loaded, timeout=5000):
         pane.show_expense(second)  # while the first is still being read
     assert pane.expense_id == second and f"#{second}" in pane.title.text()
     gate.set()
-    wait_for(lambda: len(answers) == 2, message="the first's answer delivered (and dropped)")
+    wait_for(lambda: pane._reads.dropped == 1, message="the first's answer delivered, and dropped")
     assert threading.current_thread().name not in threads
     assert pane.title.text() == f"Expense #{second}" and pane.plain_text() == render_text(real(second))
 
