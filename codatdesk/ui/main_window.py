@@ -142,8 +142,6 @@ class MainWindow(QMainWindow):
             view.set_core(core)  # each reads through the core's read models, never the store
         self.details.receipts.set_core(core)
         self.health.set_listener(core.listener_url)
-        if core.company_id:  # asked of Codat by the first check; the snapshot may know already
-            self.health.set_connection(core.company_id, "not checked yet")
         for fact in core.health_snapshot():  # what was published before this window existed
             self._on_health(fact)
         self._connect_bridge()
@@ -469,6 +467,7 @@ class MainWindow(QMainWindow):
             except OSError:
                 log.warning("could not remember the last company", exc_info=True)
         self.mapping.set_company(company_id)
+        self.health.show_company(company_id)
         if getattr(self, "rates_dialog", None) is not None:
             self.rates_dialog.view.set_company(company_id)
         self.refresh_banner()
@@ -506,8 +505,11 @@ class MainWindow(QMainWindow):
 
     def _on_connection_changed(self, event: ConnectionChanged) -> None:
         self.connections.request_reload()
-        self.refresh_banner()
-        self.health.set_connection(event.company_id, event.status)
+        infos = self.refresh_banner()
+        # Only the connection a company pushes to is "Codat: …" (not a banking one, nor one replaced).
+        if any(info.connection_id == event.connection_id and info.company_id == event.company_id and info.chosen
+               for info in infos):
+            self.health.set_connection(event.company_id, event.status)
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.level == "error" and notice.topic != "connection":  # the banner covers the connection
@@ -544,10 +546,13 @@ class MainWindow(QMainWindow):
         self.notice_label.setStyleSheet(f"#noticeBar {{ background: {tones.background}; color: {tones.text}; "
                                         f"padding: 6px; border-radius: 4px; }}")
 
-    def refresh_banner(self) -> None:
+    def refresh_banner(self) -> list[ConnectionInfo]:
+        """Show or hide the banner for the shown company; returns the connections it read."""
         if self.core is None:
-            return
-        self.banner.show_problem(connection_problem(self.core.connections(), self.company_id))
+            return []
+        infos = self.core.connections()
+        self.banner.show_problem(connection_problem(infos, self.company_id))
+        return infos
 
     # ------------------------------------------------------------------ selection
 

@@ -157,9 +157,11 @@ class HealthPanel:
             status_bar.addPermanentWidget(item)
         self.items["tunnel"].set("Tunnel: not set up", "unknown",
                                  "No public URL yet: Codat cannot reach the listener from the internet.")
-        # Never "Codat: …": until a company's connection is checked the item says which of the two it is.
-        self.items["connection"].set("Codat: no company chosen", "unknown",
-                                     "Choose a Codat company and connection in Settings > Codat")
+        # "Codat: …" is the accounting connection of the company the window shows, never of another one:
+        # a webhook or check about any company is kept here and drawn when (and if) its company is shown.
+        self._connection_of: dict[str, str] = {}
+        self._shown_company: str | None = None
+        self.show_company(None)
         self.items["ratelimit"].set("Rate limit: –", "unknown", "Codat requests left in this window")
         self.items["last_webhook"].set("Last webhook: none yet", "unknown")
 
@@ -218,11 +220,25 @@ class HealthPanel:
         tooltip = f"{provider + ': ' if provider and provider != 'none' else ''}{why}" + (f"\n{hook}" if hook else "")
         self.items["tunnel"].set(f"Tunnel: {shown}", look, tooltip)
 
-    def set_connection(self, company_id: str | None, status: str) -> None:
+    def set_connection(self, company_id: str, status: str) -> None:
+        """``company_id``'s accounting connection is ``status`` (shown if that company is the one shown)."""
+        self._connection_of[company_id] = status
+        if company_id == self._shown_company:
+            self._draw_connection(company_id, status)
+
+    def show_company(self, company_id: str | None) -> None:
+        """The window now shows ``company_id``: draw what is known of its connection."""
+        self._shown_company = company_id
+        if not company_id:  # never a bare "Codat: …": say what is missing
+            self.items["connection"].set("Codat: no company chosen", "unknown",
+                                         "Choose a Codat company and connection in Settings > Codat")
+            return
+        self._draw_connection(company_id, self._connection_of.get(company_id, "not checked yet"))
+
+    def _draw_connection(self, company_id: str, status: str) -> None:
         # Green only for Linked: "not checked yet", "unknown (…)" and the like are not known to be up either.
         state = "bad" if connection_is_down(status) else ("ok" if status == "Linked" else "unknown")
-        where = f" of {company_id}" if company_id else ""
-        self.items["connection"].set(f"Codat: {status}", state, f"Accounting connection{where}: {status}")
+        self.items["connection"].set(f"Codat: {status}", state, f"Accounting connection of {company_id}: {status}")
 
     def restyle(self) -> None:
         for item in self.items.values():

@@ -15,7 +15,7 @@ from codatdesk.ui.dialogs.import_report import ImportReportDialog
 from codatdesk.ui.dialogs.push_problems import PushProblemsDialog
 from codatdesk.ui.expense_model import Column, IdRole
 from codatdesk.ui.status_style import style_for
-from tests.engine_harness import row
+from tests.engine_harness import HEADER, row
 from tests.ui.helpers import set_status
 
 
@@ -187,6 +187,41 @@ def test_a_disconnected_connection_shows_a_banner(qtbot, harness, window):
     assert "Deauthorized" in window.banner.message.text() and "Xero" in window.banner.message.text()
     sb.set_connection_status(sb.company_id, sb.connection_id, "Linked")
     qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=10_000)
+
+
+def test_codat_in_the_status_bar_is_the_shown_companys_own_connection(qtbot, harness, window, tmp_path):
+    """A webhook about another company's connection, or about a connection of this company that it does
+    not push to, is not "Codat: …" of the company on screen; switching companies shows each one's own."""
+    from codatdesk.importer import ensure_company
+
+    sb, codat = harness.sandbox, window.health.items["connection"]
+    other, other_connection = sb.add_company("Other Ltd")
+    with session_scope(harness.core.db) as session:
+        ensure_company(session, other, "Other Ltd").connection_id = other_connection
+    csv_file = tmp_path / "other.csv"
+    csv_file.write_text(HEADER + row(1) + "\n", encoding="utf-8")
+    assert harness.core.import_file(csv_file, other).ok  # a company is listed once it has expenses
+    qtbot.waitUntil(lambda: window.company_id == other, timeout=5000)  # the window shows what was imported
+    window.company_combo.setCurrentIndex(window.company_combo.findData(sb.company_id))
+    qtbot.waitUntil(lambda: codat.text.text() == "Codat: Linked", timeout=10_000)
+
+    def changed(company_id: str, status: str):
+        # The window's own queued slot was connected first, so it has run when this wait ends.
+        return qtbot.waitSignal(window.bridge.connectionChanged, timeout=10_000,
+                                check_params_cb=lambda e: (e.company_id, e.status) == (company_id, status))
+
+    with changed(other, "Unlinked"):
+        sb.set_connection_status(other, other_connection, "Unlinked")
+    with changed(sb.company_id, "PendingAuth"):
+        sb.create_connection(sb.company_id)  # a second link being made: not the one pushes go to
+    assert (codat.text.text(), codat.state) == ("Codat: Linked", "ok")
+
+    window.company_combo.setCurrentIndex(window.company_combo.findData(other))
+    assert (codat.text.text(), codat.state) == ("Codat: Unlinked", "bad")
+    assert window.banner.isVisible()
+    window.company_combo.setCurrentIndex(window.company_combo.findData(sb.company_id))
+    assert (codat.text.text(), codat.state) == ("Codat: Linked", "ok")
+    assert not window.banner.isVisible()
 
 
 def test_fix_a_failed_expense_and_retry_it(qtbot, harness, window):
