@@ -73,7 +73,9 @@ class Harness:
 
 @pytest.fixture
 def engine(tmp_path):
-    engine = open_database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    from tests.store_kind import database_url
+
+    engine = open_database(database_url(tmp_path / "x.sqlite3"))  # on the suite's store: PostgreSQL in its pass
     yield engine
     engine.dispose()
 
@@ -482,6 +484,31 @@ def test_inbox_same_id_from_many_threads_gives_one_row(engine):
         [row] = session.exec(select(WebhookDelivery)).all()
     assert row.times_received == 8
     assert json.loads(row.headers_json) == {"webhook-id": "msg_race"}
+
+
+def test_inbox_batch_of_new_known_and_repeated_ids(engine):
+    """One group commit holding a new delivery twice and one stored before: one row each, repeats counted,
+    and each caller told whether its copy was the new one (PostgreSQL inserts the new ones in one statement)."""
+    from codatdesk.webhooks.inbox import _Pending
+
+    inbox = Inbox(engine)
+    known = inbox.store("msg_known", BODY, {}, "directCosts.write.successful")
+
+    def pending(delivery_id: str, verdict: str = "pending") -> _Pending:
+        return _Pending(delivery_id, {"delivery_id": delivery_id, "event_type": f"type of {delivery_id}",
+                                      "headers_json": "{}", "body": BODY, "verdict": verdict, "verdict_detail": ""})
+
+    batch = [pending("msg_new"), pending("msg_known", "unusable"), pending("msg_new"), pending("msg_other")]
+    results = inbox._write_once(batch)
+    assert [(r.delivery_id, r.is_new, r.verdict) for r in results] == [
+        ("msg_new", True, "pending"), ("msg_known", False, "pending"), ("msg_new", False, "pending"),
+        ("msg_other", True, "pending")]
+    assert results[1].row_id == known.row_id and results[0].row_id == results[2].row_id
+    with Session(engine) as session:
+        rows = {row.delivery_id: row for row in session.exec(select(WebhookDelivery)).all()}
+    assert {d: row.times_received for d, row in rows.items()} == {"msg_known": 2, "msg_new": 2, "msg_other": 1}
+    assert rows["msg_new"].id == results[0].row_id and rows["msg_new"].event_type == "type of msg_new"
+    assert rows["msg_new"].received_at is not None and rows["msg_new"].body == BODY
 
 
 def test_missing_signing_secret_is_401_with_a_notice_once(make_listener):

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +31,17 @@ SAFE_HEADERS = frozenset({
 _EVENT_TYPE_MAX = 200
 MAX_BATCH = 256
 _TABLE = WebhookDelivery.__table__
+# One text for any batch size (arrays, not a VALUES list per row), so psycopg parses it once and then prepares it.
+_INSERT_UNKNOWN = text("""
+    INSERT INTO webhook_delivery (delivery_id, event_type, headers_json, body, verdict, verdict_detail,
+                                  received_at, times_received)
+    SELECT d, e, h, b, v, vd, CAST(:at AS TIMESTAMP WITHOUT TIME ZONE), n
+    FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:types AS VARCHAR[]), CAST(:headers AS TEXT[]),
+                CAST(:bodies AS BYTEA[]), CAST(:verdicts AS VARCHAR[]), CAST(:details AS TEXT[]),
+                CAST(:times AS INTEGER[])) AS t(d, e, h, b, v, vd, n)
+    ON CONFLICT (delivery_id) DO NOTHING
+    RETURNING id, delivery_id
+""")
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,41 @@ class Inbox:
                 pending.wake.release()
 
     def _write_once(self, batch: list[_Pending]) -> list[StoreResult]:
+        times: dict[str, int] = {}
+        first: dict[str, _Pending] = {}
+        for pending in batch:
+            times[pending.delivery_id] = times.get(pending.delivery_id, 0) + 1
+            first.setdefault(pending.delivery_id, pending)
+        if self._engine.dialect.name == "postgresql":
+            row_ids = self._insert_unknown(first, times)
+            known = [p for p in batch if p.delivery_id not in row_ids]  # Codat sent them before: counted below
+            results = {id(p): self._result_of_new(p, first, row_ids) for p in batch if p.delivery_id in row_ids}
+            if known:
+                results.update(zip(map(id, known), self._write_counted(known), strict=True))
+            return [results[id(p)] for p in batch]
+        return self._write_counted(batch)
+
+    def _insert_unknown(self, first: dict[str, _Pending], times: dict[str, int]) -> dict[str, int]:
+        """PostgreSQL: insert the deliveries it has not seen, in one fixed statement (one round trip, parsed
+        once, no row locked): ``delivery_id -> row id`` of those inserted. A delivery already there is left
+        alone here and counted by ``_write_counted``, which locks such rows in id order as the applier does."""
+        values = [p.values for p in first.values()]
+        with self._engine.begin() as connection:
+            inserted = connection.execute(_INSERT_UNKNOWN, {
+                "ids": list(first), "types": [v["event_type"] for v in values],
+                "headers": [v["headers_json"] for v in values], "bodies": [v["body"] for v in values],
+                "verdicts": [v["verdict"] for v in values], "details": [v["verdict_detail"] for v in values],
+                "times": [times[d] for d in first], "at": utcnow()})
+            return {row.delivery_id: row.id for row in inserted}
+
+    @staticmethod
+    def _result_of_new(pending: _Pending, first: dict[str, _Pending], row_ids: dict[str, int]) -> StoreResult:
+        d = pending.delivery_id
+        original = first[d].values  # the same id twice in one batch: the first is new, the rest are duplicates
+        return StoreResult(row_ids[d], first[d] is pending, original["verdict"], d, original["event_type"])
+
+    def _write_counted(self, batch: list[_Pending]) -> list[StoreResult]:
+        """Insert-or-count for any store: a delivery already there gets its repeats counted."""
         ids = list(dict.fromkeys(p.delivery_id for p in batch))
         times: dict[str, int] = {}
         for pending in batch:
@@ -160,10 +206,6 @@ class Inbox:
             if d in existing:
                 row_id, verdict, event_type = existing[d]
                 results.append(StoreResult(row_id, False, verdict, d, event_type))
-            elif first[d] is pending:
-                results.append(StoreResult(row_ids[d], True, pending.values["verdict"], d,
-                                           pending.values["event_type"]))
-            else:  # the same id twice in one batch: the first is new, the rest are duplicates
-                original = first[d].values
-                results.append(StoreResult(row_ids[d], False, original["verdict"], d, original["event_type"]))
+            else:
+                results.append(self._result_of_new(pending, first, row_ids))
         return results
