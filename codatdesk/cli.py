@@ -223,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A team server's intake process (webhooks/intake_process.CHILD_ARGUMENT; not imported here: it loads the listener).
+    if list(sys.argv[1:] if argv is None else argv)[:1] == ["_intake"]:
+        from codatdesk.webhooks.intake_process import child_main
+
+        return child_main()
     args = build_parser().parse_args(argv)
     if args.data_dir:
         paths.set_data_dir(args.data_dir)

@@ -24,6 +24,7 @@ from codatdesk.cli import build_parser, main, sandbox_config_from_args
 from codatdesk.demo import DEMO_EVENT_TYPES
 from codatdesk.sandbox import Sandbox, SandboxConfig, SandboxServer
 from codatdesk.settings import Settings
+from tests import store_kind
 from tests.conftest import wait_until
 from tests.engine_harness import HEADER, row
 from tests.test_cli import REPO, run_cli
@@ -145,6 +146,8 @@ def test_push_finds_a_serve_started_with_port_alone_and_history_and_deliveries_s
         "codat.connection_id": sandbox.connection_id, "listener.port": 0})
     port = free_port()
     env = cli_env(home, CODATDESK_API_KEY=sandbox.api_key, CODATDESK_WEBHOOK_SECRETS=SIGNING)
+    if store_kind.kind() == "postgresql":  # a team's server: its intake runs in a process of its own
+        env["CODATDESK_DATABASE_URL"] = store_kind.database_url(home / "codatdesk.sqlite3")
     sandbox.add_webhook_consumer(f"http://127.0.0.1:{port}/webhooks/codat", DEMO_EVENT_TYPES, secret=SIGNING)
     csv = tmp_path / "expenses.csv"
     csv.write_text(HEADER + "".join(row(i, supplier="Staples") + "\n" for i in range(1, 3)), encoding="utf-8")
@@ -189,6 +192,9 @@ def test_push_finds_a_serve_started_with_port_alone_and_history_and_deliveries_s
         sandbox.shutdown()
     assert serve.returncode == 0, output
     assert serve_lock.probe(home / "serve.lock") == (None, None)
+    if store_kind.kind() == "postgresql":  # the deliveries came through the intake process, and it stopped with serve
+        log_text = (home / "logs" / "codatdesk.log").read_text(encoding="utf-8")
+        assert "webhook intake process" in log_text and "[intake] webhook listener stopped" in log_text
 
 
 def test_a_second_serve_of_the_same_folder_is_refused(tmp_path):

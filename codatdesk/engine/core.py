@@ -68,6 +68,8 @@ from codatdesk.store.retention import RetentionSweeper
 if TYPE_CHECKING:
     from codatdesk.engine.rate_table import Recheck
     from codatdesk.team.change_feed import ChangeFeedListener
+    from codatdesk.webhooks import WebhookListener
+    from codatdesk.webhooks.intake_process import IntakeProcess
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class Core(StoreQueries):
         webhook_credentials: Callable[[], WebhookCredentials] | None = None,
         client_factory: Callable[[], CodatClient] | None = None,
         listen: bool = True,
+        intake_process: bool = False,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -101,7 +104,9 @@ class Core(StoreQueries):
         self._client: CodatClient | None = None
         self._client_lock = threading.Lock()
         self.listen = listen
-        self.listener = None
+        # A team server on PostgreSQL: the listener and inbox in a process of their own (webhooks/intake_process).
+        self.intake_process = intake_process
+        self.listener: WebhookListener | IntakeProcess | None = None
         self.tunnel = None
         self.change_feed: ChangeFeedListener | None = None  # team mode: what other processes commit to the shared database
         self._started = False
@@ -299,9 +304,17 @@ class Core(StoreQueries):
 
         s = self.settings
         recheck = self._credential_cache.recheck if self._credential_cache is not None else None
-        verifier = Verifier.from_settings(s, self._webhook_credentials, recheck=recheck)
-        self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
-                                        self._on_stored, self.bus)
+        verifier = Verifier.from_settings(s, self._webhook_credentials, recheck=recheck)  # refuses accept-anything
+        if self.intake_process:
+            from codatdesk.webhooks.intake_process import IntakeProcess
+
+            self.listener = IntakeProcess(
+                ListenerConfig.from_settings(s), self.db.url.render_as_string(hide_password=False),
+                require_signature=verifier.require_signature, authorization=verifier.authorization,
+                credentials=self._webhook_credentials, recheck=recheck, on_stored=self._on_stored, bus=self.bus)
+        else:
+            self.listener = WebhookListener(ListenerConfig.from_settings(s), verifier, Inbox(self.db),
+                                            self._on_stored, self.bus)
         self.listener.start()
         from codatdesk.tunnel import TunnelStack
 

@@ -96,7 +96,9 @@ def serve(port: int | None = None, *, without_secret: bool = False) -> int:
 def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> int:
     if lock.replaced_stale and lock.replaced_stale.pid:
         log.info("replacing the serve.lock of pid %s, which ended without stopping cleanly", lock.replaced_stale.pid)
-    core = Core(settings, open_store(settings, upgrades=True))  # the server upgrades a team's database
+    store = open_store(settings, upgrades=True)  # the server upgrades a team's database
+    # On a team's PostgreSQL the intake runs in its own process, beside the applier (webhooks/intake_process).
+    core = Core(settings, store, intake_process=store.dialect.name == "postgresql")
     core.bus.subscribe(_print_notices)
     stop = threading.Event()
 

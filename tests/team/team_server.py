@@ -53,7 +53,7 @@ def main() -> int:
         return WebhookCredentials(tuple(known), None, None)
 
     core = Core(settings, open_database(config["database"]), api_key=lambda: config["api_key"],
-                webhook_credentials=credentials)
+                webhook_credentials=credentials, intake_process=True)  # as `codatdesk serve` on PostgreSQL
     applied: dict[int, float] = {}
     if config.get("trace_file"):  # B7: when each row's change was published here (CLOCK_MONOTONIC is shared)
         core.bus.subscribe(lambda event: applied.setdefault(event.expense_id, time.monotonic())
