@@ -351,6 +351,10 @@ class ExpenseTableModel(QAbstractTableModel):
     def row_at(self, position: int) -> ExpenseRow:
         return self._rows[position]
 
+    def rows(self) -> list[ExpenseRow]:
+        """Every row, in the model's order (a copy: the model's own list changes with the store)."""
+        return list(self._rows)
+
     def row_for_id(self, expense_id: int) -> ExpenseRow | None:
         position = self._index.get(expense_id)
         return None if position is None else self._rows[position]

@@ -269,3 +269,7 @@ def test_the_totals_add_the_stored_units_exactly_per_currency(db, model):
     assert totals_by_currency(rows) == {"GBP": Decimal("0.30"), "KWD": Decimal("3.625")}
     assert totals_by_currency([*rows, SimpleNamespace(currency="GBP", total=Decimal("0.05"))]) == {
         "GBP": Decimal("0.35"), "KWD": Decimal("3.625")}
+    assert model.rows() == rows
+    gbp = [row for row in rows if row.currency == "GBP"]  # one currency: the sum taken in one C call
+    assert totals_by_currency(gbp) == {"GBP": Decimal("0.30")} == totals_by_currency(iter(gbp))
+    assert totals_by_currency([]) == {}
