@@ -214,3 +214,18 @@ def test_push_without_anything_asked_for_is_a_usage_error(tmp_path):
     done = run_cli(["push", "--data-dir", str(tmp_path / "empty")])
     assert done.returncode == 2
     assert "nothing to push" in done.stderr and "--all-ready" in done.stderr
+
+
+def test_the_intake_child_is_this_program_with_one_hidden_argument(monkeypatch):
+    """A team server starts its intake as `codatdesk _intake` (a bundle has no `-m`); one started with no input,
+    its parent gone before saying anything, ends quietly."""
+    import io
+
+    from codatdesk.cli import main
+    from codatdesk.webhooks import intake_process
+
+    assert intake_process.child_command() == [sys.executable, "-m", "codatdesk", intake_process.CHILD_ARGUMENT]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert intake_process.child_command() == [sys.executable, intake_process.CHILD_ARGUMENT]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main([intake_process.CHILD_ARGUMENT]) == 0

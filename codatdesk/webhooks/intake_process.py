@@ -141,10 +141,10 @@ class IntakeProcess:
     # --- the child -------------------------------------------------------------
     def _spawn(self, port: int) -> None:
         config = dataclasses.replace(self.config, port=port)
+        self._sent = _credentials_json(self._credentials())  # before the child: a locked keyring leaves none behind
         process = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                    encoding="utf-8", bufsize=1)
         self._process = process
-        self._sent = _credentials_json(self._credentials())
         self._send({"listener": dataclasses.asdict(config), "verifier": self._verifier,
                     "database_url": self._database_url, "credentials": self._sent})
         first = _first_answer(process, self._handle, START_TIMEOUT_SECONDS)
@@ -348,8 +348,11 @@ def child_main() -> int:
     from codatdesk.webhooks.listener import WebhookListener
     from codatdesk.webhooks.verify import Verifier
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the parent, which then closes our input
-    start = json.loads(sys.stdin.readline() or "{}")
+    line = sys.stdin.readline()
+    if not line:  # the parent stopped before it said anything
+        return 0
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the parent too, which then closes our input
+    start = json.loads(line)
     credentials = _credentials_from(start["credentials"])
     link = _Link(credentials)
     root = logging.getLogger()
