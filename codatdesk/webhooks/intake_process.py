@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -85,6 +86,7 @@ class IntakeProcess:
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._write_lock = threading.Lock()
+        self._lifecycle = threading.Lock()  # a restart's spawn and stop() never interleave
         self._stopping = threading.Event()
         self._sent: dict[str, Any] = {}  # the credentials the child holds
         self._url: str | None = None
@@ -106,7 +108,8 @@ class IntakeProcess:
         if self._reader is None:
             return
         self._stopping.set()
-        process = self._process
+        with self._lifecycle:  # a restart in progress finishes first, then sees _stopping
+            process = self._process
         if process is not None:
             _close_quietly(process.stdin)  # end of input: the child stops its listener and exits
             try:
@@ -185,11 +188,14 @@ class IntakeProcess:
             delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
             if self._stopping.wait(delay):
                 return
-            try:
-                self._spawn(self.port)
-            except (ListenerError, OSError) as exc:
-                log.error("webhook intake not restarted: %s", exc)
-                continue
+            with self._lifecycle:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self._spawn(self.port)
+                except Exception as exc:  # noqa: BLE001 - a locked keyring, a port still taken: try again later
+                    log.error("webhook intake not restarted: %s", exc)
+                    continue
             self.restarts += 1
             self._publish(ListenerStateChanged(self.url))
             return
@@ -204,15 +210,17 @@ class IntakeProcess:
         elif "log" in message:
             level, name, text = message["log"]
             logging.getLogger(name).log(int(level), "[intake] %s", text)
-        elif "recheck" in message:
-            self._send(self._credentials_again())
+        elif "recheck" in message:  # off this thread: a keyring may take its time, and the child's lines flow on
+            threading.Thread(target=lambda: self._send(self._credentials_again()), name="intake-recheck",
+                             daemon=True).start()
 
     def _credentials_again(self) -> dict[str, Any]:
-        """The child's credentials refused a delivery: read them again (the keyring cache's ``recheck`` says how
-        often; a plain callable is simply called again, as the in-process listener calls it for every delivery)."""
+        """The child's credentials refused a delivery: read them again and send them if they differ from what the
+        child holds (the keyring cache's ``recheck`` says how often it reads the keyring itself; a plain callable
+        is simply called again, as the in-process listener calls it for every delivery)."""
         try:
-            if self._recheck is not None and not self._recheck():
-                return {"changed": False}
+            if self._recheck is not None:
+                self._recheck()  # only for its reading: the cache may have changed since the child was told
             fresh = _credentials_json(self._credentials())
         except Exception as exc:  # noqa: BLE001 - a locked keyring: the child keeps what it has
             log.warning("webhook credentials not read again: %s", type(exc).__name__)
@@ -250,6 +258,8 @@ def _first_answer(process: subprocess.Popen[str], handle: Callable[[dict[str, An
             try:
                 message = json.loads(line)
             except json.JSONDecodeError:
+                message = None
+            if not isinstance(message, dict):
                 result[0] = {"error": f"unexpected output {line[:200]!r}"}
                 return
             if "url" in message or "error" in message:
@@ -275,7 +285,8 @@ def _close_quietly(stream: IO[str] | None) -> None:
 class _Link:
     """The child's end of the pipes: one line out at a time, and the answers to its questions."""
 
-    def __init__(self, credentials: WebhookCredentials) -> None:
+    def __init__(self, credentials: WebhookCredentials, out: IO[str]) -> None:
+        self._out = out
         self._out_lock = threading.Lock()
         self._asked = threading.Lock()  # one recheck question at a time
         self._answers: list[dict[str, Any]] = []
@@ -285,8 +296,8 @@ class _Link:
     def send(self, message: dict[str, Any]) -> None:
         line = json.dumps(message) + "\n"
         with self._out_lock:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            self._out.write(line)
+            self._out.flush()
 
     def recheck(self) -> bool:
         """Ask the parent to read the credentials again (its cache decides how often)."""
@@ -298,12 +309,16 @@ class _Link:
                 if not self._answered.wait_for(lambda: bool(self._answers), RECHECK_TIMEOUT_SECONDS):
                     return False
                 answer = self._answers.pop()
-        if answer.get("changed") and "credentials" in answer:
-            self.credentials = _credentials_from(answer["credentials"])
-            return True
-        return False
+        return bool(answer.get("changed"))
 
     def answered(self, message: dict[str, Any]) -> None:
+        """The parent's answer; new credentials count at once, even if the question timed out meanwhile."""
+        from codatdesk.logging_setup import register_secret
+
+        if message.get("changed") and "credentials" in message:
+            self.credentials = _credentials_from(message["credentials"])
+            for secret in (*self.credentials.signing_secrets, self.credentials.basic, self.credentials.bearer):
+                register_secret(secret)
         with self._answered:
             self._answers.append(message)
             self._answered.notify_all()
@@ -337,6 +352,16 @@ class _ForwardingLog(logging.Handler):
             self.handleError(record)
 
 
+def _protocol_output() -> IO[str]:
+    """The pipe to the parent, for protocol lines only: anything else written to stdout (a stray print, a
+    library's) goes to stderr instead of into the protocol."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", newline="\n")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return out
+
+
 def child_main() -> int:
     """``codatdesk _intake``: read the start-up line, listen, report, and stop at the end of input."""
     from sqlalchemy.engine import make_url
@@ -351,10 +376,13 @@ def child_main() -> int:
     line = sys.stdin.readline()
     if not line:  # the parent stopped before it said anything
         return 0
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the parent too, which then closes our input
+    # Ctrl+C, and a service manager's SIGTERM to every process of the service, reach the parent too, which then
+    # closes our input: we stop then, in order, not before.
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     start = json.loads(line)
     credentials = _credentials_from(start["credentials"])
-    link = _Link(credentials)
+    link = _Link(credentials, _protocol_output())
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(_ForwardingLog(link))

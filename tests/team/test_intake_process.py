@@ -30,6 +30,7 @@ class Intake:
         self.credentials = credentials
         self.fresh: WebhookCredentials | None = None  # what the keyring says when asked again
         self.cached = cached
+        self.locked_reads = 0  # reads that fail first, as a locked keyring does
         self.stored: list = []
         self.events: list = []
         bus = EventBus()
@@ -40,6 +41,9 @@ class Intake:
         self.client = httpx.Client(timeout=10, trust_env=False)
 
     def _read(self) -> WebhookCredentials:  # a cache answers what it read until ``_recheck``; a plain callable reads
+        if self.locked_reads:
+            self.locked_reads -= 1
+            raise RuntimeError("the keyring is locked")
         return self.credentials if self.cached or self.fresh is None else self.fresh
 
     def _recheck(self) -> bool:
@@ -112,13 +116,24 @@ def test_a_secret_the_child_does_not_know_is_asked_of_the_parent(intake, cached)
     assert [row.delivery_id for row in h.rows()] == ["msg_new"]
 
 
+def test_credentials_the_cache_read_meanwhile_reach_the_child(intake):
+    """Another part of the server refreshed the keyring cache (its ``recheck`` then says "nothing new"): the
+    child still gets what differs from what it holds."""
+    h = intake(WebhookCredentials(("whsec_" + "B" * 43,), None, None))
+    h.process.start()
+    h.credentials = KNOWN  # the cache now holds the new secret; its recheck finds nothing newer
+    assert h.post("msg_new").status_code == 200
+
+
 def test_a_child_that_dies_is_replaced_on_the_same_port(intake):
     h = intake()
     h.process.start()
     url, first = h.process.url, h.process.pid
     assert h.post("msg_before").status_code == 200
+    h.locked_reads = 1  # the first try to start another finds the keyring locked: it tries again
     os.kill(first, signal.SIGKILL)
     wait_until(lambda: h.process.restarts == 1 and h.process.running, timeout=20, message="a new child")
+    assert h.locked_reads == 0
     assert h.process.url == url and h.process.pid != first
     assert h.post("msg_after").status_code == 200
     wait_until(lambda: [r.delivery_id for r in h.stored] == ["msg_before", "msg_after"])
