@@ -23,6 +23,7 @@ When the child dies, the parent starts another on the same port (the tunnel poin
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -184,7 +185,7 @@ class IntakeProcess:
         why = f"the webhook intake process ended (exit code {code})"
         log.error("%s; starting another on port %d", why, self.port)
         self._publish(ListenerStateChanged(None, error=f"{why}; restarting it"))
-        for attempt in range(10**9):
+        for attempt in itertools.count():  # until one starts, or stop()
             delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
             if self._stopping.wait(delay):
                 return
