@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -55,6 +56,14 @@ class StoreResult:
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): str(v) for k, v in headers.items() if k.lower() in SAFE_HEADERS}
+
+
+def _tally(batch: list[_Pending]) -> tuple[Counter[str], dict[str, _Pending]]:
+    """How many times each delivery id is in the batch, and the first copy of each (in batch order)."""
+    first: dict[str, _Pending] = {}
+    for pending in batch:
+        first.setdefault(pending.delivery_id, pending)
+    return Counter(p.delivery_id for p in batch), first
 
 
 @dataclass(eq=False)
@@ -134,19 +143,15 @@ class Inbox:
                 pending.wake.release()
 
     def _write_once(self, batch: list[_Pending]) -> list[StoreResult]:
-        times: dict[str, int] = {}
-        first: dict[str, _Pending] = {}
-        for pending in batch:
-            times[pending.delivery_id] = times.get(pending.delivery_id, 0) + 1
-            first.setdefault(pending.delivery_id, pending)
-        if self._engine.dialect.name == "postgresql":
-            row_ids = self._insert_unknown(first, times)
-            known = [p for p in batch if p.delivery_id not in row_ids]  # Codat sent them before: counted below
-            results = {id(p): self._result_of_new(p, first, row_ids) for p in batch if p.delivery_id in row_ids}
-            if known:
-                results.update(zip(map(id, known), self._write_counted(known), strict=True))
-            return [results[id(p)] for p in batch]
-        return self._write_counted(batch)
+        if self._engine.dialect.name != "postgresql":
+            return self._write_counted(batch)
+        times, first = _tally(batch)
+        row_ids = self._insert_unknown(first, times)
+        known = [p for p in batch if p.delivery_id not in row_ids]  # Codat sent them before: counted below
+        results = {id(p): self._result_of_new(p, first, row_ids) for p in batch if p.delivery_id in row_ids}
+        if known:
+            results.update(zip(map(id, known), self._write_counted(known), strict=True))
+        return [results[id(p)] for p in batch]
 
     def _insert_unknown(self, first: dict[str, _Pending], times: dict[str, int]) -> dict[str, int]:
         """PostgreSQL: insert the deliveries it has not seen, in one fixed statement (one round trip, parsed
@@ -170,10 +175,8 @@ class Inbox:
 
     def _write_counted(self, batch: list[_Pending]) -> list[StoreResult]:
         """Insert-or-count for any store: a delivery already there gets its repeats counted."""
-        ids = list(dict.fromkeys(p.delivery_id for p in batch))
-        times: dict[str, int] = {}
-        for pending in batch:
-            times[pending.delivery_id] = times.get(pending.delivery_id, 0) + 1
+        times, firsts = _tally(batch)
+        ids = list(firsts)
         # It queues behind this process's other writers (not the applier's deliveries, which do not queue). Not
         # queuing (concurrent=True) gave its sixteen threads more of the interpreter than the applier (B7). Repeats are
         # counted in row order, the order in which an applier (another team server's) locks the same rows.
@@ -190,10 +193,7 @@ class Inbox:
                     update(_TABLE).where(_TABLE.c.delivery_id == bindparam("d"))
                     .values(times_received=_TABLE.c.times_received + bindparam("n")),
                     repeats, execution_options={"synchronize_session": False})
-            first = {}
-            for pending in batch:
-                if pending.delivery_id not in existing:
-                    first.setdefault(pending.delivery_id, pending)
+            first = {d: p for d, p in firsts.items() if d not in existing}
             if first:
                 now = utcnow()
                 rows = [{**p.values, "received_at": now, "times_received": times[d]} for d, p in first.items()]

@@ -338,17 +338,18 @@ class _ForwardingBus(EventBus):
 
 class _ForwardingLog(logging.Handler):
     def __init__(self, link: _Link) -> None:
+        from codatdesk.logging_setup import redact
+
         super().__init__(logging.INFO)
         self._link = link
+        self._redact = redact
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            from codatdesk.logging_setup import redact
-
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._link.send({"log": [record.levelno, record.name, redact(text)]})
+            self._link.send({"log": [record.levelno, record.name, self._redact(text)]})
         except Exception:  # noqa: BLE001 - logging must never raise into the listener
             self.handleError(record)
 
